@@ -1,0 +1,256 @@
+"""The one way in for mutations other than tracking hits: write, commit, then act or publish."""
+
+from __future__ import annotations
+
+import asyncio
+import zoneinfo
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import formataddr, formatdate
+
+from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from .core import compose
+from .core.secrets import check_password, hash_password, new_secret, secret_hash
+from .core.tokens import CLICK, MESSAGE, OPEN, TokenSigner
+from .db.tables import api_tokens, emails, links, people, recipients, sessions, user_ips, users, workspaces
+from .mail.smtp import MailError, Mailer, Outgoing
+
+SESSION_DAYS = 30
+SIGNIN_LINK_MINUTES = 15
+SIGNIN = b"l"
+SELF = b"s"
+DEFAULT_WORKSPACE = "Default"
+
+
+class ActionError(ValueError):
+    """Bad input to an action; `field` names what is wrong."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field, self.message = field, message
+
+
+# --- workspaces, users, tokens, sessions -------------------------------------------------------
+
+def ensure_workspace(conn: Connection, name: str, *, now: datetime) -> int:
+    found = conn.execute(select(workspaces.c.id).where(workspaces.c.name == name)).scalar()
+    if found is not None:
+        return found
+    return conn.execute(insert(workspaces).values(name=name, created_at=now)).inserted_primary_key[0]
+
+
+def add_user(engine: Engine, *, email: str, name: str, timezone: str, workspace: str = DEFAULT_WORKSPACE,
+             password: str | None = None, now: datetime) -> int:
+    """Create a rep; raise ActionError naming the bad field."""
+    email = email.strip().lower()
+    if problem := compose.address_problem(email):
+        raise ActionError("email", problem)
+    if not name.strip() or compose.header_problem(name):
+        raise ActionError("name", "must be a non-empty single line")
+    try:
+        zoneinfo.ZoneInfo(timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ActionError("timezone", f"{timezone!r} is not an IANA time zone (e.g. Europe/Paris)") from None
+    if password is not None and len(password) < 8:
+        raise ActionError("password", "must be at least 8 characters")
+    with engine.begin() as conn:
+        workspace_id = ensure_workspace(conn, workspace, now=now)
+        try:
+            return conn.execute(insert(users).values(
+                workspace_id=workspace_id, email=email, name=name.strip(), timezone=timezone,
+                password_hash=hash_password(password) if password else None, created_at=now,
+            )).inserted_primary_key[0]
+        except IntegrityError:
+            raise ActionError("email", f"a user with {email} already exists") from None
+
+
+def find_user(conn: Connection, email: str):
+    return conn.execute(select(users).where(users.c.email == email.strip().lower())).mappings().first()
+
+
+def create_token(engine: Engine, *, email: str, now: datetime) -> str:
+    """A new API token for the user; only its hash is stored."""
+    with engine.begin() as conn:
+        user = find_user(conn, email)
+        if user is None:
+            raise ActionError("email", f"no user {email}")
+        token = new_secret("lf_")
+        conn.execute(insert(api_tokens).values(user_id=user["id"], token_hash=secret_hash(token), created_at=now))
+        return token
+
+
+def user_for_token(conn: Connection, token: str):
+    query = select(users).join(api_tokens, api_tokens.c.user_id == users.c.id).where(api_tokens.c.token_hash == secret_hash(token))
+    return conn.execute(query).mappings().first()
+
+
+def user_for_session(conn: Connection, token: str, *, now: datetime):
+    query = (select(users).join(sessions, sessions.c.user_id == users.c.id)
+             .where(sessions.c.token_hash == secret_hash(token), sessions.c.expires_at > now))
+    return conn.execute(query).mappings().first()
+
+
+def sign_in(engine: Engine, *, email: str, password: str, ip: str | None, now: datetime):
+    """Check the password; return (user, session token) or None. A failed check costs the same."""
+    with engine.connect() as conn:
+        user = find_user(conn, email)
+    if not check_password(password, user["password_hash"] if user else hash_password("timing-equaliser")) or user is None:
+        return None
+    return user, start_session(engine, user_id=user["id"], ip=ip, now=now)
+
+
+def start_session(engine: Engine, *, user_id: int, ip: str | None, now: datetime) -> str:
+    """A new session; the sign-in address is remembered so the rep's own opens are recognised."""
+    token = new_secret("lfs_")
+    with engine.begin() as conn:
+        conn.execute(insert(sessions).values(user_id=user_id, token_hash=secret_hash(token), created_at=now,
+                                             expires_at=now + timedelta(days=SESSION_DAYS)))
+        if ip:
+            remember_ip(conn, user_id=user_id, ip=ip, now=now)
+    return token
+
+
+def remember_ip(conn: Connection, *, user_id: int, ip: str, now: datetime) -> None:
+    updated = conn.execute(update(user_ips).where(user_ips.c.user_id == user_id, user_ips.c.ip == ip).values(last_seen=now))
+    if not updated.rowcount:
+        conn.execute(insert(user_ips).values(user_id=user_id, ip=ip, last_seen=now))
+
+
+def end_session(engine: Engine, token: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(delete(sessions).where(sessions.c.token_hash == secret_hash(token)))
+
+
+def signin_link_token(signer: TokenSigner, *, user_id: int, now: datetime) -> str:
+    expires = int(now.timestamp()) + SIGNIN_LINK_MINUTES * 60
+    return f"{expires}.{signer.sign(SIGNIN + str(expires).encode(), user_id)}"
+
+
+def user_for_signin_link(signer: TokenSigner, token: str, *, now: datetime) -> int | None:
+    expires, _, signed = token.partition(".")
+    if not expires.isdigit() or int(expires) < now.timestamp():
+        return None
+    return signer.verify(SIGNIN + expires.encode(), signed)
+
+
+# --- sending tracked email ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Draft:
+    """A validated email to send (the API and the compose form build this)."""
+
+    to: list[str]
+    cc: list[str]
+    subject: str
+    html: str | None
+    text: str | None
+
+
+@dataclass(frozen=True)
+class Sent:
+    email_id: int
+    status: str
+    recipients: list[dict]
+    error: str | None = None
+
+
+def validate_draft(*, to: list[str], cc: list[str], subject: str | None, html: str | None, text: str | None) -> Draft:
+    """Check everything before anything is stored; raise ActionError naming the first bad field."""
+    for field, addresses in (("to", to), ("cc", cc)):
+        for index, address in enumerate(addresses):
+            if problem := compose.address_problem(address.strip()):
+                raise ActionError(f"{field}[{index}]", problem)
+    if not to:
+        raise ActionError("to", "at least one recipient is required")
+    if len(to) + len(cc) > compose.MAX_RECIPIENTS:
+        raise ActionError("to", f"at most {compose.MAX_RECIPIENTS} recipients (to and cc together)")
+    if not subject or not subject.strip():
+        raise ActionError("subject", "is required")
+    if problem := compose.header_problem(subject):
+        raise ActionError("subject", problem)
+    if len(subject) > compose.MAX_SUBJECT:
+        raise ActionError("subject", f"at most {compose.MAX_SUBJECT} characters")
+    if not (html and html.strip()) and not (text and text.strip()):
+        raise ActionError("html", "a body is required (html or text)")
+    for field, body in (("html", html), ("text", text)):
+        if body and len(body.encode()) > compose.MAX_BODY_BYTES:
+            raise ActionError(field, f"the body is over {compose.MAX_BODY_BYTES // (1024 * 1024)} MB")
+    lower = lambda xs: [x.strip().lower() for x in xs]  # noqa: E731
+    return Draft(to=lower(to), cc=lower(cc), subject=subject.strip(), html=html or None, text=text or None)
+
+
+class EmailSender:
+    """send_email: store the email and its tracked copies, send them, record the outcome."""
+
+    def __init__(self, engine: Engine, *, signer: TokenSigner, public_url: str, mailer: Mailer, clock: Callable[[], datetime]):
+        self._engine, self._signer, self._public_url = engine, signer, public_url
+        self._mailer, self._clock = mailer, clock
+        self._domain = public_url.split("://", 1)[1].split("/", 1)[0].split(":", 1)[0]
+
+    async def send_email(self, user, draft: Draft) -> Sent:
+        email_id, copies, result = await asyncio.to_thread(self._store, user, draft)
+        try:
+            await self._mailer.send(user["email"], copies)
+        except MailError as exc:
+            await asyncio.to_thread(self._finish, email_id, "failed", str(exc))
+            return Sent(email_id, "failed", result, str(exc))
+        await asyncio.to_thread(self._finish, email_id, "sent", None)
+        return Sent(email_id, "sent", result)
+
+    def message_id(self, recipient_id: int) -> str:
+        """A Message-ID the product can recognise later and nobody else can mint."""
+        return f"<lf.{self._signer.sign(MESSAGE, recipient_id)}@{self._domain}>"
+
+    def _store(self, user, draft: Draft):
+        now = self._clock()
+        with self._engine.begin() as conn:
+            email_id = conn.execute(insert(emails).values(
+                workspace_id=user["workspace_id"], user_id=user["id"], subject=draft.subject, html=draft.html,
+                text=draft.text, status="sending", archived=False, created_at=now,
+            )).inserted_primary_key[0]
+            copies, result = [], []
+            for field, address in [("to", a) for a in draft.to] + [("cc", a) for a in draft.cc]:
+                person_id = self._person(conn, user["workspace_id"], address, now)
+                recipient_id = conn.execute(insert(recipients).values(
+                    email_id=email_id, person_id=person_id, field=field, address=address,
+                )).inserted_primary_key[0]
+                message = self._message(conn, user, draft, recipient_id)
+                conn.execute(update(recipients).where(recipients.c.id == recipient_id).values(message_id=message["Message-ID"]))
+                copies.append(Outgoing(user["workspace_id"], user["id"], email_id, recipient_id, address, message))
+                result.append({"address": address, "field": field, "person_id": person_id, "recipient_id": recipient_id})
+        return email_id, copies, result
+
+    def _person(self, conn: Connection, workspace_id: int, address: str, now: datetime) -> int:
+        found = conn.execute(select(people.c.id).where(people.c.workspace_id == workspace_id, people.c.email == address)).scalar()
+        if found is not None:
+            return found
+        return conn.execute(insert(people).values(workspace_id=workspace_id, email=address, created_at=now)).inserted_primary_key[0]
+
+    def _message(self, conn: Connection, user, draft: Draft, recipient_id: int) -> EmailMessage:
+        def track(url: str) -> str:
+            link_id = conn.execute(insert(links).values(recipient_id=recipient_id, url=url)).inserted_primary_key[0]
+            return f"{self._public_url}/c/{self._signer.sign(CLICK, link_id)}"
+
+        pixel = f"{self._public_url}/o/{self._signer.sign(OPEN, recipient_id)}.gif"
+        copy = compose.tracked_copy(html_body=draft.html, text_body=draft.text, pixel_url=pixel, track=track)
+        message = EmailMessage()
+        message["From"] = formataddr((user["name"], user["email"]))
+        message["To"] = ", ".join(draft.to)
+        if draft.cc:
+            message["Cc"] = ", ".join(draft.cc)
+        message["Subject"] = draft.subject
+        message["Date"] = formatdate(self._clock().timestamp(), localtime=False)
+        message["Message-ID"] = self.message_id(recipient_id)
+        message.set_content(copy.text)
+        if copy.html:
+            message.add_alternative(copy.html, subtype="html")
+        return message
+
+    def _finish(self, email_id: int, status: str, error: str | None) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(update(emails).where(emails.c.id == email_id).values(
+                status=status, error=error, sent_at=self._clock() if status == "sent" else None))

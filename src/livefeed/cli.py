@@ -1,0 +1,132 @@
+"""The livefeed command: serve, migrate, users, tokens."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import typer
+
+from . import actions
+from .db import migrate as migrations
+from .db.engine import make_engine
+from .db.tables import now_utc
+from .settings import SettingsError, from_env, parse_networks
+
+app = typer.Typer(help="LiveFeed: a self-hosted real-time sales-engagement feed.", no_args_is_help=True, add_completion=False)
+users_app = typer.Typer(help="Manage reps.", no_args_is_help=True)
+tokens_app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+app.add_typer(tokens_app, name="tokens")
+
+
+def _settings(**overrides):
+    try:
+        return from_env(**overrides)
+    except SettingsError as exc:
+        typer.secho(f"Configuration error: {exc}", err=True, fg="red")
+        raise typer.Exit(2) from None
+
+
+def _fail(message: str, code: int = 1):
+    typer.secho(message, err=True, fg="red")
+    raise typer.Exit(code)
+
+
+@app.command()
+def migrate():
+    """Apply pending database migrations."""
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    todo = migrations.pending(engine)
+    migrations.upgrade(engine)
+    typer.echo(f"Applied {len(todo)} migration(s); the database is up to date.")
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on"),
+    port: int = typer.Option(8000, help="Port to listen on"),
+    demo: bool = typer.Option(False, "--demo", help="On an empty database, create a demo workspace and simulate prospects"),
+    log_level: str = typer.Option("info", help="uvicorn log level"),
+):
+    """Serve the web app, API, live stream and tracking endpoints."""
+    import uvicorn
+
+    from .demo import start_demo
+    from .web.app import create_app
+
+    overrides = {}
+    if "LIVEFEED_PUBLIC_URL" not in os.environ:
+        overrides["public_url"] = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    if demo and "LIVEFEED_TRUSTED_PROXIES" not in os.environ:
+        # The simulator plays prospects around the world through X-Forwarded-For from loopback.
+        overrides["trusted_proxies"] = parse_networks("127.0.0.1/32,::1/128", name="demo")
+    settings = _settings(demo=demo, **overrides)
+    engine = make_engine(settings.database_url)
+    migrations.upgrade(engine)  # the embedded default applies migrations on start
+    engine.dispose()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    if settings.smtp_url is None:
+        typer.secho("No LIVEFEED_SMTP_URL: mail goes to the local outbox (web app → Outbox).", fg="yellow")
+    asgi = create_app(settings, on_start=start_demo if demo else None)
+    uvicorn.run(asgi, host=host, port=port, log_level=log_level, proxy_headers=False, server_header=False)
+
+
+@users_app.command("add")
+def users_add(
+    email: str = typer.Option(..., help="The rep's email address (their sign-in)"),
+    name: str = typer.Option(..., help="The rep's name"),
+    timezone: str = typer.Option("UTC", help="IANA time zone, e.g. Europe/Paris"),
+    workspace: str = typer.Option(actions.DEFAULT_WORKSPACE, help="Workspace (company) name"),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read a password from standard input"),
+):
+    """Add a rep."""
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    migrations.upgrade(engine)
+    try:
+        user_id = actions.add_user(engine, email=email, name=name, timezone=timezone, workspace=workspace,
+                                   password=password, now=now_utc())
+    except actions.ActionError as exc:
+        _fail(f"Cannot add user: {exc}")
+    typer.echo(f"Added {email} (id {user_id}) to workspace {workspace!r}.")
+
+
+@users_app.command("signin-link")
+def users_signin_link(email: str = typer.Option(..., help="The rep's email address")):
+    """Print a one-off sign-in link (valid 15 minutes)."""
+    from .core.tokens import TokenSigner
+    from .web.pages import signin_url
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    with engine.connect() as conn:
+        user = actions.find_user(conn, email)
+    if user is None:
+        _fail(f"No user {email}.")
+    typer.echo(signin_url(TokenSigner(settings.secret_key), settings.public_url, user_id=user["id"], now=now_utc()))
+
+
+@tokens_app.command("create")
+def tokens_create(email: str = typer.Option(..., help="The rep the token acts as")):
+    """Create an API token; prints the token alone (it is stored hashed and cannot be shown again)."""
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    migrations.upgrade(engine)
+    try:
+        token = actions.create_token(engine, email=email, now=now_utc())
+    except actions.ActionError as exc:
+        _fail(f"Cannot create token: {exc}")
+    typer.echo(token)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Pure logic: standard library only. Functions take `now` and lookups as arguments."""

@@ -1,0 +1,92 @@
+"""Build each recipient's tracked copy: validate input, rewrite links, add the pixel and text part."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import quote
+
+MAX_RECIPIENTS = 100
+MAX_BODY_BYTES = 2 * 1024 * 1024
+MAX_SUBJECT = 998  # RFC 5322 line limit
+
+# A pragmatic address check (RFC 5321 lengths, no quoted local parts, no comments).
+_ADDRESS = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+_HREF = re.compile(r"""(<a\b[^>]*?\bhref\s*=\s*)("([^"]*)"|'([^']*)'|([^\s>"']+))""", re.IGNORECASE | re.DOTALL)
+_TEXT_URL = re.compile(r"""https?://[^\s<>"')\]]+""", re.IGNORECASE)
+_TAGS = re.compile(r"<[^>]+>")
+_BLOCK_END = re.compile(r"</(p|div|h[1-6]|li|tr|table)>|<br\s*/?>", re.IGNORECASE)
+_HIDDEN = re.compile(r"<(script|style|head)\b.*?</\1>", re.IGNORECASE | re.DOTALL)
+
+
+def header_problem(value: str) -> str | None:
+    """Why a header value is unsafe, or None."""
+    if "\r" in value or "\n" in value:
+        return "must not contain line breaks (CR/LF)"
+    if "\x00" in value:
+        return "must not contain NUL"
+    return None
+
+
+def address_problem(address: str) -> str | None:
+    """Why an email address is not acceptable, or None."""
+    return header_problem(address) or (None if len(address) <= 254 and _ADDRESS.match(address) else f"{address[:80]!r} is not a valid email address")
+
+
+def clean_url(url: str) -> str:
+    """A URL as browsers read it: tabs and line breaks removed (WHATWG URL), spaces and non-ASCII escaped."""
+    url = url.translate({9: None, 10: None, 13: None}).strip()
+    return quote(url, safe=":/?#[]@!$&'()*+,;=%~-._")
+
+
+def is_trackable(url: str) -> bool:
+    return url.lower().startswith(("http://", "https://"))
+
+
+def rewrite_html(body: str, track: Callable[[str], str]) -> str:
+    """Replace every http(s) href with track(url); other schemes (mailto:, tel:) stay as they are."""
+
+    def replace(match: re.Match) -> str:
+        url = clean_url(html.unescape(next(g for g in match.groups()[2:] if g is not None)))
+        if not is_trackable(url):
+            return match.group(0)
+        return f'{match.group(1)}"{html.escape(track(url), quote=True)}"'
+
+    return _HREF.sub(replace, body)
+
+
+def rewrite_text(body: str, track: Callable[[str], str]) -> str:
+    """Replace every http(s) URL in a plain-text body with track(url)."""
+    return _TEXT_URL.sub(lambda m: track(clean_url(m.group(0))), body)
+
+
+def add_pixel(body: str, pixel_url: str) -> str:
+    """Append the 1×1 open pixel just before </body>, or at the end."""
+    tag = f'<img src="{html.escape(pixel_url, quote=True)}" width="1" height="1" alt="" style="display:block;border:0;width:1px;height:1px">'
+    index = body.lower().rfind("</body>")
+    return body + tag if index < 0 else body[:index] + tag + body[index:]
+
+
+def html_to_text(body: str) -> str:
+    """A readable plain-text rendering of an HTML body (links kept as 'text (url)')."""
+    body = _HIDDEN.sub("", body)
+    body = re.sub(r"""<a\b[^>]*?\bhref\s*=\s*["']?([^"'\s>]+)["']?[^>]*>(.*?)</a>""", r"\2 (\1)", body, flags=re.IGNORECASE | re.DOTALL)
+    body = _BLOCK_END.sub("\n", body)
+    text = html.unescape(_TAGS.sub("", body))
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip() + "\n"
+
+
+@dataclass(frozen=True)
+class Copy:
+    html: str | None
+    text: str
+
+
+def tracked_copy(*, html_body: str | None, text_body: str | None, pixel_url: str, track: Callable[[str], str]) -> Copy:
+    """One recipient's bodies: links rewritten through `track`, the pixel added, a text part always."""
+    text = text_body if text_body else html_to_text(html_body or "")
+    tracked_html = add_pixel(rewrite_html(html_body, track), pixel_url) if html_body else None
+    return Copy(html=tracked_html, text=rewrite_text(text, track))

@@ -1,0 +1,83 @@
+"""Plain values passed between the pipeline's stages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+OPEN, CLICK = "open", "click"
+HUMAN, PROXY, MACHINE, SCANNER, SELF = "human", "proxy", "machine", "scanner", "self"
+CLASSES = (HUMAN, PROXY, MACHINE, SCANNER, SELF)
+ALERTING = frozenset({HUMAN, PROXY})  # only these alert the rep; the rest show greyed.
+
+
+@dataclass(frozen=True)
+class Agent:
+    """What the user agent string says, parsed once by the shell (ua-parser, crawlerdetect)."""
+
+    raw: str
+    client: str = ""  # "Chrome 131"
+    os: str = ""  # "Windows 10"
+    device: str = ""  # "iPhone", "" for desktops
+    crawler: str | None = None  # the crawler signature matched, if any
+
+    @property
+    def label(self) -> str:
+        return " · ".join(part for part in (self.client, self.device or self.os) if part)
+
+
+@dataclass(frozen=True)
+class Location:
+    city: str | None = None
+    region: str | None = None
+    country: str | None = None
+    country_code: str | None = None
+    radius_km: int | None = None
+    note: str | None = None  # why there is no location ("Location hidden by Gmail")
+
+    @property
+    def label(self) -> str:
+        if self.note:
+            return self.note
+        place = ", ".join(p for p in (self.city, self.region, self.country) if p)
+        if not place:
+            return "Location unknown"
+        return f"{place} (±{self.radius_km} km)" if self.radius_km else place
+
+    @property
+    def cluster(self) -> str | None:
+        """The coarse key used to notice a new place: city and country, or None."""
+        if self.note or not self.country_code:
+            return None
+        return f"{self.city or '?'}|{self.country_code}"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    cls: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One request to a tracking endpoint, stamped at the edge."""
+
+    kind: str
+    target_id: int  # recipient id for opens, link id for clicks
+    at: datetime
+    ip: str | None
+    user_agent: str
+    rep_cookie: int | None = None  # user id from a valid self cookie
+
+
+@dataclass
+class ForwardState:
+    """What forward detection has seen of one recipient's copy (stored with the recipient)."""
+
+    places: list[str] = field(default_factory=list)
+    devices: list[str] = field(default_factory=list)
+    evidence: list[str] = field(default_factory=list)
+
+    @property
+    def forwarded(self) -> bool:
+        return bool(self.evidence)

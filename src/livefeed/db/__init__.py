@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy Core tables, engine, queries and Alembic migrations."""

@@ -1,0 +1,39 @@
+"""Create the database engine: SQLite in WAL mode with fsync on commit, or PostgreSQL via psycopg."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+
+# 5 s: long enough to ride out another writer's group commit, short enough to fail visibly.
+SQLITE_BUSY_MS = 5000
+
+
+def sqlalchemy_url(url: str) -> str:
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for LIVEFEED_DATABASE_URL; SQLite files get their directory created."""
+    if url.startswith("sqlite:///"):
+        path = url[len("sqlite:///"):]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_MS / 1000},
+                               pool_size=8, max_overflow=16)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(sqlalchemy_url(url), pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    # FULL: fsync the WAL on every commit, so an acknowledged hit survives a power loss.
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()

@@ -1,0 +1,71 @@
+"""Read queries, always scoped to a workspace and a rep."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sqlalchemy import Connection, select
+
+from ..core.model import ALERTING, Location
+from .tables import emails, events, links, people, recipients
+
+# One projection for the feed, used by the API, the stream's replay and the live path alike.
+FEED_COLUMNS = (
+    events,
+    emails.c.subject,
+    people.c.email.label("person_email"),
+    people.c.name.label("person_name"),
+    links.c.url.label("link_url"),
+    recipients.c.forward_state,
+)
+
+
+def _feed_select():
+    return (
+        select(*FEED_COLUMNS)
+        .select_from(events)
+        .join(emails, emails.c.id == events.c.email_id)
+        .join(people, people.c.id == events.c.person_id)
+        .join(recipients, recipients.c.id == events.c.recipient_id)
+        .outerjoin(links, links.c.id == events.c.link_id)
+    )
+
+
+def feed_page(conn: Connection, *, workspace_id: int, user_id: int, limit: int, before: int | None = None) -> list[Mapping]:
+    """The rep's events, newest first, optionally older than `before`."""
+    query = _feed_select().where(events.c.workspace_id == workspace_id, events.c.user_id == user_id)
+    if before is not None:
+        query = query.where(events.c.id < before)
+    return list(conn.execute(query.order_by(events.c.id.desc()).limit(limit)).mappings())
+
+
+def feed_after(conn: Connection, *, workspace_id: int, user_id: int, after: int, limit: int) -> list[Mapping]:
+    """The rep's events with id > `after`, oldest first (replay after a reconnect)."""
+    query = _feed_select().where(events.c.workspace_id == workspace_id, events.c.user_id == user_id, events.c.id > after)
+    return list(conn.execute(query.order_by(events.c.id).limit(limit)).mappings())
+
+
+def event_view(row: Mapping) -> dict:
+    """The JSON shape of one feed event (API, stream and window)."""
+    state = row.get("forward_state") or {}
+    location = Location(city=row["city"], region=row["region"], country=row["country"],
+                        country_code=row["country_code"], radius_km=row["radius_km"], note=row["location_note"])
+    return {
+        "id": row["id"],
+        "at": row["at"].isoformat().replace("+00:00", "Z"),
+        "kind": row["kind"],
+        "class": row["cls"],
+        "alert": row["cls"] in ALERTING,
+        "reason": row["reason"],
+        "email": {"id": row["email_id"], "subject": row["subject"]},
+        "person": {"id": row["person_id"], "email": row["person_email"], "name": row["person_name"]},
+        "link_url": row["link_url"],
+        "device": row["client"] and " · ".join(p for p in (row["client"], row["device"]) if p),
+        "location": {
+            "label": location.label,
+            "city": row["city"], "region": row["region"], "country": row["country"],
+            "country_code": row["country_code"], "radius_km": row["radius_km"], "hidden": row["location_note"],
+        },
+        "forwarded": bool(state.get("evidence")),
+        "forward_evidence": list(state.get("evidence") or ()),
+    }

@@ -1,0 +1,177 @@
+"""The schema, as SQLAlchemy Core tables (the migrations create exactly this)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    JSON, BigInteger, Boolean, Column, DateTime, ForeignKey, Index, Integer, MetaData, String, Table,
+    Text, TypeDecorator, UniqueConstraint,
+)
+
+metadata = MetaData(naming_convention={
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+})
+
+# SQLite has no 64-bit autoincrement type distinct from INTEGER PRIMARY KEY.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores UTC; always returns timezone-aware UTC datetimes (SQLite drops the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None:
+            if value.tzinfo is None:
+                raise ValueError("naive datetime stored")
+            value = value.astimezone(timezone.utc)
+            if dialect.name == "sqlite":
+                value = value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value
+
+
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+workspaces = Table(
+    "workspaces", metadata,
+    Column("id", Id, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+users = Table(
+    "users", metadata,
+    Column("id", Id, primary_key=True),
+    Column("workspace_id", Id, ForeignKey("workspaces.id"), nullable=False, index=True),
+    Column("email", String(254), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("password_hash", String(300)),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens", metadata,
+    Column("id", Id, primary_key=True),
+    Column("user_id", Id, ForeignKey("users.id"), nullable=False, index=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+sessions = Table(
+    "sessions", metadata,
+    Column("id", Id, primary_key=True),
+    Column("user_id", Id, ForeignKey("users.id"), nullable=False, index=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+)
+
+# Addresses a rep signs in from: a hit from one of them is the rep's own ("self").
+user_ips = Table(
+    "user_ips", metadata,
+    Column("user_id", Id, ForeignKey("users.id"), primary_key=True),
+    Column("ip", String(45), primary_key=True),
+    Column("last_seen", UTCDateTime, nullable=False),
+)
+
+people = Table(
+    "people", metadata,
+    Column("id", Id, primary_key=True),
+    Column("workspace_id", Id, ForeignKey("workspaces.id"), nullable=False),
+    Column("email", String(254), nullable=False),
+    Column("name", String(200)),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("workspace_id", "email", name="uq_people_workspace_email"),
+)
+
+emails = Table(
+    "emails", metadata,
+    Column("id", Id, primary_key=True),
+    Column("workspace_id", Id, ForeignKey("workspaces.id"), nullable=False),
+    Column("user_id", Id, ForeignKey("users.id"), nullable=False),
+    Column("subject", String(998), nullable=False),
+    Column("html", Text),
+    Column("text", Text),
+    Column("status", String(16), nullable=False),  # sending | sent | failed
+    Column("error", Text),
+    Column("archived", Boolean, nullable=False, default=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime),
+    Index("ix_emails_user_id_id", "user_id", "id"),
+)
+
+recipients = Table(
+    "recipients", metadata,
+    Column("id", Id, primary_key=True),
+    Column("email_id", Id, ForeignKey("emails.id"), nullable=False, index=True),
+    Column("person_id", Id, ForeignKey("people.id"), nullable=False, index=True),
+    Column("field", String(3), nullable=False),  # to | cc
+    Column("address", String(254), nullable=False),
+    Column("message_id", String(300)),
+    Column("forward_state", JSON),
+)
+
+links = Table(
+    "links", metadata,
+    Column("id", Id, primary_key=True),
+    Column("recipient_id", Id, ForeignKey("recipients.id"), nullable=False, index=True),
+    Column("url", Text, nullable=False),
+)
+
+# Immutable hits. The id is the SSE event id. cls/reason are the verdict; a later scanner burst
+# may revise the verdict of the burst's first clicks (the only update an event ever gets).
+events = Table(
+    "events", metadata,
+    Column("id", Id, primary_key=True),
+    Column("workspace_id", Id, nullable=False),
+    Column("user_id", Id, nullable=False),
+    Column("email_id", Id, nullable=False),
+    Column("recipient_id", Id, nullable=False),
+    Column("person_id", Id, nullable=False),
+    Column("link_id", Id),
+    Column("kind", String(16), nullable=False),
+    Column("cls", String(16), nullable=False),
+    Column("reason", String(300), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("ip", String(45)),
+    Column("user_agent", String(500), nullable=False),
+    Column("client", String(100)),
+    Column("device", String(100)),
+    Column("city", String(100)),
+    Column("region", String(100)),
+    Column("country", String(100)),
+    Column("country_code", String(2)),
+    Column("radius_km", Integer),
+    Column("location_note", String(100)),
+    Column("forwarded", Boolean, nullable=False, default=False),
+    Index("ix_events_user_id_id", "user_id", "id"),
+    Index("ix_events_recipient_id_id", "recipient_id", "id"),
+)
+
+# Mail that would have gone out when no SMTP server is configured (the local outbox).
+outbox = Table(
+    "outbox", metadata,
+    Column("id", Id, primary_key=True),
+    Column("workspace_id", Id, nullable=False),
+    Column("user_id", Id, nullable=False, index=True),
+    Column("email_id", Id, ForeignKey("emails.id"), nullable=False),
+    Column("recipient_id", Id, ForeignKey("recipients.id"), nullable=False),
+    Column("rcpt", String(254), nullable=False),
+    Column("subject", String(998), nullable=False),
+    Column("raw", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)

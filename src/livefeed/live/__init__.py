@@ -1,0 +1,1 @@
+"""Fan-out of committed events to live streams."""

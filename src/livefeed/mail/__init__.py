@@ -1,0 +1,1 @@
+"""Outbound mail: SMTP, or the local outbox when no SMTP server is configured."""

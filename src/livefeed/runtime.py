@@ -1,0 +1,68 @@
+"""Everything expensive, built once in the application's lifespan and passed around."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Engine, select
+
+from .actions import EmailSender
+from .agents import AgentParser
+from .core.tokens import TokenSigner
+from .db.engine import make_engine
+from .db.tables import links, now_utc
+from .geo import GeoLocator
+from .live.hub import MemoryHub
+from .mail.outbox import OutboxMailer
+from .mail.smtp import SmtpMailer, SmtpOptions
+from .recorder import Recorder
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    signer: TokenSigner
+    hub: MemoryHub
+    recorder: Recorder
+    sender: EmailSender
+    agents: AgentParser
+    geo: GeoLocator
+    clock: Callable[[], datetime] = now_utc
+    background: list[asyncio.Task] = field(default_factory=list)
+
+    @classmethod
+    async def start(cls, settings: Settings, *, clock: Callable[[], datetime] = now_utc, engine: Engine | None = None) -> "Runtime":
+        engine = engine or make_engine(settings.database_url)
+        signer = TokenSigner(settings.secret_key)
+        hub = MemoryHub(queue_size=settings.stream_queue_size)
+        agents, geo = AgentParser(), GeoLocator(settings.geoip_db)
+        recorder = Recorder(engine, hub=hub, agents=agents, geo=geo)
+        await recorder.start()
+        if settings.smtp_url:
+            mailer = SmtpMailer(SmtpOptions.from_url(settings.smtp_url))
+        else:
+            mailer = OutboxMailer(engine, clock=clock)
+        sender = EmailSender(engine, signer=signer, public_url=settings.public_url, mailer=mailer, clock=clock)
+        return cls(settings, engine, signer, hub, recorder, sender, agents, geo, clock)
+
+    async def stop(self) -> None:
+        for task in self.background:
+            task.cancel()
+        await asyncio.gather(*self.background, return_exceptions=True)
+        await self.recorder.stop()
+        self.geo.close()
+        self.engine.dispose()
+
+    async def link_url(self, link_id: int) -> str | None:
+        def read():
+            with self.engine.connect() as conn:
+                return conn.execute(select(links.c.url).where(links.c.id == link_id)).scalar()
+        return await asyncio.to_thread(read)

@@ -1,0 +1,140 @@
+"""One settings object, built from LIVEFEED_* environment variables and passed in."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from urllib.parse import urlsplit
+
+PREFIX = "LIVEFEED_"
+DEFAULT_VAR_DIR = Path("var")
+
+
+class SettingsError(ValueError):
+    """A configuration value is invalid; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    public_url: str
+    secret_key: bytes
+    smtp_url: str | None = None
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    geoip_db: str | None = None
+    var_dir: Path = DEFAULT_VAR_DIR
+    heartbeat_seconds: float = 15.0
+    stream_queue_size: int = 256
+    coalesce_minutes: int = 10
+    demo: bool = False
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def public_host(self) -> str:
+        return urlsplit(self.public_url).hostname or "localhost"
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.public_url.startswith("https://")
+
+    def with_(self, **changes) -> "Settings":
+        return replace(self, **changes)
+
+
+def parse_networks(value: str, *, name: str) -> tuple:
+    """Parse comma-separated CIDRs; a bad entry raises naming the variable."""
+    networks = []
+    for part in (p.strip() for p in value.split(",")):
+        if not part:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError as exc:
+            raise SettingsError(f"{name}: {part!r} is not an IP network ({exc})") from None
+    return tuple(networks)
+
+
+def _check_database_url(url: str) -> str:
+    if url.startswith("sqlite:///") or url.startswith("postgresql://") or url.startswith("postgresql+psycopg://"):
+        return url
+    raise SettingsError(
+        f"{PREFIX}DATABASE_URL: {url.split('@')[-1]!r} is not sqlite:///PATH or postgresql://…"
+    )
+
+
+def _check_public_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SettingsError(f"{PREFIX}PUBLIC_URL: {url!r} must be an http(s) URL with a host")
+    return url.rstrip("/")
+
+
+def _check_smtp_url(url: str | None) -> str | None:
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+        raise SettingsError(f"{PREFIX}SMTP_URL: must look like smtp://user:pass@host:port (or smtps://)")
+    try:
+        parts.port
+    except ValueError:
+        raise SettingsError(f"{PREFIX}SMTP_URL: the port is not a number") from None
+    return url
+
+
+def _load_secret(value: str | None, var_dir: Path) -> bytes:
+    """Use LIVEFEED_SECRET_KEY, else a key generated once and kept under var/."""
+    if value:
+        if len(value) < 32:
+            raise SettingsError(f"{PREFIX}SECRET_KEY: must be at least 32 characters")
+        return value.encode()
+    path = var_dir / "secret_key"
+    if not path.exists():
+        var_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48))
+    return path.read_text().strip().encode()
+
+
+def _number(env: dict, name: str, default: float, *, minimum: float) -> float:
+    raw = env.get(PREFIX + name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{PREFIX}{name}: {raw!r} is not a number") from None
+    if value < minimum:
+        raise SettingsError(f"{PREFIX}{name}: must be at least {minimum}")
+    return value
+
+
+def from_env(env: dict | None = None, **overrides) -> Settings:
+    """Build Settings from the environment; raise SettingsError naming any bad value."""
+    env = dict(os.environ if env is None else env)
+    var_dir = Path(env.get(PREFIX + "VAR_DIR") or DEFAULT_VAR_DIR)
+    default_db = f"sqlite:///{var_dir / 'livefeed.db'}"
+    geoip = env.get(PREFIX + "GEOIP_DB") or None
+    if geoip and not Path(geoip).is_file():
+        raise SettingsError(f"{PREFIX}GEOIP_DB: no file at {geoip!r}")
+    values = dict(
+        database_url=_check_database_url(env.get(PREFIX + "DATABASE_URL") or default_db),
+        public_url=_check_public_url(env.get(PREFIX + "PUBLIC_URL") or "http://127.0.0.1:8000"),
+        secret_key=_load_secret(env.get(PREFIX + "SECRET_KEY"), var_dir),
+        smtp_url=_check_smtp_url(env.get(PREFIX + "SMTP_URL")),
+        trusted_proxies=parse_networks(env.get(PREFIX + "TRUSTED_PROXIES", ""), name=PREFIX + "TRUSTED_PROXIES"),
+        geoip_db=geoip,
+        var_dir=var_dir,
+        heartbeat_seconds=_number(env, "HEARTBEAT_SECONDS", 15.0, minimum=0.05),
+        stream_queue_size=int(_number(env, "STREAM_QUEUE_SIZE", 256, minimum=1)),
+    )
+    values.update(overrides)
+    return Settings(**values)

@@ -1,0 +1,84 @@
+"""The JSON API under /api/v1 (OpenAPI at /api/v1/openapi.json)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from .. import actions
+from ..db import queries
+from .auth import api_user, runtime
+
+router = APIRouter(prefix="/api/v1")
+
+
+class EmailIn(BaseModel):
+    to: list[str] = Field(..., description="Recipient addresses", max_length=1000)
+    cc: list[str] = Field(default_factory=list, max_length=1000)
+    subject: str
+    html: str | None = None
+    text: str | None = None
+
+
+class RecipientOut(BaseModel):
+    address: str
+    field: str
+    person_id: int
+    recipient_id: int
+
+
+class EmailOut(BaseModel):
+    id: int
+    status: str
+    recipients: list[RecipientOut]
+
+
+class Me(BaseModel):
+    id: int
+    email: str
+    name: str
+    timezone: str
+    workspace_id: int
+
+
+def error_422(field: str, message: str) -> JSONResponse:
+    """The same shape FastAPI uses for validation errors, so clients handle one format."""
+    return JSONResponse({"detail": [{"loc": ["body", *field.replace("]", "").split("[")], "msg": message, "type": "value_error"}]}, 422)
+
+
+@router.get("/me", response_model=Me, summary="The signed-in rep")
+async def me(user=Depends(api_user)):
+    return Me(**{k: user[k] for k in Me.model_fields})
+
+
+@router.post("/emails", status_code=201, response_model=EmailOut, summary="Send a tracked email",
+             responses={422: {"description": "Invalid input; `detail[].loc` names the field"},
+                        502: {"description": "The SMTP server refused; the email is stored as failed"}})
+async def send_email(body: EmailIn, request: Request, user=Depends(api_user)):
+    try:
+        draft = actions.validate_draft(to=body.to, cc=body.cc, subject=body.subject, html=body.html, text=body.text)
+    except actions.ActionError as exc:
+        return error_422(exc.field, exc.message)
+    sent = await runtime(request).sender.send_email(user, draft)
+    if sent.status == "failed":
+        return JSONResponse({"detail": f"The mail server refused: {sent.error}", "id": sent.email_id, "status": "failed"}, 502)
+    return EmailOut(id=sent.email_id, status=sent.status, recipients=[RecipientOut(**r) for r in sent.recipients])
+
+
+@router.get("/feed", summary="The rep's engagement events, newest first")
+async def feed(request: Request, user=Depends(api_user),
+               limit: int = Query(50, ge=1, le=500), before: int | None = Query(None, ge=1)):
+    rt = runtime(request)
+
+    def read():
+        with rt.engine.connect() as conn:
+            return queries.feed_page(conn, workspace_id=user["workspace_id"], user_id=user["id"], limit=limit, before=before)
+
+    rows = await asyncio.to_thread(read)
+    events = [queries.event_view(row) for row in rows]
+    return {"events": events, "next_before": events[-1]["id"] if len(events) == limit else None}
+
+

@@ -1,0 +1,69 @@
+"""The ASGI application: tracking endpoints in front, FastAPI (API, stream, pages) behind."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from ..db.tables import now_utc
+from ..runtime import Runtime
+from ..settings import Settings
+from . import api, pages, stream
+from .track import TrackingFrontdoor
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).with_name("static")
+
+# Added to every FastAPI response (the tracking paths set their own).
+SECURITY_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "same-origin",
+    "x-frame-options": "SAMEORIGIN",
+}
+PAGE_CSP = "default-src 'self'; img-src 'self' data:; frame-src 'self'; script-src 'self'; style-src 'self'; object-src 'none'; base-uri 'none'"
+
+
+def create_app(settings: Settings, *, clock: Callable[[], datetime] = now_utc, on_start: Callable | None = None):
+    """Build the app; the runtime (engine, hub, recorder…) is created in the lifespan."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        runtime = await Runtime.start(settings, clock=clock)
+        app.state.runtime = runtime
+        if on_start is not None:
+            await on_start(runtime)
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(title="LiveFeed", version="1", lifespan=lifespan,
+                  openapi_url="/api/v1/openapi.json", docs_url="/api/v1/docs", redoc_url=None)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.include_router(api.router)
+    app.include_router(stream.router)
+    app.include_router(pages.router)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if response.headers.get("content-type", "").startswith("text/html"):
+            response.headers.setdefault("content-security-policy", PAGE_CSP)
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError):
+        errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+        return JSONResponse({"detail": errors}, status_code=422)
+
+    return TrackingFrontdoor(app, runtime_getter=lambda: app.state.runtime, clock=clock)

@@ -1,0 +1,64 @@
+"""Who is asking: a bearer API token, or a session cookie set by the web sign-in."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import secrets
+
+from fastapi import HTTPException, Request
+
+from .. import actions
+
+SESSION_COOKIE = "lf_session"
+CSRF_COOKIE = "lf_csrf"
+
+
+def runtime(request: Request):
+    return request.app.state.runtime
+
+
+async def _lookup(request: Request):
+    rt = runtime(request)
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token:
+        return await asyncio.to_thread(_with_conn, rt, actions.user_for_token, token.strip())
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        return await asyncio.to_thread(_with_conn, rt, lambda conn, t: actions.user_for_session(conn, t, now=rt.clock()), cookie)
+    return None
+
+
+def _with_conn(rt, fn, *args):
+    with rt.engine.connect() as conn:
+        return fn(conn, *args)
+
+
+async def api_user(request: Request):
+    """FastAPI dependency for the JSON API: 401 unless a valid token or session is presented."""
+    user = await _lookup(request)
+    if user is None:
+        raise HTTPException(401, "Sign in or send Authorization: Bearer <token>", headers={"WWW-Authenticate": "Bearer"})
+    return user
+
+
+async def page_user(request: Request):
+    """The signed-in rep of a page request, or None."""
+    if request.cookies.get(SESSION_COOKIE) is None:
+        return None
+    return await _lookup(request)
+
+
+def csrf_token(request: Request) -> str:
+    """The double-submit token: the CSRF cookie's value (issued on the first page view)."""
+    token = request.cookies.get(CSRF_COOKIE)
+    if not token:
+        token = request.state.new_csrf = secrets.token_urlsafe(24)
+    return token
+
+
+def check_csrf(request: Request, submitted: str | None) -> None:
+    cookie = request.cookies.get(CSRF_COOKIE)
+    if not cookie or not submitted or not hmac.compare_digest(cookie, submitted):
+        raise HTTPException(403, "The form expired or came from another site: reload the page and try again.")

@@ -1,0 +1,213 @@
+"""HTML pages: sign-in, the web app (compose, sent mail, outbox) and the Live Feed window."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import re
+from email import message_from_string, policy
+from pathlib import Path
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import func, select
+
+from .. import actions
+from ..core.netaddr import client_ip
+from ..core.tokens import TokenSigner
+from ..db.tables import emails, events, outbox, recipients
+from .auth import CSRF_COOKIE, SESSION_COOKIE, check_csrf, csrf_token, page_user, runtime
+from .track import SELF_COOKIE
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
+SELF_COOKIE_DAYS = 365
+
+
+def render(request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
+    context.setdefault("csrf", csrf_token(request))
+    response = templates.TemplateResponse(request, name, context, status_code=status)
+    new = getattr(request.state, "new_csrf", None)
+    if new:
+        response.set_cookie(CSRF_COOKIE, new, httponly=True, samesite="strict", secure=runtime(request).settings.secure_cookies)
+    return response
+
+
+def to_signin() -> RedirectResponse:
+    return RedirectResponse("/signin", status_code=303)
+
+
+def _peer_ip(request: Request) -> str | None:
+    peer = request.client.host if request.client else None
+    ip = client_ip(peer, request.headers.get("x-forwarded-for"), runtime(request).settings.trusted_proxies)
+    return str(ip) if ip else None
+
+
+def _signed_in(request: Request, user_id: int, session: str) -> RedirectResponse:
+    rt = runtime(request)
+    response = RedirectResponse("/app", status_code=303)
+    secure = rt.settings.secure_cookies
+    response.set_cookie(SESSION_COOKIE, session, httponly=True, samesite="lax", secure=secure,
+                        max_age=actions.SESSION_DAYS * 86400)
+    # The self cookie marks this browser as the rep's own, so their opens and clicks are "self".
+    # SameSite=None (HTTPS only) lets webmail images carry it; otherwise Lax covers clicks.
+    response.set_cookie(SELF_COOKIE, rt.signer.sign(actions.SELF, user_id), httponly=True, secure=secure,
+                        samesite="none" if secure else "lax", max_age=SELF_COOKIE_DAYS * 86400)
+    return response
+
+
+@router.get("/")
+async def home(request: Request):
+    return RedirectResponse("/app" if await page_user(request) else "/signin", status_code=303)
+
+
+@router.get("/signin")
+async def signin_form(request: Request):
+    return render(request, "signin.html", error=None, email="")
+
+
+@router.post("/signin")
+async def signin(request: Request, email: str = Form(""), password: str = Form(""), csrf: str = Form("")):
+    check_csrf(request, csrf)
+    rt = runtime(request)
+    result = await asyncio.to_thread(actions.sign_in, rt.engine, email=email, password=password, ip=_peer_ip(request), now=rt.clock())
+    if result is None:
+        return render(request, "signin.html", status=401, error="Wrong email or password.", email=email)
+    user, session = result
+    return _signed_in(request, user["id"], session)
+
+
+@router.get("/signin/link/{token}")
+async def signin_link(request: Request, token: str):
+    rt = runtime(request)
+    user_id = actions.user_for_signin_link(rt.signer, token, now=rt.clock())
+    if user_id is None:
+        return render(request, "signin.html", status=401, error="That sign-in link is invalid or has expired.", email="")
+    session = await asyncio.to_thread(actions.start_session, rt.engine, user_id=user_id, ip=_peer_ip(request), now=rt.clock())
+    return _signed_in(request, user_id, session)
+
+
+@router.post("/signout")
+async def signout(request: Request, csrf: str = Form("")):
+    check_csrf(request, csrf)
+    if token := request.cookies.get(SESSION_COOKIE):
+        await asyncio.to_thread(actions.end_session, runtime(request).engine, token)
+    response = to_signin()
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+def _sent_emails(rt, user) -> list:
+    opened = (select(events.c.email_id, func.count().label("hits"))
+              .where(events.c.user_id == user["id"], events.c.cls.in_(("human", "proxy"))).group_by(events.c.email_id).subquery())
+    query = (select(emails.c.id, emails.c.subject, emails.c.status, emails.c.error, emails.c.created_at,
+                    func.coalesce(opened.c.hits, 0).label("hits"))
+             .outerjoin(opened, opened.c.email_id == emails.c.id)
+             .where(emails.c.workspace_id == user["workspace_id"], emails.c.user_id == user["id"])
+             .order_by(emails.c.id.desc()).limit(50))
+    with rt.engine.connect() as conn:
+        return list(conn.execute(query).mappings())
+
+
+@router.get("/app")
+async def app_home(request: Request):
+    user = await page_user(request)
+    if user is None:
+        return to_signin()
+    rt = runtime(request)
+    sent = await asyncio.to_thread(_sent_emails, rt, user)
+    return render(request, "app.html", user=user, sent=sent, outbox_mode=rt.settings.smtp_url is None,
+                  form={}, error=None, notice=request.query_params.get("notice"))
+
+
+@router.post("/app/compose")
+async def compose(request: Request, to: str = Form(""), cc: str = Form(""), subject: str = Form(""),
+                  body: str = Form(""), csrf: str = Form("")):
+    check_csrf(request, csrf)
+    user = await page_user(request)
+    if user is None:
+        return to_signin()
+    rt = runtime(request)
+    split = lambda text: [a.strip() for a in text.replace(";", ",").split(",") if a.strip()]  # noqa: E731
+    form = {"to": to, "cc": cc, "subject": subject, "body": body}
+    try:
+        draft = actions.validate_draft(to=split(to), cc=split(cc), subject=subject, html=_paragraphs(body), text=body)
+    except actions.ActionError as exc:
+        sent = await asyncio.to_thread(_sent_emails, rt, user)
+        return render(request, "app.html", status=422, user=user, sent=sent, outbox_mode=rt.settings.smtp_url is None,
+                      form=form, error=f"{exc.field.split('[')[0].capitalize()}: {exc.message}", notice=None)
+    result = await rt.sender.send_email(user, draft)
+    notice = "sent" if result.status == "sent" else "failed"
+    return RedirectResponse(f"/app?notice={notice}", status_code=303)
+
+
+def _paragraphs(text: str) -> str | None:
+    """The compose box is plain text: send it as simple HTML too, links kept clickable."""
+    if not text.strip():
+        return None
+    escaped = html.escape(text)
+    linked = re.sub(r"https?://[^\s<>&]+", lambda m: f'<a href="{m.group(0)}">{m.group(0)}</a>', escaped)
+    return "".join(f"<p>{p.replace(chr(10), '<br>')}</p>" for p in linked.split("\n\n"))
+
+
+def _outbox_rows(rt, user, message_id: int | None = None):
+    query = (select(outbox.c.id, outbox.c.rcpt, outbox.c.subject, outbox.c.created_at, outbox.c.raw, recipients.c.field)
+             .join(recipients, recipients.c.id == outbox.c.recipient_id)
+             .where(outbox.c.workspace_id == user["workspace_id"], outbox.c.user_id == user["id"]))
+    if message_id is not None:
+        query = query.where(outbox.c.id == message_id)
+    with rt.engine.connect() as conn:
+        return list(conn.execute(query.order_by(outbox.c.id.desc()).limit(100)).mappings())
+
+
+@router.get("/app/outbox")
+async def outbox_list(request: Request):
+    user = await page_user(request)
+    if user is None:
+        return to_signin()
+    rows = await asyncio.to_thread(_outbox_rows, runtime(request), user)
+    return render(request, "outbox.html", user=user, rows=rows)
+
+
+@router.get("/app/outbox/{message_id}")
+async def outbox_message(request: Request, message_id: int):
+    user = await page_user(request)
+    if user is None:
+        return to_signin()
+    rows = await asyncio.to_thread(_outbox_rows, runtime(request), user, message_id)
+    if not rows:
+        return render(request, "outbox.html", status=404, user=user, rows=[], missing=True)
+    return render(request, "outbox_message.html", user=user, row=rows[0])
+
+
+@router.get("/app/outbox/{message_id}/body")
+async def outbox_body(request: Request, message_id: int):
+    """The recipient's copy, served sandboxed: no scripts, an opaque origin (so no rep cookies)."""
+    user = await page_user(request)
+    if user is None:
+        return Response(status_code=401)
+    rows = await asyncio.to_thread(_outbox_rows, runtime(request), user, message_id)
+    if not rows:
+        return Response(status_code=404)
+    message = message_from_string(rows[0]["raw"], policy=policy.default)
+    part = message.get_body(("html", "plain"))
+    content = part.get_content() if part else ""
+    if part is not None and part.get_content_type() == "text/plain":
+        content = f"<pre style='white-space:pre-wrap;font:14px system-ui'>{html.escape(content)}</pre>"
+    return HTMLResponse(content, headers={
+        "content-security-policy": "sandbox allow-popups allow-popups-to-escape-sandbox; script-src 'none'",
+        "x-content-type-options": "nosniff", "referrer-policy": "no-referrer"})
+
+
+@router.get("/live")
+async def live_window(request: Request):
+    user = await page_user(request)
+    if user is None:
+        return to_signin()
+    rt = runtime(request)
+    return render(request, "live.html", user=user, coalesce_minutes=rt.settings.coalesce_minutes)
+
+
+def signin_url(signer: TokenSigner, public_url: str, *, user_id: int, now) -> str:
+    return f"{public_url}/signin/link/{actions.signin_link_token(signer, user_id=user_id, now=now)}"

@@ -1,0 +1,149 @@
+// The Live Feed window: one EventSource, rows rendered with textContent only (no HTML from data).
+"use strict";
+(function () {
+  const ICONS = { open: "👁", click: "🔗", reply: "↩" };
+  const VERBS = { open: "viewed", click: "clicked a link in", reply: "replied to" };
+  const section = document.getElementById("tab-engagement");
+  const feed = document.getElementById("feed");
+  const empty = document.getElementById("empty");
+  const template = document.getElementById("row-template");
+  const statusBox = document.getElementById("status");
+  const statusText = document.getElementById("status-text");
+  const machineToggle = document.getElementById("show-machine");
+  const machineCount = document.getElementById("machine-count");
+  const coalesceMs = Number(section.dataset.coalesceMinutes || 10) * 60000;
+  const rowsByKey = new Map();   // coalescing key -> row state
+  const rowsById = new Map();    // event id -> row state
+  let lastId = null, lastEventAt = null, source = null, retryMs = 1000;
+
+  function ago(date) {
+    const s = Math.max(0, Math.round((Date.now() - date.getTime()) / 1000));
+    if (s < 45) return "just now";
+    if (s < 90) return "1 min ago";
+    if (s < 3600) return Math.round(s / 60) + " min ago";
+    if (s < 86400) return Math.round(s / 3600) + " h ago";
+    return date.toLocaleDateString();
+  }
+
+  function setStatus(state) {
+    statusBox.className = "status " + state;
+    const last = lastEventAt ? " · last event " + ago(lastEventAt) : "";
+    statusText.textContent = (state === "live" ? "Live" : state === "reconnecting" ? "Reconnecting…" : "Connecting…") + last;
+  }
+
+  function refreshTimes() {
+    for (const row of rowsByKey.values()) row.el.querySelector(".when").textContent = ago(row.at);
+    setStatus(statusBox.classList.contains("live") ? "live" : statusBox.classList.contains("reconnecting") ? "reconnecting" : "connecting");
+  }
+
+  function countMachine() {
+    let n = 0;
+    for (const row of rowsByKey.values()) if (!row.alert) n++;
+    machineCount.textContent = String(n);
+  }
+
+  function paint(row, ev) {
+    const el = row.el;
+    el.className = "row cls-" + ev.class + (ev.alert ? "" : " greyed") + " blue";
+    el.dataset.kind = ev.kind;
+    el.dataset.class = ev.class;
+    el.querySelector(".icon").textContent = ICONS[ev.kind] || "•";
+    el.querySelector(".icon").title = ev.kind === "open" ? "Viewed your email" : ev.kind === "click" ? "Clicked a link in your email" : "Replied to your email";
+    el.querySelector(".who").textContent = ev.person.name || ev.person.email;
+    el.querySelector(".who").title = ev.person.email;
+    el.querySelector(".what").textContent = (VERBS[ev.kind] || ev.kind) + " “" + ev.email.subject + "”";
+    const link = el.querySelector(".link");
+    link.hidden = !ev.link_url;
+    link.textContent = ev.link_url ? "→ " + ev.link_url : "";
+    el.querySelector(".where").textContent = ev.location.label + (ev.device ? " · " + ev.device : "");
+    const why = el.querySelector(".why");
+    why.hidden = ev.alert;
+    why.textContent = ev.alert ? "" : ev.class + ": " + ev.reason;
+    el.title = ev.reason;
+    const count = el.querySelector(".count");
+    count.hidden = row.count < 2;
+    count.textContent = "×" + row.count;
+    el.querySelector(".when").dateTime = ev.at;
+    el.querySelector(".when").textContent = ago(row.at);
+    const fwd = el.querySelector(".forwarded");
+    fwd.hidden = !ev.forwarded;
+    const list = fwd.querySelector(".evidence");
+    list.replaceChildren(...(ev.forward_evidence || []).map((text) => {
+      const li = document.createElement("li");
+      li.textContent = text;
+      return li;
+    }));
+  }
+
+  function add(ev) {
+    if (rowsById.has(ev.id)) return;               // never show an event twice
+    const at = new Date(ev.at);
+    const key = [ev.person.id, ev.email.id, ev.kind, ev.alert ? "a" : "m"].join("|");
+    let row = rowsByKey.get(key);
+    if (row && at - row.at <= coalesceMs) {
+      row.count += 1;
+      row.at = at;
+    } else {
+      if (row) row.el.dataset.key = "";             // older row stays, no longer coalescing
+      row = { el: template.content.firstElementChild.cloneNode(true), count: 1, at, alert: ev.alert, ids: [] };
+      rowsByKey.set(key, row);
+    }
+    row.ids.push(ev.id);
+    row.el.dataset.ids = row.ids.join(" ");
+    rowsById.set(ev.id, row);
+    paint(row, ev);
+    feed.prepend(row.el);
+    empty.hidden = true;
+    lastEventAt = at > (lastEventAt || 0) ? at : lastEventAt;
+    countMachine();
+  }
+
+  function revise(data) {
+    for (const id of data.ids) {
+      const row = rowsById.get(id);
+      if (!row) continue;
+      row.alert = false;
+      row.el.classList.add("greyed", "cls-" + data.class);
+      row.el.dataset.class = data.class;
+      const why = row.el.querySelector(".why");
+      why.hidden = false;
+      why.textContent = data.class + ": " + data.reason;
+    }
+    countMachine();
+  }
+
+  function connect() {
+    const url = section.dataset.stream + (lastId !== null ? "&after=" + lastId : "");
+    source = new EventSource(url);
+    source.addEventListener("open", () => { retryMs = 1000; setStatus("live"); });
+    source.addEventListener("ready", () => setStatus("live"));
+    source.addEventListener("hit", (msg) => {
+      lastId = Number(msg.lastEventId);
+      add(JSON.parse(msg.data));
+      setStatus("live");
+    });
+    source.addEventListener("revise", (msg) => revise(JSON.parse(msg.data)));
+    source.addEventListener("error", () => {
+      setStatus("reconnecting");
+      if (source.readyState === EventSource.CLOSED) {   // the browser gave up: retry ourselves
+        source.close();
+        setTimeout(connect, retryMs);
+        retryMs = Math.min(retryMs * 2, 30000);
+      }
+    });
+  }
+
+  machineToggle.addEventListener("change", () => document.body.classList.toggle("show-machine", machineToggle.checked));
+  for (const tab of document.querySelectorAll("[data-tab]")) {
+    tab.addEventListener("click", () => {
+      for (const other of document.querySelectorAll("[data-tab]")) {
+        const on = other === tab;
+        other.classList.toggle("active", on);
+        other.setAttribute("aria-selected", String(on));
+        document.getElementById("tab-" + other.dataset.tab).hidden = !on;
+      }
+    });
+  }
+  setInterval(refreshTimes, 30000);
+  connect();
+})();

@@ -1,0 +1,102 @@
+"""Public tracking endpoints served ahead of FastAPI's routing (≈20 µs instead of ≈70 µs a request).
+
+GET /o/<token>.gif  always the 43-byte GIF with no-cache headers; a genuine token records an open.
+GET /c/<token>      302 to the link's stored destination and a click; anything else a 404 page.
+HEAD records nothing. The response goes out only after the hit is committed.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from http.cookies import CookieError, SimpleCookie
+
+from ..core import tokens
+from ..core.model import CLICK, OPEN, Hit
+from ..core.netaddr import client_ip
+
+log = logging.getLogger(__name__)
+
+PIXEL = base64.b64decode("R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==")
+assert len(PIXEL) == 43
+NO_CACHE = [
+    (b"cache-control", b"no-store, no-cache, must-revalidate, max-age=0"),
+    (b"pragma", b"no-cache"),
+    (b"expires", b"0"),
+]
+PIXEL_HEADERS = [(b"content-type", b"image/gif"), (b"content-length", b"43"), *NO_CACHE]
+NOT_FOUND_PAGE = (b"<!doctype html><meta charset=utf-8><title>Link not found</title>"
+                  b"<p style='font:16px system-ui;margin:3em'>This link is not valid or has expired.</p>")
+SELF_COOKIE = "lf_self"
+MAX_UA = 500
+
+
+class TrackingFrontdoor:
+    """ASGI middleware: answers /o/ and /c/ itself, hands everything else to `app`."""
+
+    def __init__(self, app, *, runtime_getter: Callable, clock: Callable[[], datetime]):
+        self.app, self._runtime, self._clock = app, runtime_getter, clock
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            path = scope["path"]
+            if path.startswith("/o/"):
+                return await self._pixel(scope, send, path[3:])
+            if path.startswith("/c/"):
+                return await self._click(scope, send, path[3:])
+        await self.app(scope, receive, send)
+
+    def _hit(self, scope, kind: str, target_id: int) -> Hit:
+        runtime = self._runtime()
+        headers = dict(scope["headers"])  # lower-case names; repeats keep the last, fine here
+        peer = scope.get("client")
+        forwarded = headers.get(b"x-forwarded-for", b"").decode("latin-1") or None
+        ip = client_ip(peer[0] if peer else None, forwarded, runtime.settings.trusted_proxies)
+        return Hit(
+            kind=kind, target_id=target_id, at=self._clock(), ip=str(ip) if ip else None,
+            user_agent=headers.get(b"user-agent", b"").decode("latin-1")[:MAX_UA],
+            rep_cookie=_self_cookie(runtime.signer, headers.get(b"cookie")),
+        )
+
+    async def _pixel(self, scope, send, rest: str) -> None:
+        if scope["method"] == "GET" and rest.endswith(".gif"):
+            runtime = self._runtime()
+            recipient_id = runtime.signer.verify(tokens.OPEN, rest[:-4])
+            if recipient_id is not None:
+                try:
+                    await runtime.recorder.record_open(self._hit(scope, OPEN, recipient_id))
+                except Exception:  # the pixel is always served; the failure is logged
+                    log.exception("recording an open failed")
+        await send({"type": "http.response.start", "status": 200, "headers": PIXEL_HEADERS})
+        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else PIXEL})
+
+    async def _click(self, scope, send, token: str) -> None:
+        runtime = self._runtime()
+        link_id = runtime.signer.verify(tokens.CLICK, token)
+        url = None
+        if link_id is not None:
+            if scope["method"] == "GET":
+                outcome = await runtime.recorder.record_click(self._hit(scope, CLICK, link_id))
+                url = outcome.url
+            elif scope["method"] == "HEAD":
+                url = await runtime.link_url(link_id)
+        if url is None:
+            await send({"type": "http.response.start", "status": 404,
+                        "headers": [(b"content-type", b"text/html; charset=utf-8"), *NO_CACHE]})
+            await send({"type": "http.response.body", "body": NOT_FOUND_PAGE})
+            return
+        await send({"type": "http.response.start", "status": 302, "headers": [
+            (b"location", url.encode("utf-8")), (b"content-length", b"0"), (b"referrer-policy", b"no-referrer"), *NO_CACHE]})
+        await send({"type": "http.response.body", "body": b""})
+
+
+def _self_cookie(signer: tokens.TokenSigner, header: bytes | None) -> int | None:
+    if not header or SELF_COOKIE.encode() not in header:
+        return None
+    try:
+        morsel = SimpleCookie(header.decode("latin-1")).get(SELF_COOKIE)
+    except CookieError:
+        return None
+    return signer.verify(b"s", morsel.value) if morsel else None
