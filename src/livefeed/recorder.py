@@ -152,14 +152,15 @@ class Recorder:
                 context = contexts.get(copy_of[hit])
                 if context is None or context["archived"]:
                     continue
-                state = states.setdefault(context["id"], ForwardState(**(context["forward_state"] or {})))
+                state = states.setdefault(context["id"], ForwardState.from_json(context["forward_state"]))
                 rows.append(self._event_row(hit, context, state, link_rows, rep_ips))
                 placed.append(index)
             if not rows:
                 return self._outcomes(hits, copy_of, contexts, link_rows, [], []), []
             ids = [row.id for row in conn.execute(_INSERT, rows)]
             revised = self._watch_scanners(conn, hits, placed, rows, ids)
-            changed = [{"rid": rid, "state": vars(state)} for rid, state in states.items() if state.evidence]
+            changed = [{"rid": rid, "state": state.to_json()} for rid, state in states.items()
+                       if state != ForwardState.from_json(contexts[rid]["forward_state"])]
             if changed:
                 conn.execute(_SAVE_FORWARD, changed)
         return self._outcomes(hits, copy_of, contexts, link_rows, placed, ids), self._messages(rows, ids, contexts, link_rows, states, revised)
@@ -232,7 +233,7 @@ class Recorder:
                 **row, "id": event_id, "cls": verdict.cls, "reason": verdict.reason, "subject": context["subject"],
                 "person_email": context["person_email"], "person_name": context["person_name"],
                 "link_url": (link_rows.get(row["link_id"]) or {}).get("url"),
-                "forward_state": vars(states[row["recipient_id"]]),
+                "forward_state": states[row["recipient_id"]].to_json(),
             })
             messages.append(Message(row["user_id"], event_id, sse_frame(event="hit", data=view, event_id=event_id)))
         # A burst's earlier clicks may have been streamed already as human: tell those streams.

@@ -81,3 +81,11 @@ class ForwardState:
     @property
     def forwarded(self) -> bool:
         return bool(self.evidence)
+
+    @classmethod
+    def from_json(cls, data: dict | None) -> "ForwardState":
+        data = data or {}
+        return cls(*(list(data.get(name) or ()) for name in ("places", "devices", "evidence")))
+
+    def to_json(self) -> dict:
+        return {"places": list(self.places), "devices": list(self.devices), "evidence": list(self.evidence)}

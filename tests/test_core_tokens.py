@@ -1,0 +1,35 @@
+from livefeed.core.tokens import CLICK, MESSAGE, OPEN, TokenSigner
+
+signer = TokenSigner(b"k" * 40)
+
+
+def test_token_round_trips_its_id():
+    for number in (0, 1, 127, 128, 2**31, 2**62):
+        assert signer.verify(OPEN, signer.sign(OPEN, number)) == number
+
+
+def test_token_is_opaque_and_url_safe():
+    token = signer.sign(OPEN, 12345)
+    assert "12345" not in token
+    assert all(c.isalnum() or c in "-_" for c in token)
+
+
+def test_altered_token_is_rejected():
+    token = signer.sign(OPEN, 42)
+    for index in range(len(token)):
+        altered = token[:index] + ("A" if token[index] != "A" else "B") + token[index + 1:]
+        assert signer.verify(OPEN, altered) is None
+
+
+def test_token_for_one_purpose_is_rejected_for_another():
+    assert signer.verify(CLICK, signer.sign(OPEN, 7)) is None
+    assert signer.verify(OPEN, signer.sign(MESSAGE, 7)) is None
+
+
+def test_token_from_another_secret_is_rejected():
+    assert signer.verify(OPEN, TokenSigner(b"x" * 40).sign(OPEN, 7)) is None
+
+
+def test_garbage_is_rejected_without_error():
+    for junk in ("", "a", "x" * 200, "é" * 20, "!!!!!!!!!!!!!!!!!!!!", "AAAAAAAAAAAAAAAAAAAA"):
+        assert signer.verify(OPEN, junk) is None

@@ -1,0 +1,160 @@
+"""The public tracking endpoints: the pixel, the click redirect, client addresses."""
+
+from email import message_from_string, policy
+
+from sqlalchemy import func, select
+
+from livefeed.core import tokens
+from livefeed.db.tables import events, outbox
+
+from .conftest import LiveServer, send
+
+CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+
+
+def count_events(engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(events)).scalar()
+
+
+def copy_of(engine, recipient_id: int):
+    with engine.connect() as conn:
+        raw = conn.execute(select(outbox.c.raw).where(outbox.c.recipient_id == recipient_id)).scalar()
+    return message_from_string(raw, policy=policy.default)
+
+
+async def test_pixel_records_an_open_and_serves_a_no_cache_gif(server, rep, engine):
+    async with server.client() as client:
+        sent = await send(client, rep)
+        token = server.runtime.signer.sign(tokens.OPEN, sent["recipients"][0]["recipient_id"])
+        response = await client.get(f"/o/{token}.gif", headers={"user-agent": CHROME, "x-forwarded-for": "81.2.69.142"})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "image/gif"
+    assert len(response.content) == 43 and response.content.startswith(b"GIF89a")
+    assert "no-store" in response.headers["cache-control"]
+    with engine.connect() as conn:
+        row = conn.execute(select(events)).mappings().one()
+    assert (row["kind"], row["cls"], row["city"], row["country_code"]) == ("open", "human", "Willesden", "GB")
+    assert row["ip"] == "81.2.69.142" and row["client"] == "Chrome 131"
+
+
+async def test_pixel_is_served_when_token_is_forged(server, rep, engine):
+    async with server.client() as client:
+        sent = await send(client, rep)
+        genuine = server.runtime.signer.sign(tokens.OPEN, sent["recipients"][0]["recipient_id"])
+        forged = genuine[:-1] + ("A" if genuine[-1] != "A" else "B")
+        for path in (f"/o/{forged}.gif", "/o/nonsense.gif", "/o/", f"/o/{tokens.TokenSigner(b'other' * 8).sign(tokens.OPEN, 1)}.gif"):
+            response = await client.get(path)
+            assert response.status_code == 200 and len(response.content) == 43, path
+    assert count_events(engine) == 0
+
+
+async def test_pixel_head_records_nothing(server, rep, engine):
+    async with server.client() as client:
+        sent = await send(client, rep)
+        token = server.runtime.signer.sign(tokens.OPEN, sent["recipients"][0]["recipient_id"])
+        response = await client.head(f"/o/{token}.gif")
+    assert response.status_code == 200
+    assert count_events(engine) == 0
+
+
+async def test_click_redirects_to_the_stored_destination_and_records(server, rep, engine):
+    async with server.client() as client:
+        sent = await send(client, rep, html='<a href="https://example.com/deck?a=1&amp;b=2">deck</a>')
+        html = copy_of(engine, sent["recipients"][0]["recipient_id"]).get_body(("html",)).get_content()
+        path = html.split(server.url)[1].split('"')[0]
+        assert path.startswith("/c/")
+        response = await client.get(path + "?url=https://evil.test", headers={"user-agent": CHROME})
+    assert response.status_code == 302
+    assert response.headers["location"] == "https://example.com/deck?a=1&b=2"
+    with engine.connect() as conn:
+        row = conn.execute(select(events)).mappings().one()
+    assert row["kind"] == "click" and row["link_id"] is not None
+
+
+async def test_unknown_or_forged_click_is_a_404_page(server, rep, engine):
+    async with server.client() as client:
+        await send(client, rep)
+        for path in ("/c/nonsense", f"/c/{server.runtime.signer.sign(tokens.CLICK, 99999)}",
+                     f"/c/{server.runtime.signer.sign(tokens.OPEN, 1)}"):
+            response = await client.get(path)
+            assert response.status_code == 404, path
+            assert "location" not in response.headers
+            assert "not valid" in response.text
+    assert count_events(engine) == 0
+
+
+async def test_forwarded_for_is_ignored_from_an_untrusted_peer(settings, clock, rep, engine):
+    server = await LiveServer(settings.with_(trusted_proxies=()), clock).start()
+    try:
+        async with server.client() as client:
+            sent = await send(client, rep)
+            token = server.runtime.signer.sign(tokens.OPEN, sent["recipients"][0]["recipient_id"])
+            await client.get(f"/o/{token}.gif", headers={"x-forwarded-for": "81.2.69.142", "user-agent": CHROME})
+    finally:
+        await server.stop()
+    with engine.connect() as conn:
+        row = conn.execute(select(events)).mappings().one()
+    assert row["ip"] == "127.0.0.1"
+    assert row["location_note"] == "Private network: no location"
+
+
+async def test_gmail_proxy_open_says_location_hidden_not_mountain_view(server, rep, engine):
+    async with server.client() as client:
+        sent = await send(client, rep)
+        token = server.runtime.signer.sign(tokens.OPEN, sent["recipients"][0]["recipient_id"])
+        await client.get(f"/o/{token}.gif", headers={
+            "x-forwarded-for": "66.249.84.1",
+            "user-agent": "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"})
+    with engine.connect() as conn:
+        row = conn.execute(select(events)).mappings().one()
+    assert row["cls"] == "proxy"
+    assert row["city"] is None and row["location_note"] == "Location hidden by Gmail"
+
+
+async def test_open_is_committed_before_the_pixel_answers(server, rep, engine):
+    async with server.client() as client:
+        sent = await send(client, rep)
+        token = server.runtime.signer.sign(tokens.OPEN, sent["recipients"][0]["recipient_id"])
+        for n in range(1, 6):
+            await client.get(f"/o/{token}.gif")
+            assert count_events(engine) == n  # a separate connection already sees it
+
+
+def test_sqlite_fsyncs_every_commit(engine):
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+
+
+async def test_scanner_burst_revises_the_earlier_clicks(server, rep, engine, clock):
+    links = "".join(f'<a href="https://example.com/{n}">{n}</a>' for n in range(3))
+    async with server.client() as client:
+        sent = await send(client, rep, html=links)
+        html = copy_of(engine, sent["recipients"][0]["recipient_id"]).get_body(("html",)).get_content()
+        paths = [part.split('"')[0] for part in html.split(server.url)[1:] if part.startswith("/c/")]
+        clock.advance(hours=1)
+        for path in paths:
+            await client.get(path, headers={"user-agent": CHROME, "x-forwarded-for": "81.2.69.142"})
+        clock.advance(minutes=1)  # the same scanner again, alone: still quarantined
+        await client.get(paths[0], headers={"user-agent": CHROME, "x-forwarded-for": "81.2.69.142"})
+    with engine.connect() as conn:
+        rows = conn.execute(select(events.c.cls, events.c.reason).order_by(events.c.id)).all()
+    assert [r.cls for r in rows] == ["scanner"] * 4
+    assert "within 2 s" in rows[0].reason and "scanner seen minutes ago" in rows[3].reason
+
+
+async def test_forward_is_marked_with_evidence(server, rep, engine, clock):
+    async with server.client() as client:
+        sent = await send(client, rep)
+        token = server.runtime.signer.sign(tokens.OPEN, sent["recipients"][0]["recipient_id"])
+        clock.advance(minutes=5)
+        await client.get(f"/o/{token}.gif", headers={"user-agent": CHROME, "x-forwarded-for": "81.2.69.142"})
+        clock.advance(hours=2)
+        await client.get(f"/o/{token}.gif", headers={"user-agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148",
+                                                     "x-forwarded-for": "89.160.20.112"})
+        feed = (await client.get("/api/v1/feed", headers=rep.headers)).json()["events"]
+    assert [e["forwarded"] for e in feed] == [True, True]
+    assert "Stockholm" in feed[0]["forward_evidence"][0]
+    with engine.connect() as conn:
+        assert [r.forwarded for r in conn.execute(select(events.c.forwarded).order_by(events.c.id))] == [False, True]
