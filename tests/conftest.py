@@ -157,3 +157,42 @@ async def send(client: httpx.AsyncClient, rep: Rep, **body) -> dict:
     response = await client.post("/api/v1/emails", json=body, headers=rep.headers)
     assert response.status_code == 201, response.text
     return response.json()
+
+
+class SseReader:
+    """Reads Server-Sent Events frames from an httpx streaming response."""
+
+    def __init__(self, response: httpx.Response):
+        self.response = response
+        self._lines = response.aiter_lines()
+
+    async def next(self, timeout: float = 5.0) -> dict:
+        """The next frame as {"id", "event", "data", "comment"}; raises on timeout."""
+        return await asyncio.wait_for(self._next(), timeout)
+
+    async def _next(self) -> dict:
+        frame: dict = {}
+        async for line in self._lines:
+            if line == "":
+                if frame:
+                    return frame
+                continue
+            field, _, value = line.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            if field == "":
+                frame["comment"] = value
+            else:
+                frame[field] = value
+        raise EOFError("stream closed")
+
+    async def next_event(self, name: str = "hit", timeout: float = 5.0) -> dict:
+        while True:
+            frame = await self.next(timeout)
+            if frame.get("event") == name:
+                return frame
+
+
+def pixel_path(runtime, recipient_id: int) -> str:
+    from livefeed.core import tokens
+
+    return f"/o/{runtime.signer.sign(tokens.OPEN, recipient_id)}.gif"

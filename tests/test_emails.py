@@ -1,0 +1,162 @@
+"""POST /api/v1/emails: tracked copies per recipient, validation, SMTP delivery and failure."""
+
+from email import message_from_bytes, message_from_string, policy
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import func, select
+
+from livefeed.core import tokens
+from livefeed.db.tables import emails, links, outbox, people, recipients
+
+from .conftest import LiveServer, free_port, send
+
+
+def table_counts(engine) -> dict:
+    with engine.connect() as conn:
+        return {t.name: conn.execute(select(func.count()).select_from(t)).scalar() for t in (emails, recipients, links, outbox, people)}
+
+
+def outbox_messages(engine) -> list:
+    with engine.connect() as conn:
+        return [message_from_string(raw, policy=policy.default) for raw in conn.execute(select(outbox.c.raw).order_by(outbox.c.id)).scalars()]
+
+
+async def test_each_recipient_gets_its_own_tracked_copy(server, rep, engine):
+    html = ('<p>Hi, <a href="https://example.com/deck">deck</a>, <a href="mailto:me@seller.test">mail me</a>, '
+            '<a href="tel:+441234">call</a></p>')
+    async with server.client() as client:
+        body = await send(client, rep, to=["Paul@Prospect.test", "zoe@prospect.test"], cc=["cc@prospect.test"], html=html)
+    assert body["status"] == "sent" and len(body["recipients"]) == 3
+    assert [r["field"] for r in body["recipients"]] == ["to", "to", "cc"]
+    copies = outbox_messages(engine)
+    assert len(copies) == 3
+    signer = server.runtime.signer
+    pixels, clicks, message_ids = set(), set(), set()
+    for copy, recipient in zip(copies, body["recipients"]):
+        html_part = copy.get_body(("html",)).get_content()
+        text_part = copy.get_body(("plain",)).get_content()
+        assert copy["To"] == "paul@prospect.test, zoe@prospect.test" and copy["Cc"] == "cc@prospect.test"
+        pixel = f"/o/{signer.sign(tokens.OPEN, recipient['recipient_id'])}.gif"
+        assert pixel in html_part
+        assert 'href="mailto:me@seller.test"' in html_part and 'href="tel:+441234"' in html_part
+        assert "https://example.com/deck" not in html_part and "/c/" in text_part
+        pixels.add(pixel)
+        clicks.add(html_part.split("/c/")[1].split('"')[0])
+        mid = copy["Message-ID"]
+        assert signer.verify(tokens.MESSAGE, mid.split("lf.")[1].split("@")[0]) == recipient["recipient_id"]
+        message_ids.add(mid)
+    assert len(pixels) == len(clicks) == len(message_ids) == 3
+
+
+async def test_unknown_recipients_become_people_once(server, rep, engine):
+    async with server.client() as client:
+        first = await send(client, rep, to=["new@prospect.test"])
+        second = await send(client, rep, to=["NEW@prospect.test"])
+    assert first["recipients"][0]["person_id"] == second["recipients"][0]["person_id"]
+    assert table_counts(engine)["people"] == 1
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"to": ["not-an-address"]}, "to"),
+    ({"cc": ["ok@x.test", "bad@"]}, "cc"),
+    ({"to": []}, "to"),
+    ({"subject": "Hi\r\nBcc: spy@evil.test"}, "subject"),
+    ({"subject": "   "}, "subject"),
+    ({"html": None, "text": None}, "html"),
+    ({"to": [f"p{n}@x.test" for n in range(101)]}, "to"),
+    ({"html": "x" * (2 * 1024 * 1024 + 1)}, "html"),
+    ({"to": ["a@x.test\nBcc: spy@evil.test"]}, "to"),
+])
+async def test_bad_email_is_422_naming_the_field_and_stores_nothing(server, rep, engine, change, field):
+    body = {"to": ["paul@prospect.test"], "subject": "Hello", "html": "<p>x</p>", **change}
+    before = table_counts(engine)
+    async with server.client() as client:
+        response = await client.post("/api/v1/emails", json=body, headers=rep.headers)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"][1] == field
+    assert table_counts(engine) == before
+
+
+async def test_missing_subject_is_422_naming_it(server, rep):
+    async with server.client() as client:
+        response = await client.post("/api/v1/emails", json={"to": ["a@x.test"], "html": "x"}, headers=rep.headers)
+    assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["body", "subject"]
+
+
+async def test_sending_requires_a_token(server):
+    async with server.client() as client:
+        response = await client.post("/api/v1/emails", json={"to": ["a@x.test"], "subject": "s", "html": "x"})
+        forged = await client.post("/api/v1/emails", json={}, headers={"authorization": "Bearer lf_forged"})
+    assert response.status_code == 401 and forged.status_code == 401
+
+
+class Inbox:
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), message_from_bytes(envelope.content, policy=policy.default)))
+        return "250 OK"
+
+
+class Refuser:
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        return "550 5.1.1 Mailbox unavailable"
+
+
+@pytest.fixture
+def smtp_server():
+    """An in-process aiosmtpd server; yields (url, inbox)."""
+    started = []
+
+    def start(handler):
+        controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+        controller.start()
+        started.append(controller)
+        return f"smtp://127.0.0.1:{controller.port}?starttls=false"
+
+    yield start
+    for controller in started:
+        controller.stop()
+
+
+async def test_email_is_delivered_over_smtp(settings, clock, rep, smtp_server):
+    inbox = Inbox()
+    server = await LiveServer(settings.with_(smtp_url=smtp_server(inbox)), clock).start()
+    try:
+        async with server.client() as client:
+            body = await send(client, rep, to=["paul@prospect.test", "zoe@prospect.test"])
+    finally:
+        await server.stop()
+    assert body["status"] == "sent"
+    assert [(m[0], m[1]) for m in inbox.messages] == [("rita@seller.test", ["paul@prospect.test"]), ("rita@seller.test", ["zoe@prospect.test"])]
+    message = inbox.messages[0][2]
+    assert message["Subject"] == "Hello" and message["From"] == "Rita <rita@seller.test>"
+    assert message.get_body(("plain",)) is not None and "/o/" in message.get_body(("html",)).get_content()
+
+
+async def test_smtp_refusal_is_502_and_the_email_is_stored_as_failed(settings, clock, rep, engine, smtp_server):
+    server = await LiveServer(settings.with_(smtp_url=smtp_server(Refuser())), clock).start()
+    try:
+        async with server.client() as client:
+            response = await client.post("/api/v1/emails", headers=rep.headers,
+                                         json={"to": ["paul@prospect.test"], "subject": "Hello", "text": "hi"})
+    finally:
+        await server.stop()
+    assert response.status_code == 502
+    assert "550" in response.json()["detail"]
+    with engine.connect() as conn:
+        row = conn.execute(select(emails.c.status, emails.c.error, emails.c.sent_at)).one()
+    assert row.status == "failed" and "Mailbox unavailable" in row.error and row.sent_at is None
+
+
+async def test_unreachable_smtp_server_is_502(settings, clock, rep):
+    server = await LiveServer(settings.with_(smtp_url=f"smtp://127.0.0.1:{free_port()}"), clock).start()
+    try:
+        async with server.client() as client:
+            response = await client.post("/api/v1/emails", headers=rep.headers,
+                                         json={"to": ["paul@prospect.test"], "subject": "Hello", "text": "hi"})
+    finally:
+        await server.stop()
+    assert response.status_code == 502

@@ -1,0 +1,148 @@
+"""GET /api/v1/feed and the SSE stream: scoping, replay by Last-Event-ID, heartbeats, slow clients."""
+
+import asyncio
+import json
+
+from livefeed.live.hub import MemoryHub, Message
+
+from .conftest import LiveServer, SseReader, make_rep, pixel_path, send
+
+CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+
+
+async def open_email(client, server, recipient_id, ip="81.2.69.142"):
+    response = await client.get(pixel_path(server.runtime, recipient_id), headers={"user-agent": CHROME, "x-forwarded-for": ip})
+    assert response.status_code == 200
+
+
+async def test_feed_lists_only_the_reps_own_events_newest_first(server, rep, engine, clock):
+    other = make_rep(engine, clock, "olga@seller.test")
+    stranger = make_rep(engine, clock, "sam@other.test", workspace="Other Co")
+    async with server.client() as client:
+        mine = await send(client, rep)
+        theirs = await send(client, other)
+        for _ in range(3):
+            await open_email(client, server, mine["recipients"][0]["recipient_id"])
+        await open_email(client, server, theirs["recipients"][0]["recipient_id"])
+        my_feed = (await client.get("/api/v1/feed", headers=rep.headers)).json()
+        their_feed = (await client.get("/api/v1/feed", headers=other.headers)).json()
+        stranger_feed = (await client.get("/api/v1/feed", headers=stranger.headers)).json()
+        page = (await client.get("/api/v1/feed?limit=2", headers=rep.headers)).json()
+        rest = (await client.get(f"/api/v1/feed?limit=2&before={page['next_before']}", headers=rep.headers)).json()
+    ids = [e["id"] for e in my_feed["events"]]
+    assert len(ids) == 3 and ids == sorted(ids, reverse=True)
+    assert {e["email"]["id"] for e in my_feed["events"]} == {mine["id"]}
+    assert [e["email"]["id"] for e in their_feed["events"]] == [theirs["id"]]
+    assert stranger_feed["events"] == []
+    assert [e["id"] for e in page["events"] + rest["events"]] == ids
+    event = my_feed["events"][0]
+    assert event["person"]["email"] == "paul@prospect.test" and event["class"] == "human" and event["alert"] is True
+    assert event["location"]["label"] == "Willesden, England, United Kingdom (±200 km)"
+
+
+async def test_feed_rejects_bad_query_values(server, rep):
+    async with server.client() as client:
+        response = await client.get("/api/v1/feed?limit=0", headers=rep.headers)
+    assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["query", "limit"]
+
+
+async def test_stream_delivers_a_committed_open(server, rep):
+    async with server.client() as client:
+        sent = await send(client, rep)
+        async with client.stream("GET", "/api/v1/feed/stream", headers=rep.headers) as response:
+            assert response.headers["content-type"].startswith("text/event-stream")
+            reader = SseReader(response)
+            await reader.next_event("ready")
+            await open_email(client, server, sent["recipients"][0]["recipient_id"])
+            frame = await reader.next_event("hit")
+    data = json.loads(frame["data"])
+    assert frame["id"] == str(data["id"]) and data["kind"] == "open"
+
+
+async def test_stream_replays_what_was_missed_without_gap_or_duplicate(server, rep):
+    async with server.client() as client:
+        sent = await send(client, rep)
+        recipient = sent["recipients"][0]["recipient_id"]
+        async with client.stream("GET", "/api/v1/feed/stream", headers=rep.headers) as response:
+            reader = SseReader(response)
+            await reader.next_event("ready")
+            await open_email(client, server, recipient)
+            first = int((await reader.next_event("hit"))["id"])
+        for _ in range(4):  # while disconnected
+            await open_email(client, server, recipient)
+        seen = []
+        async with client.stream("GET", "/api/v1/feed/stream", headers={**rep.headers, "last-event-id": str(first)}) as response:
+            reader = SseReader(response)
+            while True:
+                frame = await reader.next()
+                if frame.get("event") == "ready":
+                    break
+                if frame.get("event") == "hit":
+                    seen.append(int(frame["id"]))
+            await open_email(client, server, recipient)  # live again after the replay
+            seen.append(int((await reader.next_event("hit"))["id"]))
+    assert seen == list(range(first + 1, first + 6))
+
+
+async def test_stream_backlog_sends_recent_events_oldest_first(server, rep):
+    async with server.client() as client:
+        sent = await send(client, rep)
+        for _ in range(3):
+            await open_email(client, server, sent["recipients"][0]["recipient_id"])
+        async with client.stream("GET", "/api/v1/feed/stream?backlog=2", headers=rep.headers) as response:
+            reader = SseReader(response)
+            ids = [int((await reader.next_event("hit"))["id"]) for _ in range(2)]
+    assert ids[0] < ids[1] and ids[1] - ids[0] == 1
+
+
+async def test_stream_sends_heartbeats_when_idle(settings, clock, rep):
+    server = await LiveServer(settings.with_(heartbeat_seconds=0.05), clock).start()
+    try:
+        async with server.client() as client:
+            async with client.stream("GET", "/api/v1/feed/stream", headers=rep.headers) as response:
+                reader = SseReader(response)
+                await reader.next_event("ready")
+                frame = await reader.next(timeout=5)
+    finally:
+        await server.stop()
+    assert frame == {"comment": "heartbeat"}
+
+
+async def test_stream_requires_authentication(server):
+    async with server.client() as client:
+        response = await client.get("/api/v1/feed/stream")
+    assert response.status_code == 401
+
+
+async def test_slow_subscriber_is_cut_off_instead_of_buffered():
+    hub = MemoryHub(queue_size=3)
+    slow, other = hub.subscribe(1), hub.subscribe(2)
+    await hub.publish([Message(1, n, b"x") for n in range(5)])
+    assert slow.overflowed and slow.queue.qsize() == 3
+    assert hub.count() == 1  # the slow one is gone; the other rep's stream is untouched
+    await hub.publish([Message(2, 9, b"y")])
+    assert other.queue.get_nowait().event_id == 9 and not other.overflowed
+
+
+async def test_stream_of_a_slow_client_ends_so_it_can_resume(settings, clock, rep):
+    server = await LiveServer(settings.with_(stream_queue_size=2), clock).start()
+    try:
+        async with server.client() as client:
+            sent = await send(client, rep)
+            async with client.stream("GET", "/api/v1/feed/stream", headers=rep.headers) as response:
+                reader = SseReader(response)
+                await reader.next_event("ready")
+                # Publish more than the queue holds before the stream task can drain it.
+                frames = [Message(rep.id, 10_000 + n, b"event: hit\ndata: {}\n\n") for n in range(5)]
+                await server.runtime.hub.publish(frames)
+                received = []
+                try:
+                    while True:
+                        received.append(await reader.next(timeout=5))
+                except EOFError:
+                    pass
+    finally:
+        await server.stop()
+    assert len(received) <= 2  # ended instead of buffering everything
+    assert server.runtime.hub.count() == 0
+    assert sent  # the email existed; the stream's end is the hub's doing, not an error
