@@ -1,0 +1,109 @@
+"""Configuration from LIVEFEED_* variables, and the livefeed command."""
+
+import pytest
+from typer.testing import CliRunner
+
+from livefeed import actions
+from livefeed.cli import app
+from livefeed.db.engine import make_engine
+from livefeed.db.tables import now_utc
+from livefeed.settings import SettingsError, from_env
+
+runner = CliRunner()
+
+
+def env_for(tmp_path, **extra) -> dict:
+    return {"LIVEFEED_VAR_DIR": str(tmp_path), "LIVEFEED_DATABASE_URL": f"sqlite:///{tmp_path / 'lf.db'}", **extra}
+
+
+def test_defaults_keep_everything_under_var(tmp_path):
+    settings = from_env({"LIVEFEED_VAR_DIR": str(tmp_path)})
+    assert settings.database_url == f"sqlite:///{tmp_path / 'livefeed.db'}"
+    assert settings.smtp_url is None and settings.trusted_proxies == ()
+
+
+def test_secret_key_is_generated_once_and_kept(tmp_path):
+    first = from_env({"LIVEFEED_VAR_DIR": str(tmp_path)}).secret_key
+    assert len(first) >= 32
+    assert from_env({"LIVEFEED_VAR_DIR": str(tmp_path)}).secret_key == first
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.parametrize("name, value", [
+    ("DATABASE_URL", "mysql://x"),
+    ("PUBLIC_URL", "ftp://x"),
+    ("SECRET_KEY", "short"),
+    ("SMTP_URL", "http://mail"),
+    ("SMTP_URL", "smtp://host:notaport"),
+    ("TRUSTED_PROXIES", "10.0.0.0/8, not-a-network"),
+    ("GEOIP_DB", "/nonexistent.mmdb"),
+    ("HEARTBEAT_SECONDS", "soon"),
+])
+def test_bad_value_names_the_variable(tmp_path, name, value):
+    with pytest.raises(SettingsError, match=f"LIVEFEED_{name}"):
+        from_env({"LIVEFEED_VAR_DIR": str(tmp_path), f"LIVEFEED_{name}": value})
+
+
+def test_cli_stops_on_a_bad_value_with_its_name(tmp_path):
+    result = runner.invoke(app, ["migrate"], env=env_for(tmp_path, LIVEFEED_PUBLIC_URL="nope"))
+    assert result.exit_code == 2 and "LIVEFEED_PUBLIC_URL" in result.output
+
+
+def test_users_add_and_tokens_create(tmp_path):
+    env = env_for(tmp_path)
+    added = runner.invoke(app, ["users", "add", "--email", "Rita@Seller.test", "--name", "Rita", "--timezone", "Europe/Paris"], env=env)
+    assert added.exit_code == 0, added.output
+    created = runner.invoke(app, ["tokens", "create", "--email", "rita@seller.test"], env=env)
+    assert created.exit_code == 0
+    token = created.stdout.strip()
+    assert created.stdout == token + "\n" and token.startswith("lf_")
+    engine = make_engine(env["LIVEFEED_DATABASE_URL"])
+    with engine.connect() as conn:
+        user = actions.user_for_token(conn, token)
+        assert (user["email"], user["timezone"]) == ("rita@seller.test", "Europe/Paris")
+        assert conn.exec_driver_sql("SELECT password_hash FROM users").scalar() is None
+    engine.dispose()
+
+
+def test_users_add_reads_a_password_from_stdin(tmp_path):
+    env = env_for(tmp_path)
+    result = runner.invoke(app, ["users", "add", "--email", "a@b.test", "--name", "A", "--password-stdin"], input="s3cret-password\n", env=env)
+    assert result.exit_code == 0
+    engine = make_engine(env["LIVEFEED_DATABASE_URL"])
+    assert actions.sign_in(engine, email="a@b.test", password="s3cret-password", ip=None, now=now_utc())
+    engine.dispose()
+
+
+@pytest.mark.parametrize("args, word", [
+    (["--email", "nope", "--name", "A"], "email"),
+    (["--email", "a@b.test", "--name", "A", "--timezone", "Mars/Olympus"], "timezone"),
+    (["--email", "a@b.test", "--name", "A\nB"], "name"),
+])
+def test_users_add_rejects_bad_input(tmp_path, args, word):
+    result = runner.invoke(app, ["users", "add", *args], env=env_for(tmp_path))
+    assert result.exit_code != 0 and word in result.output
+
+
+def test_users_add_refuses_a_duplicate(tmp_path):
+    env = env_for(tmp_path)
+    runner.invoke(app, ["users", "add", "--email", "a@b.test", "--name", "A"], env=env)
+    again = runner.invoke(app, ["users", "add", "--email", "a@b.test", "--name", "A"], env=env)
+    assert again.exit_code == 1 and "already exists" in again.output
+
+
+def test_tokens_create_for_unknown_user_fails(tmp_path):
+    result = runner.invoke(app, ["tokens", "create", "--email", "ghost@b.test"], env=env_for(tmp_path))
+    assert result.exit_code == 1 and result.stdout == ""
+
+
+def test_signin_link_is_printed(tmp_path):
+    env = env_for(tmp_path, LIVEFEED_PUBLIC_URL="https://feed.example.com")
+    runner.invoke(app, ["users", "add", "--email", "a@b.test", "--name", "A"], env=env)
+    result = runner.invoke(app, ["users", "signin-link", "--email", "a@b.test"], env=env)
+    assert result.exit_code == 0 and result.stdout.startswith("https://feed.example.com/signin/link/")
+
+
+def test_migrate_reports_and_is_idempotent(tmp_path):
+    env = env_for(tmp_path)
+    assert "Applied 1 migration" in runner.invoke(app, ["migrate"], env=env).output
+    assert "Applied 0 migration" in runner.invoke(app, ["migrate"], env=env).output

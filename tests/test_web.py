@@ -1,0 +1,150 @@
+"""The web app: sign-in, CSRF, sign-in links, the self cookie, compose and the outbox."""
+
+import re
+
+from sqlalchemy import select
+
+from livefeed import actions
+from livefeed.db.tables import events, user_ips
+
+from .conftest import pixel_path, send
+
+CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+async def sign_in(client, email="rita@seller.test", password="correct horse battery"):
+    form = await client.get("/signin")
+    return await client.post("/signin", data={"email": email, "password": password, "csrf": csrf_of(form.text)})
+
+
+async def test_sign_in_sets_session_and_self_cookies(server, rep):
+    async with server.client() as client:
+        response = await sign_in(client)
+        assert response.status_code == 303 and response.headers["location"] == "/app"
+        assert {"lf_session", "lf_self"} <= set(client.cookies.keys())
+        home = await client.get("/app")
+    assert home.status_code == 200 and "New tracked email" in home.text
+    assert home.headers["content-security-policy"].startswith("default-src 'self'")
+
+
+async def test_wrong_password_is_refused(server, rep):
+    async with server.client() as client:
+        response = await sign_in(client, password="wrong password")
+        assert response.status_code == 401 and "Wrong email or password" in response.text
+        assert (await client.get("/app")).headers["location"] == "/signin"
+
+
+async def test_form_without_csrf_token_is_refused(server, rep):
+    async with server.client() as client:
+        await client.get("/signin")
+        response = await client.post("/signin", data={"email": rep.email, "password": "correct horse battery", "csrf": "forged"})
+    assert response.status_code == 403
+    assert "lf_session" not in response.headers.get("set-cookie", "")
+
+
+async def test_sign_in_link_signs_in_and_expires(server, rep, clock):
+    from livefeed.web.pages import signin_url
+
+    link = signin_url(server.runtime.signer, server.url, user_id=rep.id, now=clock())
+    async with server.client() as client:
+        assert (await client.get(link)).status_code == 303
+        assert (await client.get("/app")).status_code == 200
+    clock.advance(minutes=16)
+    async with server.client() as client:
+        assert (await client.get(link)).status_code == 401
+    async with server.client() as client:
+        assert (await client.get(link[:-2] + "xx")).status_code == 401
+
+
+async def test_sign_in_address_is_remembered_for_self_detection(server, rep, engine):
+    async with server.client() as client:
+        await sign_in(client)
+    with engine.connect() as conn:
+        assert conn.execute(select(user_ips.c.ip)).scalars().all() == ["127.0.0.1"]
+
+
+async def test_reps_own_open_is_self_and_greyed(server, rep, engine):
+    async with server.client() as client:
+        sent = await send(client, rep)
+        await sign_in(client)
+        await client.get(pixel_path(server.runtime, sent["recipients"][0]["recipient_id"]),
+                         headers={"user-agent": CHROME, "x-forwarded-for": "81.2.69.142"})
+        feed = (await client.get("/api/v1/feed", headers=rep.headers)).json()["events"]
+    assert feed[0]["class"] == "self" and feed[0]["alert"] is False
+    assert "own browser" in feed[0]["reason"]
+
+
+async def test_open_from_reps_sign_in_address_is_self(server, rep, engine, clock):
+    with engine.begin() as conn:
+        actions.remember_ip(conn, user_id=rep.id, ip="198.51.100.7", now=clock())
+    async with server.client() as client:
+        sent = await send(client, rep)
+        await client.get(pixel_path(server.runtime, sent["recipients"][0]["recipient_id"]),
+                         headers={"user-agent": CHROME, "x-forwarded-for": "198.51.100.7"})
+    with engine.connect() as conn:
+        assert conn.execute(select(events.c.cls)).scalar() == "self"
+
+
+async def test_compose_form_sends_and_lists_the_email(server, rep):
+    async with server.client() as client:
+        await sign_in(client)
+        page = await client.get("/app")
+        response = await client.post("/app/compose", data={
+            "to": "paul@prospect.test, zoe@prospect.test", "cc": "", "subject": "Deck <b>bold</b>",
+            "body": "Hi\n\nhttps://example.com/deck", "csrf": csrf_of(page.text)})
+        assert response.status_code == 303
+        home = await client.get("/app")
+        outbox = await client.get("/app/outbox")
+    assert "Deck &lt;b&gt;bold&lt;/b&gt;" in home.text and "<b>bold</b>" not in home.text
+    assert outbox.text.count("/app/outbox/") == 2
+
+
+async def test_compose_form_shows_the_bad_field(server, rep):
+    async with server.client() as client:
+        await sign_in(client)
+        page = await client.get("/app")
+        response = await client.post("/app/compose", data={"to": "nobody", "subject": "x", "body": "y", "csrf": csrf_of(page.text)})
+    assert response.status_code == 422 and "To[0]" not in response.text and "To:" in response.text
+
+
+async def test_recipients_copy_is_served_sandboxed(server, rep):
+    async with server.client() as client:
+        await send(client, rep, html='<p>hi</p><script>alert(1)</script>')
+        await sign_in(client)
+        listing = await client.get("/app/outbox")
+        message_id = re.search(r'/app/outbox/(\d+)', listing.text).group(1)
+        page = await client.get(f"/app/outbox/{message_id}")
+        body = await client.get(f"/app/outbox/{message_id}/body")
+    assert 'sandbox="allow-popups allow-popups-to-escape-sandbox"' in page.text
+    assert body.headers["content-security-policy"].startswith("sandbox")
+    assert "script-src 'none'" in body.headers["content-security-policy"]
+
+
+async def test_outbox_of_another_rep_is_not_visible(server, rep, engine, clock):
+    from .conftest import make_rep
+
+    other = make_rep(engine, clock, "olga@seller.test", password="another password")
+    async with server.client() as client:
+        await send(client, other)
+        await sign_in(client)
+        listing = await client.get("/app/outbox")
+        direct = await client.get("/app/outbox/1/body")
+    assert "/app/outbox/1" not in listing.text and direct.status_code == 404
+
+
+async def test_live_window_requires_sign_in_and_renders(server, rep):
+    async with server.client() as client:
+        assert (await client.get("/live")).status_code == 303
+        await sign_in(client)
+        page = await client.get("/live")
+    assert page.status_code == 200 and 'data-stream="/api/v1/feed/stream?backlog=100"' in page.text
+
+
+async def test_openapi_description_is_served(server):
+    async with server.client() as client:
+        spec = (await client.get("/api/v1/openapi.json")).json()
+    assert {"/api/v1/emails", "/api/v1/feed", "/api/v1/feed/stream", "/api/v1/me"} <= set(spec["paths"])
