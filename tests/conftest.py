@@ -101,7 +101,8 @@ class LiveServer:
 
     async def start(self) -> "LiveServer":
         config = uvicorn.Config(self.asgi, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on",
-                                proxy_headers=False)  # LiveFeed applies its own trusted-proxy rule
+                                proxy_headers=False,  # LiveFeed applies its own trusted-proxy rule
+                                timeout_graceful_shutdown=0.5)  # open streams would hold shutdown forever
         self._server = uvicorn.Server(config)
         self._task = asyncio.create_task(self._server.serve())
         while not self._server.started:

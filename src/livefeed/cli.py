@@ -15,6 +15,7 @@ from .db.tables import now_utc
 from .settings import SettingsError, from_env, parse_networks
 
 app = typer.Typer(help="LiveFeed: a self-hosted real-time sales-engagement feed.", no_args_is_help=True, add_completion=False)
+GRACEFUL_SHUTDOWN_SECONDS = 3
 users_app = typer.Typer(help="Manage reps.", no_args_is_help=True)
 tokens_app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
@@ -72,7 +73,10 @@ def serve(
     if settings.smtp_url is None:
         typer.secho("No LIVEFEED_SMTP_URL: mail goes to the local outbox (web app → Outbox).", fg="yellow")
     asgi = create_app(settings, on_start=start_demo if demo else None)
-    uvicorn.run(asgi, host=host, port=port, log_level=log_level, proxy_headers=False, server_header=False)
+    # Open streams never end by themselves: give them a few seconds, then close them (clients
+    # reconnect and resume by event id). X-Forwarded-For is LiveFeed's own business (trusted proxies).
+    uvicorn.run(asgi, host=host, port=port, log_level=log_level, proxy_headers=False, server_header=False,
+                timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS)
 
 
 @users_app.command("add")

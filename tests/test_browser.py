@@ -1,0 +1,129 @@
+"""The Live Feed window in a real Chromium (Debian's), driven by Playwright."""
+
+import shutil
+
+import pytest
+
+from livefeed.core.model import OPEN, Hit
+from livefeed.runtime import Runtime
+from livefeed.web.pages import signin_url
+
+from .conftest import LiveServer, pixel_path, require, send
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture
+async def browser():
+    require(shutil.which("chromium") is not None, "Chromium is not installed (apt-get install chromium)")
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield browser
+        await browser.close()
+
+
+async def open_window(browser, server, rep, clock):
+    context = await browser.new_context(viewport={"width": 380, "height": 680})
+    page = await context.new_page()
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    await page.goto(signin_url(server.runtime.signer, server.url, user_id=rep.id, now=clock()))
+    await page.goto(server.url + "/live")
+    await page.wait_for_selector("#status.live")
+    return page, dialogs
+
+
+async def hit(client, server, recipient_id, ip="81.2.69.142", agent=CHROME):
+    await client.get(pixel_path(server.runtime, recipient_id), headers={"user-agent": agent, "x-forwarded-for": ip})
+
+
+async def test_row_appears_after_a_pixel_hit(browser, server, rep, clock):
+    async with server.client() as client:
+        sent = await send(client, rep, subject="Pricing for 250 seats")
+        page, _ = await open_window(browser, server, rep, clock)
+        assert await page.locator("#feed .row").count() == 0
+        await hit(client, server, sent["recipients"][0]["recipient_id"])
+        row = page.locator("#feed .row").first
+        await row.wait_for()
+        text = await row.inner_text()
+    assert "paul@prospect.test" in text and "Pricing for 250 seats" in text and "Willesden" in text
+    assert await row.get_attribute("data-kind") == "open"
+    assert "blue" in (await row.get_attribute("class"))
+
+
+async def test_repeats_coalesce_and_machine_hits_are_greyed_behind_a_toggle(browser, server, rep, clock):
+    async with server.client() as client:
+        sent = await send(client, rep)
+        recipient = sent["recipients"][0]["recipient_id"]
+        page, _ = await open_window(browser, server, rep, clock)
+        clock.advance(hours=1)
+        for _ in range(3):
+            await hit(client, server, recipient)
+        await hit(client, server, recipient, ip="17.58.0.1", agent="Mozilla/5.0")  # Apple MPP
+        await page.wait_for_function("document.querySelector('#machine-count').textContent === '1'")
+    human = page.locator("#feed .row[data-class=human]")
+    assert await human.count() == 1
+    assert await human.locator(".count").inner_text() == "×3"
+    machine = page.locator("#feed .row[data-class=machine]")
+    assert not await machine.is_visible()
+    await page.check("#show-machine")
+    assert await machine.is_visible()
+    assert "Apple Mail Privacy Protection" in await machine.inner_text()
+    assert "Location hidden by Apple" in await machine.inner_text()
+
+
+async def test_hostile_subject_shows_as_text_and_fires_nothing(browser, server, rep, clock):
+    hostile = "<img src=x onerror=alert(1)>"
+    async with server.client() as client:
+        sent = await send(client, rep, subject=hostile)
+        page, dialogs = await open_window(browser, server, rep, clock)
+        await page.check("#show-machine")  # whatever class the hostile agent gets, show it
+        await hit(client, server, sent["recipients"][0]["recipient_id"], agent=f"{hostile}\"><script>alert(2)</script>")
+        row = page.locator("#feed .row").first
+        await row.wait_for()
+        assert hostile in await row.locator(".what").inner_text()
+        assert await page.locator("#feed script").count() == 0
+        assert await page.locator("#feed img").count() == 0
+    assert dialogs == []
+
+
+async def test_window_reconnects_after_restart_and_shows_missed_rows(browser, settings, clock, rep):
+    server = await LiveServer(settings, clock).start()
+    try:
+        async with server.client() as client:
+            sent = await send(client, rep)
+            recipient = sent["recipients"][0]["recipient_id"]
+            page, _ = await open_window(browser, server, rep, clock)
+            await hit(client, server, recipient)
+            await page.locator("#feed .row").first.wait_for()
+    finally:
+        await server.stop()
+    await page.wait_for_selector("#status.reconnecting")
+    # While the window is disconnected, another process records two opens from elsewhere.
+    other = await Runtime.start(server.settings, clock=clock)
+    clock.advance(hours=1)
+    await other.recorder.record_open(Hit(kind=OPEN, target_id=recipient, at=clock(), ip="89.160.20.112", user_agent=CHROME))
+    clock.advance(hours=1)
+    await other.recorder.record_open(Hit(kind=OPEN, target_id=recipient, at=clock(), ip="24.24.24.24", user_agent=CHROME))
+    await other.stop()
+    restarted = LiveServer(settings, clock)
+    restarted.port, restarted.url = server.port, server.url
+    restarted.settings = server.settings
+    from livefeed.web.app import create_app
+
+    restarted.asgi = create_app(server.settings, clock=clock)
+    await restarted.start()
+    try:
+        await page.wait_for_selector("#status.live", timeout=15000)
+        await page.wait_for_function("document.querySelectorAll('#feed .row').length === 3", timeout=15000)
+        text = await page.locator("#feed").inner_text()
+        ids = await page.eval_on_selector_all("#feed .row", "rows => rows.map(r => r.dataset.ids)")
+    finally:
+        await restarted.stop()
+    assert "Stockholm" in text and "Syracuse" in text
+    assert sorted(int(i) for i in " ".join(ids).split()) == [1, 2, 3]  # each event once
