@@ -51,6 +51,7 @@ def serve(
     port: int = typer.Option(8000, help="Port to listen on"),
     demo: bool = typer.Option(False, "--demo", help="On an empty database, create a demo workspace and simulate prospects"),
     log_level: str = typer.Option("info", help="uvicorn log level"),
+    access_log: bool = typer.Option(True, help="Log every request (off saves ≈10 µs a hit)"),
 ):
     """Serve the web app, API, live stream and tracking endpoints."""
     import uvicorn
@@ -75,7 +76,7 @@ def serve(
     asgi = create_app(settings, on_start=start_demo if demo else None)
     # Open streams never end by themselves: give them a few seconds, then close them (clients
     # reconnect and resume by event id). X-Forwarded-For is LiveFeed's own business (trusted proxies).
-    uvicorn.run(asgi, host=host, port=port, log_level=log_level, proxy_headers=False, server_header=False,
+    uvicorn.run(asgi, host=host, port=port, log_level=log_level, proxy_headers=False, server_header=False, access_log=access_log,
                 timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS)
 
 

@@ -1,0 +1,132 @@
+"""Shared helpers for the benchmarks: a prepared database, servers as subprocesses, statistics."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+SECRET = "bench-secret-key-0123456789abcdef-0123456789"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_port(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+def median(values):
+    return statistics.median(values)
+
+
+class Workspace:
+    """A temporary var dir with a migrated SQLite database, reps and sent emails."""
+
+    def __init__(self, database_url: str | None = None):
+        self.dir = Path(tempfile.mkdtemp(prefix="livefeed-bench-"))
+        self.database_url = database_url or f"sqlite:///{self.dir / 'livefeed.db'}"
+        self.env = {**os.environ, "LIVEFEED_VAR_DIR": str(self.dir), "LIVEFEED_DATABASE_URL": self.database_url,
+                    "LIVEFEED_SECRET_KEY": SECRET}
+
+    def prepare(self, *, reps: int, recipients_per_rep: int, links: int = 1) -> dict:
+        """Create reps with tokens and one email each; return their tokens and tracking paths."""
+        return asyncio.run(self._prepare(reps, recipients_per_rep, links))
+
+    async def _prepare(self, reps, per_rep, links):
+        sys.path.insert(0, str(ROOT / "src"))
+        from sqlalchemy import insert, select
+
+        from livefeed import actions
+        from livefeed.core import tokens
+        from livefeed.db import migrate
+        from livefeed.db.engine import make_engine
+        from livefeed.db.tables import api_tokens, links as links_table, now_utc, users
+        from livefeed.runtime import Runtime
+        from livefeed.settings import from_env
+        from livefeed.core.secrets import new_secret, secret_hash
+
+        settings = from_env(self.env, public_url="http://127.0.0.1")
+        engine = make_engine(settings.database_url)
+        migrate.upgrade(engine)
+        now = now_utc()
+        with engine.begin() as conn:
+            workspace_id = actions.ensure_workspace(conn, "Bench", now=now)
+            conn.execute(insert(users), [{"workspace_id": workspace_id, "email": f"rep{n}@bench.test", "name": f"Rep {n}",
+                                          "timezone": "UTC", "created_at": now} for n in range(reps)])
+            rows = conn.execute(select(users).order_by(users.c.id)).mappings().all()
+            secrets = [new_secret("lf_") for _ in rows]
+            conn.execute(insert(api_tokens), [{"user_id": r["id"], "token_hash": secret_hash(s), "created_at": now} for r, s in zip(rows, secrets)])
+        runtime = await Runtime.start(settings, engine=engine)
+        html = "".join(f'<a href="https://example.com/{n}">link {n}</a>' for n in range(links))
+        opens, clicks = [], []
+        for user, token in zip(rows, secrets):
+            draft = actions.validate_draft(to=[f"p{user['id']}x{n}@prospect.test" for n in range(per_rep)], cc=[], subject="Bench",
+                                           html=html, text=None)
+            sent = await runtime.sender.send_email(user, draft)
+            for recipient in sent.recipients:
+                opens.append(f"/o/{runtime.signer.sign(tokens.OPEN, recipient['recipient_id'])}.gif")
+        with engine.connect() as conn:
+            for link_id in conn.execute(select(links_table.c.id)).scalars():
+                clicks.append(f"/c/{runtime.signer.sign(tokens.CLICK, link_id)}")
+        await runtime.stop()
+        return {"tokens": secrets, "user_ids": [r["id"] for r in rows], "opens": opens, "clicks": clicks}
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Process:
+    """A server subprocess, stopped with SIGTERM (or SIGKILL when asked)."""
+
+    def __init__(self, args: list[str], *, env: dict | None = None, port: int):
+        self.port = port
+        self.proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        try:
+            wait_port(port)
+        except RuntimeError:
+            self.stop()
+            raise RuntimeError(f"{args[0]} did not start: {self.proc.stderr.read().decode()[-2000:]}") from None
+
+    def stop(self, sig=signal.SIGTERM) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+
+def livefeed_server(workspace: Workspace, port: int, *extra: str) -> Process:
+    args = [str(Path(PYTHON).with_name("livefeed")), "serve", "--port", str(port), "--log-level", "warning", "--no-access-log", *extra]
+    return Process(args, env={**workspace.env, "LIVEFEED_PUBLIC_URL": f"http://127.0.0.1:{port}"}, port=port)
+
+
+def machine() -> str:
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    return f"{os.cpu_count()} cores, {cpu}, Python {sys.version.split()[0]}"
