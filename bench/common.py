@@ -123,7 +123,7 @@ class Process:
 
 
 def livefeed_server(workspace: Workspace, port: int, *extra: str) -> Process:
-    args = [str(Path(PYTHON).with_name("livefeed")), "serve", "--port", str(port), "--log-level", "warning", "--no-access-log", *extra]
+    args = [str(Path(PYTHON).with_name("livefeed")), "serve", "--port", str(port), "--log-level", "info", "--no-access-log", *extra]
     return Process(args, env={**workspace.env, "LIVEFEED_PUBLIC_URL": f"http://127.0.0.1:{port}"}, port=port)
 
 

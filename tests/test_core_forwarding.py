@@ -13,8 +13,9 @@ PHONE = Agent(raw="y", client="Mobile Safari", os="iOS 17", device="iPhone")
 
 def test_repeat_opens_from_one_place_are_not_forwarding():
     state = ForwardState()
+    assert observe(state, cls="human", location=LONDON, agent=DESKTOP, at=T)  # the first place is news
     for _ in range(5):
-        observe(state, cls="human", location=LONDON, agent=DESKTOP, at=T)
+        assert not observe(state, cls="human", location=LONDON, agent=DESKTOP, at=T)
     assert not state.forwarded
 
 
@@ -23,6 +24,7 @@ def test_open_from_a_new_place_is_evidence_of_forwarding():
     observe(state, cls="human", location=LONDON, agent=DESKTOP, at=T)
     assert observe(state, cls="human", location=STOCKHOLM, agent=PHONE, at=T)
     assert state.forwarded
+    assert not observe(state, cls="human", location=STOCKHOLM, agent=PHONE, at=T) or len(state.evidence) == 2
     assert "Stockholm" in state.evidence[0] and "London" in state.evidence[0] and "new device" in state.evidence[0]
 
 

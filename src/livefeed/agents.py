@@ -27,6 +27,8 @@ class AgentParser:
         self._crawlers = CrawlerDetect()
         self._lock = threading.Lock()  # CrawlerDetect keeps the last match on the instance
         self.describe = lru_cache(maxsize=cache_size)(self._describe)
+        # ua-parser compiles its regexes on first use (≈ 300 ms): do it now, not on the first hit.
+        self._describe("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36")
 
     def _describe(self, raw: str) -> Agent:
         raw = raw[:MAX_AGENT]

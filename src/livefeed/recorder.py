@@ -13,14 +13,14 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, bindparam, insert, select, update
+from sqlalchemy import Engine
 
 from .agents import AgentParser
 from .core import forwarding
 from .core.classify import Facts, ScannerWatch, classify
 from .core.model import CLICK, MACHINE, OPEN, PROXY, ForwardState, Hit, Location, Verdict
+from .db.eventlog import EventLog
 from .db.queries import event_view
-from .db.tables import emails, events, links, people, recipients, user_ips
 from .geo import GeoLocator
 from .live.hub import Hub, Message, sse_frame
 
@@ -45,22 +45,6 @@ class Revision:
     event_ids: tuple[int, ...]
     verdict: Verdict
 
-_CONTEXT = (
-    select(
-        recipients.c.id, recipients.c.email_id, recipients.c.person_id, recipients.c.forward_state,
-        emails.c.workspace_id, emails.c.user_id, emails.c.subject, emails.c.sent_at, emails.c.archived,
-        people.c.email.label("person_email"), people.c.name.label("person_name"),
-    )
-    .join(emails, emails.c.id == recipients.c.email_id)
-    .join(people, people.c.id == recipients.c.person_id)
-    .where(recipients.c.id.in_(bindparam("ids", expanding=True)))
-)
-_LINKS = select(links.c.id, links.c.recipient_id, links.c.url).where(links.c.id.in_(bindparam("ids", expanding=True)))
-_REP_IPS = select(user_ips.c.user_id, user_ips.c.ip).where(user_ips.c.ip.in_(bindparam("ips", expanding=True)))
-_INSERT = insert(events).returning(events.c.id, sort_by_parameter_order=True)
-_SAVE_FORWARD = update(recipients).where(recipients.c.id == bindparam("rid")).values(forward_state=bindparam("state"))
-
-
 def hidden_location(verdict: Verdict) -> Location | None:
     """Proxies and Apple's prefetch hide the reader: say so instead of the proxy's city."""
     if verdict.cls not in (PROXY, MACHINE):
@@ -76,12 +60,13 @@ class Recorder:
 
     def __init__(self, engine: Engine, *, hub: Hub, agents: AgentParser, geo: GeoLocator, scanners: ScannerWatch | None = None):
         self._engine, self._hub, self._agents, self._geo = engine, hub, agents, geo
+        self._log = EventLog(engine.dialect.name)
         self._scanners = scanners or ScannerWatch()
         self._pending: list[tuple[Hit, asyncio.Future]] = []
         self._wake = asyncio.Event()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="livefeed-writer")
         self._task: asyncio.Task | None = None
-        self.batches = 0
+        self.batches = self.hits = 0
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="livefeed-recorder")
@@ -98,6 +83,8 @@ class Recorder:
             except asyncio.CancelledError:
                 pass
         self._executor.shutdown(wait=True)
+        if self.batches:
+            log.info("recorder: %d hits in %d group commits (%.1f a commit)", self.hits, self.batches, self.hits / self.batches)
 
     async def record_open(self, hit: Hit) -> Outcome:
         return await self._submit(hit)
@@ -130,6 +117,7 @@ class Recorder:
                         future.set_exception(exc)
                 continue
             self.batches += 1
+            self.hits += len(batch)
             for (_, future), outcome in zip(batch, outcomes):
                 if not future.done():
                     future.set_result(outcome)
@@ -142,36 +130,34 @@ class Recorder:
     # --- the writer thread -------------------------------------------------------------------
 
     def _write(self, hits: list[Hit]) -> tuple[list[Outcome], list[Message]]:
+        log_ = self._log
         with self._engine.begin() as conn:
-            link_rows = self._fetch(conn, _LINKS, "ids", {h.target_id for h in hits if h.kind == CLICK})
-            copy_of = {h: (h.target_id if h.kind == OPEN else (link_rows.get(h.target_id) or {}).get("recipient_id")) for h in hits}
-            contexts = self._fetch(conn, _CONTEXT, "ids", {c for c in copy_of.values() if c is not None})
-            rep_ips = {(r.user_id, r.ip) for r in conn.execute(_REP_IPS, {"ips": sorted({h.ip for h in hits if h.ip})})}
-            rows, placed, states = [], [], {}
-            for index, hit in enumerate(hits):
-                context = contexts.get(copy_of[hit])
+            log_.lock(conn)
+            link_rows = log_.links(conn, (h.target_id for h in hits if h.kind == CLICK))
+            copies = [h.target_id if h.kind == OPEN else (link_rows.get(h.target_id) or (None,))[0] for h in hits]
+            contexts = log_.contexts(conn, (c for c in copies if c is not None))
+            rep_ips = log_.rep_addresses(conn, (h.ip for h in hits if h.ip))
+            rows, placed, states, dirty = [], [], {}, set()
+            for index, (hit, copy_id) in enumerate(zip(hits, copies)):
+                context = contexts.get(copy_id)
                 if context is None or context["archived"]:
                     continue
-                state = states.setdefault(context["id"], ForwardState.from_json(context["forward_state"]))
-                rows.append(self._event_row(hit, context, state, link_rows, rep_ips))
+                state = states.get(copy_id)
+                if state is None:
+                    state = states[copy_id] = ForwardState.from_json(context["forward_state"])
+                row, changed = self._event_row(hit, context, state, rep_ips)
+                rows.append(row)
                 placed.append(index)
-            if not rows:
-                return self._outcomes(hits, copy_of, contexts, link_rows, [], []), []
-            ids = [row.id for row in conn.execute(_INSERT, rows)]
-            revised = self._watch_scanners(conn, hits, placed, rows, ids)
-            changed = [{"rid": rid, "state": state.to_json()} for rid, state in states.items()
-                       if state != ForwardState.from_json(contexts[rid]["forward_state"])]
-            if changed:
-                conn.execute(_SAVE_FORWARD, changed)
-        return self._outcomes(hits, copy_of, contexts, link_rows, placed, ids), self._messages(rows, ids, contexts, link_rows, states, revised)
+                if changed:
+                    dirty.add(copy_id)
+            ids = log_.append(conn, rows) if rows else []
+            revisions = self._watch_scanners(conn, hits, placed, rows, ids)
+            log_.save_forward_states(conn, {rid: states[rid].to_json() for rid in dirty})
+        outcomes = self._outcomes(hits, copies, contexts, link_rows, placed, ids)
+        return outcomes, self._messages(rows, ids, contexts, link_rows, states, revisions)
 
-    @staticmethod
-    def _fetch(conn, query, name: str, keys: set) -> dict[int, Mapping]:
-        if not keys:
-            return {}
-        return {row["id"]: row for row in conn.execute(query, {name: sorted(keys)}).mappings()}
-
-    def _event_row(self, hit: Hit, context: Mapping, state: ForwardState, link_rows: Mapping, rep_ips: set) -> dict:
+    def _event_row(self, hit: Hit, context: Mapping, state: ForwardState, rep_ips: set) -> tuple[dict, bool]:
+        """The event row for one hit, and whether the copy's forward state changed."""
         agent = self._agents.describe(hit.user_agent)
         sent_at = context["sent_at"]
         facts = Facts(
@@ -183,7 +169,7 @@ class Recorder:
         )
         verdict = classify(facts)
         location = hidden_location(verdict) or self._geo.locate(hit.ip)
-        forwarding.observe(state, cls=verdict.cls, location=location, agent=agent, at=hit.at)
+        changed = forwarding.observe(state, cls=verdict.cls, location=location, agent=agent, at=hit.at)
         return {
             "workspace_id": context["workspace_id"], "user_id": context["user_id"], "email_id": context["email_id"],
             "recipient_id": context["id"], "person_id": context["person_id"],
@@ -193,7 +179,7 @@ class Recorder:
             "city": location.city, "region": location.region, "country": location.country,
             "country_code": location.country_code, "radius_km": location.radius_km, "location_note": location.note,
             "forwarded": state.forwarded,
-        }
+        }, changed
 
     def _watch_scanners(self, conn, hits, placed, rows, ids) -> list[Revision]:
         """Feed clicks to the burst detector; revise the verdict of every click in a burst."""
@@ -206,33 +192,27 @@ class Recorder:
             if burst:
                 verdict = classify(Facts(kind=CLICK, agent=self._agents.describe(row["user_agent"]), ip=row["ip"], since_send=None, burst=True))
                 revisions.append(Revision(row["user_id"], tuple(burst), verdict))
-        if revisions:
-            conn.execute(
-                update(events).where(events.c.id == bindparam("eid")).values(cls=bindparam("c"), reason=bindparam("r")),
-                [{"eid": eid, "c": r.verdict.cls, "r": r.verdict.reason} for r in revisions for eid in r.event_ids],
-            )
+        self._log.revise(conn, [(r.verdict.cls, r.verdict.reason, eid) for r in revisions for eid in r.event_ids])
         return revisions
 
     @staticmethod
-    def _outcomes(hits, copy_of, contexts, link_rows, placed, ids) -> list[Outcome]:
+    def _outcomes(hits, copies, contexts, link_rows, placed, ids) -> list[Outcome]:
         stored = dict(zip(placed, ids))
-        outcomes = []
-        for index, hit in enumerate(hits):
-            url = link_rows[hit.target_id]["url"] if hit.kind == CLICK and copy_of[hit] in contexts else None
-            outcomes.append(Outcome(stored.get(index), url))
-        return outcomes
+        return [Outcome(stored.get(index), link_rows[hit.target_id][1] if hit.kind == CLICK and copy_id in contexts else None)
+                for index, (hit, copy_id) in enumerate(zip(hits, copies))]
 
-    @staticmethod
-    def _messages(rows, ids, contexts, link_rows, states, revisions: list[Revision]) -> list[Message]:
+    def _messages(self, rows, ids, contexts, link_rows, states, revisions: list[Revision]) -> list[Message]:
         revised = {eid: r.verdict for r in revisions for eid in r.event_ids}
         messages = []
         for row, event_id in zip(rows, ids):
+            if not self._hub.wants(row["user_id"]):
+                continue  # nobody is watching here; a stream opened later replays from the database
             context = contexts[row["recipient_id"]]
             verdict = revised.get(event_id, Verdict(row["cls"], row["reason"]))
             view = event_view({
                 **row, "id": event_id, "cls": verdict.cls, "reason": verdict.reason, "subject": context["subject"],
                 "person_email": context["person_email"], "person_name": context["person_name"],
-                "link_url": (link_rows.get(row["link_id"]) or {}).get("url"),
+                "link_url": link_rows[row["link_id"]][1] if row["link_id"] else None,
                 "forward_state": states[row["recipient_id"]].to_json(),
             })
             messages.append(Message(row["user_id"], event_id, sse_frame(event="hit", data=view, event_id=event_id)))

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, select
 from .actions import EmailSender
 from .agents import AgentParser
 from .core.tokens import TokenSigner
-from .db.engine import make_engine
+from .db.engine import checkpoint, make_engine
 from .db.tables import links, now_utc
 from .geo import GeoLocator
 from .live.hub import MemoryHub
@@ -51,7 +51,19 @@ class Runtime:
         else:
             mailer = OutboxMailer(engine, clock=clock)
         sender = EmailSender(engine, signer=signer, public_url=settings.public_url, mailer=mailer, clock=clock)
-        return cls(settings, engine, signer, hub, recorder, sender, agents, geo, clock)
+        runtime = cls(settings, engine, signer, hub, recorder, sender, agents, geo, clock)
+        if engine.dialect.name == "sqlite":
+            runtime.background.append(asyncio.create_task(runtime._checkpoints(), name="livefeed-checkpoint"))
+        return runtime
+
+    async def _checkpoints(self) -> None:
+        """Keep the SQLite WAL short from a background thread (commits never checkpoint)."""
+        while True:
+            await asyncio.sleep(self.settings.checkpoint_seconds)
+            try:
+                await asyncio.to_thread(checkpoint, self.engine)
+            except Exception:  # a busy database: the next round catches up
+                log.warning("WAL checkpoint failed", exc_info=True)
 
     async def stop(self) -> None:
         for task in self.background:

@@ -29,6 +29,7 @@ class Settings:
     heartbeat_seconds: float = 15.0
     stream_queue_size: int = 256
     coalesce_minutes: int = 10
+    checkpoint_seconds: float = 1.0
     demo: bool = False
     extra: dict = field(default_factory=dict)
 

@@ -12,6 +12,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from .model import CLICK, HUMAN, MACHINE, OPEN, PROXY, SCANNER, SELF, Agent, Verdict
 
@@ -58,6 +59,7 @@ class Facts:
     quarantined: bool = False
 
 
+@lru_cache(maxsize=65536)  # the same addresses recur (proxies, offices); parsing costs ≈ 20 µs
 def network_of(ip: str | None) -> tuple[str, str] | None:
     """The (class, label) of a known non-human network the address is in, if any."""
     if not ip:
@@ -113,6 +115,20 @@ RULES: tuple[Rule, ...] = (
 
 def classify(facts: Facts) -> Verdict:
     """The first matching rule's class and reason; otherwise a human, described."""
+    if _early(facts):
+        return _classify(facts)
+    # Past the early window the time no longer matters: the same agent, address and flags
+    # always give the same verdict, so it is remembered (≈ 35 µs saved a hit).
+    return _classify_settled(facts.kind, facts.agent, facts.ip, facts.rep_cookie, facts.rep_ip, facts.burst, facts.quarantined)
+
+
+@lru_cache(maxsize=65536)
+def _classify_settled(kind, agent, ip, rep_cookie, rep_ip, burst, quarantined) -> Verdict:
+    return _classify(Facts(kind=kind, agent=agent, ip=ip, since_send=None, rep_cookie=rep_cookie, rep_ip=rep_ip,
+                           burst=burst, quarantined=quarantined))
+
+
+def _classify(facts: Facts) -> Verdict:
     for cls, matches, reason in RULES:
         if matches(facts):
             return Verdict(cls, reason(facts))

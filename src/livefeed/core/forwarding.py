@@ -22,18 +22,21 @@ def device_key(agent: Agent) -> str | None:
 
 
 def observe(state: ForwardState, *, cls: str, location: Location, agent: Agent, at: datetime) -> bool:
-    """Fold one hit into `state`; return True when it added evidence."""
+    """Fold one hit into `state`; return True when the state changed (a place, device or evidence)."""
     if cls != HUMAN:
         return False
     place, device = location.cluster, device_key(agent)
     new_place = place is not None and bool(state.places) and place not in state.places
     new_device = device is not None and bool(state.devices) and device not in state.devices
+    changed = False
     if place and place not in state.places and len(state.places) < MAX_KEPT:
         state.places.append(place)
+        changed = True
     if device and device not in state.devices and len(state.devices) < MAX_KEPT:
         state.devices.append(device)
+        changed = True
     if not new_place:
-        return False
+        return changed
     stamp = at.strftime("%Y-%m-%d %H:%M UTC")
     change = f"on a new device ({agent.label})" if new_device else "on a known device"
     state.evidence.append(f"{stamp}: opened from {location.label} {change}, first seen in {_place_name(state.places[0])}")

@@ -37,6 +37,7 @@ class Subscription:
 
 
 class Hub(Protocol):
+    def wants(self, user_id: int) -> bool: ...
     def subscribe(self, user_id: int) -> Subscription: ...
     def unsubscribe(self, subscription: Subscription) -> None: ...
     async def publish(self, messages: list[Message]) -> None: ...
@@ -48,6 +49,10 @@ class MemoryHub:
     def __init__(self, *, queue_size: int = 256):
         self._queue_size = queue_size
         self._subscribers: dict[int, set[Subscription]] = {}
+
+    def wants(self, user_id: int) -> bool:
+        """Whether any stream of this rep is open here (frames for nobody are not built)."""
+        return user_id in self._subscribers
 
     def subscribe(self, user_id: int) -> Subscription:
         subscription = Subscription(user_id, self._queue_size)
