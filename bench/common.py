@@ -83,18 +83,19 @@ class Workspace:
             conn.execute(insert(api_tokens), [{"user_id": r["id"], "token_hash": secret_hash(s), "created_at": now} for r, s in zip(rows, secrets)])
         runtime = await Runtime.start(settings, engine=engine)
         html = "".join(f'<a href="https://example.com/{n}">link {n}</a>' for n in range(links))
-        opens, clicks = [], []
+        opens, clicks, person_ids = [], [], []
         for user, token in zip(rows, secrets):
             draft = actions.validate_draft(to=[f"p{user['id']}x{n}@prospect.test" for n in range(per_rep)], cc=[], subject="Bench",
                                            html=html, text=None)
             sent = await runtime.sender.send_email(user, draft)
             for recipient in sent.recipients:
                 opens.append(f"/o/{runtime.signer.sign(tokens.OPEN, recipient['recipient_id'])}.gif")
+                person_ids.append(recipient["person_id"])
         with engine.connect() as conn:
             for link_id in conn.execute(select(links_table.c.id)).scalars():
                 clicks.append(f"/c/{runtime.signer.sign(tokens.CLICK, link_id)}")
         await runtime.stop()
-        return {"tokens": secrets, "user_ids": [r["id"] for r in rows], "opens": opens, "clicks": clicks}
+        return {"tokens": secrets, "user_ids": [r["id"] for r in rows], "opens": opens, "clicks": clicks, "person_ids": person_ids}
 
     def cleanup(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -130,3 +131,69 @@ def livefeed_server(workspace: Workspace, port: int, *extra: str) -> Process:
 def machine() -> str:
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     return f"{os.cpu_count()} cores, {cpu}, Python {sys.version.split()[0]}"
+
+
+def rss_kb(pid: int) -> int:
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+class SseClient:
+    """A minimal SSE client on a raw socket (httpx costs too much per connection at 10k)."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def connect(cls, port: int, token: str, query: str = "") -> "SseClient":
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 20)
+        writer.write(f"GET /api/v1/feed/stream{query} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
+                     f"Accept: text/event-stream\r\n\r\n".encode())
+        head = await reader.readuntil(b"\r\n\r\n")
+        if b" 200 " not in head.split(b"\r\n", 1)[0]:
+            raise RuntimeError(head.decode(errors="replace"))
+        client = cls(reader, writer)
+        while (await client.frame()).get("event") != "ready":
+            pass
+        return client
+
+    async def frame(self) -> dict:
+        """The next SSE frame (chunked transfer encoding is undone line by line)."""
+        frame: dict = {}
+        while True:
+            line = (await self.reader.readline()).rstrip(b"\r\n")
+            if not line:
+                if frame:
+                    return frame
+                continue
+            if b":" not in line:  # a chunk-size line
+                continue
+            field, _, value = line.decode().partition(":")
+            if field in ("id", "event", "data"):
+                frame[field] = value.lstrip(" ")
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+class HttpClient:
+    """Keep-alive GETs on a raw socket; returns the status code."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.reader = self.writer = None
+
+    async def get(self, path: str, headers: str = "") -> int:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        self.writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}\r\n".encode())
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n"):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":")[1])
+        if length:
+            await self.reader.readexactly(length)
+        return int(head.split(b" ", 2)[1])

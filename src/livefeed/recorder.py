@@ -12,6 +12,7 @@ import logging
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import Engine
 
@@ -162,7 +163,7 @@ class Recorder:
         sent_at = context["sent_at"]
         facts = Facts(
             kind=hit.kind, agent=agent, ip=hit.ip,
-            since_send=(hit.at - sent_at) if sent_at else None,
+            since_send=max(hit.at - sent_at, timedelta(0)) if sent_at else None,
             rep_cookie=hit.rep_cookie == context["user_id"],
             rep_ip=(context["user_id"], hit.ip) in rep_ips,
             quarantined=hit.kind == CLICK and self._scanners.is_quarantined(hit.ip, agent.raw, hit.at),

@@ -1,0 +1,99 @@
+"""Open-to-stream latency under load: pixel request sent → event received on that rep's stream.
+
+    .venv/bin/python bench/open_to_browser.py [--reps 1000] [--rate 1000] [--seconds 10] [--runs 3]
+
+Every rep has one stream open. A paced load of `rate` opens a second is spread over all reps'
+recipients; for each open the latency from writing the request to reading the event on the rep's
+stream is recorded (the events carry the person, so each is matched to its request).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import json
+import random
+import time
+
+import uvloop
+
+from common import HttpClient, SseClient, Workspace, free_port, livefeed_server, machine, median, percentile
+
+
+async def run(port: int, data: dict, rate: int, seconds: float) -> dict:
+    streams = await asyncio.gather(*(SseClient.connect(port, token) for token in data["tokens"]))
+    pending: dict[int, collections.deque] = collections.defaultdict(collections.deque)  # person id → send times
+    latencies: list[float] = []
+    person_of = {}
+
+    async def listen(stream: SseClient):
+        while True:
+            frame = await stream.frame()
+            if frame.get("event") == "hit":
+                person = json.loads(frame["data"])["person"]["id"]
+                if pending[person]:
+                    latencies.append(time.perf_counter() - pending[person].popleft())
+
+    listeners = [asyncio.create_task(listen(s)) for s in streams]
+    opens = data["opens"]
+    clients = [HttpClient(port) for _ in range(32)]
+    queue: asyncio.Queue = asyncio.Queue()
+
+    async def worker(client: HttpClient):
+        while True:
+            path, index = await queue.get()
+            pending[person_of.get(index, -1)].append(time.perf_counter())
+            await client.get(path)
+
+    workers = [asyncio.create_task(worker(c)) for c in clients]
+    for index, path in enumerate(opens):
+        person_of[index] = data["person_ids"][index]
+    interval = 1 / rate
+    start = time.perf_counter()
+    sent = 0
+    rng = random.Random(7)
+    while (now := time.perf_counter()) - start < seconds:
+        due = int((now - start) / interval) - sent
+        for _ in range(due):
+            index = rng.randrange(len(opens))
+            queue.put_nowait((opens[index], index))
+        sent += max(due, 0)
+        await asyncio.sleep(0.001)
+    await asyncio.sleep(1)
+    for task in listeners + workers:
+        task.cancel()
+    for stream in streams:
+        stream.close()
+    achieved = sent / seconds
+    return {"sent": sent, "rate": achieved, "received": len(latencies),
+            "p50": percentile(latencies, 50) * 1000, "p99": percentile(latencies, 99) * 1000}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--reps", type=int, default=1000)
+    parser.add_argument("--rate", type=int, default=1000)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    workspace = Workspace()
+    data = workspace.prepare(reps=args.reps, recipients_per_rep=1)
+    port = free_port()
+    server = livefeed_server(workspace, port)
+    results = []
+    try:
+        for n in range(args.runs):
+            results.append(uvloop.run(run(port, data, args.rate, args.seconds)))
+            r = results[-1]
+            print(f"run {n + 1}: {r['sent']} opens at {r['rate']:.0f}/s, {r['received']} received; p50 {r['p50']:.1f} ms, p99 {r['p99']:.1f} ms", flush=True)
+    finally:
+        server.stop()
+        workspace.cleanup()
+    print(f"\n{machine()}")
+    print(f"open-to-stream latency, {args.reps} streams, {args.rate} opens/s: "
+          f"p50 {median([r['p50'] for r in results]):.1f} ms, p99 {median([r['p99'] for r in results]):.1f} ms (medians of {args.runs} runs)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""Many concurrent streams in one process: memory per stream and fan-out time.
+
+    .venv/bin/python bench/streams.py [--streams 10000] [--reps 100] [--runs 3]
+
+N SSE connections (N / reps per rep) are opened on one LiveFeed process; its RSS before and after
+gives the memory per stream. Then one open per rep is recorded through the pixel, and the time
+until every one of the N streams has received its event is measured (client-side, so it includes
+this client's own time to read 10k sockets).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+
+import uvloop
+
+from common import HttpClient, SseClient, Workspace, free_port, livefeed_server, machine, median, rss_kb
+
+
+async def run(port: int, pid: int, data: dict, streams: int, rounds: int) -> dict:
+    tokens = data["tokens"]
+    before = rss_kb(pid)
+    clients: list[SseClient] = []
+    sem = asyncio.Semaphore(200)
+
+    async def connect(index: int):
+        async with sem:
+            clients.append(await SseClient.connect(port, tokens[index % len(tokens)]))
+
+    started = time.perf_counter()
+    await asyncio.gather(*(connect(i) for i in range(streams)))
+    connect_seconds = time.perf_counter() - started
+    await asyncio.sleep(1)
+    after = rss_kb(pid)
+    fanouts = []
+    pixel_clients = [HttpClient(port) for _ in range(10)]
+    for _ in range(rounds):
+        waiting = [asyncio.create_task(c.frame()) for c in clients]
+        t0 = time.perf_counter()
+        await asyncio.gather(*(fire(pixel_clients, data["opens"], offset) for offset in range(10)))
+        done = await asyncio.gather(*waiting)
+        fanouts.append(time.perf_counter() - t0)
+        assert all(f.get("event") == "hit" for f in done)
+        await asyncio.sleep(0.5)
+    for client in clients:
+        client.close()
+    return {"connect_s": connect_seconds, "kb_per_stream": (after - before) / streams, "rss_mb": after / 1024,
+            "fanout_ms": [f * 1000 for f in fanouts]}
+
+
+async def fire(pixel_clients, opens, offset):
+    for path in opens[offset::10]:
+        assert await pixel_clients[offset].get(path) == 200
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--streams", type=int, default=10_000)
+    parser.add_argument("--reps", type=int, default=100)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    workspace = Workspace()
+    data = workspace.prepare(reps=args.reps, recipients_per_rep=1)
+    port = free_port()
+    server = livefeed_server(workspace, port)
+    try:
+        result = uvloop.run(run(port, server.proc.pid, data, args.streams, args.runs))
+    finally:
+        server.stop()
+        workspace.cleanup()
+    print(f"\n{machine()}")
+    print(f"{args.streams} streams ({args.reps} reps) connected in {result['connect_s']:.1f} s; server RSS {result['rss_mb']:.0f} MB")
+    print(f"memory per stream: {result['kb_per_stream']:.1f} KB")
+    print(f"one open per rep → all {args.streams} streams received their event: "
+          f"{', '.join(f'{v:.0f}' for v in result['fanout_ms'])} ms (median {median(result['fanout_ms']):.0f} ms)")
+
+
+if __name__ == "__main__":
+    main()

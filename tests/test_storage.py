@@ -1,0 +1,24 @@
+"""The schema the migrations build is the one the code declares."""
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from livefeed.db import migrate
+from livefeed.db.tables import metadata
+from livefeed.mail.smtp import SmtpOptions
+
+
+def test_migrations_match_the_declared_tables(engine):
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert diff == []
+    assert migrate.pending(engine) == []
+
+
+def test_smtp_url_options():
+    plain = SmtpOptions.from_url("smtp://user%40x:p%3Ass@mail.test:2525?starttls=false")
+    assert (plain.host, plain.port, plain.username, plain.password, plain.use_tls, plain.start_tls) == \
+        ("mail.test", 2525, "user@x", "p:ss", False, False)
+    assert SmtpOptions.from_url("smtp://mail.test").port == 587 and SmtpOptions.from_url("smtp://mail.test").start_tls is None
+    implicit = SmtpOptions.from_url("smtps://mail.test")
+    assert implicit.use_tls and implicit.port == 465 and implicit.start_tls is None
