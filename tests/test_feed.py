@@ -146,3 +146,21 @@ async def test_stream_of_a_slow_client_ends_so_it_can_resume(settings, clock, re
     assert len(received) <= 2  # ended instead of buffering everything
     assert server.runtime.hub.count() == 0
     assert sent  # the email existed; the stream's end is the hub's doing, not an error
+
+
+async def test_stream_rejects_bad_query_values(server, rep):
+    async with server.client() as client:
+        for query, field in (("after=-1", "after"), ("backlog=201", "backlog"), ("after=x", "after")):
+            response = await client.get(f"/api/v1/feed/stream?{query}", headers=rep.headers)
+            assert response.status_code == 422, query
+            assert response.json()["detail"][0]["loc"] == ["query", field]
+
+
+async def test_stream_accepts_the_session_cookie(server, rep, clock):
+    from livefeed.web.pages import signin_url
+
+    async with server.client() as client:
+        await client.get(signin_url(server.runtime.signer, server.url, user_id=rep.id, now=clock()))
+        async with client.stream("GET", "/api/v1/feed/stream") as response:
+            assert response.status_code == 200
+            assert (await SseReader(response).next_event("ready"))["data"] == '{"last_id":0}'

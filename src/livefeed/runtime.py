@@ -54,7 +54,14 @@ class Runtime:
         runtime = cls(settings, engine, signer, hub, recorder, sender, agents, geo, clock)
         if engine.dialect.name == "sqlite":
             runtime.background.append(asyncio.create_task(runtime._checkpoints(), name="livefeed-checkpoint"))
+        runtime.background.append(asyncio.create_task(runtime._heartbeats(), name="livefeed-heartbeat"))
         return runtime
+
+    async def _heartbeats(self) -> None:
+        """One timer queues a heartbeat on every idle stream (keeps proxies from closing them)."""
+        while True:
+            await asyncio.sleep(self.settings.heartbeat_seconds)
+            self.hub.heartbeat()
 
     async def _checkpoints(self) -> None:
         """Keep the SQLite WAL short from a background thread (commits never checkpoint)."""

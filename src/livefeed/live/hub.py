@@ -27,17 +27,35 @@ def sse_frame(*, event: str, data: dict, event_id: int | None = None) -> bytes:
     return f"{head}event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
 
 
+HEARTBEAT = Message(0, None, b": heartbeat\n\n")
+CLOSE = Message(0, None, b"")
+
+
 class Subscription:
-    __slots__ = ("user_id", "queue", "overflowed")
+    __slots__ = ("user_id", "queue", "overflowed", "closed")
 
     def __init__(self, user_id: int, maxsize: int):
         self.user_id = user_id
         self.queue: asyncio.Queue[Message] = asyncio.Queue(maxsize)
         self.overflowed = False
+        self.closed = False
+
+    @property
+    def ended(self) -> bool:
+        return self.overflowed or self.closed
+
+    def close(self) -> None:
+        """The client went away: wake the stream so it ends (a full queue wakes it anyway)."""
+        self.closed = True
+        try:
+            self.queue.put_nowait(CLOSE)
+        except asyncio.QueueFull:
+            pass
 
 
 class Hub(Protocol):
     def wants(self, user_id: int) -> bool: ...
+    def heartbeat(self) -> None: ...
     def subscribe(self, user_id: int) -> Subscription: ...
     def unsubscribe(self, subscription: Subscription) -> None: ...
     async def publish(self, messages: list[Message]) -> None: ...
@@ -74,6 +92,13 @@ class MemoryHub:
                 except asyncio.QueueFull:
                     subscription.overflowed = True
                     self.unsubscribe(subscription)
+
+    def heartbeat(self) -> None:
+        """Queue a heartbeat comment on every idle stream (one timer for all, not one per stream)."""
+        for group in self._subscribers.values():
+            for subscription in group:
+                if subscription.queue.empty():
+                    subscription.queue.put_nowait(HEARTBEAT)
 
     def count(self) -> int:
         return sum(len(group) for group in self._subscribers.values())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import secrets
+from http.cookies import CookieError, SimpleCookie
 
 from fastapi import HTTPException, Request
 
@@ -18,16 +19,29 @@ def runtime(request: Request):
     return request.app.state.runtime
 
 
-async def _lookup(request: Request):
-    rt = runtime(request)
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() == "bearer" and token:
+async def authenticate(rt, authorization: str | None, session: str | None):
+    """The user behind a bearer token, else behind a session cookie, else None."""
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
         return await asyncio.to_thread(_with_conn, rt, actions.user_for_token, token.strip())
-    cookie = request.cookies.get(SESSION_COOKIE)
-    if cookie:
-        return await asyncio.to_thread(_with_conn, rt, lambda conn, t: actions.user_for_session(conn, t, now=rt.clock()), cookie)
+    if session:
+        return await asyncio.to_thread(_with_conn, rt, lambda conn, t: actions.user_for_session(conn, t, now=rt.clock()), session)
     return None
+
+
+def cookie_value(header: bytes | None, name: str = SESSION_COOKIE) -> str | None:
+    """One cookie's value from a raw Cookie header (for the raw ASGI paths)."""
+    if not header or name.encode() not in header:
+        return None
+    try:
+        morsel = SimpleCookie(header.decode("latin-1")).get(name)
+    except CookieError:
+        return None
+    return morsel.value if morsel else None
+
+
+async def _lookup(request: Request):
+    return await authenticate(runtime(request), request.headers.get("authorization"), request.cookies.get(SESSION_COOKIE))
 
 
 def _with_conn(rt, fn, *args):

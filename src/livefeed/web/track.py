@@ -1,5 +1,7 @@
 """Public tracking endpoints served ahead of FastAPI's routing (≈20 µs instead of ≈70 µs a request).
 
+The live stream is routed here too (see web/stream.py for why).
+
 GET /o/<token>.gif  always the 43-byte GIF with no-cache headers; a genuine token records an open.
 GET /c/<token>      302 to the link's stored destination and a click; anything else a 404 page.
 HEAD records nothing. The response goes out only after the hit is committed.
@@ -11,11 +13,12 @@ import base64
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from http.cookies import CookieError, SimpleCookie
 
 from ..core import tokens
 from ..core.model import CLICK, OPEN, Hit
 from ..core.netaddr import client_ip
+from .auth import cookie_value
+from .stream import PATH as STREAM_PATH, FeedStream
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +41,7 @@ class TrackingFrontdoor:
 
     def __init__(self, app, *, runtime_getter: Callable, clock: Callable[[], datetime]):
         self.app, self._runtime, self._clock = app, runtime_getter, clock
+        self._stream = FeedStream(runtime_getter)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http":
@@ -46,6 +50,8 @@ class TrackingFrontdoor:
                 return await self._pixel(scope, send, path[3:])
             if path.startswith("/c/"):
                 return await self._click(scope, send, path[3:])
+            if path == STREAM_PATH:
+                return await self._stream(scope, receive, send)
         await self.app(scope, receive, send)
 
     def _hit(self, scope, kind: str, target_id: int) -> Hit:
@@ -93,10 +99,5 @@ class TrackingFrontdoor:
 
 
 def _self_cookie(signer: tokens.TokenSigner, header: bytes | None) -> int | None:
-    if not header or SELF_COOKIE.encode() not in header:
-        return None
-    try:
-        morsel = SimpleCookie(header.decode("latin-1")).get(SELF_COOKIE)
-    except CookieError:
-        return None
-    return signer.verify(b"s", morsel.value) if morsel else None
+    value = cookie_value(header, SELF_COOKIE)
+    return signer.verify(b"s", value) if value else None
