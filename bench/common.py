@@ -174,6 +174,16 @@ class SseClient:
             if field in ("id", "event", "data"):
                 frame[field] = value.lstrip(" ")
 
+    async def wait_for(self, marker: bytes) -> bool:
+        """Read raw chunks until `marker` shows up (the lightest client for fan-out timing)."""
+        seen = b""
+        while marker not in seen:
+            chunk = await self.reader.read(65536)
+            if not chunk:
+                return False
+            seen = seen[-len(marker):] + chunk
+        return True
+
     def close(self) -> None:
         self.writer.close()
 
