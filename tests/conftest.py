@@ -86,8 +86,8 @@ def free_port() -> int:
 class LiveServer:
     """A real uvicorn server on this test's event loop."""
 
-    def __init__(self, settings: Settings, clock: Clock):
-        self.port = free_port()
+    def __init__(self, settings: Settings, clock: Clock, *, port: int | None = None):
+        self.port = port or free_port()
         self.settings = settings.with_(public_url=f"http://127.0.0.1:{self.port}")
         self.clock = clock
         self.asgi = create_app(self.settings, clock=clock)
@@ -115,6 +115,12 @@ class LiveServer:
         if self._server is not None:
             self._server.should_exit = True
             await self._task
+
+    async def __aenter__(self) -> "LiveServer":
+        return await self.start()
+
+    async def __aexit__(self, *exc) -> None:
+        await self.stop()
 
     def client(self, **kwargs) -> httpx.AsyncClient:
         return httpx.AsyncClient(base_url=self.url, timeout=10, **kwargs)

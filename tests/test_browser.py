@@ -93,16 +93,13 @@ async def test_hostile_subject_shows_as_text_and_fires_nothing(browser, server, 
 
 
 async def test_window_reconnects_after_restart_and_shows_missed_rows(browser, settings, clock, rep):
-    server = await LiveServer(settings, clock).start()
-    try:
+    async with LiveServer(settings, clock) as server:
         async with server.client() as client:
             sent = await send(client, rep)
             recipient = sent["recipients"][0]["recipient_id"]
             page, _ = await open_window(browser, server, rep, clock)
             await hit(client, server, recipient)
             await page.locator("#feed .row").first.wait_for()
-    finally:
-        await server.stop()
     await page.wait_for_selector("#status.reconnecting")
     # While the window is disconnected, another process records two opens from elsewhere.
     other = await Runtime.start(server.settings, clock=clock)
@@ -111,19 +108,10 @@ async def test_window_reconnects_after_restart_and_shows_missed_rows(browser, se
     clock.advance(hours=1)
     await other.recorder.record_open(Hit(kind=OPEN, target_id=recipient, at=clock(), ip="24.24.24.24", user_agent=CHROME))
     await other.stop()
-    restarted = LiveServer(settings, clock)
-    restarted.port, restarted.url = server.port, server.url
-    restarted.settings = server.settings
-    from livefeed.web.app import create_app
-
-    restarted.asgi = create_app(server.settings, clock=clock)
-    await restarted.start()
-    try:
+    async with LiveServer(settings, clock, port=server.port):  # the same address, restarted
         await page.wait_for_selector("#status.live", timeout=15000)
         await page.wait_for_function("document.querySelectorAll('#feed .row').length === 3", timeout=15000)
         text = await page.locator("#feed").inner_text()
         ids = await page.eval_on_selector_all("#feed .row", "rows => rows.map(r => r.dataset.ids)")
-    finally:
-        await restarted.stop()
     assert "Stockholm" in text and "Syracuse" in text
     assert sorted(int(i) for i in " ".join(ids).split()) == [1, 2, 3]  # each event once

@@ -123,12 +123,9 @@ def smtp_server():
 
 async def test_email_is_delivered_over_smtp(settings, clock, rep, smtp_server):
     inbox = Inbox()
-    server = await LiveServer(settings.with_(smtp_url=smtp_server(inbox)), clock).start()
-    try:
+    async with LiveServer(settings.with_(smtp_url=smtp_server(inbox)), clock) as server:
         async with server.client() as client:
             body = await send(client, rep, to=["paul@prospect.test", "zoe@prospect.test"])
-    finally:
-        await server.stop()
     assert body["status"] == "sent"
     assert [(m[0], m[1]) for m in inbox.messages] == [("rita@seller.test", ["paul@prospect.test"]), ("rita@seller.test", ["zoe@prospect.test"])]
     message = inbox.messages[0][2]
@@ -137,13 +134,10 @@ async def test_email_is_delivered_over_smtp(settings, clock, rep, smtp_server):
 
 
 async def test_smtp_refusal_is_502_and_the_email_is_stored_as_failed(settings, clock, rep, engine, smtp_server):
-    server = await LiveServer(settings.with_(smtp_url=smtp_server(Refuser())), clock).start()
-    try:
+    async with LiveServer(settings.with_(smtp_url=smtp_server(Refuser())), clock) as server:
         async with server.client() as client:
             response = await client.post("/api/v1/emails", headers=rep.headers,
                                          json={"to": ["paul@prospect.test"], "subject": "Hello", "text": "hi"})
-    finally:
-        await server.stop()
     assert response.status_code == 502
     assert "550" in response.json()["detail"]
     with engine.connect() as conn:
@@ -152,11 +146,8 @@ async def test_smtp_refusal_is_502_and_the_email_is_stored_as_failed(settings, c
 
 
 async def test_unreachable_smtp_server_is_502(settings, clock, rep):
-    server = await LiveServer(settings.with_(smtp_url=f"smtp://127.0.0.1:{free_port()}"), clock).start()
-    try:
+    async with LiveServer(settings.with_(smtp_url=f"smtp://127.0.0.1:{free_port()}"), clock) as server:
         async with server.client() as client:
             response = await client.post("/api/v1/emails", headers=rep.headers,
                                          json={"to": ["paul@prospect.test"], "subject": "Hello", "text": "hi"})
-    finally:
-        await server.stop()
     assert response.status_code == 502

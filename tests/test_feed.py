@@ -96,15 +96,12 @@ async def test_stream_backlog_sends_recent_events_oldest_first(server, rep):
 
 
 async def test_stream_sends_heartbeats_when_idle(settings, clock, rep):
-    server = await LiveServer(settings.with_(heartbeat_seconds=0.05), clock).start()
-    try:
+    async with LiveServer(settings.with_(heartbeat_seconds=0.05), clock) as server:
         async with server.client() as client:
             async with client.stream("GET", "/api/v1/feed/stream", headers=rep.headers) as response:
                 reader = SseReader(response)
                 await reader.next_event("ready")
                 frame = await reader.next(timeout=5)
-    finally:
-        await server.stop()
     assert frame == {"comment": "heartbeat"}
 
 
@@ -125,8 +122,7 @@ async def test_slow_subscriber_is_cut_off_instead_of_buffered():
 
 
 async def test_stream_of_a_slow_client_ends_so_it_can_resume(settings, clock, rep):
-    server = await LiveServer(settings.with_(stream_queue_size=2), clock).start()
-    try:
+    async with LiveServer(settings.with_(stream_queue_size=2), clock) as server:
         async with server.client() as client:
             sent = await send(client, rep)
             async with client.stream("GET", "/api/v1/feed/stream", headers=rep.headers) as response:
@@ -141,8 +137,6 @@ async def test_stream_of_a_slow_client_ends_so_it_can_resume(settings, clock, re
                         received.append(await reader.next(timeout=5))
                 except EOFError:
                     pass
-    finally:
-        await server.stop()
     assert len(received) <= 2  # ended instead of buffering everything
     assert server.runtime.hub.count() == 0
     assert sent  # the email existed; the stream's end is the hub's doing, not an error

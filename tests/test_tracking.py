@@ -85,14 +85,11 @@ async def test_unknown_or_forged_click_is_a_404_page(server, rep, engine):
 
 
 async def test_forwarded_for_is_ignored_from_an_untrusted_peer(settings, clock, rep, engine):
-    server = await LiveServer(settings.with_(trusted_proxies=()), clock).start()
-    try:
+    async with LiveServer(settings.with_(trusted_proxies=()), clock) as server:
         async with server.client() as client:
             sent = await send(client, rep)
             token = server.runtime.signer.sign(tokens.OPEN, sent["recipients"][0]["recipient_id"])
             await client.get(f"/o/{token}.gif", headers={"x-forwarded-for": "81.2.69.142", "user-agent": CHROME})
-    finally:
-        await server.stop()
     with engine.connect() as conn:
         row = conn.execute(select(events)).mappings().one()
     assert row["ip"] == "127.0.0.1"
