@@ -40,3 +40,8 @@ def test_header_and_address_problems():
     assert compose.address_problem("jane@example.com") is None
     for bad in ("jane", "jane@", "@x.test", "a b@x.test", "jane@x.test\nBcc: y@z.test", "j@x"):
         assert compose.address_problem(bad), bad
+
+
+def test_recipient_with_display_name_is_split():
+    assert compose.split_recipient(' "Jane Doe" <Jane@X.test> ') == ("Jane Doe", "jane@x.test")
+    assert compose.split_recipient("jane@x.test") == ("", "jane@x.test")

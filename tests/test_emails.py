@@ -151,3 +151,13 @@ async def test_unreachable_smtp_server_is_502(settings, clock, rep):
             response = await client.post("/api/v1/emails", headers=rep.headers,
                                          json={"to": ["paul@prospect.test"], "subject": "Hello", "text": "hi"})
     assert response.status_code == 502
+
+
+async def test_display_names_name_new_people(server, rep, engine):
+    async with server.client() as client:
+        body = await send(client, rep, to=["Paul Prospect <Paul@Prospect.test>", "zoe@prospect.test"])
+    with engine.connect() as conn:
+        names = dict(conn.execute(select(people.c.email, people.c.name)).all())
+    assert names == {"paul@prospect.test": "Paul Prospect", "zoe@prospect.test": None}
+    assert outbox_messages(engine)[0]["To"] == "Paul Prospect <paul@prospect.test>, zoe@prospect.test"
+    assert body["recipients"][0]["address"] == "paul@prospect.test"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import zoneinfo
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate
@@ -148,6 +148,7 @@ class Draft:
     subject: str
     html: str | None
     text: str | None
+    names: dict[str, str] = field(default_factory=dict)  # address → display name, where given
 
 
 @dataclass(frozen=True)
@@ -159,11 +160,19 @@ class Sent:
 
 
 def validate_draft(*, to: list[str], cc: list[str], subject: str | None, html: str | None, text: str | None) -> Draft:
-    """Check everything before anything is stored; raise ActionError naming the first bad field."""
-    for field, addresses in (("to", to), ("cc", cc)):
-        for index, address in enumerate(addresses):
-            if problem := compose.address_problem(address.strip()):
-                raise ActionError(f"{field}[{index}]", problem)
+    """Check everything before anything is stored; raise ActionError naming the first bad field.
+
+    Recipients are addresses or "Display Name <address>"."""
+    names: dict[str, str] = {}
+    parsed = {"to": [], "cc": []}
+    for name, entries in (("to", to), ("cc", cc)):
+        for index, entry in enumerate(entries):
+            display, address = compose.split_recipient(entry)
+            if problem := compose.header_problem(entry) or compose.address_problem(address):
+                raise ActionError(f"{name}[{index}]", problem)
+            parsed[name].append(address)
+            if display:
+                names[address] = display
     if not to:
         raise ActionError("to", "at least one recipient is required")
     if len(to) + len(cc) > compose.MAX_RECIPIENTS:
@@ -179,8 +188,7 @@ def validate_draft(*, to: list[str], cc: list[str], subject: str | None, html: s
     for field, body in (("html", html), ("text", text)):
         if body and len(body.encode()) > compose.MAX_BODY_BYTES:
             raise ActionError(field, f"the body is over {compose.MAX_BODY_BYTES // (1024 * 1024)} MB")
-    lower = lambda xs: [x.strip().lower() for x in xs]  # noqa: E731
-    return Draft(to=lower(to), cc=lower(cc), subject=subject.strip(), html=html or None, text=text or None)
+    return Draft(to=parsed["to"], cc=parsed["cc"], subject=subject.strip(), html=html or None, text=text or None, names=names)
 
 
 class EmailSender:
@@ -214,7 +222,7 @@ class EmailSender:
             )).inserted_primary_key[0]
             copies, result = [], []
             for field, address in [("to", a) for a in draft.to] + [("cc", a) for a in draft.cc]:
-                person_id = self._person(conn, user["workspace_id"], address, now)
+                person_id = self._person(conn, user["workspace_id"], address, draft.names.get(address), now)
                 recipient_id = conn.execute(insert(recipients).values(
                     email_id=email_id, person_id=person_id, field=field, address=address,
                 )).inserted_primary_key[0]
@@ -224,11 +232,15 @@ class EmailSender:
                 result.append({"address": address, "field": field, "person_id": person_id, "recipient_id": recipient_id})
         return email_id, copies, result
 
-    def _person(self, conn: Connection, workspace_id: int, address: str, now: datetime) -> int:
-        found = conn.execute(select(people.c.id).where(people.c.workspace_id == workspace_id, people.c.email == address)).scalar()
-        if found is not None:
-            return found
-        return conn.execute(insert(people).values(workspace_id=workspace_id, email=address, created_at=now)).inserted_primary_key[0]
+    def _person(self, conn: Connection, workspace_id: int, address: str, name: str | None, now: datetime) -> int:
+        """The person with this address (created when unknown; a name fills an empty one)."""
+        found = conn.execute(select(people.c.id, people.c.name).where(people.c.workspace_id == workspace_id, people.c.email == address)).first()
+        if found is None:
+            return conn.execute(insert(people).values(workspace_id=workspace_id, email=address, name=name,
+                                                      created_at=now)).inserted_primary_key[0]
+        if name and not found.name:
+            conn.execute(update(people).where(people.c.id == found.id).values(name=name))
+        return found.id
 
     def _message(self, conn: Connection, user, draft: Draft, recipient_id: int) -> EmailMessage:
         def track(url: str) -> str:
@@ -239,9 +251,9 @@ class EmailSender:
         copy = compose.tracked_copy(html_body=draft.html, text_body=draft.text, pixel_url=pixel, track=track)
         message = EmailMessage()
         message["From"] = formataddr((user["name"], user["email"]))
-        message["To"] = ", ".join(draft.to)
+        message["To"] = ", ".join(formataddr((draft.names.get(a, ""), a)) for a in draft.to)
         if draft.cc:
-            message["Cc"] = ", ".join(draft.cc)
+            message["Cc"] = ", ".join(formataddr((draft.names.get(a, ""), a)) for a in draft.cc)
         message["Subject"] = draft.subject
         message["Date"] = formatdate(self._clock().timestamp(), localtime=False)
         message["Message-ID"] = self.message_id(recipient_id)

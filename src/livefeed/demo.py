@@ -110,7 +110,7 @@ class Simulator:
         user = await asyncio.to_thread(self._user)
         body = ("Hi,\n\nHere is the deck we discussed: https://example.com/deck\n"
                 "Pricing is at https://example.com/pricing and a case study at https://example.com/case-study\n\nBest,\nDana")
-        draft = actions.validate_draft(to=[a.split("<")[1].rstrip(">") for a in to], cc=[], subject=self.rng.choice(SUBJECTS),
+        draft = actions.validate_draft(to=to, cc=[], subject=self.rng.choice(SUBJECTS),
                                        html=None, text=body)
         sent = await self.rt.sender.send_email(user, draft)
         for recipient in sent.recipients:

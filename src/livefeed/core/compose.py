@@ -41,6 +41,15 @@ def clean_url(url: str) -> str:
     return quote(url, safe=":/?#[]@!$&'()*+,;=%~-._")
 
 
+def split_recipient(entry: str) -> tuple[str, str]:
+    """("Display Name", "address@lower.case") from "Display Name <Address@x>" or a bare address."""
+    entry = entry.strip()
+    if entry.endswith(">") and "<" in entry:
+        display, _, address = entry[:-1].rpartition("<")
+        return display.strip().strip('"').strip(), address.strip().lower()
+    return "", entry.lower()
+
+
 def is_trackable(url: str) -> bool:
     return url.lower().startswith(("http://", "https://"))
 

@@ -1,7 +1,6 @@
 // The Live Feed window: one EventSource, rows rendered with textContent only (no HTML from data).
 "use strict";
 (function () {
-  const ICONS = { open: "👁", click: "🔗", reply: "↩" };
   const VERBS = { open: "viewed", click: "clicked a link in", reply: "replied to" };
   const section = document.getElementById("tab-engagement");
   const feed = document.getElementById("feed");
@@ -47,8 +46,7 @@
     el.className = "row cls-" + ev.class + (ev.alert ? "" : " greyed") + " blue";
     el.dataset.kind = ev.kind;
     el.dataset.class = ev.class;
-    el.querySelector(".icon").textContent = ICONS[ev.kind] || "•";
-    el.querySelector(".icon").title = ev.kind === "open" ? "Viewed your email" : ev.kind === "click" ? "Clicked a link in your email" : "Replied to your email";
+    el.querySelector(".icon use").setAttribute("href", "#icon-" + ev.kind);
     el.querySelector(".who").textContent = ev.person.name || ev.person.email;
     el.querySelector(".who").title = ev.person.email;
     el.querySelector(".what").textContent = (VERBS[ev.kind] || ev.kind) + " “" + ev.email.subject + "”";
