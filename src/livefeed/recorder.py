@@ -46,6 +46,7 @@ class Revision:
     event_ids: tuple[int, ...]
     verdict: Verdict
 
+
 def hidden_location(verdict: Verdict) -> Location | None:
     """Proxies and Apple's prefetch hide the reader: say so instead of the proxy's city."""
     if verdict.cls not in (PROXY, MACHINE):
