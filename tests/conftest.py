@@ -56,16 +56,81 @@ def template_db(tmp_path_factory) -> Path:
     return path
 
 
+PG_ADMIN_URL = os.environ.get("LIVEFEED_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def _pg_admin():
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    from livefeed.db.engine import sqlalchemy_url
+
+    return create_engine(sqlalchemy_url(PG_ADMIN_URL), isolation_level="AUTOCOMMIT", poolclass=NullPool)
+
+
+def _pg_url(name: str) -> str:
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture(scope="session")
+def pg_template():
+    """A migrated PostgreSQL template database, or None when PostgreSQL is not reachable."""
+    admin = _pg_admin()
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+    except Exception as exc:  # noqa: BLE001 - any failure means "not available"
+        admin.dispose()
+        return None, f"PostgreSQL not reachable at {PG_ADMIN_URL} ({type(exc).__name__})"
+    name = f"lf_template_{os.getpid()}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    engine = make_engine(_pg_url(name))
+    migrate.upgrade(engine)
+    engine.dispose()
+    yield name, None
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    admin.dispose()
+
+
+@pytest.fixture
+def backend() -> str:
+    """Which database a test runs on; storage test modules override this with both."""
+    return "sqlite"
+
+
+_pg_counter = iter(range(1_000_000))
+
+
+@pytest.fixture
+def database_url(backend, tmp_path, template_db, request):
+    if backend == "sqlite":
+        db = tmp_path / "livefeed.db"
+        shutil.copy(template_db, db)
+        yield f"sqlite:///{db}"
+        return
+    template, reason = request.getfixturevalue("pg_template")
+    require(template is not None, reason or "")
+    name = f"lf_test_{os.getpid()}_{next(_pg_counter)}"
+    admin = _pg_admin()
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name} TEMPLATE {template}")
+    yield _pg_url(name)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    admin.dispose()
+
+
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
 
 
 @pytest.fixture
-def settings(tmp_path, template_db) -> Settings:
-    db = tmp_path / "livefeed.db"
-    shutil.copy(template_db, db)
-    return Settings(database_url=f"sqlite:///{db}", public_url="http://track.test", secret_key=SECRET,
+def settings(tmp_path, database_url) -> Settings:
+    return Settings(database_url=database_url, public_url="http://track.test", secret_key=SECRET,
                     var_dir=tmp_path, trusted_proxies=parse_networks("127.0.0.1/32", name="test"),
                     heartbeat_seconds=15.0)
 

@@ -12,6 +12,12 @@ from livefeed.db.tables import emails, links, outbox, people, recipients
 from .conftest import LiveServer, free_port, send
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request) -> str:
+    """This module's tests run on both databases."""
+    return request.param
+
+
 def table_counts(engine) -> dict:
     with engine.connect() as conn:
         return {t.name: conn.execute(select(func.count()).select_from(t)).scalar() for t in (emails, recipients, links, outbox, people)}

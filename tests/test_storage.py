@@ -1,11 +1,18 @@
 """The schema the migrations build is the one the code declares."""
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from livefeed.db import migrate
 from livefeed.db.tables import metadata
 from livefeed.mail.smtp import SmtpOptions
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request) -> str:
+    """This module's tests run on both databases."""
+    return request.param
 
 
 def test_migrations_match_the_declared_tables(engine):

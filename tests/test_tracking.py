@@ -1,5 +1,6 @@
 """The public tracking endpoints: the pixel, the click redirect, client addresses."""
 
+import pytest
 from email import message_from_string, policy
 
 from sqlalchemy import func, select
@@ -8,6 +9,12 @@ from livefeed.core import tokens
 from livefeed.db.tables import events, outbox
 
 from .conftest import LiveServer, send
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request) -> str:
+    """This module's tests run on both databases."""
+    return request.param
 
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
 
@@ -118,10 +125,14 @@ async def test_open_is_committed_before_the_pixel_answers(server, rep, engine):
             assert count_events(engine) == n  # a separate connection already sees it
 
 
-def test_sqlite_fsyncs_every_commit(engine):
+def test_commits_are_flushed_to_disk_before_acknowledging(engine, backend):
     with engine.connect() as conn:
-        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+        if backend == "sqlite":
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL: fsync every commit
+        else:
+            assert conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+            assert conn.exec_driver_sql("SHOW fsync").scalar() == "on"
 
 
 async def test_scanner_burst_revises_the_earlier_clicks(server, rep, engine, clock):

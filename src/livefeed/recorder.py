@@ -208,7 +208,10 @@ class Recorder:
         messages = []
         for row, event_id in zip(rows, ids):
             if not self._hub.wants(row["user_id"]):
-                continue  # nobody is watching here; a stream opened later replays from the database
+                # Nobody watches here (a stream opened later replays from the database), or the
+                # hub reads the rows itself (PostgreSQL): send the signal without a frame.
+                messages.append(Message(row["user_id"], event_id, b""))
+                continue
             context = contexts[row["recipient_id"]]
             verdict = revised.get(event_id, Verdict(row["cls"], row["reason"]))
             view = event_view({
@@ -221,5 +224,5 @@ class Recorder:
         # A burst's earlier clicks may have been streamed already as human: tell those streams.
         for r in revisions:
             data = {"ids": list(r.event_ids), "class": r.verdict.cls, "reason": r.verdict.reason}
-            messages.append(Message(r.user_id, None, sse_frame(event="revise", data=data)))
+            messages.append(Message(r.user_id, None, sse_frame(event="revise", data=data), revised=r.event_ids))
         return messages

@@ -16,7 +16,8 @@ from .core.tokens import TokenSigner
 from .db.engine import checkpoint, make_engine
 from .db.tables import links, now_utc
 from .geo import GeoLocator
-from .live.hub import MemoryHub
+from .live.hub import Hub, MemoryHub
+from .live.postgres import PgNotifyHub
 from .mail.outbox import OutboxMailer
 from .mail.smtp import SmtpMailer, SmtpOptions
 from .recorder import Recorder
@@ -30,7 +31,7 @@ class Runtime:
     settings: Settings
     engine: Engine
     signer: TokenSigner
-    hub: MemoryHub
+    hub: Hub
     recorder: Recorder
     sender: EmailSender
     agents: AgentParser
@@ -42,7 +43,11 @@ class Runtime:
     async def start(cls, settings: Settings, *, clock: Callable[[], datetime] = now_utc, engine: Engine | None = None) -> "Runtime":
         engine = engine or make_engine(settings.database_url)
         signer = TokenSigner(settings.secret_key)
-        hub = MemoryHub(queue_size=settings.stream_queue_size)
+        if engine.dialect.name == "postgresql":
+            hub = PgNotifyHub(engine, database_url=settings.database_url, queue_size=settings.stream_queue_size)
+        else:
+            hub = MemoryHub(queue_size=settings.stream_queue_size)
+        await hub.start()
         agents, geo = AgentParser(), GeoLocator(settings.geoip_db)
         recorder = Recorder(engine, hub=hub, agents=agents, geo=geo)
         await recorder.start()
@@ -77,6 +82,7 @@ class Runtime:
             task.cancel()
         await asyncio.gather(*self.background, return_exceptions=True)
         await self.recorder.stop()
+        await self.hub.stop()
         self.geo.close()
         self.engine.dispose()
 

@@ -8,6 +8,7 @@ from sqlalchemy import Engine, create_engine, event
 
 # 5 s: long enough to ride out another writer's group commit, short enough to fail visibly.
 SQLITE_BUSY_MS = 5000
+STATEMENT_TIMEOUT_MS = 15000
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -26,7 +27,10 @@ def make_engine(url: str) -> Engine:
                                pool_size=8, max_overflow=16)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(sqlalchemy_url(url), pool_size=10, max_overflow=20, pool_pre_ping=True)
+    # A statement that runs longer than this is a bug or a lock pile-up: fail it visibly.
+    options = f"-c statement_timeout={STATEMENT_TIMEOUT_MS} -c lock_timeout={STATEMENT_TIMEOUT_MS}"
+    return create_engine(sqlalchemy_url(url), pool_size=10, max_overflow=20, pool_pre_ping=True,
+                         connect_args={"options": options, "application_name": "livefeed"})
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

@@ -45,6 +45,16 @@ def feed_after(conn: Connection, *, workspace_id: int, user_id: int, after: int,
     return list(conn.execute(query.order_by(events.c.id).limit(limit)).mappings())
 
 
+def verdicts(conn: Connection, *, workspace_id: int, user_id: int, ids: list[int]) -> dict[tuple[str, str], list[int]]:
+    """The current class and reason of these events, grouped: {(cls, reason): [ids]}."""
+    query = select(events.c.id, events.c.cls, events.c.reason).where(
+        events.c.workspace_id == workspace_id, events.c.user_id == user_id, events.c.id.in_(ids))
+    grouped: dict[tuple[str, str], list[int]] = {}
+    for row in conn.execute(query):
+        grouped.setdefault((row.cls, row.reason), []).append(row.id)
+    return grouped
+
+
 def event_view(row: Mapping) -> dict:
     """The JSON shape of one feed event (API, stream and window)."""
     state = row.get("forward_state") or {}

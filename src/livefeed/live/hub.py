@@ -19,6 +19,7 @@ class Message:
     user_id: int
     event_id: int | None  # None for updates that carry no new event (a revised verdict)
     frame: bytes
+    revised: tuple[int, ...] = ()  # for a revised verdict: the events it changes
 
 
 def sse_frame(*, event: str, data: dict, event_id: int | None = None) -> bytes:
@@ -32,13 +33,19 @@ CLOSE = Message(0, None, b"")
 
 
 class Subscription:
-    __slots__ = ("user_id", "queue", "overflowed", "closed")
+    __slots__ = ("user_id", "workspace_id", "queue", "overflowed", "closed", "sent", "queued")
 
-    def __init__(self, user_id: int, maxsize: int):
-        self.user_id = user_id
+    def __init__(self, user_id: int, workspace_id: int, maxsize: int):
+        self.user_id, self.workspace_id = user_id, workspace_id
         self.queue: asyncio.Queue[Message] = asyncio.Queue(maxsize)
         self.overflowed = False
         self.closed = False
+        self.sent: int | None = None  # the last event id written; None until the replay is done
+        self.queued = 0  # the last event id a hub that reads the database has queued here
+
+    @property
+    def position(self) -> int:
+        return max(self.sent or 0, self.queued)
 
     @property
     def ended(self) -> bool:
@@ -54,11 +61,18 @@ class Subscription:
 
 
 class Hub(Protocol):
+    """Fan-out of committed events. Contract (tests/test_hub.py runs it on every backend): a stream
+    that subscribes, replays from the database, then calls `ready` receives every later event of
+    its rep exactly once and in id order (it skips ids it already sent)."""
+
     def wants(self, user_id: int) -> bool: ...
     def heartbeat(self) -> None: ...
-    def subscribe(self, user_id: int) -> Subscription: ...
+    def subscribe(self, user_id: int, workspace_id: int) -> Subscription: ...
+    def ready(self, subscription: Subscription) -> None: ...
     def unsubscribe(self, subscription: Subscription) -> None: ...
     async def publish(self, messages: list[Message]) -> None: ...
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
 
 
 class MemoryHub:
@@ -68,14 +82,37 @@ class MemoryHub:
         self._queue_size = queue_size
         self._subscribers: dict[int, set[Subscription]] = {}
 
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
     def wants(self, user_id: int) -> bool:
         """Whether any stream of this rep is open here (frames for nobody are not built)."""
         return user_id in self._subscribers
 
-    def subscribe(self, user_id: int) -> Subscription:
-        subscription = Subscription(user_id, self._queue_size)
+    def subscribe(self, user_id: int, workspace_id: int = 0) -> Subscription:
+        subscription = Subscription(user_id, workspace_id, self._queue_size)
         self._subscribers.setdefault(user_id, set()).add(subscription)
         return subscription
+
+    def ready(self, subscription: Subscription) -> None:
+        """In one process the queue already holds everything published since `subscribe`."""
+
+    def subscriptions(self, user_id: int) -> tuple[Subscription, ...]:
+        return tuple(self._subscribers.get(user_id, ()))
+
+    def users(self) -> list[int]:
+        return list(self._subscribers)
+
+    def deliver(self, subscription: Subscription, message: Message) -> None:
+        """Queue one message for one stream; a full queue cuts the stream off."""
+        try:
+            subscription.queue.put_nowait(message)
+        except asyncio.QueueFull:
+            subscription.overflowed = True
+            self.unsubscribe(subscription)
 
     def unsubscribe(self, subscription: Subscription) -> None:
         group = self._subscribers.get(subscription.user_id)
@@ -86,12 +123,9 @@ class MemoryHub:
 
     async def publish(self, messages: list[Message]) -> None:
         for message in messages:
-            for subscription in tuple(self._subscribers.get(message.user_id, ())):
-                try:
-                    subscription.queue.put_nowait(message)
-                except asyncio.QueueFull:
-                    subscription.overflowed = True
-                    self.unsubscribe(subscription)
+            if message.frame:
+                for subscription in self.subscriptions(message.user_id):
+                    self.deliver(subscription, message)
 
     def heartbeat(self) -> None:
         """Queue a heartbeat comment on every idle stream (one timer for all, not one per stream)."""

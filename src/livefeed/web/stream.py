@@ -50,7 +50,7 @@ class FeedStream:
         await self._stream(rt, user, last_id, backlog, receive, send)
 
     async def _stream(self, rt, user, last_id, backlog, receive, send) -> None:
-        subscription = rt.hub.subscribe(user["id"])
+        subscription = rt.hub.subscribe(user["id"], user["workspace_id"])
         watcher = asyncio.create_task(_watch_disconnect(receive, subscription))
         try:
             await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
@@ -60,15 +60,17 @@ class FeedStream:
                 await _body(send, sse_frame(event="hit", data=queries.event_view(row), event_id=row["id"]))
                 sent = row["id"]
             await _body(send, sse_frame(event="ready", data={"last_id": sent}))
+            subscription.sent = sent
+            rt.hub.ready(subscription)
             queue = subscription.queue
             while True:
                 message = await queue.get()
                 if subscription.ended:
                     break
                 if message.event_id is not None:
-                    if message.event_id <= sent:
+                    if message.event_id <= subscription.sent:
                         continue
-                    sent = message.event_id
+                    subscription.sent = message.event_id
                 await _body(send, message.frame)
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:

@@ -1,0 +1,187 @@
+"""PgNotifyHub: fan-out across worker processes and nodes with PostgreSQL LISTEN/NOTIFY.
+
+After a commit the writer NOTIFYs `rep:max_event_id` pairs (payloads are capped at 8 KB, so no
+event data travels). Every worker LISTENs; for a rep with streams open here it reads the rep's
+events after the oldest position among those streams and queues them; each stream skips ids it
+already sent. Because event ids are assigned under a table lock and committed in id order
+(db/eventlog.py), "everything after my position" read from the database never has a hole, however
+late or out of order notifications from other workers arrive: no gap, no duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import psycopg
+from sqlalchemy import Engine
+
+from ..db import queries
+from ..db.engine import sqlalchemy_url
+from .hub import Message, MemoryHub, Subscription, sse_frame
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "livefeed_events"
+MAX_PAYLOAD = 7900  # NOTIFY payloads must stay under 8000 bytes
+CATCH_UP_PAGE = 500
+RECONNECT_SECONDS = 1.0
+SWEEP_SECONDS = 30.0  # a lost notification costs at most this much delay, never an event
+
+
+def encode(messages: list[Message]) -> list[str]:
+    """Payloads "e 12:1051 34:1052" (rep:newest id) and "r 12:7,8,9" (revised ids), under 8 KB."""
+    newest: dict[int, int] = {}
+    payloads: list[str] = []
+    for message in messages:
+        if message.event_id is not None:
+            newest[message.user_id] = max(newest.get(message.user_id, 0), message.event_id)
+        elif message.revised:
+            payloads.append(f"r {message.user_id}:{','.join(map(str, message.revised))}"[:MAX_PAYLOAD])
+    parts, current = [], "e"
+    for user_id, event_id in newest.items():
+        item = f" {user_id}:{event_id}"
+        if len(current) + len(item) > MAX_PAYLOAD:
+            parts.append(current)
+            current = "e"
+        current += item
+    if current != "e":
+        parts.append(current)
+    return parts + payloads
+
+
+def decode(payload: str) -> tuple[str, dict[int, list[int]]]:
+    kind, _, rest = payload.partition(" ")
+    result: dict[int, list[int]] = {}
+    for item in rest.split():
+        user, _, ids = item.partition(":")
+        if user.isdigit():
+            result[int(user)] = [int(i) for i in ids.split(",") if i.isdigit()]
+    return kind, result
+
+
+class PgNotifyHub(MemoryHub):
+    """Local streams as in MemoryHub; publishing and receiving go through PostgreSQL."""
+
+    def __init__(self, engine: Engine, *, database_url: str, queue_size: int = 256):
+        super().__init__(queue_size=queue_size)
+        self._engine = engine
+        self._dsn = sqlalchemy_url(database_url).replace("postgresql+psycopg://", "postgresql://")
+        self._notify: psycopg.AsyncConnection | None = None
+        self._tasks: list[asyncio.Task] = []
+        self._catching_up: dict[int, asyncio.Task] = {}
+        self._again: set[int] = set()
+        self.listening = asyncio.Event()
+
+    async def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._listen(), name="livefeed-listen"),
+                       asyncio.create_task(self._sweep(), name="livefeed-sweep")]
+        await asyncio.wait_for(self.listening.wait(), 30)
+
+    async def stop(self) -> None:
+        for task in [*self._tasks, *self._catching_up.values()]:
+            task.cancel()
+        await asyncio.gather(*self._tasks, *self._catching_up.values(), return_exceptions=True)
+        if self._notify is not None:
+            await self._notify.close()
+
+    def wants(self, user_id: int) -> bool:
+        return False  # frames are built by the receiving worker from the database
+
+    def ready(self, subscription: Subscription) -> None:
+        self._catch_up(subscription.user_id)  # anything committed since its replay
+
+    async def publish(self, messages: list[Message]) -> None:
+        payloads = encode(messages)
+        if not payloads:
+            return
+        if self._notify is None or self._notify.closed:
+            self._notify = await psycopg.AsyncConnection.connect(self._dsn, autocommit=True)
+        async with self._notify.cursor() as cursor:
+            for payload in payloads:
+                await cursor.execute("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
+
+    async def _listen(self) -> None:
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(self._dsn, autocommit=True) as conn:
+                    await conn.execute(f"LISTEN {CHANNEL}")
+                    self.listening.set()
+                    for user_id in self.users():  # whatever was missed while not listening
+                        self._catch_up(user_id)
+                    async for notification in conn.notifies():
+                        self._received(notification.payload)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("LISTEN connection lost; reconnecting", exc_info=True)
+                await asyncio.sleep(RECONNECT_SECONDS)
+
+    def _received(self, payload: str) -> None:
+        kind, users = decode(payload)
+        for user_id, ids in users.items():
+            if not self.subscriptions(user_id):
+                continue
+            if kind == "e":
+                self._catch_up(user_id)
+            elif kind == "r":
+                asyncio.create_task(self._revise(user_id, ids))
+
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(SWEEP_SECONDS)
+            for user_id in self.users():
+                self._catch_up(user_id)
+
+    def _catch_up(self, user_id: int) -> None:
+        """Read and queue the rep's new events; one reader per rep at a time, re-run if asked again."""
+        if user_id in self._catching_up:
+            self._again.add(user_id)
+            return
+        self._catching_up[user_id] = asyncio.create_task(self._catch_up_loop(user_id))
+
+    async def _catch_up_loop(self, user_id: int) -> None:
+        try:
+            while True:
+                self._again.discard(user_id)
+                await self._deliver_new(user_id)
+                if user_id not in self._again:
+                    return
+        except Exception:
+            log.exception("catching up rep %s failed", user_id)
+        finally:
+            self._catching_up.pop(user_id, None)
+
+    async def _deliver_new(self, user_id: int) -> None:
+        while True:
+            ready = [s for s in self.subscriptions(user_id) if s.sent is not None]
+            if not ready:
+                return
+            after = min(s.position for s in ready)
+            rows = await asyncio.to_thread(self._read, ready[0].workspace_id, user_id, after)
+            for row in rows:
+                message = Message(user_id, row["id"], sse_frame(event="hit", data=queries.event_view(row), event_id=row["id"]))
+                for subscription in ready:
+                    if row["id"] > subscription.position and not subscription.ended:
+                        self.deliver(subscription, message)
+                        subscription.queued = row["id"]
+            if len(rows) < CATCH_UP_PAGE:
+                return
+
+    def _read(self, workspace_id: int, user_id: int, after: int) -> list:
+        with self._engine.connect() as conn:
+            return queries.feed_after(conn, workspace_id=workspace_id, user_id=user_id, after=after, limit=CATCH_UP_PAGE)
+
+    async def _revise(self, user_id: int, ids: list[int]) -> None:
+        subscriptions = self.subscriptions(user_id)
+        if not subscriptions:
+            return
+        rows = await asyncio.to_thread(self._verdicts, subscriptions[0].workspace_id, user_id, ids)
+        for (cls, reason), event_ids in rows.items():
+            message = Message(user_id, None, sse_frame(event="revise", data={"ids": event_ids, "class": cls, "reason": reason}))
+            for subscription in self.subscriptions(user_id):
+                self.deliver(subscription, message)
+
+    def _verdicts(self, workspace_id: int, user_id: int, ids: list[int]) -> dict:
+        with self._engine.connect() as conn:
+            return queries.verdicts(conn, workspace_id=workspace_id, user_id=user_id, ids=ids)

@@ -1,0 +1,88 @@
+"""The hub contract, on every backend: after subscribe → replay → ready, a stream gets every later
+event of its rep once, in id order; across runtimes (workers) on PostgreSQL too."""
+
+import asyncio
+
+import pytest
+
+from livefeed.core.model import OPEN, Hit
+from livefeed.db import queries
+from livefeed.live.postgres import decode, encode
+from livefeed.live.hub import Message
+from livefeed.runtime import Runtime
+
+from .conftest import LiveServer, send
+
+CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request) -> str:
+    return request.param
+
+
+async def drain(subscription, count: int, timeout: float = 10) -> list[int]:
+    """Read `count` new event ids the way the stream handler does (skipping ids already sent)."""
+    ids = []
+    while len(ids) < count:
+        message = await asyncio.wait_for(subscription.queue.get(), timeout)
+        if message.event_id is None or message.event_id <= subscription.sent:
+            continue
+        subscription.sent = message.event_id
+        ids.append(message.event_id)
+    return ids
+
+
+def replay_and_ready(runtime, subscription, rep) -> None:
+    with runtime.engine.connect() as conn:
+        rows = queries.feed_after(conn, workspace_id=rep.workspace_id, user_id=rep.id, after=0, limit=1000)
+    subscription.sent = rows[-1]["id"] if rows else 0
+    runtime.hub.ready(subscription)
+
+
+async def test_stream_gets_every_later_event_once_in_order(server, rep, clock):
+    async with server.client() as client:
+        sent = await send(client, rep)
+    runtime = server.runtime
+    recipient = sent["recipients"][0]["recipient_id"]
+    hit = Hit(kind=OPEN, target_id=recipient, at=clock(), ip="81.2.69.142", user_agent=CHROME)
+    await runtime.recorder.record_open(hit)  # before subscribing: replayed, not streamed
+    subscription = runtime.hub.subscribe(rep.id, rep.workspace_id)
+    await runtime.recorder.record_open(hit)  # between subscribe and ready
+    replay_and_ready(runtime, subscription, rep)
+    first = subscription.sent
+    for _ in range(3):
+        await asyncio.gather(*(runtime.recorder.record_open(hit) for _ in range(4)))
+    ids = await drain(subscription, 12)
+    assert ids == list(range(first + 1, first + 13))
+    runtime.hub.unsubscribe(subscription)
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])  # SQLite is one process: no other worker
+async def test_events_recorded_by_one_worker_reach_streams_of_another(settings, clock, rep, backend):
+    async with LiveServer(settings, clock) as a, LiveServer(settings, clock) as b:
+        async with a.client() as client:
+            sent = await send(client, rep)
+        recipient = sent["recipients"][0]["recipient_id"]
+        subscription = b.runtime.hub.subscribe(rep.id, rep.workspace_id)
+        replay_and_ready(b.runtime, subscription, rep)
+        hit = Hit(kind=OPEN, target_id=recipient, at=clock(), ip="81.2.69.142", user_agent=CHROME)
+        # Both workers record concurrently: ids interleave, notifications may arrive out of order.
+        await asyncio.gather(*(rt.recorder.record_open(hit) for rt in (a.runtime, b.runtime) * 10))
+        ids = await drain(subscription, 20)
+    assert ids == sorted(ids) and len(set(ids)) == 20
+
+
+def test_notify_payloads_carry_ids_only_and_stay_under_8_kb():
+    messages = [Message(user, 1000 + user, b"x" * 5000) for user in range(2000)]
+    messages.append(Message(7, None, b"", revised=(3, 4, 5)))
+    payloads = encode(messages)
+    assert all(len(p.encode()) < 8000 for p in payloads)
+    newest = {}
+    for payload in payloads:
+        kind, users = decode(payload)
+        if kind == "e":
+            newest.update({u: ids[0] for u, ids in users.items()})
+        else:
+            assert users == {7: [3, 4, 5]}
+    assert newest == {user: 1000 + user for user in range(2000)}
