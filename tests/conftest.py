@@ -264,7 +264,7 @@ class SseReader:
                 return frame
 
 
-def pixel_path(runtime, recipient_id: int) -> str:
+def pixel_path(signer, recipient_id: int) -> str:
     from livefeed.core import tokens
 
-    return f"/o/{runtime.signer.sign(tokens.OPEN, recipient_id)}.gif"
+    return f"/o/{signer.sign(tokens.OPEN, recipient_id)}.gif"

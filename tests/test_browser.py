@@ -39,7 +39,7 @@ async def open_window(browser, server, rep, clock):
 
 
 async def hit(client, server, recipient_id, ip="81.2.69.142", agent=CHROME):
-    await client.get(pixel_path(server.runtime, recipient_id), headers={"user-agent": agent, "x-forwarded-for": ip})
+    await client.get(pixel_path(server.runtime.signer, recipient_id), headers={"user-agent": agent, "x-forwarded-for": ip})
 
 
 async def test_row_appears_after_a_pixel_hit(browser, server, rep, clock):

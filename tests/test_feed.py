@@ -19,7 +19,7 @@ CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, l
 
 
 async def open_email(client, server, recipient_id, ip="81.2.69.142"):
-    response = await client.get(pixel_path(server.runtime, recipient_id), headers={"user-agent": CHROME, "x-forwarded-for": ip})
+    response = await client.get(pixel_path(server.runtime.signer, recipient_id), headers={"user-agent": CHROME, "x-forwarded-for": ip})
     assert response.status_code == 200
 
 

@@ -71,7 +71,7 @@ async def test_reps_own_open_is_self_and_greyed(server, rep, engine):
     async with server.client() as client:
         sent = await send(client, rep)
         await sign_in(client)
-        await client.get(pixel_path(server.runtime, sent["recipients"][0]["recipient_id"]),
+        await client.get(pixel_path(server.runtime.signer, sent["recipients"][0]["recipient_id"]),
                          headers={"user-agent": CHROME, "x-forwarded-for": "81.2.69.142"})
         feed = (await client.get("/api/v1/feed", headers=rep.headers)).json()["events"]
     assert feed[0]["class"] == "self" and feed[0]["alert"] is False
@@ -83,7 +83,7 @@ async def test_open_from_reps_sign_in_address_is_self(server, rep, engine, clock
         actions.remember_ip(conn, user_id=rep.id, ip="198.51.100.7", now=clock())
     async with server.client() as client:
         sent = await send(client, rep)
-        await client.get(pixel_path(server.runtime, sent["recipients"][0]["recipient_id"]),
+        await client.get(pixel_path(server.runtime.signer, sent["recipients"][0]["recipient_id"]),
                          headers={"user-agent": CHROME, "x-forwarded-for": "198.51.100.7"})
     with engine.connect() as conn:
         assert conn.execute(select(events.c.cls)).scalar() == "self"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 
@@ -12,10 +11,18 @@ from . import actions
 from .db import migrate as migrations
 from .db.engine import make_engine
 from .db.tables import now_utc
-from .settings import SettingsError, from_env, parse_networks
+from .settings import SettingsError, from_env
 
 app = typer.Typer(help="LiveFeed: a self-hosted real-time sales-engagement feed.", no_args_is_help=True, add_completion=False)
 GRACEFUL_SHUTDOWN_SECONDS = 3
+# uvicorn's own logging set-up, plus LiveFeed's loggers at INFO and httpx's request lines off.
+LOG_CONFIG = {
+    "version": 1, "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stderr"}},
+    "loggers": {"livefeed": {"handlers": ["stderr"], "level": "INFO"}, "httpx": {"level": "WARNING"},
+                "uvicorn": {"handlers": ["stderr"], "level": "INFO"}, "uvicorn.access": {"handlers": ["stderr"], "level": "INFO", "propagate": False}},
+}
 users_app = typer.Typer(help="Manage reps.", no_args_is_help=True)
 tokens_app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
@@ -49,6 +56,7 @@ def migrate():
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on"),
     port: int = typer.Option(8000, help="Port to listen on"),
+    workers: int = typer.Option(1, min=1, help="Worker processes (PostgreSQL only: they share events through it)"),
     demo: bool = typer.Option(False, "--demo", help="On an empty database, create a demo workspace and simulate prospects"),
     log_level: str = typer.Option("info", help="uvicorn log level"),
     access_log: bool = typer.Option(True, help="Log every request (off saves ≈10 µs a hit)"),
@@ -56,28 +64,31 @@ def serve(
     """Serve the web app, API, live stream and tracking endpoints."""
     import uvicorn
 
-    from .demo import start_demo
-    from .web.app import create_app
-
-    overrides = {}
     if "LIVEFEED_PUBLIC_URL" not in os.environ:
-        overrides["public_url"] = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+        os.environ["LIVEFEED_PUBLIC_URL"] = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
     if demo and "LIVEFEED_TRUSTED_PROXIES" not in os.environ:
         # The simulator plays prospects around the world through X-Forwarded-For from loopback.
-        overrides["trusted_proxies"] = parse_networks("127.0.0.1/32,::1/128", name="demo")
-    settings = _settings(demo=demo, **overrides)
+        os.environ["LIVEFEED_TRUSTED_PROXIES"] = "127.0.0.1/32,::1/128"
+    settings = _settings(demo=demo)
     engine = make_engine(settings.database_url)
-    migrations.upgrade(engine)  # the embedded default applies migrations on start
+    if settings.is_sqlite:
+        migrations.upgrade(engine)  # the embedded default applies migrations on start
+    elif todo := migrations.pending(engine):
+        _fail(f"The database has {len(todo)} pending migration(s): run `livefeed migrate` first.", 2)
     engine.dispose()
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    if workers > 1 and settings.is_sqlite:
+        _fail("--workers needs PostgreSQL (LIVEFEED_DATABASE_URL=postgresql://…): with SQLite, events reach only "
+              "the streams of the process that recorded them.", 2)
+    if workers > 1 and demo:
+        _fail("--demo runs in a single process: drop --workers.", 2)
     if settings.smtp_url is None:
         typer.secho("No LIVEFEED_SMTP_URL: mail goes to the local outbox (web app → Outbox).", fg="yellow")
-    asgi = create_app(settings, on_start=start_demo if demo else None)
+    os.environ["LIVEFEED_DEMO"] = "1" if demo else ""
     # Open streams never end by themselves: give them a few seconds, then close them (clients
     # reconnect and resume by event id). X-Forwarded-For is LiveFeed's own business (trusted proxies).
-    uvicorn.run(asgi, host=host, port=port, log_level=log_level, proxy_headers=False, server_header=False, access_log=access_log,
-                timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS)
+    uvicorn.run("livefeed.web.app:from_environment", factory=True, host=host, port=port, workers=workers,
+                log_level=log_level, log_config=LOG_CONFIG, proxy_headers=False, server_header=False,
+                access_log=access_log, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS)
 
 
 @users_app.command("add")

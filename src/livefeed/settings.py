@@ -136,6 +136,7 @@ def from_env(env: dict | None = None, **overrides) -> Settings:
         var_dir=var_dir,
         heartbeat_seconds=_number(env, "HEARTBEAT_SECONDS", 15.0, minimum=0.05),
         stream_queue_size=int(_number(env, "STREAM_QUEUE_SIZE", 256, minimum=1)),
+        demo=env.get(PREFIX + "DEMO", "") in ("1", "true", "yes"),
     )
     values.update(overrides)
     return Settings(**values)

@@ -57,6 +57,15 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+def from_environment():
+    """The app as each `livefeed serve` worker builds it: settings from LIVEFEED_* variables."""
+    from ..demo import start_demo
+    from ..settings import from_env
+
+    settings = from_env()
+    return create_app(settings, on_start=start_demo if settings.demo else None)
+
+
 def create_app(settings: Settings, *, clock: Callable[[], datetime] = now_utc, on_start: Callable | None = None):
     """Build the app; the runtime (engine, hub, recorder…) is created in the lifespan."""
 
