@@ -101,6 +101,29 @@ class Workspace:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+ADMIN_URL = os.environ.get("LIVEFEED_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def postgres_workspace(tag: str = "crash") -> Workspace:
+    """A fresh PostgreSQL database beside the admin one; drop it with `drop_database`."""
+    name = f"lf_bench_{tag}_{os.getpid()}"
+    _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", f"CREATE DATABASE {name}")
+    return Workspace(ADMIN_URL.rsplit("/", 1)[0] + "/" + name)
+
+
+def drop_database(workspace: Workspace) -> None:
+    if workspace.database_url.startswith("postgresql"):
+        _admin(f"DROP DATABASE IF EXISTS {workspace.database_url.rsplit('/', 1)[1]} WITH (FORCE)")
+
+
+def _admin(*statements: str) -> None:
+    import psycopg
+
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        for statement in statements:
+            conn.execute(statement)
+
+
 class Process:
     """A server subprocess, stopped with SIGTERM (or SIGKILL when asked)."""
 

@@ -26,7 +26,7 @@ from sqlalchemy import create_engine, text
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from common import Workspace, free_port, livefeed_server, machine  # noqa: E402
+from common import Workspace, drop_database, free_port, livefeed_server, machine, postgres_workspace  # noqa: E402
 
 CONCURRENCY = 24
 
@@ -126,29 +126,6 @@ def run_cycles(workspace: Workspace, data: dict, cycles: int, *, seed: int = 1) 
     report.duplicated = sorted(m for m, n in counts.items() if n > 1)
     report.phantoms = sorted(m for m in counts if m not in ledger.sent)
     return report
-
-
-ADMIN_URL = os.environ.get("LIVEFEED_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-
-
-def postgres_workspace() -> Workspace:
-    """A fresh PostgreSQL database beside the admin one; drop it with `drop_database`."""
-    name = f"lf_crash_{os.getpid()}"
-    _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", f"CREATE DATABASE {name}")
-    return Workspace(ADMIN_URL.rsplit("/", 1)[0] + "/" + name)
-
-
-def drop_database(workspace: Workspace) -> None:
-    if workspace.database_url.startswith("postgresql"):
-        _admin(f"DROP DATABASE IF EXISTS {workspace.database_url.rsplit('/', 1)[1]} WITH (FORCE)")
-
-
-def _admin(*statements: str) -> None:
-    import psycopg
-
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        for statement in statements:
-            conn.execute(statement)
 
 
 def main() -> None:

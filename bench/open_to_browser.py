@@ -18,7 +18,8 @@ import time
 
 import uvloop
 
-from common import HttpClient, SseClient, Workspace, free_port, livefeed_server, machine, median, percentile
+from common import (HttpClient, SseClient, Workspace, drop_database, free_port, livefeed_server, machine, median, percentile,
+                    postgres_workspace)
 
 
 async def run(port: int, data: dict, rate: int, seconds: float) -> dict:
@@ -76,23 +77,35 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL row")
     args = parser.parse_args()
-    workspace = Workspace()
-    data = workspace.prepare(reps=args.reps, recipients_per_rep=1)
-    port = free_port()
-    server = livefeed_server(workspace, port)
-    results = []
+    setups = [("SQLite, 1 process", Workspace(), ())]
+    if not args.no_postgres:
+        setups.append(("PostgreSQL, 2 workers", postgres_workspace("o2b"), ("--workers", "2")))
+    running = []
     try:
+        for name, workspace, extra in setups:
+            data = workspace.prepare(reps=args.reps, recipients_per_rep=1)
+            port = free_port()
+            running.append((name, workspace, data, port, livefeed_server(workspace, port, *extra)))
+        results: dict[str, list[dict]] = {name: [] for name, *_ in setups}
         for n in range(args.runs):
-            results.append(uvloop.run(run(port, data, args.rate, args.seconds)))
-            r = results[-1]
-            print(f"run {n + 1}: {r['sent']} opens at {r['rate']:.0f}/s, {r['received']} received; p50 {r['p50']:.1f} ms, p99 {r['p99']:.1f} ms", flush=True)
+            for name, _, data, port, _ in running:
+                r = uvloop.run(run(port, data, args.rate, args.seconds))
+                results[name].append(r)
+                print(f"run {n + 1} {name}: {r['sent']} opens at {r['rate']:.0f}/s, {r['received']} received; "
+                      f"p50 {r['p50']:.1f} ms, p99 {r['p99']:.1f} ms", flush=True)
     finally:
-        server.stop()
-        workspace.cleanup()
-    print(f"\n{machine()}")
-    print(f"open-to-stream latency, {args.reps} streams, {args.rate} opens/s: "
-          f"p50 {median([r['p50'] for r in results]):.1f} ms, p99 {median([r['p99'] for r in results]):.1f} ms (medians of {args.runs} runs)")
+        for _, workspace, _, _, server in running:
+            server.stop()
+            drop_database(workspace)
+            workspace.cleanup()
+    print(f"\n{machine()}; {args.reps} streams, {args.rate} opens/s for {args.seconds:.0f} s; medians of {args.runs} runs\n")
+    print("| setup | p50 | p99 | received / sent |")
+    print("| --- | ---: | ---: | ---: |")
+    for name, runs in results.items():
+        print(f"| {name} | {median([r['p50'] for r in runs]):.1f} ms | {median([r['p99'] for r in runs]):.1f} ms | "
+              f"{sum(r['received'] for r in runs)} / {sum(r['sent'] for r in runs)} |")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import textwrap
 from pathlib import Path
 
 from bare_asgi import GIF
-from common import PYTHON, Process, Workspace, free_port, livefeed_server, machine, median
+from common import PYTHON, Process, Workspace, drop_database, free_port, livefeed_server, machine, median, postgres_workspace
 
 HERE = Path(__file__).resolve().parent
 
@@ -70,12 +70,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL rows")
     args = parser.parse_args()
     ensure_wrk_and_nginx()
 
     workspace = Workspace()
     data = workspace.prepare(reps=10, recipients_per_rep=100, links=1)
-    ports = {name: free_port() for name in ("nginx", "bare", "livefeed")}
+    ports = {name: free_port() for name in ("nginx", "bare", "livefeed", "pg1", "pg2")}
     servers = [start_nginx(ports["nginx"]),
                Process([PYTHON, "-m", "uvicorn", "--app-dir", str(HERE), "bare_asgi:app", "--port", str(ports["bare"]),
                         "--log-level", "warning", "--no-access-log"], port=ports["bare"]),
@@ -83,9 +84,16 @@ def main() -> None:
     targets = {
         "nginx static GIF": (ports["nginx"], ["/o/x.gif"]),
         "bare uvicorn raw ASGI": (ports["bare"], ["/o/x.gif"]),
-        "LiveFeed open pixel": (ports["livefeed"], data["opens"]),
-        "LiveFeed click redirect": (ports["livefeed"], data["clicks"]),
+        "LiveFeed open pixel (SQLite, 1 process)": (ports["livefeed"], data["opens"]),
+        "LiveFeed click redirect (SQLite, 1 process)": (ports["livefeed"], data["clicks"]),
     }
+    pg = None
+    if not args.no_postgres:
+        pg = postgres_workspace("pixel")
+        pg_data = pg.prepare(reps=10, recipients_per_rep=100, links=1)
+        servers += [livefeed_server(pg, ports["pg1"]), livefeed_server(pg, ports["pg2"], "--workers", "2")]
+        targets["LiveFeed open pixel (PostgreSQL, 1 worker)"] = (ports["pg1"], pg_data["opens"])
+        targets["LiveFeed open pixel (PostgreSQL, 2 workers)"] = (ports["pg2"], pg_data["opens"])
     results: dict[str, list[tuple[float, float]]] = {name: [] for name in targets}
     try:
         for round_no in range(args.runs):
@@ -97,15 +105,19 @@ def main() -> None:
             server.stop()
     count_stored(workspace)
     workspace.cleanup()
+    if pg is not None:
+        drop_database(pg)
+        pg.cleanup()
 
     base = median([r for r, _ in results["nginx static GIF"]])
+    sqlite = median([r for r, _ in results["LiveFeed open pixel (SQLite, 1 process)"]])
     print(f"\n{machine()}; wrk -t2 -c{args.connections} -d{args.seconds}s; medians of {args.runs} rounds\n")
-    print("| target | req/s | × nginx | p99 latency |")
-    print("| --- | ---: | ---: | ---: |")
+    print("| target | req/s | × nginx | × SQLite pixel | p99 latency |")
+    print("| --- | ---: | ---: | ---: | ---: |")
     for name, runs in results.items():
         rps = median([r for r, _ in runs])
         p99 = median([p for _, p in runs])
-        print(f"| {name} | {rps:,.0f} | {rps / base:.2f} | {p99:.2f} ms |")
+        print(f"| {name} | {rps:,.0f} | {rps / base:.2f} | {rps / sqlite:.2f} | {p99:.2f} ms |")
 
 
 def count_stored(workspace: Workspace) -> None:

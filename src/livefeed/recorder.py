@@ -134,7 +134,8 @@ class Recorder:
     def _write(self, hits: list[Hit]) -> tuple[list[Outcome], list[Message]]:
         log_ = self._log
         with self._engine.begin() as conn:
-            log_.lock(conn)
+            if log_.sqlite:
+                log_.lock(conn)  # BEGIN IMMEDIATE first: a read-then-write upgrade could fail with BUSY
             link_rows = log_.links(conn, (h.target_id for h in hits if h.kind == CLICK))
             copies = [h.target_id if h.kind == OPEN else (link_rows.get(h.target_id) or (None,))[0] for h in hits]
             contexts = log_.contexts(conn, (c for c in copies if c is not None))
@@ -152,9 +153,15 @@ class Recorder:
                 placed.append(index)
                 if changed:
                     dirty.add(copy_id)
+            if not log_.sqlite:
+                log_.lock(conn)  # PostgreSQL: hold the id lock only for the insert and the commit
             ids = log_.append(conn, rows) if rows else []
             revisions = self._watch_scanners(conn, hits, placed, rows, ids)
             log_.save_forward_states(conn, {rid: states[rid].to_json() for rid in dirty})
+            signals = [Message(row["user_id"], event_id, b"") for row, event_id in zip(rows, ids)]
+            signals += [Message(r.user_id, None, b"", revised=r.event_ids) for r in revisions]
+            # PostgreSQL delivers a NOTIFY only when the transaction commits: after the commit.
+            log_.notify(conn, self._hub.notices(signals))
         outcomes = self._outcomes(hits, copies, contexts, link_rows, placed, ids)
         return outcomes, self._messages(rows, ids, contexts, link_rows, states, revisions)
 

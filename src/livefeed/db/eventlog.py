@@ -94,6 +94,11 @@ class EventLog:
         conn.exec_driver_sql(self._insert, params)
         return ids
 
+    def notify(self, conn: Connection, notices: list[tuple[str, str]]) -> None:
+        """(channel, payload) pairs, sent by PostgreSQL when this transaction commits."""
+        for channel, payload in notices:
+            conn.exec_driver_sql(f"SELECT pg_notify({self._mark}, {self._mark})", (channel, payload))
+
     def save_forward_states(self, conn: Connection, states: dict[int, dict]) -> None:
         if states:
             conn.exec_driver_sql(self._save_forward, [(self._store_json(state), rid) for rid, state in states.items()])

@@ -66,6 +66,7 @@ class Hub(Protocol):
     its rep exactly once and in id order (it skips ids it already sent)."""
 
     def wants(self, user_id: int) -> bool: ...
+    def notices(self, messages: list[Message]) -> list[tuple[str, str]]: ...
     def heartbeat(self) -> None: ...
     def subscribe(self, user_id: int, workspace_id: int) -> Subscription: ...
     def ready(self, subscription: Subscription) -> None: ...
@@ -91,6 +92,10 @@ class MemoryHub:
     def wants(self, user_id: int) -> bool:
         """Whether any stream of this rep is open here (frames for nobody are not built)."""
         return user_id in self._subscribers
+
+    def notices(self, messages: list[Message]) -> list[tuple[str, str]]:
+        """Database notifications to send with the writer's commit (none in one process)."""
+        return []
 
     def subscribe(self, user_id: int, workspace_id: int = 0) -> Subscription:
         subscription = Subscription(user_id, workspace_id, self._queue_size)

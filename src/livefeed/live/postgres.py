@@ -1,6 +1,6 @@
 """PgNotifyHub: fan-out across worker processes and nodes with PostgreSQL LISTEN/NOTIFY.
 
-After a commit the writer NOTIFYs `rep:max_event_id` pairs (payloads are capped at 8 KB, so no
+With its commit the writer NOTIFYs `rep:max_event_id` pairs (payloads are capped at 8 KB, so no
 event data travels). Every worker LISTENs; for a rep with streams open here it reads the rep's
 events after the oldest position among those streams and queues them; each stream skips ids it
 already sent. Because event ids are assigned under a table lock and committed in id order
@@ -67,7 +67,6 @@ class PgNotifyHub(MemoryHub):
         super().__init__(queue_size=queue_size)
         self._engine = engine
         self._dsn = sqlalchemy_url(database_url).replace("postgresql+psycopg://", "postgresql://")
-        self._notify: psycopg.AsyncConnection | None = None
         self._tasks: list[asyncio.Task] = []
         self._catching_up: dict[int, asyncio.Task] = {}
         self._again: set[int] = set()
@@ -82,8 +81,6 @@ class PgNotifyHub(MemoryHub):
         for task in [*self._tasks, *self._catching_up.values()]:
             task.cancel()
         await asyncio.gather(*self._tasks, *self._catching_up.values(), return_exceptions=True)
-        if self._notify is not None:
-            await self._notify.close()
 
     def wants(self, user_id: int) -> bool:
         return False  # frames are built by the receiving worker from the database
@@ -91,15 +88,12 @@ class PgNotifyHub(MemoryHub):
     def ready(self, subscription: Subscription) -> None:
         self._catch_up(subscription.user_id)  # anything committed since its replay
 
+    def notices(self, messages: list[Message]) -> list[tuple[str, str]]:
+        """NOTIFY payloads for the writer's transaction: PostgreSQL sends them on commit."""
+        return [(CHANNEL, payload) for payload in encode(messages)]
+
     async def publish(self, messages: list[Message]) -> None:
-        payloads = encode(messages)
-        if not payloads:
-            return
-        if self._notify is None or self._notify.closed:
-            self._notify = await psycopg.AsyncConnection.connect(self._dsn, autocommit=True)
-        async with self._notify.cursor() as cursor:
-            for payload in payloads:
-                await cursor.execute("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
+        """Nothing to do: the notifications went out with the commit (see `notices`)."""
 
     async def _listen(self) -> None:
         while True:
