@@ -88,6 +88,10 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = now_utc, o
 
     app.add_middleware(SecurityHeaders)
 
+    @app.exception_handler(pages.SignInRequired)
+    async def sign_in_required(request: Request, exc: pages.SignInRequired):
+        return pages.to_signin()
+
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):
         errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]

@@ -8,7 +8,7 @@ import re
 from email import message_from_string, policy
 from pathlib import Path
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import func, select
@@ -36,6 +36,18 @@ def render(request: Request, name: str, status: int = 200, **context) -> HTMLRes
 
 def to_signin() -> RedirectResponse:
     return RedirectResponse("/signin", status_code=303)
+
+
+class SignInRequired(Exception):
+    """Raised by `signed_in_rep`; the app answers with a redirect to /signin."""
+
+
+async def signed_in_rep(request: Request):
+    """Dependency for pages: the signed-in rep, or a redirect to the sign-in page."""
+    user = await page_user(request)
+    if user is None:
+        raise SignInRequired()
+    return user
 
 
 def _peer_ip(request: Request) -> str | None:
@@ -111,10 +123,7 @@ def _sent_emails(rt, user) -> list:
 
 
 @router.get("/app")
-async def app_home(request: Request):
-    user = await page_user(request)
-    if user is None:
-        return to_signin()
+async def app_home(request: Request, user=Depends(signed_in_rep)):
     rt = runtime(request)
     sent = await asyncio.to_thread(_sent_emails, rt, user)
     return render(request, "app.html", user=user, sent=sent, outbox_mode=rt.settings.smtp_url is None,
@@ -123,11 +132,8 @@ async def app_home(request: Request):
 
 @router.post("/app/compose")
 async def compose(request: Request, to: str = Form(""), cc: str = Form(""), subject: str = Form(""),
-                  body: str = Form(""), csrf: str = Form("")):
+                  body: str = Form(""), csrf: str = Form(""), user=Depends(signed_in_rep)):
     check_csrf(request, csrf)
-    user = await page_user(request)
-    if user is None:
-        return to_signin()
     rt = runtime(request)
     split = lambda text: [a.strip() for a in text.replace(";", ",").split(",") if a.strip()]  # noqa: E731
     form = {"to": to, "cc": cc, "subject": subject, "body": body}
@@ -162,19 +168,13 @@ def _outbox_rows(rt, user, message_id: int | None = None):
 
 
 @router.get("/app/outbox")
-async def outbox_list(request: Request):
-    user = await page_user(request)
-    if user is None:
-        return to_signin()
+async def outbox_list(request: Request, user=Depends(signed_in_rep)):
     rows = await asyncio.to_thread(_outbox_rows, runtime(request), user)
     return render(request, "outbox.html", user=user, rows=rows)
 
 
 @router.get("/app/outbox/{message_id}")
-async def outbox_message(request: Request, message_id: int):
-    user = await page_user(request)
-    if user is None:
-        return to_signin()
+async def outbox_message(request: Request, message_id: int, user=Depends(signed_in_rep)):
     rows = await asyncio.to_thread(_outbox_rows, runtime(request), user, message_id)
     if not rows:
         return render(request, "outbox.html", status=404, user=user, rows=[], missing=True)
@@ -201,10 +201,7 @@ async def outbox_body(request: Request, message_id: int):
 
 
 @router.get("/live")
-async def live_window(request: Request):
-    user = await page_user(request)
-    if user is None:
-        return to_signin()
+async def live_window(request: Request, user=Depends(signed_in_rep)):
     rt = runtime(request)
     return render(request, "live.html", user=user, coalesce_minutes=rt.settings.coalesce_minutes)
 
