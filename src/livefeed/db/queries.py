@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from ..core.model import ALERTING, Location
 from .tables import emails, events, links, people, recipients
@@ -43,6 +43,16 @@ def feed_after(conn: Connection, *, workspace_id: int, user_id: int, after: int,
     """The rep's events with id > `after`, oldest first (replay after a reconnect)."""
     query = _feed_select().where(events.c.workspace_id == workspace_id, events.c.user_id == user_id, events.c.id > after)
     return list(conn.execute(query.order_by(events.c.id).limit(limit)).mappings())
+
+
+def log_after(conn: Connection, *, after: int, limit: int) -> list[Mapping]:
+    """Every rep's events with id > `after`, oldest first. Internal to fan-out (each row goes only
+    to its own rep's streams); the one query here not scoped to a workspace."""
+    return list(conn.execute(_feed_select().where(events.c.id > after).order_by(events.c.id).limit(limit)).mappings())
+
+
+def newest_id(conn: Connection) -> int:
+    return conn.execute(select(func.coalesce(func.max(events.c.id), 0))).scalar()
 
 
 def verdicts(conn: Connection, *, workspace_id: int, user_id: int, ids: list[int]) -> dict[tuple[str, str], list[int]]:

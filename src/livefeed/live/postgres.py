@@ -1,11 +1,13 @@
 """PgNotifyHub: fan-out across worker processes and nodes with PostgreSQL LISTEN/NOTIFY.
 
 With its commit the writer NOTIFYs `rep:max_event_id` pairs (payloads are capped at 8 KB, so no
-event data travels). Every worker LISTENs; for a rep with streams open here it reads the rep's
-events after the oldest position among those streams and queues them; each stream skips ids it
-already sent. Because event ids are assigned under a table lock and committed in id order
-(db/eventlog.py), "everything after my position" read from the database never has a hole, however
-late or out of order notifications from other workers arrive: no gap, no duplicate.
+event data travels). Every worker LISTENs and, on a notification, reads the tail of the event log
+after the last id it has dispatched — one query for all its streams, however many reps — and
+queues each row on the streams of its rep; each stream skips ids it already sent. Because event
+ids are assigned under a table lock and committed in id order (db/eventlog.py), the tail read
+from the database never has a hole, however late or out of order notifications from other
+workers arrive: no gap, no duplicate. A stream that becomes ready behind the tail is caught up
+on its own from its position.
 """
 
 from __future__ import annotations
@@ -70,12 +72,20 @@ class PgNotifyHub(MemoryHub):
         self._tasks: list[asyncio.Task] = []
         self._catching_up: dict[int, asyncio.Task] = {}
         self._again: set[int] = set()
+        self._tail = 0  # the newest event id dispatched from the log tail
+        self._advancing: asyncio.Task | None = None
+        self._advance_again = False
         self.listening = asyncio.Event()
 
     async def start(self) -> None:
+        self._tail = await asyncio.to_thread(self._newest)
         self._tasks = [asyncio.create_task(self._listen(), name="livefeed-listen"),
                        asyncio.create_task(self._sweep(), name="livefeed-sweep")]
         await asyncio.wait_for(self.listening.wait(), 30)
+
+    def _newest(self) -> int:
+        with self._engine.connect() as conn:
+            return queries.newest_id(conn)
 
     async def stop(self) -> None:
         for task in [*self._tasks, *self._catching_up.values()]:
@@ -86,7 +96,8 @@ class PgNotifyHub(MemoryHub):
         return False  # frames are built by the receiving worker from the database
 
     def ready(self, subscription: Subscription) -> None:
-        self._catch_up(subscription.user_id)  # anything committed since its replay
+        if (subscription.sent or 0) < self._tail:
+            self._catch_up(subscription.user_id)  # it replayed less than the tail already dispatched
 
     def notices(self, messages: list[Message]) -> list[tuple[str, str]]:
         """NOTIFY payloads for the writer's transaction: PostgreSQL sends them on commit."""
@@ -101,8 +112,7 @@ class PgNotifyHub(MemoryHub):
                 async with await psycopg.AsyncConnection.connect(self._dsn, autocommit=True) as conn:
                     await conn.execute(f"LISTEN {CHANNEL}")
                     self.listening.set()
-                    for user_id in self.users():  # whatever was missed while not listening
-                        self._catch_up(user_id)
+                    self._advance()  # whatever was committed while not listening
                     async for notification in conn.notifies():
                         self._received(notification.payload)
             except asyncio.CancelledError:
@@ -113,19 +123,57 @@ class PgNotifyHub(MemoryHub):
 
     def _received(self, payload: str) -> None:
         kind, users = decode(payload)
-        for user_id, ids in users.items():
-            if not self.subscriptions(user_id):
-                continue
-            if kind == "e":
-                self._catch_up(user_id)
-            elif kind == "r":
-                asyncio.create_task(self._revise(user_id, ids))
+        if kind == "e":
+            # Always read the tail, even when none of these reps watches here: jumping the tail
+            # to a notified id could step over an earlier event whose notice is still on its way.
+            self._advance()
+        elif kind == "r":
+            for user_id, ids in users.items():
+                if self.subscriptions(user_id):
+                    asyncio.create_task(self._revise(user_id, ids))
 
     async def _sweep(self) -> None:
         while True:
             await asyncio.sleep(SWEEP_SECONDS)
-            for user_id in self.users():
-                self._catch_up(user_id)
+            self._advance()
+
+    def _advance(self) -> None:
+        """Dispatch the log's tail; one reader at a time, re-run when asked again meanwhile."""
+        if self._advancing is not None:
+            self._advance_again = True
+            return
+        self._advancing = asyncio.create_task(self._advance_loop())
+
+    async def _advance_loop(self) -> None:
+        try:
+            while True:
+                self._advance_again = False
+                while True:
+                    rows = await asyncio.to_thread(self._read_tail, self._tail)
+                    for row in rows:
+                        self._dispatch(row)
+                        self._tail = row["id"]
+                    if len(rows) < CATCH_UP_PAGE:
+                        break
+                if not self._advance_again:
+                    return
+        except Exception:
+            log.exception("reading the event log failed; the sweep retries")
+        finally:
+            self._advancing = None
+
+    def _read_tail(self, after: int) -> list:
+        with self._engine.connect() as conn:
+            return queries.log_after(conn, after=after, limit=CATCH_UP_PAGE)
+
+    def _dispatch(self, row) -> None:
+        ready = [s for s in self.subscriptions(row["user_id"]) if s.sent is not None and row["id"] > s.position and not s.ended]
+        if not ready:
+            return
+        message = Message(row["user_id"], row["id"], sse_frame(event="hit", data=queries.event_view(row), event_id=row["id"]))
+        for subscription in ready:
+            self.deliver(subscription, message)
+            subscription.queued = row["id"]
 
     def _catch_up(self, user_id: int) -> None:
         """Read and queue the rep's new events; one reader per rep at a time, re-run if asked again."""
