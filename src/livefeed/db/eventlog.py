@@ -19,6 +19,7 @@ EVENT_COLUMNS = (
     "at", "ip", "user_agent", "client", "device", "city", "region", "country", "country_code", "radius_km",
     "location_note", "forwarded",
 )
+EVENT_ID_LOCK = 0x6C66_6576  # "lfev": the advisory lock under which event ids are assigned
 CONTEXT_COLUMNS = (
     "id", "email_id", "person_id", "forward_state", "workspace_id", "user_id", "subject", "sent_at", "archived",
     "person_email", "person_name",
@@ -45,7 +46,9 @@ class EventLog:
         if self.sqlite:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         else:
-            conn.exec_driver_sql("LOCK TABLE events IN SHARE ROW EXCLUSIVE MODE")
+            # An advisory lock, not LOCK TABLE: a table lock of that strength also waits for
+            # autovacuum, which yields only after deadlock_timeout (1 s stalls measured).
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({EVENT_ID_LOCK})")
 
     def links(self, conn: Connection, ids: Iterable[int]) -> dict[int, tuple[int, str]]:
         """link id → (recipient id, url)."""
