@@ -4,7 +4,7 @@ With its commit the writer NOTIFYs `rep:max_event_id` pairs (payloads are capped
 event data travels). Every worker LISTENs and, on a notification, reads the tail of the event log
 after the last id it has dispatched — one query for all its streams, however many reps — and
 queues each row on the streams of its rep; each stream skips ids it already sent. Because event
-ids are assigned under a table lock and committed in id order (db/eventlog.py), the tail read
+ids are assigned under one advisory lock held to the commit (db/eventlog.py), so they commit in id order, the tail read
 from the database never has a hole, however late or out of order notifications from other
 workers arrive: no gap, no duplicate. A stream that becomes ready behind the tail is caught up
 on its own from its position.
