@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import socket
@@ -229,6 +230,15 @@ async def send(client: httpx.AsyncClient, rep: Rep, **body) -> dict:
     response = await client.post("/api/v1/emails", json=body, headers=rep.headers)
     assert response.status_code == 201, response.text
     return response.json()
+
+
+@contextlib.asynccontextmanager
+async def ready_stream(client: httpx.AsyncClient, headers: dict, url: str = "/api/v1/feed/stream"):
+    """An open feed stream whose replay is done (its `ready` frame read)."""
+    async with client.stream("GET", url, headers=headers) as response:
+        reader = SseReader(response)
+        await reader.next_event("ready")
+        yield reader
 
 
 class SseReader:

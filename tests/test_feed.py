@@ -7,7 +7,7 @@ import json
 from livefeed.core.model import OPEN, Hit
 from livefeed.live.hub import MemoryHub, Message
 
-from .conftest import LiveServer, SseReader, make_rep, pixel_path, send
+from .conftest import LiveServer, SseReader, make_rep, pixel_path, ready_stream, send
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -71,9 +71,7 @@ async def test_stream_replays_what_was_missed_without_gap_or_duplicate(server, r
     async with server.client() as client:
         sent = await send(client, rep)
         recipient = sent["recipients"][0]["recipient_id"]
-        async with client.stream("GET", "/api/v1/feed/stream", headers=rep.headers) as response:
-            reader = SseReader(response)
-            await reader.next_event("ready")
+        async with ready_stream(client, rep.headers) as reader:
             await open_email(client, server, recipient)
             first = int((await reader.next_event("hit"))["id"])
         for _ in range(4):  # while disconnected
@@ -106,9 +104,7 @@ async def test_stream_backlog_sends_recent_events_oldest_first(server, rep):
 async def test_stream_sends_heartbeats_when_idle(settings, clock, rep):
     async with LiveServer(settings.with_(heartbeat_seconds=0.05), clock) as server:
         async with server.client() as client:
-            async with client.stream("GET", "/api/v1/feed/stream", headers=rep.headers) as response:
-                reader = SseReader(response)
-                await reader.next_event("ready")
+            async with ready_stream(client, rep.headers) as reader:
                 frame = await reader.next(timeout=5)
     assert frame == {"comment": "heartbeat"}
 
@@ -134,9 +130,7 @@ async def test_stream_of_a_slow_client_ends_so_it_can_resume(settings, clock, re
         async with server.client() as client:
             sent = await send(client, rep)
             recipient = sent["recipients"][0]["recipient_id"]
-            async with client.stream("GET", "/api/v1/feed/stream", headers=rep.headers) as response:
-                reader = SseReader(response)
-                await reader.next_event("ready")
+            async with ready_stream(client, rep.headers) as reader:
                 # Five events in one group commit: more than the stream's queue holds at once.
                 hit = Hit(kind=OPEN, target_id=recipient, at=clock(), ip="81.2.69.142", user_agent=CHROME)
                 await asyncio.gather(*(server.runtime.recorder.record_open(hit) for _ in range(5)))
