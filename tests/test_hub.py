@@ -9,7 +9,6 @@ from livefeed.core.model import OPEN, Hit
 from livefeed.db import queries
 from livefeed.live.postgres import decode, encode
 from livefeed.live.hub import Message
-from livefeed.runtime import Runtime
 
 from .conftest import LiveServer, send
 

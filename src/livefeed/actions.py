@@ -185,9 +185,9 @@ def validate_draft(*, to: list[str], cc: list[str], subject: str | None, html: s
         raise ActionError("subject", f"at most {compose.MAX_SUBJECT} characters")
     if not (html and html.strip()) and not (text and text.strip()):
         raise ActionError("html", "a body is required (html or text)")
-    for field, body in (("html", html), ("text", text)):
+    for name, body in (("html", html), ("text", text)):
         if body and len(body.encode()) > compose.MAX_BODY_BYTES:
-            raise ActionError(field, f"the body is over {compose.MAX_BODY_BYTES // (1024 * 1024)} MB")
+            raise ActionError(name, f"the body is over {compose.MAX_BODY_BYTES // (1024 * 1024)} MB")
     return Draft(to=parsed["to"], cc=parsed["cc"], subject=subject.strip(), html=html or None, text=text or None, names=names)
 
 

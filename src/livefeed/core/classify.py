@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 
-from .model import CLICK, HUMAN, MACHINE, OPEN, PROXY, SCANNER, SELF, Agent, Verdict
+from .model import HUMAN, MACHINE, OPEN, PROXY, SCANNER, SELF, Agent, Verdict
 
 # The user agent Gmail's prefetcher sends seconds after delivery (bird.com, gmass.co write-ups).
 GMAIL_PREFETCH_MARKERS = ("Chrome/42.0.2311.135", "Edge/12.246")
