@@ -19,16 +19,13 @@ from sqlalchemy import Engine
 from .agents import AgentParser
 from .core import forwarding
 from .core.classify import Facts, ScannerWatch, classify
-from .core.model import CLICK, MACHINE, OPEN, PROXY, ForwardState, Hit, Location, Verdict
+from .core.model import CLICK, OPEN, ForwardState, Hit, Location, Verdict
 from .db.eventlog import EventLog
 from .db.queries import event_view
 from .geo import GeoLocator
 from .live.hub import Hub, Message, sse_frame
 
 log = logging.getLogger(__name__)
-
-HIDDEN_BY = {"Gmail": "Location hidden by Gmail", "Yahoo": "Location hidden by Yahoo", "Apple": "Location hidden by Apple"}
-
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
@@ -45,16 +42,6 @@ class Revision:
     user_id: int
     event_ids: tuple[int, ...]
     verdict: Verdict
-
-
-def hidden_location(verdict: Verdict) -> Location | None:
-    """Proxies and Apple's prefetch hide the reader: say so instead of the proxy's city."""
-    if verdict.cls not in (PROXY, MACHINE):
-        return None
-    for who, note in HIDDEN_BY.items():
-        if who in verdict.reason:
-            return Location(note=note)
-    return Location(note="Location hidden (fetched by a machine)") if verdict.cls == MACHINE else None
 
 
 class Recorder:
@@ -177,7 +164,7 @@ class Recorder:
             quarantined=hit.kind == CLICK and self._scanners.is_quarantined(hit.ip, agent.raw, hit.at),
         )
         verdict = classify(facts)
-        location = hidden_location(verdict) or self._geo.locate(hit.ip)
+        location = Location(note=verdict.location_note) if verdict.location_note else self._geo.locate(hit.ip)
         changed = forwarding.observe(state, cls=verdict.cls, location=location, agent=agent, at=hit.at)
         return {
             "workspace_id": context["workspace_id"], "user_id": context["user_id"], "email_id": context["email_id"],

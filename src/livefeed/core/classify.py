@@ -38,6 +38,9 @@ KNOWN_NETWORKS: tuple[tuple[str, str, str], ...] = (
     ("104.47.0.0/17", SCANNER, "Microsoft Exchange Online Protection (Safe Links)"),
 )
 _NETWORKS = tuple((ipaddress.ip_network(cidr), cls, why) for cidr, cls, why in KNOWN_NETWORKS)
+# What the feed shows instead of the fetcher's own place (Mountain View, Cupertino).
+HIDDEN_BY_GMAIL, HIDDEN_BY_YAHOO, HIDDEN_BY_APPLE = (f"Location hidden by {who}" for who in ("Gmail", "Yahoo", "Apple"))
+HIDDEN_BY_MACHINE = "Location hidden (fetched by a machine)"
 
 # Security gateways whose user agents are not in Crawler-Detect's list.
 # Desktop mail clients as ua-parser names them: a person reading mail, whatever else matches.
@@ -90,26 +93,27 @@ def _scanner_marker(f: Facts) -> bool:
     return any(marker.lower() in f.agent.raw.lower() for marker in SCANNER_MARKERS)
 
 
-Rule = tuple[str, Callable[[Facts], bool], Callable[[Facts], str]]
+# (class, matches, reason, location note): the note replaces the fetcher's place when it hides the reader's.
+Rule = tuple[str, Callable[[Facts], bool], Callable[[Facts], str], str | None]
 
 RULES: tuple[Rule, ...] = (
-    (SELF, lambda f: f.rep_cookie, lambda f: "Your own browser (signed-in rep cookie)"),
-    (SELF, lambda f: f.rep_ip, lambda f: f"An address you sign in from ({f.ip})"),
-    (PROXY, lambda f: "GoogleImageProxy" in f.agent.raw, lambda f: "Gmail image proxy: a real open, location hidden by Gmail"),
-    (PROXY, lambda f: "YahooMailProxy" in f.agent.raw, lambda f: "Yahoo Mail image proxy: a real open, location hidden by Yahoo"),
-    (SCANNER, lambda f: f.burst, lambda f: f"{BURST_LINKS}+ links of this email clicked within {BURST_WINDOW.seconds} s"),
-    (SCANNER, lambda f: f.quarantined, lambda f: "Same address and browser as a link scanner seen minutes ago"),
-    (SCANNER, _scanner_marker, lambda f: f"Security gateway ({f.agent.crawler or f.agent.raw[:60]})"),
-    (MACHINE, lambda f: all(m in f.agent.raw for m in GMAIL_PREFETCH_MARKERS), lambda f: "Gmail prefetch (fixed old Chrome/Edge user agent)"),
-    (MACHINE, lambda f: f.agent.raw.strip() == APPLE_MPP_UA, lambda f: "Apple Mail Privacy Protection prefetch: location hidden by Apple"),
-    (MACHINE, _network_is(MACHINE), lambda f: network_of(f.ip)[1]),
-    (SCANNER, _network_is(SCANNER), lambda f: network_of(f.ip)[1]),
+    (SELF, lambda f: f.rep_cookie, lambda f: "Your own browser (signed-in rep cookie)", None),
+    (SELF, lambda f: f.rep_ip, lambda f: f"An address you sign in from ({f.ip})", None),
+    (PROXY, lambda f: "GoogleImageProxy" in f.agent.raw, lambda f: "Gmail image proxy: a real open, location hidden by Gmail", HIDDEN_BY_GMAIL),
+    (PROXY, lambda f: "YahooMailProxy" in f.agent.raw, lambda f: "Yahoo Mail image proxy: a real open, location hidden by Yahoo", HIDDEN_BY_YAHOO),
+    (SCANNER, lambda f: f.burst, lambda f: f"{BURST_LINKS}+ links of this email clicked within {BURST_WINDOW.seconds} s", None),
+    (SCANNER, lambda f: f.quarantined, lambda f: "Same address and browser as a link scanner seen minutes ago", None),
+    (SCANNER, _scanner_marker, lambda f: f"Security gateway ({f.agent.crawler or f.agent.raw[:60]})", None),
+    (MACHINE, lambda f: all(m in f.agent.raw for m in GMAIL_PREFETCH_MARKERS), lambda f: "Gmail prefetch (fixed old Chrome/Edge user agent)", HIDDEN_BY_GMAIL),
+    (MACHINE, lambda f: f.agent.raw.strip() == APPLE_MPP_UA, lambda f: "Apple Mail Privacy Protection prefetch: location hidden by Apple", HIDDEN_BY_APPLE),
+    (MACHINE, _network_is(MACHINE), lambda f: network_of(f.ip)[1], HIDDEN_BY_APPLE),  # Apple's /8 is the only machine network
+    (SCANNER, _network_is(SCANNER), lambda f: network_of(f.ip)[1], None),
     # Crawler-Detect lists "Microsoft Office" (Office's link checkers) — Outlook's own UA has it too.
-    (HUMAN, lambda f: f.agent.client.startswith(MAIL_CLIENTS), lambda f: _human(f)),
-    (SCANNER, lambda f: f.agent.crawler is not None, lambda f: f"Bot or HTTP library ({f.agent.crawler})"),
-    (SCANNER, lambda f: not f.agent.raw.strip(), lambda f: "No user agent"),
+    (HUMAN, lambda f: f.agent.client.startswith(MAIL_CLIENTS), lambda f: _human(f), None),
+    (SCANNER, lambda f: f.agent.crawler is not None, lambda f: f"Bot or HTTP library ({f.agent.crawler})", None),
+    (SCANNER, lambda f: not f.agent.raw.strip(), lambda f: "No user agent", None),
     (MACHINE, lambda f: f.kind == OPEN and _early(f) and not f.agent.client,
-     lambda f: f"Opened {_secs(f)} after sending by an unrecognised client"),
+     lambda f: f"Opened {_secs(f)} after sending by an unrecognised client", HIDDEN_BY_MACHINE),
 )
 
 
@@ -129,9 +133,9 @@ def _classify_settled(kind, agent, ip, rep_cookie, rep_ip, burst, quarantined) -
 
 
 def _classify(facts: Facts) -> Verdict:
-    for cls, matches, reason in RULES:
+    for cls, matches, reason, location_note in RULES:
         if matches(facts):
-            return Verdict(cls, reason(facts))
+            return Verdict(cls, reason(facts), location_note)
     return Verdict(HUMAN, _human(facts))
 
 

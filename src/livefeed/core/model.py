@@ -56,6 +56,7 @@ class Location:
 class Verdict:
     cls: str
     reason: str
+    location_note: str | None = None  # set when the fetcher hides the reader's place ("Location hidden by Gmail")
 
 
 @dataclass(frozen=True)

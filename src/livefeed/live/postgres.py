@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 import psycopg
 from sqlalchemy import Engine
@@ -62,6 +63,41 @@ def decode(payload: str) -> tuple[str, dict[int, list[int]]]:
     return kind, result
 
 
+class SingleFlight:
+    """At most one run per key at a time; a key asked for again while running runs once more after.
+
+    Catch-up reads are idempotent (they read from a position), so collapsing repeated requests
+    into one more run loses nothing and keeps one reader per rep, and one for the tail."""
+
+    def __init__(self):
+        self._running: dict[object, asyncio.Task] = {}
+        self._again: set[object] = set()
+
+    def run(self, key, job: Callable[[], Awaitable[None]]) -> None:
+        if key in self._running:
+            self._again.add(key)
+            return
+        self._running[key] = asyncio.create_task(self._loop(key, job))
+
+    async def _loop(self, key, job) -> None:
+        try:
+            while True:
+                self._again.discard(key)
+                await job()
+                if key not in self._again:
+                    return
+        except Exception:  # the sweep or the next notification retries
+            log.exception("fan-out read %r failed", key)
+        finally:
+            self._running.pop(key, None)
+
+    async def cancel(self) -> None:
+        tasks = list(self._running.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
 class PgNotifyHub(MemoryHub):
     """Local streams as in MemoryHub; publishing and receiving go through PostgreSQL."""
 
@@ -70,11 +106,8 @@ class PgNotifyHub(MemoryHub):
         self._engine = engine
         self._dsn = sqlalchemy_url(database_url).replace("postgresql+psycopg://", "postgresql://")
         self._tasks: list[asyncio.Task] = []
-        self._catching_up: dict[int, asyncio.Task] = {}
-        self._again: set[int] = set()
+        self._flights = SingleFlight()
         self._tail = 0  # the newest event id dispatched from the log tail
-        self._advancing: asyncio.Task | None = None
-        self._advance_again = False
         self.listening = asyncio.Event()
 
     async def start(self) -> None:
@@ -88,9 +121,10 @@ class PgNotifyHub(MemoryHub):
             return queries.newest_id(conn)
 
     async def stop(self) -> None:
-        for task in [*self._tasks, *self._catching_up.values()]:
+        for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, *self._catching_up.values(), return_exceptions=True)
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._flights.cancel()
 
     def wants(self, user_id: int) -> bool:
         return False  # frames are built by the receiving worker from the database
@@ -130,7 +164,7 @@ class PgNotifyHub(MemoryHub):
         elif kind == "r":
             for user_id, ids in users.items():
                 if self.subscriptions(user_id):
-                    asyncio.create_task(self._revise(user_id, ids))
+                    self._flights.run(("revise", user_id, tuple(ids)), lambda u=user_id, i=ids: self._revise(u, i))
 
     async def _sweep(self) -> None:
         while True:
@@ -138,36 +172,37 @@ class PgNotifyHub(MemoryHub):
             self._advance()
 
     def _advance(self) -> None:
-        """Dispatch the log's tail; one reader at a time, re-run when asked again meanwhile."""
-        if self._advancing is not None:
-            self._advance_again = True
-            return
-        self._advancing = asyncio.create_task(self._advance_loop())
+        """Dispatch the log's tail to every local stream (one reader at a time)."""
+        self._flights.run("tail", self._read_and_dispatch_tail)
 
-    async def _advance_loop(self) -> None:
-        try:
-            while True:
-                self._advance_again = False
-                while True:
-                    rows = await asyncio.to_thread(self._read_tail, self._tail)
-                    for row in rows:
-                        self._dispatch(row)
-                        self._tail = row["id"]
-                    if len(rows) < CATCH_UP_PAGE:
-                        break
-                if not self._advance_again:
-                    return
-        except Exception:
-            log.exception("reading the event log failed; the sweep retries")
-        finally:
-            self._advancing = None
+    def _catch_up(self, user_id: int) -> None:
+        """Read and queue one rep's events after its streams' oldest position."""
+        self._flights.run(user_id, lambda: self._catch_up_rep(user_id))
 
-    def _read_tail(self, after: int) -> list:
-        with self._engine.connect() as conn:
-            return queries.log_after(conn, after=after, limit=CATCH_UP_PAGE)
+    async def _read_and_dispatch_tail(self) -> None:
+        while True:
+            rows = await asyncio.to_thread(self._read_tail, self._tail)
+            for row in rows:
+                self._dispatch(row, self.subscriptions(row["user_id"]))
+                self._tail = row["id"]
+            if len(rows) < CATCH_UP_PAGE:
+                return
 
-    def _dispatch(self, row) -> None:
-        ready = [s for s in self.subscriptions(row["user_id"]) if s.sent is not None and row["id"] > s.position and not s.ended]
+    async def _catch_up_rep(self, user_id: int) -> None:
+        while True:
+            ready = [s for s in self.subscriptions(user_id) if s.sent is not None]
+            if not ready:
+                return
+            after = min(s.position for s in ready)
+            rows = await asyncio.to_thread(self._read_rep, ready[0].workspace_id, user_id, after)
+            for row in rows:
+                self._dispatch(row, ready)
+            if len(rows) < CATCH_UP_PAGE:
+                return
+
+    def _dispatch(self, row, subscriptions) -> None:
+        """Queue one event on those of `subscriptions` that are ready and have not had it."""
+        ready = [s for s in subscriptions if s.sent is not None and row["id"] > s.position and not s.ended]
         if not ready:
             return
         message = Message(row["user_id"], row["id"], sse_frame(event="hit", data=queries.event_view(row), event_id=row["id"]))
@@ -175,42 +210,11 @@ class PgNotifyHub(MemoryHub):
             self.deliver(subscription, message)
             subscription.queued = row["id"]
 
-    def _catch_up(self, user_id: int) -> None:
-        """Read and queue the rep's new events; one reader per rep at a time, re-run if asked again."""
-        if user_id in self._catching_up:
-            self._again.add(user_id)
-            return
-        self._catching_up[user_id] = asyncio.create_task(self._catch_up_loop(user_id))
+    def _read_tail(self, after: int) -> list:
+        with self._engine.connect() as conn:
+            return queries.log_after(conn, after=after, limit=CATCH_UP_PAGE)
 
-    async def _catch_up_loop(self, user_id: int) -> None:
-        try:
-            while True:
-                self._again.discard(user_id)
-                await self._deliver_new(user_id)
-                if user_id not in self._again:
-                    return
-        except Exception:
-            log.exception("catching up rep %s failed", user_id)
-        finally:
-            self._catching_up.pop(user_id, None)
-
-    async def _deliver_new(self, user_id: int) -> None:
-        while True:
-            ready = [s for s in self.subscriptions(user_id) if s.sent is not None]
-            if not ready:
-                return
-            after = min(s.position for s in ready)
-            rows = await asyncio.to_thread(self._read, ready[0].workspace_id, user_id, after)
-            for row in rows:
-                message = Message(user_id, row["id"], sse_frame(event="hit", data=queries.event_view(row), event_id=row["id"]))
-                for subscription in ready:
-                    if row["id"] > subscription.position and not subscription.ended:
-                        self.deliver(subscription, message)
-                        subscription.queued = row["id"]
-            if len(rows) < CATCH_UP_PAGE:
-                return
-
-    def _read(self, workspace_id: int, user_id: int, after: int) -> list:
+    def _read_rep(self, workspace_id: int, user_id: int, after: int) -> list:
         with self._engine.connect() as conn:
             return queries.feed_after(conn, workspace_id=workspace_id, user_id=user_id, after=after, limit=CATCH_UP_PAGE)
 

@@ -158,7 +158,11 @@ def _paragraphs(text: str) -> str | None:
 
 
 def _outbox_rows(rt, user, message_id: int | None = None):
-    query = (select(outbox.c.id, outbox.c.rcpt, outbox.c.subject, outbox.c.created_at, outbox.c.raw, recipients.c.field)
+    """The rep's outbox, newest first; one message with its raw source when `message_id` is given."""
+    columns = [outbox.c.id, outbox.c.rcpt, outbox.c.subject, outbox.c.created_at, recipients.c.field]
+    if message_id is not None:
+        columns.append(outbox.c.raw)  # up to 2 MB each: only for the one message shown
+    query = (select(*columns)
              .join(recipients, recipients.c.id == outbox.c.recipient_id)
              .where(outbox.c.workspace_id == user["workspace_id"], outbox.c.user_id == user["id"]))
     if message_id is not None:
