@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .core import compose
+from .core.model import Invalid
 from .core.secrets import check_password, hash_password, new_secret, secret_hash
 from .core.tokens import CLICK, MESSAGE, OPEN, TokenSigner
 from .db.tables import api_tokens, emails, links, people, recipients, sessions, user_ips, users, workspaces
@@ -26,12 +27,7 @@ SELF = b"s"
 DEFAULT_WORKSPACE = "Default"
 
 
-class ActionError(ValueError):
-    """Bad input to an action; `field` names what is wrong."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
-        self.field, self.message = field, message
+ActionError = Invalid  # bad input to an action; `field` names what is wrong
 
 
 # --- workspaces, users, tokens, sessions -------------------------------------------------------

@@ -9,19 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from .agents import AgentParser
 from .core import forwarding
 from .core.classify import Facts, ScannerWatch, classify
 from .core.model import CLICK, OPEN, ForwardState, Hit, Location, Verdict
 from .db.eventlog import EventLog
-from .db.queries import event_view
+from .db.queries import event_view, log_after, newest_id
 from .geo import GeoLocator
 from .live.hub import Hub, Message, sse_frame
 
@@ -52,18 +52,22 @@ class Recorder:
         self._log = EventLog(engine.dialect.name)
         self._scanners = scanners or ScannerWatch()
         self._pending: list[tuple[Hit, asyncio.Future]] = []
+        self._jobs: list[tuple[Callable, asyncio.Future]] = []
+        self._last_id: int | None = None  # SQLite: the newest event id this process has published
         self._wake = asyncio.Event()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="livefeed-writer")
         self._task: asyncio.Task | None = None
         self.batches = self.hits = 0
 
     async def start(self) -> None:
+        if self._log.sqlite:
+            self._last_id = await asyncio.get_running_loop().run_in_executor(self._executor, self._newest)
         self._task = asyncio.create_task(self._run(), name="livefeed-recorder")
 
     async def stop(self) -> None:
         """Finish what is queued, then stop."""
         if self._task is not None:
-            while self._pending:
+            while self._pending or self._jobs:
                 await asyncio.sleep(0)
                 self._wake.set()
             self._task.cancel()
@@ -81,42 +85,111 @@ class Recorder:
     async def record_click(self, hit: Hit) -> Outcome:
         return await self._submit(hit)
 
+    async def write(self, job: Callable[[Connection], tuple[object, list[dict]]]):
+        """Run `job(conn)` in the writer thread, in its own transaction, between hit batches.
+
+        The job returns (result, event rows); the rows are appended to the event log in that
+        transaction and published after its commit, in id order with the hits'. This is the way in
+        for every other writer of feed events (a score rise from the API), so that in one process
+        events reach the hub in the order of their ids."""
+        return await self._enqueue(self._jobs, job)
+
+    async def catch_up(self) -> None:
+        """Publish events other processes appended (SQLite: `livefeed import` beside the server)."""
+        if self._log.sqlite:
+            await self.write(lambda conn: (None, []))
+
     async def _submit(self, hit: Hit) -> Outcome:
+        return await self._enqueue(self._pending, hit)
+
+    async def _enqueue(self, queue: list, item):
         if self._task is None or self._task.done():
             raise RuntimeError("recorder is not running")
         future = asyncio.get_running_loop().create_future()
-        self._pending.append((hit, future))
+        queue.append((item, future))
         self._wake.set()
         return await future
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
             await self._wake.wait()
             self._wake.clear()
             batch, self._pending = self._pending, []
-            if not batch:
-                continue
+            if batch:
+                await self._record(batch)
+            jobs, self._jobs = self._jobs, []
+            for job, future in jobs:
+                await self._run_job(job, future)
+
+    async def _run_job(self, job, future: asyncio.Future) -> None:
+        try:
+            result, messages = await asyncio.get_running_loop().run_in_executor(self._executor, self._execute, job)
+        except Exception as exc:  # rolled back: the caller learns why
+            if not future.done():
+                future.set_exception(exc)
+            return
+        if not future.done():
+            future.set_result(result)
+        await self._publish(messages)
+
+    async def _publish(self, messages: list[Message]) -> None:
+        if messages:
             try:
-                outcomes, messages = await loop.run_in_executor(self._executor, self._write, [hit for hit, _ in batch])
-            except Exception as exc:  # the batch is not durable: every caller learns it
-                log.exception("writing %d hits failed", len(batch))
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            self.batches += 1
-            self.hits += len(batch)
-            for (_, future), outcome in zip(batch, outcomes):
+                await self._hub.publish(messages)
+            except Exception:  # the events are durable; streams catch up by id on reconnect
+                log.exception("publishing %d messages failed", len(messages))
+
+    async def _record(self, batch: list[tuple[Hit, asyncio.Future]]) -> None:
+        try:
+            outcomes, messages = await asyncio.get_running_loop().run_in_executor(
+                self._executor, self._write, [hit for hit, _ in batch])
+        except Exception as exc:  # the batch is not durable: every caller learns it
+            log.exception("writing %d hits failed", len(batch))
+            for _, future in batch:
                 if not future.done():
-                    future.set_result(outcome)
-            if messages:
-                try:
-                    await self._hub.publish(messages)
-                except Exception:  # the events are durable; streams catch up by id on reconnect
-                    log.exception("publishing %d messages failed", len(messages))
+                    future.set_exception(exc)
+            return
+        self.batches += 1
+        self.hits += len(batch)
+        for (_, future), outcome in zip(batch, outcomes):
+            if not future.done():
+                future.set_result(outcome)
+        await self._publish(messages)
 
     # --- the writer thread -------------------------------------------------------------------
+
+    def _newest(self) -> int:
+        with self._engine.connect() as conn:
+            return newest_id(conn)
+
+    def _execute(self, job) -> tuple[object, list[Message]]:
+        log_ = self._log
+        with self._engine.begin() as conn:
+            if log_.sqlite:
+                log_.lock(conn)
+            result, rows = job(conn)
+            if rows and not log_.sqlite:
+                log_.lock(conn)
+            ids = log_.append(conn, rows) if rows else []
+            foreign, last = self._foreign(conn, ids)
+            log_.notify(conn, self._hub.notices([Message(row["user_id"], event_id, b"") for row, event_id in zip(rows, ids)]))
+        self._last_id = last
+        return result, foreign + [self._frame({**row, "id": event_id}) for row, event_id in zip(rows, ids)]
+
+    def _foreign(self, conn: Connection, ids: list[int]) -> tuple[list[Message], int | None]:
+        """SQLite: the events another process appended since this one's last, for the local hub
+        (ids are assigned under the database's write lock, so they fill the gap before `ids`)."""
+        if self._last_id is None:
+            return [], None
+        upto = ids[0] - 1 if ids else newest_id(conn)
+        users = [u for u in self._hub.users() if self._hub.wants(u)] if upto > self._last_id else []
+        rows = log_after(conn, after=self._last_id, upto=upto, users=users) if users else []
+        return [self._frame(row) for row in rows], max(ids[-1] if ids else upto, self._last_id)
+
+    def _frame(self, row: Mapping) -> Message:
+        if not self._hub.wants(row["user_id"]):
+            return Message(row["user_id"], row["id"], b"")
+        return Message(row["user_id"], row["id"], sse_frame(event="hit", data=event_view(row), event_id=row["id"]))
 
     def _write(self, hits: list[Hit]) -> tuple[list[Outcome], list[Message]]:
         log_ = self._log
@@ -149,8 +222,10 @@ class Recorder:
             signals += [Message(r.user_id, None, b"", revised=r.event_ids) for r in revisions]
             # PostgreSQL delivers a NOTIFY only when the transaction commits: after the commit.
             log_.notify(conn, self._hub.notices(signals))
+            foreign, last = self._foreign(conn, ids)
+        self._last_id = last
         outcomes = self._outcomes(hits, copies, contexts, link_rows, placed, ids)
-        return outcomes, self._messages(rows, ids, contexts, link_rows, states, revisions)
+        return outcomes, foreign + self._messages(rows, ids, contexts, link_rows, states, revisions)
 
     def _event_row(self, hit: Hit, context: Mapping, state: ForwardState, rep_ips: set) -> tuple[dict, bool]:
         """The event row for one hit, and whether the copy's forward state changed."""
@@ -174,7 +249,7 @@ class Recorder:
             "user_agent": agent.raw, "client": agent.client[:100] or None, "device": (agent.device or agent.os)[:100] or None,
             "city": location.city, "region": location.region, "country": location.country,
             "country_code": location.country_code, "radius_km": location.radius_km, "location_note": location.note,
-            "forwarded": state.forwarded,
+            "forwarded": state.forwarded, "score_old": None, "score_new": None,
         }, changed
 
     def _watch_scanners(self, conn, hits, placed, rows, ids) -> list[Revision]:

@@ -22,6 +22,7 @@ from .mail.outbox import OutboxMailer
 from .mail.smtp import SmtpMailer, SmtpOptions
 from .recorder import Recorder
 from .settings import Settings
+from .targets import TierCache
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ class Runtime:
     agents: AgentParser
     geo: GeoLocator
     clock: Callable[[], datetime] = now_utc
+    tiers: TierCache | None = None
     background: list[asyncio.Task] = field(default_factory=list)
 
     @classmethod
@@ -56,7 +58,7 @@ class Runtime:
         else:
             mailer = OutboxMailer(engine, clock=clock)
         sender = EmailSender(engine, signer=signer, public_url=settings.public_url, mailer=mailer, clock=clock)
-        runtime = cls(settings, engine, signer, hub, recorder, sender, agents, geo, clock)
+        runtime = cls(settings, engine, signer, hub, recorder, sender, agents, geo, clock, TierCache(engine, clock=clock))
         if engine.dialect.name == "sqlite":
             runtime.background.append(asyncio.create_task(runtime._checkpoints(), name="livefeed-checkpoint"))
         runtime.background.append(asyncio.create_task(runtime._heartbeats(), name="livefeed-heartbeat"))
@@ -69,18 +71,21 @@ class Runtime:
             self.hub.heartbeat()
 
     async def _checkpoints(self) -> None:
-        """Keep the SQLite WAL short from a background thread (commits never checkpoint)."""
+        """Keep the SQLite WAL short from a background thread (commits never checkpoint), and
+        publish events another process (`livefeed import`) appended meanwhile."""
         while True:
             await asyncio.sleep(self.settings.checkpoint_seconds)
             try:
                 await asyncio.to_thread(checkpoint, self.engine)
+                await self.recorder.catch_up()
             except Exception:  # a busy database: the next round catches up
-                log.warning("WAL checkpoint failed", exc_info=True)
+                log.warning("WAL checkpoint or catch-up failed", exc_info=True)
 
     async def stop(self) -> None:
         for task in self.background:
             task.cancel()
         await asyncio.gather(*self.background, return_exceptions=True)
+        await self.tiers.close()
         await self.recorder.stop()
         await self.hub.stop()
         self.geo.close()

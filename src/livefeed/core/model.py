@@ -9,6 +9,20 @@ OPEN, CLICK = "open", "click"
 HUMAN, PROXY, MACHINE, SCANNER, SELF = "human", "proxy", "machine", "scanner", "self"
 CLASSES = (HUMAN, PROXY, MACHINE, SCANNER, SELF)
 ALERTING = frozenset({HUMAN, PROXY})  # only these alert the rep; the rest show greyed.
+SCORE = "score"  # the kind (and class) of a feed event announcing a lead score rise
+
+
+def iso_z(value: datetime | None) -> str | None:
+    """A UTC time as JSON shows it: ISO 8601 with a Z."""
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+class Invalid(ValueError):
+    """Bad input; `field` names what is wrong (the API answers 422 with it, the CLI prints it)."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field, self.message = field, message
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from sqlalchemy import Connection, func, select
 
-from ..core.model import ALERTING, Location
+from ..core.model import ALERTING, SCORE, Location
 from .tables import emails, events, links, people, recipients
 
 # One projection for the feed, used by the API, the stream's replay and the live path alike.
@@ -24,9 +24,9 @@ def _feed_select():
     return (
         select(*FEED_COLUMNS)
         .select_from(events)
-        .join(emails, emails.c.id == events.c.email_id)
         .join(people, people.c.id == events.c.person_id)
-        .join(recipients, recipients.c.id == events.c.recipient_id)
+        .outerjoin(emails, emails.c.id == events.c.email_id)  # a score rise has no email
+        .outerjoin(recipients, recipients.c.id == events.c.recipient_id)
         .outerjoin(links, links.c.id == events.c.link_id)
     )
 
@@ -45,10 +45,16 @@ def feed_after(conn: Connection, *, workspace_id: int, user_id: int, after: int,
     return list(conn.execute(query.order_by(events.c.id).limit(limit)).mappings())
 
 
-def log_after(conn: Connection, *, after: int, limit: int) -> list[Mapping]:
-    """Every rep's events with id > `after`, oldest first. Internal to fan-out (each row goes only
-    to its own rep's streams); the one query here not scoped to a workspace."""
-    return list(conn.execute(_feed_select().where(events.c.id > after).order_by(events.c.id).limit(limit)).mappings())
+def log_after(conn: Connection, *, after: int, limit: int | None = None, upto: int | None = None,
+              users: list[int] | None = None) -> list[Mapping]:
+    """Every rep's (or these reps') events with after < id ≤ upto, oldest first. Internal to
+    fan-out (each row goes only to its own rep's streams); the one query not scoped to a workspace."""
+    query = _feed_select().where(events.c.id > after)
+    if upto is not None:
+        query = query.where(events.c.id <= upto)
+    if users is not None:
+        query = query.where(events.c.user_id.in_(users))
+    return list(conn.execute(query.order_by(events.c.id).limit(limit)).mappings())
 
 
 def newest_id(conn: Connection) -> int:
@@ -67,6 +73,14 @@ def verdicts(conn: Connection, *, workspace_id: int, user_id: int, ids: list[int
 
 def event_view(row: Mapping) -> dict:
     """The JSON shape of one feed event (API, stream and window)."""
+    if row["kind"] == SCORE:
+        return {
+            "id": row["id"], "at": row["at"].isoformat().replace("+00:00", "Z"), "kind": SCORE, "class": SCORE,
+            "alert": True, "reason": row["reason"], "email": None,
+            "person": {"id": row["person_id"], "email": row["person_email"], "name": row["person_name"]},
+            "score": {"old": row["score_old"], "new": row["score_new"]},
+            "link_url": None, "device": None, "location": None, "forwarded": False, "forward_evidence": [],
+        }
     state = row.get("forward_state") or {}
     location = Location(city=row["city"], region=row["region"], country=row["country"],
                         country_code=row["country_code"], radius_km=row["radius_km"], note=row["location_note"])

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from sqlalchemy import (
-    JSON, BigInteger, Boolean, Column, DateTime, ForeignKey, Index, Integer, MetaData, String, Table,
-    Text, TypeDecorator, UniqueConstraint,
+    JSON, BigInteger, Boolean, Column, Date, DateTime, ForeignKey, Index, Integer, MetaData, String, Table,
+    Text, Time, TypeDecorator, UniqueConstraint, false, text,
 )
 
 metadata = MetaData(naming_convention={
@@ -50,6 +50,13 @@ workspaces = Table(
     Column("id", Id, primary_key=True),
     Column("name", String(200), nullable=False, unique=True),
     Column("created_at", UTCDateTime, nullable=False),
+    # How the Target list turns scores into stars and flames (core/scoring.py):
+    # "percentile" brackets of the workspace's scores, or "fixed" thresholds ("a,b,c").
+    Column("tier_method", String(16), nullable=False, server_default="percentile"),
+    Column("star_thresholds", String(60)),
+    Column("flame_thresholds", String(60)),
+    # Rank people without a Marketo score by LiveFeed's own engagement score.
+    Column("engagement_ranking", Boolean, nullable=False, server_default=false()),
 )
 
 users = Table(
@@ -61,6 +68,7 @@ users = Table(
     Column("timezone", String(64), nullable=False),
     Column("password_hash", String(300)),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("salesforce_user_id", String(18)),
 )
 
 api_tokens = Table(
@@ -95,7 +103,57 @@ people = Table(
     Column("email", String(254), nullable=False),
     Column("name", String(200)),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("first_name", String(100)),
+    Column("last_name", String(100)),
+    Column("title", String(200)),
+    Column("company", String(200)),
+    Column("phone", String(50)),
+    Column("linkedin_url", String(500)),
+    Column("owner_id", Id, ForeignKey("users.id")),  # the rep the CRM assigns this person to
+    Column("lead_score", Integer),
+    Column("score_source", String(16)),  # marketo | import | api
+    Column("score_changed_at", UTCDateTime),
+    Column("last_increase_at", UTCDateTime),  # set once the score has risen: the Target list's entry
+    Column("updated_at", UTCDateTime),
     UniqueConstraint("workspace_id", "email", name="uq_people_workspace_email"),
+    # The Target list: one rep's people whose score has risen, highest first, ties by the latest
+    # rise (partial: people who never rose are not in it, however many a rep owns).
+    Index("ix_people_owner_score", "owner_id", text("lead_score DESC"), text("last_increase_at DESC"),
+          sqlite_where=text("last_increase_at IS NOT NULL"), postgresql_where=text("last_increase_at IS NOT NULL")),
+)
+
+# Every change of a person's lead score (the Target list's reasons and flames).
+score_changes = Table(
+    "score_changes", metadata,
+    Column("id", Id, primary_key=True),
+    Column("workspace_id", Id, nullable=False),
+    Column("person_id", Id, ForeignKey("people.id"), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("old", Integer),
+    Column("new", Integer),
+    Column("source", String(16), nullable=False),
+    Index("ix_score_changes_person_id_at", "person_id", "at"),
+    Index("ix_score_changes_workspace_id_at", "workspace_id", "at"),
+)
+
+tasks = Table(
+    "tasks", metadata,
+    Column("id", Id, primary_key=True),
+    Column("workspace_id", Id, ForeignKey("workspaces.id"), nullable=False),
+    Column("assignee_id", Id, ForeignKey("users.id"), nullable=False),
+    Column("created_by", Id, ForeignKey("users.id"), nullable=False),
+    Column("person_id", Id, ForeignKey("people.id")),
+    Column("type", String(16), nullable=False),  # call | email | linkedin | custom
+    Column("title", String(500), nullable=False),
+    Column("notes", Text, nullable=False, default=""),
+    Column("priority", String(8), nullable=False),  # low | normal | high
+    Column("status", String(8), nullable=False),  # open | done
+    Column("due_date", Date, nullable=False),  # a calendar day in the assignee's time zone
+    Column("due_time", Time),  # optional wall-clock time in the assignee's zone
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("completed_at", UTCDateTime),
+    Index("ix_tasks_assignee_id_status_due_date", "assignee_id", "status", "due_date"),
 )
 
 emails = Table(
@@ -132,15 +190,16 @@ links = Table(
     Column("url", Text, nullable=False),
 )
 
-# Immutable hits. The id is the SSE event id. cls/reason are the verdict; a later scanner burst
-# may revise the verdict of the burst's first clicks (the only update an event ever gets).
+# Immutable hits, and a person's score rises (kind "score", no email). The id is the SSE event
+# id. cls/reason are the verdict; a later scanner burst may revise the verdict of the burst's
+# first clicks (the only update an event ever gets).
 events = Table(
     "events", metadata,
     Column("id", Id, primary_key=True),
     Column("workspace_id", Id, nullable=False),
     Column("user_id", Id, nullable=False),
-    Column("email_id", Id, nullable=False),
-    Column("recipient_id", Id, nullable=False),
+    Column("email_id", Id),  # None for events about a person, not an email (a score rise)
+    Column("recipient_id", Id),
     Column("person_id", Id, nullable=False),
     Column("link_id", Id),
     Column("kind", String(16), nullable=False),
@@ -158,8 +217,11 @@ events = Table(
     Column("radius_km", Integer),
     Column("location_note", String(100)),
     Column("forwarded", Boolean, nullable=False, default=False),
+    Column("score_old", Integer),
+    Column("score_new", Integer),
     Index("ix_events_user_id_id", "user_id", "id"),
     Index("ix_events_recipient_id_id", "recipient_id", "id"),
+    Index("ix_events_person_id_id", "person_id", "id"),
 )
 
 # Mail that would have gone out when no SMTP server is configured (the local outbox).

@@ -29,6 +29,12 @@ def sse_frame(*, event: str, data: dict, event_id: int | None = None) -> bytes:
 
 
 HEARTBEAT = Message(0, None, b": heartbeat\n\n")
+# What a "changed" frame can say: the window reloads that list (it holds no event of the log).
+CHANGED = ("tasks", "targets")
+
+
+def changed_frame(what: str) -> bytes:
+    return sse_frame(event="changed", data={"what": what})
 CLOSE = Message(0, None, b"")
 
 
@@ -72,6 +78,7 @@ class Hub(Protocol):
     def ready(self, subscription: Subscription) -> None: ...
     def unsubscribe(self, subscription: Subscription) -> None: ...
     async def publish(self, messages: list[Message]) -> None: ...
+    async def signal(self, user_ids: set[int], what: str) -> None: ...
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
 
@@ -131,6 +138,16 @@ class MemoryHub:
             if message.frame:
                 for subscription in self.subscriptions(message.user_id):
                     self.deliver(subscription, message)
+
+    async def signal(self, user_ids: set[int], what: str) -> None:
+        """Tell these reps' open windows that a list changed (tasks, targets); after the commit."""
+        self.deliver_changed(user_ids, what)
+
+    def deliver_changed(self, user_ids, what: str) -> None:
+        message = Message(0, None, changed_frame(what))
+        for user_id in user_ids:
+            for subscription in self.subscriptions(user_id):
+                self.deliver(subscription, message)
 
     def heartbeat(self) -> None:
         """Queue a heartbeat comment on every idle stream (one timer for all, not one per stream)."""

@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 
 from ..db import queries
 from ..db.engine import sqlalchemy_url
-from .hub import Message, MemoryHub, Subscription, sse_frame
+from .hub import CHANGED, Message, MemoryHub, Subscription, sse_frame
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +140,16 @@ class PgNotifyHub(MemoryHub):
     async def publish(self, messages: list[Message]) -> None:
         """Nothing to do: the notifications went out with the commit (see `notices`)."""
 
+    async def signal(self, user_ids: set[int], what: str) -> None:
+        """Payload "c<n> 12: 34:" (n: the index of `what` in CHANGED) to every worker."""
+        if user_ids:
+            payload = f"c{CHANGED.index(what)} " + " ".join(f"{u}:" for u in sorted(user_ids))
+            await asyncio.to_thread(self._notify, payload[:MAX_PAYLOAD].rsplit(" ", 1)[0] if len(payload) > MAX_PAYLOAD else payload)
+
+    def _notify(self, payload: str) -> None:
+        with self._engine.begin() as conn:
+            conn.exec_driver_sql("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
+
     async def _listen(self) -> None:
         while True:
             try:
@@ -161,6 +171,8 @@ class PgNotifyHub(MemoryHub):
             # Always read the tail, even when none of these reps watches here: jumping the tail
             # to a notified id could step over an earlier event whose notice is still on its way.
             self._advance()
+        elif kind.startswith("c") and kind[1:].isdigit() and int(kind[1:]) < len(CHANGED):
+            self.deliver_changed(users, CHANGED[int(kind[1:])])
         elif kind == "r":
             for user_id, ids in users.items():
                 if self.subscriptions(user_id):

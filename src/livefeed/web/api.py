@@ -44,9 +44,9 @@ class Me(BaseModel):
     workspace_id: int
 
 
-def error_422(field: str, message: str) -> JSONResponse:
+def error_422(field: str, message: str, where: str = "body") -> JSONResponse:
     """The same shape FastAPI uses for validation errors, so clients handle one format."""
-    return JSONResponse({"detail": [{"loc": ["body", *field.replace("]", "").split("[")], "msg": message, "type": "value_error"}]}, 422)
+    return JSONResponse({"detail": [{"loc": [where, *field.replace("]", "").split("[")], "msg": message, "type": "value_error"}]}, 422)
 
 
 @router.get("/me", response_model=Me, summary="The signed-in rep")

@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from ..db.tables import now_utc
 from ..runtime import Runtime
 from ..settings import Settings
-from . import api, pages, stream
+from . import api, api_people, api_tasks, pages, stream
 from .track import TrackingFrontdoor
 
 log = logging.getLogger(__name__)
@@ -84,6 +84,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = now_utc, o
                   openapi_url="/api/v1/openapi.json", docs_url="/api/v1/docs", redoc_url=None)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(api.router)
+    app.include_router(api_people.router)
+    app.include_router(api_tasks.router)
     app.include_router(pages.router)
 
     app.add_middleware(SecurityHeaders)

@@ -1,0 +1,190 @@
+"""People, their owners and lead scores: upsert (API), patch, and CSV import — all one path.
+
+Every score change is kept in `score_changes` (time, old, new, source). A score that rises from an
+earlier value is announced to the person's owner as a feed event ("Score rose from 40 to 65");
+a person's first score is recorded but not announced. A person enters the owner's Target list
+once their score has risen (a first score counts as rising from nothing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Connection, bindparam, insert, select, update
+
+from .core.contacts import Rejected, display_name, tel_url
+from .core.model import iso_z, SCORE, Invalid
+from .db.tables import people, score_changes, users
+
+SOURCES = ("api", "import", "marketo")
+CHUNK = 900  # rows per IN (…) lookup: under SQLite's old 999-variable limit
+# The columns an upsert may change, besides the email and the times.
+PERSON_COLUMNS = ("first_name", "last_name", "name", "title", "company", "phone", "linkedin_url", "owner_id",
+                  "lead_score", "score_source", "score_changed_at", "last_increase_at", "updated_at")
+PLAIN_FIELDS = ("first_name", "last_name", "title", "company", "phone", "linkedin_url")
+
+
+class Rejection(Exception):
+    """Rows were rejected and the file is applied all-or-nothing: nothing was written."""
+
+    def __init__(self, rejected: list[Rejected]):
+        super().__init__(f"{len(rejected)} rows rejected")
+        self.rejected = rejected
+
+
+@dataclass
+class Applied:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: list[Rejected] = field(default_factory=list)
+    ids: dict[str, int] = field(default_factory=dict)  # email → person id
+    owners: set[int] = field(default_factory=set)  # reps whose Target list may have changed
+    rises: int = 0
+
+
+def apply_people(conn: Connection, *, workspace_id: int, records: list[tuple[int, dict]], source: str, now: datetime,
+                 partial: bool = False) -> tuple[Applied, list[dict]]:
+    """Upsert people by email in one transaction; return what happened and the score-rise events
+    to append. A row whose owner is not a rep of the workspace is rejected; unless `partial`, any
+    rejection raises Rejection before anything is written."""
+    applied = Applied(rejected=[])
+    reps = dict(conn.execute(select(users.c.email, users.c.id).where(users.c.workspace_id == workspace_id)).all())
+    existing = _existing(conn, workspace_id, [record["email"] for _, record in records])
+    inserts, updates, changes, rises = [], [], [], []
+    for line, record in records:
+        owner = record.get("owner_email", ...)
+        if owner not in (..., None) and owner not in reps:
+            applied.rejected.append(Rejected(line, record["email"], "owner_email", f"no rep {owner} in this workspace"))
+            continue
+        current = existing.get(record["email"])
+        if current is not None:
+            applied.ids[record["email"]] = current["id"]
+        values, change = merge(current, record, owner_id=reps.get(owner) if owner is not ... else ..., source=source, now=now)
+        if current is None:
+            inserts.append({**values, "workspace_id": workspace_id, "email": record["email"], "created_at": now})
+        elif values:
+            updates.append({**{c: current[c] for c in PERSON_COLUMNS}, **values, "_id": current["id"]})
+            applied.owners.update(o for o in (current["owner_id"], values.get("owner_id", current["owner_id"])) if o)
+        else:
+            applied.unchanged += 1
+            continue
+        if change:
+            changes.append((record["email"], change))
+            if change[0] is not None and change[1] is not None and change[1] > change[0]:
+                rises.append((current, values, change))
+    if applied.rejected and not partial:
+        raise Rejection(applied.rejected)
+    if inserts:
+        created = conn.execute(insert(people).returning(people.c.id, people.c.email, sort_by_parameter_order=True), inserts)
+        for row in created:
+            applied.ids[row.email] = row.id
+        applied.owners.update(row["owner_id"] for row in inserts if row.get("owner_id") and row.get("last_increase_at"))
+    if updates:
+        statement = update(people).where(people.c.id == bindparam("_id")).values({c: bindparam("v_" + c) for c in PERSON_COLUMNS})
+        conn.execute(statement, [{"_id": row["_id"], **{"v_" + c: row[c] for c in PERSON_COLUMNS}} for row in updates])
+    if changes:
+        conn.execute(insert(score_changes), [
+            {"workspace_id": workspace_id, "person_id": applied.ids[email], "at": now, "old": old, "new": new, "source": source}
+            for email, (old, new) in changes])
+    applied.created, applied.updated, applied.rises = len(inserts), len(updates), len(rises)
+    return applied, [_rise_event(workspace_id, current, values, change, now) for current, values, change in rises
+                     if values.get("owner_id", current["owner_id"])]
+
+
+def merge(current: Mapping | None, record: Mapping, *, owner_id, source: str, now: datetime) -> tuple[dict, tuple | None]:
+    """The column values that change (all of them for a new person) and the score change (old,
+    new) if any. `owner_id` is ... when the record leaves the owner as it is."""
+    before = current or {}
+    values: dict = {}
+    for name in PLAIN_FIELDS:
+        if name in record and record[name] != before.get(name):
+            values[name] = record[name]
+    if owner_id is not ... and owner_id != before.get("owner_id"):
+        values["owner_id"] = owner_id
+    if "first_name" in values or "last_name" in values:
+        name = display_name(values.get("first_name", before.get("first_name")), values.get("last_name", before.get("last_name")))
+        if name and name != before.get("name"):
+            values["name"] = name
+    change = None
+    if "lead_score" in record and record["lead_score"] != before.get("lead_score"):
+        old, new = before.get("lead_score"), record["lead_score"]
+        change = (old, new)
+        values.update(lead_score=new, score_source=source, score_changed_at=now)
+        if new is None:
+            values["last_increase_at"] = None  # no score, no place on the Target list
+        elif old is None or new > old:
+            values["last_increase_at"] = now
+    if values:
+        values["updated_at"] = now
+    if current is None:
+        values = {c: values.get(c) for c in PERSON_COLUMNS} | {"updated_at": now}
+    return values, change
+
+
+def _rise_event(workspace_id: int, current: Mapping, values: Mapping, change: tuple, now: datetime) -> dict:
+    old, new = change
+    return {
+        "workspace_id": workspace_id, "user_id": values.get("owner_id", current["owner_id"]), "email_id": None,
+        "recipient_id": None, "person_id": current["id"], "link_id": None, "kind": SCORE, "cls": SCORE,
+        "reason": f"Score rose from {old} to {new}", "at": now, "ip": None, "user_agent": "", "client": None,
+        "device": None, "city": None, "region": None, "country": None, "country_code": None, "radius_km": None,
+        "location_note": None, "forwarded": False, "score_old": old, "score_new": new,
+        # for the live frame (not stored with the event)
+        "person_email": current["email"], "person_name": values.get("name", current["name"]),
+        "subject": None, "link_url": None, "forward_state": None,
+    }
+
+
+def _existing(conn: Connection, workspace_id: int, emails: list[str]) -> dict[str, dict]:
+    found: dict[str, dict] = {}
+    columns = (people.c.id, people.c.email, *(people.c[c] for c in PERSON_COLUMNS))
+    for start in range(0, len(emails), CHUNK):
+        chunk = emails[start:start + CHUNK]
+        query = select(*columns).where(people.c.workspace_id == workspace_id, people.c.email.in_(chunk))
+        for row in conn.execute(query).mappings():
+            found[row["email"]] = dict(row)
+    return found
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+def person(conn: Connection, *, workspace_id: int, person_id: int, history: int = 0) -> dict | None:
+    """One person of the workspace, as the API shows it (with the newest score changes)."""
+    owner = users.alias("owner")
+    query = (select(people, owner.c.email.label("owner_email"), owner.c.name.label("owner_name"))
+             .outerjoin(owner, owner.c.id == people.c.owner_id)
+             .where(people.c.workspace_id == workspace_id, people.c.id == person_id))
+    row = conn.execute(query).mappings().first()
+    if row is None:
+        return None
+    view = person_view(row)
+    if history:
+        changes = conn.execute(select(score_changes).where(score_changes.c.person_id == person_id)
+                               .order_by(score_changes.c.at.desc(), score_changes.c.id.desc()).limit(history)).mappings()
+        view["score_history"] = [{"at": iso_z(c["at"]), "old": c["old"], "new": c["new"], "source": c["source"]} for c in changes]
+    return view
+
+
+def person_view(row: Mapping) -> dict:
+    return {
+        "id": row["id"], "email": row["email"], "name": row["name"], "first_name": row["first_name"],
+        "last_name": row["last_name"], "title": row["title"], "company": row["company"], "phone": row["phone"],
+        "linkedin_url": row["linkedin_url"], "tel_url": tel_url(row["phone"]),
+        "owner": {"id": row["owner_id"], "email": row["owner_email"], "name": row["owner_name"]} if row["owner_id"] else None,
+        "lead_score": row["lead_score"], "score_source": row["score_source"],
+        "score_changed_at": iso_z(row["score_changed_at"]), "created_at": iso_z(row["created_at"]),
+        "updated_at": iso_z(row["updated_at"]),
+    }
+
+
+def person_id_by_email(conn: Connection, workspace_id: int, email: str) -> int | None:
+    return conn.execute(select(people.c.id).where(people.c.workspace_id == workspace_id, people.c.email == email)).scalar()
+
+
+def check_email_free(conn: Connection, workspace_id: int, email: str, person_id: int) -> None:
+    other = person_id_by_email(conn, workspace_id, email)
+    if other is not None and other != person_id:
+        raise Invalid("email", f"{email} already belongs to person {other}")

@@ -1,0 +1,188 @@
+"""JSON API: people (upsert by email, patch), the Target list, the workspace's ranking settings."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import or_, select, update
+
+from .. import people as people_actions
+from .. import targets
+from ..core import contacts, scoring
+from ..core.model import Invalid, iso_z
+from ..db.tables import people, workspaces
+from .api import error_422
+from .auth import api_user, runtime
+
+router = APIRouter(prefix="/api/v1")
+NOT_FOUND = {404: {"description": "No such person in your workspace"}}
+INVALID = {422: {"description": "Invalid input; `detail[].loc` names the field"}}
+
+
+class PersonIn(BaseModel):
+    """The CSV import's columns. Absent fields stay as they are; null clears one."""
+
+    model_config = ConfigDict(extra="forbid")
+    email: str
+    first_name: str | None = None
+    last_name: str | None = None
+    title: str | None = None
+    company: str | None = None
+    phone: str | None = None
+    linkedin_url: str | None = None
+    owner_email: str | None = Field(None, description="A rep of the workspace (the CRM owner); null for none")
+    lead_score: int | None = None
+
+
+class PersonPatch(PersonIn):
+    email: str | None = None
+
+
+class WorkspaceSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    tier_method: str | None = Field(None, description="percentile (default) or fixed")
+    star_thresholds: str | None = Field(None, description='Fixed method: three ascending scores, "25,50,75"')
+    flame_thresholds: str | None = Field(None, description='Fixed method: three ascending 7-day rises, "5,15,30"')
+    engagement_ranking: bool | None = Field(None, description="Rank people without a lead score by engagement")
+
+
+async def write_people(request: Request, user, records: list[tuple[int, dict]], *, before=None):
+    """Apply person records through the writer (score rises become feed events in id order)."""
+    rt = runtime(request)
+    now = rt.clock()
+
+    def job(conn):
+        if before is not None:
+            before(conn)
+        return people_actions.apply_people(conn, workspace_id=user["workspace_id"], records=records, source="api", now=now)
+
+    try:
+        applied = await rt.recorder.write(job)
+    except people_actions.Rejection as exc:
+        raise Invalid(exc.rejected[0].field, exc.rejected[0].message) from None
+    await rt.hub.signal(applied.owners, "targets")
+    return applied
+
+
+@router.post("/people", summary="Create or update a person (upsert by email)", responses={**INVALID, 200: {"description": "Updated"}},
+             status_code=201)
+async def upsert_person(body: PersonIn, request: Request, user=Depends(api_user)):
+    try:
+        record = contacts.person_record(body.model_dump(exclude_unset=True))
+        applied = await write_people(request, user, [(1, record)])
+    except Invalid as exc:
+        return error_422(exc.field, exc.message)
+    view = await _read_person(request, user, applied.ids[record["email"]])
+    return JSONResponse(view, status_code=201 if applied.created else 200)
+
+
+@router.patch("/people/{person_id}", summary="Change a person", responses={**INVALID, **NOT_FOUND})
+async def patch_person(person_id: int, body: PersonPatch, request: Request, user=Depends(api_user)):
+    current = await _read_person(request, user, person_id)
+    if current is None:
+        return JSONResponse({"detail": "No such person"}, 404)
+    given = body.model_dump(exclude_unset=True)
+    new_email = given.pop("email", None) or current["email"]
+    try:
+        record = contacts.person_record({**given, "email": new_email})
+
+        def rename(conn):
+            if record["email"] != current["email"]:
+                people_actions.check_email_free(conn, user["workspace_id"], record["email"], person_id)
+                conn.execute(update(people).where(people.c.id == person_id).values(email=record["email"]))
+
+        await write_people(request, user, [(1, record)], before=rename)
+    except Invalid as exc:
+        return error_422(exc.field, exc.message)
+    return await _read_person(request, user, person_id)
+
+
+@router.get("/people/{person_id}", summary="One person, with the newest score changes", responses=NOT_FOUND)
+async def get_person(person_id: int, request: Request, user=Depends(api_user)):
+    view = await _read_person(request, user, person_id, history=50)
+    return view if view is not None else JSONResponse({"detail": "No such person"}, 404)
+
+
+@router.get("/people", summary="Find people by the start of their email, name or company")
+async def find_people(request: Request, user=Depends(api_user), q: str = Query("", max_length=100),
+                      limit: int = Query(10, ge=1, le=100)):
+    rt = runtime(request)
+    prefix = q.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+    def read():
+        query = (select(people.c.id, people.c.email, people.c.name, people.c.company)
+                 .where(people.c.workspace_id == user["workspace_id"],
+                        or_(people.c.email.like(prefix, escape="\\"), people.c.name.ilike(prefix, escape="\\"),
+                            people.c.company.ilike(prefix, escape="\\")))
+                 .order_by(people.c.email).limit(limit))
+        with rt.engine.connect() as conn:
+            return [dict(row) for row in conn.execute(query).mappings()]
+
+    return {"people": await asyncio.to_thread(read)}
+
+
+async def _read_person(request: Request, user, person_id: int, history: int = 0):
+    rt = runtime(request)
+
+    def read():
+        with rt.engine.connect() as conn:
+            return people_actions.person(conn, workspace_id=user["workspace_id"], person_id=person_id, history=history)
+
+    return await asyncio.to_thread(read)
+
+
+@router.get("/targets", summary="The Target list: the top 50 people you own by lead score")
+async def get_targets(request: Request, user=Depends(api_user)):
+    rt = runtime(request)
+    tiers = await rt.tiers.get(user["workspace_id"])
+    now = rt.clock()
+
+    def read():
+        with rt.engine.connect() as conn:
+            return targets.target_list(conn, workspace_id=user["workspace_id"], user_id=user["id"], tiers=tiers, now=now)
+
+    return {"people": await asyncio.to_thread(read), "tiers": tiers.to_json(), "generated_at": iso_z(now)}
+
+
+@router.get("/workspace", summary="The workspace's Target list settings")
+async def get_workspace(request: Request, user=Depends(api_user)):
+    return await asyncio.to_thread(_workspace_settings, runtime(request), user["workspace_id"])
+
+
+@router.patch("/workspace", summary="Change how the Target list ranks (tier method, thresholds, engagement ranking)",
+              responses=INVALID)
+async def patch_workspace(body: WorkspaceSettings, request: Request, user=Depends(api_user)):
+    rt = runtime(request)
+    values = body.model_dump(exclude_unset=True)
+    try:
+        if "tier_method" in values and values["tier_method"] not in scoring.TIER_METHODS:
+            raise Invalid("tier_method", f"must be one of {', '.join(scoring.TIER_METHODS)}")
+        for name in ("star_thresholds", "flame_thresholds"):
+            if values.get(name) is not None:
+                try:
+                    values[name] = ",".join(map(str, scoring.parse_thresholds(values[name], name)))
+                except ValueError as exc:
+                    raise Invalid(name, str(exc).split(": ", 1)[1]) from None
+        if values.get("engagement_ranking", False) is None or values.get("tier_method", "x") is None:
+            raise Invalid("tier_method" if "tier_method" in values else "engagement_ranking", "must not be null")
+    except Invalid as exc:
+        return error_422(exc.field, exc.message)
+
+    def write():
+        with rt.engine.begin() as conn:
+            if values:
+                conn.execute(update(workspaces).where(workspaces.c.id == user["workspace_id"]).values(**values))
+
+    await asyncio.to_thread(write)
+    rt.tiers.forget(user["workspace_id"])
+    return await asyncio.to_thread(_workspace_settings, rt, user["workspace_id"])
+
+
+def _workspace_settings(rt, workspace_id: int) -> dict:
+    with rt.engine.connect() as conn:
+        row = conn.execute(select(workspaces).where(workspaces.c.id == workspace_id)).mappings().one()
+    return {"id": row["id"], "name": row["name"], "tier_method": row["tier_method"], "star_thresholds": row["star_thresholds"],
+            "flame_thresholds": row["flame_thresholds"], "engagement_ranking": bool(row["engagement_ranking"])}
