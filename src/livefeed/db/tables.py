@@ -118,7 +118,8 @@ people = Table(
     UniqueConstraint("workspace_id", "email", name="uq_people_workspace_email"),
     # The Target list: one rep's people whose score has risen, highest first, ties by the latest
     # rise (partial: people who never rose are not in it, however many a rep owns).
-    Index("ix_people_owner_score", "owner_id", text("lead_score DESC"), text("last_increase_at DESC"),
+    # Plain ascending columns: both databases scan it backwards for the descending order.
+    Index("ix_people_owner_score", "owner_id", "lead_score", "last_increase_at",
           sqlite_where=text("last_increase_at IS NOT NULL"), postgresql_where=text("last_increase_at IS NOT NULL")),
 )
 

@@ -82,7 +82,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('updated_at', livefeed.db.tables.UTCDateTime(timezone=True), nullable=True))
         batch_op.create_foreign_key(batch_op.f('fk_people_owner_id_users'), 'users', ['owner_id'], ['id'])
     op.create_index('ix_people_owner_score', 'people',
-                    ['owner_id', sa.text('lead_score DESC'), sa.text('last_increase_at DESC')], unique=False,
+                    ['owner_id', 'lead_score', 'last_increase_at'], unique=False,
                     sqlite_where=sa.text('last_increase_at IS NOT NULL'), postgresql_where=sa.text('last_increase_at IS NOT NULL'))
 
     with op.batch_alter_table('users', schema=None) as batch_op:
