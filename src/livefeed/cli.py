@@ -1,4 +1,4 @@
-"""The livefeed command: serve, migrate, users, tokens."""
+"""The livefeed command: serve, migrate, users, tokens, import."""
 
 from __future__ import annotations
 
@@ -27,6 +27,8 @@ users_app = typer.Typer(help="Manage reps.", no_args_is_help=True)
 tokens_app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
+import_app = typer.Typer(help="Import data from files.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
 
 
 def _settings(**overrides):
@@ -138,6 +140,60 @@ def tokens_create(email: str = typer.Option(..., help="The rep the token acts as
     except actions.ActionError as exc:
         _fail(f"Cannot create token: {exc}")
     typer.echo(token)
+
+
+@import_app.command("people")
+def import_people(
+    file: typer.FileText = typer.Argument(..., help="CSV with a header: email, first_name, last_name, title, company, "
+                                                     "phone, linkedin_url, owner_email, lead_score (any subset with email)"),
+    workspace: str = typer.Option(actions.DEFAULT_WORKSPACE, help="Workspace (company) name"),
+    partial: bool = typer.Option(False, "--partial", help="Apply the good rows even when some are rejected"),
+    show: int = typer.Option(20, help="How many rejected rows to list"),
+):
+    """Create or update people from a CSV file (upsert by email). All rows or none, unless --partial.
+
+    An empty cell leaves that field as it is. Score rises reach the owners' Live Feed."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from sqlalchemy import select
+
+    from . import people
+    from .core.model import Invalid
+    from .db.tables import workspaces
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    migrations.upgrade(engine) if settings.is_sqlite else None
+    with engine.connect() as conn:
+        workspace_id = conn.execute(select(workspaces.c.id).where(workspaces.c.name == workspace)).scalar()
+    if workspace_id is None:
+        _fail(f"No workspace {workspace!r} (add a rep to it first: livefeed users add --workspace …).", 2)
+    text = file.read()
+    err = Console(stderr=True)
+    columns = (TextColumn("Importing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task("rows", total=None)
+        try:
+            result = people.import_people(engine, workspace_id=workspace_id, text=text, partial=partial, now=now_utc(),
+                                          progress=lambda done, total: bar.update(task, completed=done, total=total))
+        except Invalid as exc:
+            _fail(f"Cannot import {file.name}: {exc}", 2)
+        except people.Rejection as exc:
+            result = None
+            rejected = exc.rejected
+    if result is None:
+        _print_rejected(err, rejected, show)
+        _fail(f"Nothing imported: {len(rejected)} row(s) rejected. Fix them, or pass --partial to import the rest.")
+    _print_rejected(err, result.rejected, show)
+    typer.echo(f"Created {result.created}, updated {result.updated}, unchanged {result.unchanged}, "
+               f"rejected {len(result.rejected)}; {result.rises} score rise(s) announced.")
+
+
+def _print_rejected(console, rejected, show: int) -> None:
+    for row in rejected[:show]:
+        console.print(f"line {row.line}: {row.email or '(no email)'}: {row.field}: {row.message}", markup=False, highlight=False)
+    if len(rejected) > show:
+        console.print(f"… and {len(rejected) - show} more rejected row(s)", markup=False)
 
 
 def main() -> None:

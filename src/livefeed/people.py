@@ -8,14 +8,16 @@ once their score has risen (a first score counts as rising from nothing).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, String, any_, bindparam, select
+from sqlalchemy.dialects.postgresql import ARRAY
 
-from .core.contacts import Rejected, display_name, tel_url
+from .core.contacts import Rejected, display_name, read_csv, tel_url
 from .core.model import iso_z, SCORE, Invalid
+from .db.bulk import Bulk
 from .db.tables import people, score_changes, users
 
 SOURCES = ("api", "import", "marketo")
@@ -46,13 +48,14 @@ class Applied:
 
 
 def apply_people(conn: Connection, *, workspace_id: int, records: list[tuple[int, dict]], source: str, now: datetime,
-                 partial: bool = False) -> tuple[Applied, list[dict]]:
+                 partial: bool = False, existing: dict[str, dict] | None = None) -> tuple[Applied, list[dict]]:
     """Upsert people by email in one transaction; return what happened and the score-rise events
     to append. A row whose owner is not a rep of the workspace is rejected; unless `partial`, any
     rejection raises Rejection before anything is written."""
     applied = Applied(rejected=[])
     reps = dict(conn.execute(select(users.c.email, users.c.id).where(users.c.workspace_id == workspace_id)).all())
-    existing = _existing(conn, workspace_id, [record["email"] for _, record in records])
+    if existing is None:
+        existing = _existing(conn, workspace_id, [record["email"] for _, record in records])
     inserts, updates, changes, rises = [], [], [], []
     for line, record in records:
         owner = record.get("owner_email", ...)
@@ -66,7 +69,7 @@ def apply_people(conn: Connection, *, workspace_id: int, records: list[tuple[int
         if current is None:
             inserts.append({**values, "workspace_id": workspace_id, "email": record["email"], "created_at": now})
         elif values:
-            updates.append({**{c: current[c] for c in PERSON_COLUMNS}, **values, "_id": current["id"]})
+            updates.append({**{c: current[c] for c in PERSON_COLUMNS}, **values, "id": current["id"]})
             applied.owners.update(o for o in (current["owner_id"], values.get("owner_id", current["owner_id"])) if o)
         else:
             applied.unchanged += 1
@@ -77,18 +80,21 @@ def apply_people(conn: Connection, *, workspace_id: int, records: list[tuple[int
                 rises.append((current, values, change))
     if applied.rejected and not partial:
         raise Rejection(applied.rejected)
+    bulk = Bulk(conn)
     if inserts:
-        created = conn.execute(insert(people).returning(people.c.id, people.c.email, sort_by_parameter_order=True), inserts)
-        for row in created:
-            applied.ids[row.email] = row.id
-        applied.owners.update(row["owner_id"] for row in inserts if row.get("owner_id") and row.get("last_increase_at"))
-    if updates:
-        statement = update(people).where(people.c.id == bindparam("_id")).values({c: bindparam("v_" + c) for c in PERSON_COLUMNS})
-        conn.execute(statement, [{"_id": row["_id"], **{"v_" + c: row[c] for c in PERSON_COLUMNS}} for row in updates])
-    if changes:
-        conn.execute(insert(score_changes), [
-            {"workspace_id": workspace_id, "person_id": applied.ids[email], "at": now, "old": old, "new": new, "source": source}
-            for email, (old, new) in changes])
+        columns = ["workspace_id", "email", "created_at", *PERSON_COLUMNS]
+        if bulk.postgres:  # COPY the rows with ids reserved from the sequence
+            for row, person_id in zip(inserts, bulk.new_ids(people, len(inserts))):
+                row["id"] = applied.ids[row["email"]] = person_id
+            bulk.insert(people, ["id", *columns], inserts)
+        else:  # SQLite: the lookup is served by the (workspace_id, email) index
+            bulk.insert(people, columns, inserts)
+            found = _existing(conn, workspace_id, [r["email"] for r in inserts])
+            applied.ids.update((email, row["id"]) for email, row in found.items())
+    bulk.update(people, PERSON_COLUMNS, updates)
+    bulk.insert(score_changes, ("workspace_id", "person_id", "at", "old", "new", "source"), [
+        {"workspace_id": workspace_id, "person_id": applied.ids[email], "at": now, "old": old, "new": new, "source": source}
+        for email, (old, new) in changes])
     applied.created, applied.updated, applied.rises = len(inserts), len(updates), len(rises)
     return applied, [_rise_event(workspace_id, current, values, change, now) for current, values, change in rises
                      if values.get("owner_id", current["owner_id"])]
@@ -141,6 +147,10 @@ def _rise_event(workspace_id: int, current: Mapping, values: Mapping, change: tu
 def _existing(conn: Connection, workspace_id: int, emails: list[str]) -> dict[str, dict]:
     found: dict[str, dict] = {}
     columns = (people.c.id, people.c.email, *(people.c[c] for c in PERSON_COLUMNS))
+    if conn.dialect.name == "postgresql" and emails:  # one round trip: email = ANY(array)
+        query = select(*columns).where(people.c.workspace_id == workspace_id,
+                                       people.c.email == any_(bindparam("emails", type_=ARRAY(String))))
+        return {row["email"]: dict(row) for row in conn.execute(query, {"emails": emails}).mappings()}
     for start in range(0, len(emails), CHUNK):
         chunk = emails[start:start + CHUNK]
         query = select(*columns).where(people.c.workspace_id == workspace_id, people.c.email.in_(chunk))
@@ -188,3 +198,54 @@ def check_email_free(conn: Connection, workspace_id: int, email: str, person_id:
     other = person_id_by_email(conn, workspace_id, email)
     if other is not None and other != person_id:
         raise Invalid("email", f"{email} already belongs to person {other}")
+
+
+# --- CSV import (the CLI) ----------------------------------------------------------------------
+
+IMPORT_CHUNK = 5000
+
+
+def import_people(engine: Engine, *, workspace_id: int, text: str, partial: bool, now: datetime,
+                  progress: Callable[[int, int], None] = lambda done, total: None) -> Applied:
+    """Import a people CSV in one transaction: all rows or none (unless `partial`, which skips
+    rejected rows). Score rises become feed events, announced to other processes as usual."""
+    from .db.eventlog import EventLog
+    from .live.hub import CHANGED, Message
+    from .live.postgres import CHANNEL, encode
+
+    records, rejected = read_csv(text)
+    with engine.connect() as conn:
+        reps = set(conn.execute(select(users.c.email).where(users.c.workspace_id == workspace_id)).scalars())
+    unknown = [(line, r) for line, r in records if r.get("owner_email") is not None and r["owner_email"] not in reps]
+    if unknown:
+        rejected = sorted(rejected + [Rejected(line, r["email"], "owner_email", f"no rep {r['owner_email']} in this workspace")
+                                      for line, r in unknown], key=lambda r: r.line)
+        records = [(line, r) for line, r in records if r.get("owner_email") is None or r["owner_email"] in reps]
+    if rejected and not partial:
+        raise Rejection(rejected)
+    log_ = EventLog(engine.dialect.name)
+    total = Applied(rejected=list(rejected))
+    with engine.begin() as conn:
+        if log_.sqlite:
+            log_.lock(conn)
+        rises: list[dict] = []
+        # Every lookup before the first write, while the planner's statistics match the table.
+        existing = _existing(conn, workspace_id, [record["email"] for _, record in records])
+        for start in range(0, len(records), IMPORT_CHUNK):
+            applied, events = apply_people(conn, workspace_id=workspace_id, records=records[start:start + IMPORT_CHUNK],
+                                           source="import", now=now, partial=partial, existing=existing)
+            for name in ("created", "updated", "unchanged", "rises"):
+                setattr(total, name, getattr(total, name) + getattr(applied, name))
+            total.rejected += applied.rejected
+            total.owners |= applied.owners
+            rises += events
+            progress(min(start + IMPORT_CHUNK, len(records)), len(records))
+        if rises and not log_.sqlite:
+            log_.lock(conn)
+        ids = log_.append(conn, rises) if rises else []
+        if not log_.sqlite:  # other processes' streams learn of it on commit (SQLite servers poll)
+            log_.notify(conn, [(CHANNEL, p) for p in encode([Message(r["user_id"], i, b"") for r, i in zip(rises, ids)])])
+            if total.owners:
+                log_.notify(conn, [(CHANNEL, f"c{CHANGED.index('targets')} " + " ".join(f"{o}:" for o in sorted(total.owners))[:7000])])
+    total.rejected.sort(key=lambda r: r.line)
+    return total
