@@ -63,6 +63,8 @@ async def write_people(request: Request, user, records: list[tuple[int, dict]], 
         applied = await rt.recorder.write(job)
     except people_actions.Rejection as exc:
         raise Invalid(exc.rejected[0].field, exc.rejected[0].message) from None
+    if applied.owners or applied.rises:
+        rt.tiers.forget(user["workspace_id"])  # this process's next list uses the new scores
     await rt.hub.signal(applied.owners, "targets")
     return applied
 

@@ -14,6 +14,10 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import func, select
 
 from .. import actions
+from .. import people as people_actions
+from .. import tasks as task_actions
+from ..core import taskdates
+from ..core.model import Invalid
 from ..core.netaddr import client_ip
 from ..core.tokens import TokenSigner
 from ..db.tables import emails, events, outbox, recipients
@@ -127,7 +131,8 @@ async def app_home(request: Request, user=Depends(signed_in_rep)):
     rt = runtime(request)
     sent = await asyncio.to_thread(_sent_emails, rt, user)
     return render(request, "app.html", user=user, sent=sent, outbox_mode=rt.settings.smtp_url is None,
-                  form={}, error=None, notice=request.query_params.get("notice"))
+                  form={k: request.query_params.get(k, "")[:998] for k in ("to", "subject")}, error=None,
+                  notice=request.query_params.get("notice"))
 
 
 @router.post("/app/compose")
@@ -202,6 +207,90 @@ async def outbox_body(request: Request, message_id: int):
     return HTMLResponse(content, headers={
         "content-security-policy": "sandbox allow-popups allow-popups-to-escape-sandbox; script-src 'none'",
         "x-content-type-options": "nosniff", "referrer-policy": "no-referrer"})
+
+
+TASK_FILTERS = {"today": "Today", "tomorrow": "Tomorrow", "today_and_tomorrow": "Today and tomorrow",
+                "next_7_days": "Next 7 days", "overdue": "Overdue", "range": "Date range"}
+
+
+def _task_page(rt, user, params: dict, now) -> dict:
+    """The Tasks page's data: the chosen window (or custom range) and status, in the rep's zone."""
+    tz = taskdates.zone(user["timezone"])
+    show = params.get("show") if params.get("show") in TASK_FILTERS else "next_7_days"
+    status = params.get("status") if params.get("status") in ("open", "done", "all") else "open"
+    error, window = None, None
+    try:
+        if show == "range":
+            window = taskdates.range_window(params.get("from") or "", params.get("to") or "", tz)
+        elif show != "overdue":
+            window = taskdates.due_window(show, now, tz)
+    except Invalid as exc:
+        error = f"{exc.field.capitalize()}: {exc.message}"
+    with rt.engine.connect() as conn:
+        found = [] if error else task_actions.list_tasks(conn, user, assignee_id=user["id"], tz=tz, window=window,
+                                                         status=status, overdue=show == "overdue", now=now, limit=500)
+    return {"tasks": found, "show": show, "status": status, "window": window, "error": error,
+            "today": taskdates.local_today(now, tz).isoformat(), "range_from": params.get("from", ""),
+            "range_to": params.get("to", ""), "filters": TASK_FILTERS}
+
+
+@router.get("/app/tasks")
+async def tasks_page(request: Request, user=Depends(signed_in_rep)):
+    rt = runtime(request)
+    data = await asyncio.to_thread(_task_page, rt, user, dict(request.query_params), rt.clock())
+    return render(request, "tasks.html", status=422 if data["error"] else 200, user=user, form={}, form_error=None, **data)
+
+
+@router.post("/app/tasks")
+async def tasks_create(request: Request, user=Depends(signed_in_rep)):
+    form = dict(await request.form())
+    check_csrf(request, form.pop("csrf", None))
+    rt = runtime(request)
+    person = (form.pop("person", "") or "").strip().lower()
+    fields = {k: v for k, v in form.items() if k in ("type", "title", "due_date", "due_time", "priority", "notes") and v != ""}
+
+    def create(conn):
+        if person:
+            found = people_actions.person_id_by_email(conn, user["workspace_id"], person)
+            if found is None:
+                raise Invalid("person", f"no person with the email {person}")
+            fields["person_id"] = found
+        return task_actions.create_task(conn, user, fields, now=rt.clock())
+
+    try:
+        await asyncio.to_thread(_in_transaction, rt, create)
+    except Invalid as exc:
+        data = await asyncio.to_thread(_task_page, rt, user, {}, rt.clock())
+        return render(request, "tasks.html", status=422, user=user, form={**form, "person": person},
+                      form_error=f"{exc.field.replace('_', ' ').capitalize()}: {exc.message}", **data)
+    await rt.hub.signal({user["id"]}, "tasks")
+    return RedirectResponse("/app/tasks?notice=created", status_code=303)
+
+
+@router.post("/app/tasks/{task_id}")
+async def tasks_change(request: Request, task_id: int, action: str = Form(""), csrf: str = Form(""),
+                       back: str = Form("/app/tasks"), user=Depends(signed_in_rep)):
+    check_csrf(request, csrf)
+    rt = runtime(request)
+    if action not in ("done", "open", "delete"):
+        return Response("Unknown action", status_code=422)
+
+    def change(conn):
+        if action == "delete":
+            assignee = task_actions.delete_task(conn, user, task_id)
+            return None if assignee is None else (assignee, assignee)
+        return task_actions.update_task(conn, user, task_id, {"status": action}, now=rt.clock())
+
+    changed = await asyncio.to_thread(_in_transaction, rt, change)
+    if changed is None:
+        return Response("No such task", status_code=404)
+    await rt.hub.signal(set(changed), "tasks")
+    return RedirectResponse(back if back.startswith("/app/tasks") else "/app/tasks", status_code=303)
+
+
+def _in_transaction(rt, fn):
+    with rt.engine.begin() as conn:
+        return fn(conn)
 
 
 @router.get("/live")

@@ -15,6 +15,10 @@
   const rowsById = new Map();    // event id -> row state
   let lastId = null, lastEventAt = null, source = null, retryMs = 1000;
 
+  function announce(name, detail) {
+    document.dispatchEvent(new CustomEvent(name, { detail }));
+  }
+
   function ago(date) {
     const s = Math.max(0, Math.round((Date.now() - date.getTime()) / 1000));
     if (s < 45) return "just now";
@@ -49,11 +53,13 @@
     el.querySelector(".icon use").setAttribute("href", "#icon-" + ev.kind);
     el.querySelector(".who").textContent = ev.person.name || ev.person.email;
     el.querySelector(".who").title = ev.person.email;
-    el.querySelector(".what").textContent = (VERBS[ev.kind] || ev.kind) + " “" + ev.email.subject + "”";
+    el.querySelector(".what").textContent = ev.email ? (VERBS[ev.kind] || ev.kind) + " “" + ev.email.subject + "”" : ev.reason;
     const link = el.querySelector(".link");
     link.hidden = !ev.link_url;
     link.textContent = ev.link_url ? "→ " + ev.link_url : "";
-    el.querySelector(".where").textContent = ev.location.label + (ev.device ? " · " + ev.device : "");
+    el.querySelector(".where").hidden = !ev.location;
+    el.querySelector(".where").textContent = ev.location ? ev.location.label + (ev.device ? " · " + ev.device : "") : "";
+    row.event = ev;
     const why = el.querySelector(".why");
     why.hidden = ev.alert;
     why.textContent = ev.alert ? "" : ev.class + ": " + ev.reason;
@@ -76,7 +82,7 @@
   function add(ev) {
     if (rowsById.has(ev.id)) return;               // never show an event twice
     const at = new Date(ev.at);
-    const key = [ev.person.id, ev.email.id, ev.kind, ev.alert ? "a" : "m"].join("|");
+    const key = [ev.person.id, ev.email ? ev.email.id : "-", ev.kind, ev.alert ? "a" : "m"].join("|");
     let row = rowsByKey.get(key);
     if (row && at - row.at <= coalesceMs) {
       row.count += 1;
@@ -84,6 +90,8 @@
     } else {
       if (row) row.el.dataset.key = "";             // older row stays, no longer coalescing
       row = { el: template.content.firstElementChild.cloneNode(true), count: 1, at, alert: ev.alert, ids: [] };
+      const state = row;
+      row.el.querySelector(".mk-task").addEventListener("click", () => announce("livefeed:new-task", state.event));
       rowsByKey.set(key, row);
     }
     row.ids.push(ev.id);
@@ -92,6 +100,7 @@
     paint(row, ev);
     feed.prepend(row.el);
     empty.hidden = true;
+    if (ev.kind === "score") announce("livefeed:changed", { what: "targets" });
     lastEventAt = at > (lastEventAt || 0) ? at : lastEventAt;
     countMachine();
   }
@@ -114,7 +123,12 @@
     const url = section.dataset.stream + (lastId !== null ? "&after=" + lastId : "");
     source = new EventSource(url);
     source.addEventListener("open", () => { retryMs = 1000; setStatus("live"); });
-    source.addEventListener("ready", () => setStatus("live"));
+    source.addEventListener("ready", () => {
+      setStatus("live");
+      announce("livefeed:changed", { what: "tasks" });      // (re)connected: reload the lists,
+      announce("livefeed:changed", { what: "targets" });    // whatever changed while away
+    });
+    source.addEventListener("changed", (msg) => announce("livefeed:changed", JSON.parse(msg.data)));
     source.addEventListener("hit", (msg) => {
       lastId = Number(msg.lastEventId);
       add(JSON.parse(msg.data));
@@ -132,16 +146,16 @@
   }
 
   machineToggle.addEventListener("change", () => document.body.classList.toggle("show-machine", machineToggle.checked));
-  for (const tab of document.querySelectorAll("[data-tab]")) {
-    tab.addEventListener("click", () => {
-      for (const other of document.querySelectorAll("[data-tab]")) {
-        const on = other === tab;
-        other.classList.toggle("active", on);
-        other.setAttribute("aria-selected", String(on));
-        document.getElementById("tab-" + other.dataset.tab).hidden = !on;
-      }
-    });
+  function showTab(name) {
+    for (const other of document.querySelectorAll("[data-tab]")) {
+      const on = other.dataset.tab === name;
+      other.classList.toggle("active", on);
+      other.setAttribute("aria-selected", String(on));
+      document.getElementById("tab-" + other.dataset.tab).hidden = !on;
+    }
   }
+  for (const tab of document.querySelectorAll("[data-tab]")) tab.addEventListener("click", () => showTab(tab.dataset.tab));
+  document.addEventListener("livefeed:show-tab", (e) => showTab(e.detail.tab));
   setInterval(refreshTimes, 30000);
   connect();
 })();

@@ -1,0 +1,118 @@
+"""The Live Feed window's Tasks and Target tabs in a real Chromium: filter, create, complete, live."""
+
+from playwright.async_api import expect
+
+from .conftest import send
+from .test_browser import browser, hit, open_window  # noqa: F401  (fixture)
+
+
+async def post_person(client, rep, **body):
+    response = await client.post("/api/v1/people", json=body, headers=rep.headers)
+    assert response.status_code in (200, 201), response.text
+    return response.json()
+
+
+async def post_task(client, rep, **body):
+    response = await client.post("/api/v1/tasks", json=body, headers=rep.headers)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def test_tasks_tab_filters_creates_completes_and_updates_live(browser, server, rep, clock):  # noqa: F811
+    async with server.client() as client:
+        paul = await post_person(client, rep, email="paul@prospect.test", first_name="Paul", last_name="Smith",
+                                 phone="+44 20 7946 0958", company="Prospect Ltd")
+        await post_task(client, rep, type="call", title="Call Paul about pricing", due_date="2026-11-26", person_id=paul["id"])
+        await post_task(client, rep, type="custom", title="Prepare the demo", due_date="2026-11-27")
+        await post_task(client, rep, type="email", title="Chase the contract", due_date="2026-11-20", priority="high")
+        page, dialogs = await open_window(browser, server, rep, clock)
+        await page.click("[data-tab=tasks]")
+        today = page.locator("#task-list .task")
+        await today.first.wait_for()
+        assert await today.count() == 1 and "Call Paul about pricing" in await today.first.inner_text()
+        overdue = page.locator("#overdue-list .task")
+        assert await overdue.count() == 1 and "Overdue" in await overdue.first.inner_text()
+        assert await page.locator("#overdue-head").is_visible()
+        # quick actions: a tel: link from the phone; LinkedIn disabled, saying why
+        call = today.first.locator(".qa-call")
+        assert await call.get_attribute("href") == "tel:+442079460958"
+        linkedin = today.first.locator(".qa-linkedin")
+        assert await linkedin.is_disabled() and await linkedin.get_attribute("title") == "No LinkedIn profile for Paul Smith"
+        assert await today.first.locator(".qa-email").get_attribute("href") == "/app?to=paul%40prospect.test"
+
+        await page.click("[data-due=tomorrow]")
+        await expect(page.locator("#task-list")).to_contain_text("Prepare the demo")
+        assert await page.locator("#task-list .task").count() == 1
+        await page.click("[data-due=today_and_tomorrow]")
+        await expect(page.locator("#task-list .task")).to_have_count(2)
+
+        # create inline, for a person found by email
+        await page.fill("#task-form [name=title]", "Send the case study")
+        await page.select_option("#task-form [name=type]", "email")
+        await page.fill("#task-form [name=person]", "paul@prospect.test")
+        await page.click("#task-form button[type=submit]")
+        await expect(page.locator("#task-list .task")).to_have_count(3)
+        listed = (await client.get("/api/v1/tasks?due=today", headers=rep.headers)).json()["tasks"]
+        created = next(t for t in listed if t["title"] == "Send the case study")
+        assert created["type"] == "email" and created["person_id"] == paul["id"]
+
+        # complete with one click
+        await page.locator("#task-list .task", has_text="Send the case study").locator(".done").check()
+        await expect(page.locator("#task-list .task")).to_have_count(2)
+        done = (await client.get(f"/api/v1/tasks/{created['id']}", headers=rep.headers)).json()
+        assert done["status"] == "done" and done["completed_at"]
+
+        # live: created and completed elsewhere (the API), shown without a reload
+        other = await post_task(client, rep, type="linkedin", title="Connect on LinkedIn", due_date="2026-11-26")
+        await expect(page.locator("#task-list")).to_contain_text("Connect on LinkedIn")
+        response = await client.patch(f"/api/v1/tasks/{other['id']}", json={"status": "done"}, headers=rep.headers)
+        assert response.status_code == 200
+        await expect(page.locator("#task-list")).not_to_contain_text("Connect on LinkedIn")
+    assert dialogs == []
+
+
+async def test_create_task_from_an_engagement_row_prefills_a_follow_up(browser, server, rep, clock):  # noqa: F811
+    async with server.client() as client:
+        sent = await send(client, rep, subject="Pricing for 250 seats")
+        page, _ = await open_window(browser, server, rep, clock)
+        await hit(client, server, sent["recipients"][0]["recipient_id"])
+        row = page.locator("#feed .row").first
+        await row.wait_for()
+        await row.hover()
+        await row.locator(".mk-task").click()
+        assert await page.locator("#tab-tasks").is_visible()
+        assert await page.input_value("#task-form [name=type]") == "email"
+        assert await page.input_value("#task-form [name=due_date]") == "2026-11-26"
+        assert await page.input_value("#task-form [name=person]") == "paul@prospect.test"
+        assert "Pricing for 250 seats" in await page.input_value("#task-form [name=title]")
+        await page.click("#task-form button[type=submit]")
+        await expect(page.locator("#task-list .task")).to_have_count(1)
+        tasks = (await client.get("/api/v1/tasks?due=today", headers=rep.headers)).json()["tasks"]
+    assert [(t["type"], t["person"]["email"], t["due_date"]) for t in tasks] == [("email", "paul@prospect.test", "2026-11-26")]
+
+
+async def test_target_tab_ranks_and_updates_live_when_a_score_rises(browser, server, rep, clock):  # noqa: F811
+    async with server.client() as client:
+        for index, score in enumerate((30, 60, 90)):
+            await post_person(client, rep, email=f"lead{index}@prospect.test", first_name=f"Lead{index}",
+                              company="Prospect Ltd", owner_email=rep.email, lead_score=score,
+                              linkedin_url=f"https://www.linkedin.com/in/lead{index}")
+        page, _ = await open_window(browser, server, rep, clock)
+        await page.click("[data-tab=target]")
+        rows = page.locator("#target-list .target")
+        await expect(rows).to_have_count(3)
+        assert [await rows.nth(i).locator(".name").inner_text() for i in range(3)] == ["Lead2", "Lead1", "Lead0"]
+        assert await rows.first.locator(".qa-linkedin").get_attribute("href") == "https://www.linkedin.com/in/lead2"
+        assert await rows.first.locator(".qa-call").is_disabled()
+        clock.advance(hours=1)
+        await post_person(client, rep, email="lead0@prospect.test", lead_score=95)
+        await expect(rows.first.locator(".name")).to_have_text("Lead0")
+        first = rows.first
+        assert await first.locator(".score").inner_text() == "95"
+        assert "Score rose from 30 to 95" in await first.locator(".reason").inner_text()
+        assert "🔥" in await first.inner_text()
+        # the rise is an engagement row too
+        await page.click("[data-tab=engagement]")
+        score_row = page.locator("#feed .row[data-kind=score]")
+        await score_row.wait_for()
+        assert "Score rose from 30 to 95" in await score_row.inner_text()
