@@ -208,8 +208,9 @@ class Rep:
         return {"authorization": f"Bearer {self.token}"}
 
 
-def make_rep(engine, clock, email: str, *, workspace: str = "Acme", password: str | None = None) -> Rep:
-    user_id = actions.add_user(engine, email=email, name=email.split("@")[0].title(), timezone="Europe/London",
+def make_rep(engine, clock, email: str, *, workspace: str = "Acme", password: str | None = None,
+             timezone: str = "Europe/London") -> Rep:
+    user_id = actions.add_user(engine, email=email, name=email.split("@")[0].title(), timezone=timezone,
                                workspace=workspace, password=password, now=clock())
     token = actions.create_token(engine, email=email, now=clock())
     with engine.connect() as conn:

@@ -81,6 +81,7 @@ def apply_people(conn: Connection, *, workspace_id: int, records: list[tuple[int
     if applied.rejected and not partial:
         raise Rejection(applied.rejected)
     bulk = Bulk(conn)
+    applied.owners.update(row["owner_id"] for row in inserts if row["owner_id"] and row["last_increase_at"])
     if inserts:
         columns = ["workspace_id", "email", "created_at", *PERSON_COLUMNS]
         if bulk.postgres:  # COPY the rows with ids reserved from the sequence

@@ -55,8 +55,10 @@ def local_today(now: datetime, tz: zoneinfo.ZoneInfo) -> date:
 def local_instant(day: date, at: time | None, tz: zoneinfo.ZoneInfo) -> datetime:
     """The UTC instant of a local wall-clock time (midnight when `at` is None).
 
-    A time that does not exist (skipped by a spring-forward) resolves, as PEP 495 fold=0 does, to
-    the instant the clocks jumped at; an ambiguous one (repeated in autumn) to its first occurrence.
+    A time that does not exist (skipped by a spring-forward) is read, as PEP 495 fold=0 does, with
+    the offset before the change (02:30 becomes 03:30); an ambiguous one (repeated in autumn) is its
+    first occurrence. A midnight is never skipped in the zones tested; where it is, the day starts
+    at the jump's end, which is when that day's first wall-clock time exists.
     """
     return datetime.combine(day, at or time(0), tzinfo=tz).astimezone(timezone.utc)
 
