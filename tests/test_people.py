@@ -3,11 +3,10 @@
 import asyncio
 
 import pytest
-from sqlalchemy import text
 from typer.testing import CliRunner
 
 from livefeed.cli import app
-from livefeed.targets import ranked_query
+from livefeed.targets import list_sql
 
 from .conftest import make_rep, ready_stream
 
@@ -174,15 +173,14 @@ async def test_target_list_is_capped_at_50(server, rep):
 
 
 def test_the_target_query_uses_the_owner_score_index(engine, rep):
-    query = ranked_query(workspace_id=rep.workspace_id, user_id=rep.id)
-    compiled = query.compile(engine, compile_kwargs={"literal_binds": True})
+    sql = list_sql(engine.dialect.name)
     with engine.connect() as conn:
         if engine.dialect.name == "sqlite":
-            plan = " ".join(str(row[-1]) for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}"))
+            plan = " ".join(str(row[-1]) for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql.ranked}", (rep.id, rep.workspace_id)))
             assert "USING INDEX ix_people_owner_score" in plan and "TEMP B-TREE" not in plan, plan
         else:
             conn.exec_driver_sql("SET enable_seqscan = off")  # a test table is tiny: make the choice visible
-            plan = " ".join(row[0] for row in conn.execute(text(f"EXPLAIN {compiled}")))
+            plan = " ".join(row[0] for row in conn.exec_driver_sql(f"EXPLAIN {sql.ranked}", (rep.id, rep.workspace_id)))
             assert "ix_people_owner_score" in plan and "Sort" not in plan, plan
 
 
@@ -239,3 +237,22 @@ async def test_an_import_beside_the_running_server_reaches_open_windows(tmp_path
                 assert result.exit_code == 0, result.output
                 frame = await reader.next_event("hit")
     assert '"reason":"Score rose from 10 to 70"' in frame["data"]
+
+
+async def test_a_built_list_is_reused_until_a_hit_a_score_change_or_its_age(server, rep, clock):
+    from .conftest import pixel_path, send
+
+    chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+    lists = server.runtime.target_lists
+    async with server.client() as client:
+        sent = await send(client, rep, to=["paul@prospect.test"], subject="Pricing")
+        await upsert(client, rep, email="paul@prospect.test", owner_email=rep.email, lead_score=50)
+        first = await targets(client, rep)
+        assert await targets(client, rep) == first and lists.hits == 1
+        clock.advance(minutes=1)  # older than LIVEFEED_TARGET_CACHE_SECONDS: rebuilt
+        assert (await targets(client, rep))["generated_at"] == "2026-11-26T09:01:00Z"
+        await client.get(pixel_path(server.runtime.signer, sent["recipients"][0]["recipient_id"]),
+                         headers={"user-agent": chrome, "x-forwarded-for": "81.2.69.142"})
+        assert (await targets(client, rep))["people"][0]["reasons"][0]["text"] == "Opened “Pricing”"  # the hit dropped it
+        await upsert(client, rep, email="paul@prospect.test", lead_score=80)
+        assert (await targets(client, rep))["people"][0]["score"] == 80  # so did the rise

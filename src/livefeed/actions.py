@@ -85,7 +85,7 @@ def user_for_token(conn: Connection, token: str):
 
 
 def user_for_session(conn: Connection, token: str, *, now: datetime):
-    query = (select(users).join(sessions, sessions.c.user_id == users.c.id)
+    query = (select(users, sessions.c.expires_at).join(sessions, sessions.c.user_id == users.c.id)
              .where(sessions.c.token_hash == secret_hash(token), sessions.c.expires_at > now))
     return conn.execute(query).mappings().first()
 

@@ -22,7 +22,7 @@ from .mail.outbox import OutboxMailer
 from .mail.smtp import SmtpMailer, SmtpOptions
 from .recorder import Recorder
 from .settings import Settings
-from .targets import TierCache
+from .targets import ListCache, TierCache
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,8 @@ class Runtime:
     geo: GeoLocator
     clock: Callable[[], datetime] = now_utc
     tiers: TierCache | None = None
+    target_lists: ListCache | None = None
+    credentials: object | None = None  # web.auth.Credentials, made on first use
     background: list[asyncio.Task] = field(default_factory=list)
 
     @classmethod
@@ -58,7 +60,9 @@ class Runtime:
         else:
             mailer = OutboxMailer(engine, clock=clock)
         sender = EmailSender(engine, signer=signer, public_url=settings.public_url, mailer=mailer, clock=clock)
-        runtime = cls(settings, engine, signer, hub, recorder, sender, agents, geo, clock, TierCache(engine, clock=clock))
+        lists = ListCache(clock=clock, ttl=settings.target_cache_seconds)
+        hub.watchers.append(lists.forget)
+        runtime = cls(settings, engine, signer, hub, recorder, sender, agents, geo, clock, TierCache(engine, clock=clock), lists)
         if engine.dialect.name == "sqlite":
             runtime.background.append(asyncio.create_task(runtime._checkpoints(), name="livefeed-checkpoint"))
         runtime.background.append(asyncio.create_task(runtime._heartbeats(), name="livefeed-heartbeat"))

@@ -30,6 +30,7 @@ class Settings:
     stream_queue_size: int = 256
     coalesce_minutes: int = 10
     checkpoint_seconds: float = 1.0
+    target_cache_seconds: float = 30.0
     demo: bool = False
     extra: dict = field(default_factory=dict)
 
@@ -136,6 +137,7 @@ def from_env(env: dict | None = None, **overrides) -> Settings:
         var_dir=var_dir,
         heartbeat_seconds=_number(env, "HEARTBEAT_SECONDS", 15.0, minimum=0.05),
         stream_queue_size=int(_number(env, "STREAM_QUEUE_SIZE", 256, minimum=1)),
+        target_cache_seconds=_number(env, "TARGET_CACHE_SECONDS", 30.0, minimum=0),
         demo=env.get(PREFIX + "DEMO", "") in ("1", "true", "yes"),
     )
     values.update(overrides)

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import Connection, Engine, and_, case, func, or_, select
+from sqlalchemy import Connection, Engine, func, or_, select
 
 from .core import scoring
 from .core.model import iso_z, ALERTING, SCORE
@@ -107,27 +108,122 @@ class TierCache:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
+class ListCache:
+    """Each rep's built list (the JSON body), kept until something it shows may have changed.
+
+    The hub tells it of every committed event of a rep (an engagement hit adds a reason; a score
+    rise moves the rep's list) and of every "targets changed" signal (a person's owner or score
+    changed, from any worker); the API's own people writes drop it at once. What no signal covers
+    (the workspace's tier cut points moving, the 7-day flame window sliding, a first score from
+    `livefeed import` on SQLite) is at most `ttl` seconds old."""
+
+    MAX = 10_000
+
+    def __init__(self, *, clock: Callable[[], datetime], ttl: float = 30.0):
+        self._clock, self._ttl = clock, timedelta(seconds=ttl)
+        self._lists: OrderedDict[int, tuple[datetime, bytes]] = OrderedDict()
+        self._forgotten = 0  # bumped by every forget: a list built across one is not kept
+        self.hits = self.misses = 0
+
+    def version(self) -> int:
+        return self._forgotten
+
+    def get(self, user_id: int) -> bytes | None:
+        found = self._lists.get(user_id)
+        if found is None or self._clock() - found[0] >= self._ttl:
+            self.misses += 1
+            return None
+        self.hits += 1
+        return found[1]
+
+    def put(self, user_id: int, built_at: datetime, body: bytes, version: int) -> None:
+        """Keep a list built from data read after `version()` returned `version`."""
+        if version != self._forgotten:
+            return  # something changed while it was being built
+        self._lists[user_id] = (built_at, body)
+        self._lists.move_to_end(user_id)
+        while len(self._lists) > self.MAX:
+            self._lists.popitem(last=False)
+
+    def forget(self, user_ids: Iterable[int]) -> None:
+        self._forgotten += 1
+        for user_id in user_ids:
+            self._lists.pop(user_id, None)
+
+    def forget_all(self) -> None:
+        self._forgotten += 1
+        self._lists.clear()
+
+
 # --- the list ----------------------------------------------------------------------------------
+# The list is read on every open of the Target tab and after every score rise, so its three reads
+# are plain SQL built once per dialect (SQLAlchemy Core costs more than the queries themselves).
 
-PERSON_FIELDS = (people.c.id, people.c.email, people.c.name, people.c.title, people.c.company, people.c.phone,
-                 people.c.linkedin_url, people.c.lead_score, people.c.score_source, people.c.last_increase_at)
+PERSON_COLUMNS = ("id", "email", "name", "title", "company", "phone", "linkedin_url", "lead_score", "score_source",
+                  "last_increase_at")
+PERSON_FIELDS = tuple(people.c[name] for name in PERSON_COLUMNS)
 
 
-def ranked_query(*, workspace_id: int, user_id: int, limit: int = LIMIT):
-    """The rep's people whose score has risen, highest first (served by ix_people_owner_score)."""
-    return (select(*PERSON_FIELDS)
-            .where(people.c.owner_id == user_id, people.c.last_increase_at.is_not(None), people.c.workspace_id == workspace_id)
-            .order_by(people.c.lead_score.desc(), people.c.last_increase_at.desc())
-            .limit(limit))
+class ListSql:
+    """The Target list's statements for one dialect ("?" marks for SQLite, "%s" for psycopg)."""
+
+    def __init__(self, dialect: str):
+        self.sqlite = dialect == "sqlite"
+        self.mark = "?" if self.sqlite else "%s"
+        m = self.mark
+        # Served by ix_people_owner_score, read backwards (tests/test_people.py checks the plan).
+        self.ranked = (f"SELECT {', '.join(PERSON_COLUMNS)} FROM people WHERE owner_id = {m} AND last_increase_at IS NOT NULL "
+                       f"AND workspace_id = {m} ORDER BY lead_score DESC, last_increase_at DESC LIMIT {LIMIT}")
+        self._changes = (
+            "SELECT person_id, at, old, new, source, rise FROM (SELECT person_id, at, old, new, source, "
+            "ROW_NUMBER() OVER (PARTITION BY person_id ORDER BY at DESC, id DESC) AS n, "
+            f"SUM(CASE WHEN at >= {m} AND old IS NOT NULL AND new IS NOT NULL THEN new - old ELSE 0 END) "
+            "OVER (PARTITION BY person_id) AS rise FROM score_changes WHERE person_id IN ({ids})) AS t "
+            f"WHERE n <= {REASONS} ORDER BY person_id, n")
+        self._hits = (
+            "SELECT person_id, kind, at, subject FROM (SELECT e.person_id, e.kind, e.at, m.subject, "
+            "ROW_NUMBER() OVER (PARTITION BY e.person_id ORDER BY e.id DESC) AS n FROM events e "
+            "LEFT JOIN emails m ON m.id = e.email_id WHERE e.person_id IN ({ids}) "
+            f"AND e.workspace_id = {m} AND e.user_id = {m} AND e.kind <> '{SCORE}' "
+            f"AND e.cls IN ({', '.join(repr(c) for c in sorted(ALERTING))})) AS t WHERE n <= {REASONS}")
+
+    def changes(self, ids: list[int]) -> str:
+        return self._changes.format(ids=", ".join([self.mark] * len(ids)))
+
+    def hits(self, ids: list[int]) -> str:
+        return self._hits.format(ids=", ".join([self.mark] * len(ids)))
+
+    def time(self, value):
+        """A bound time as each driver compares it (SQLite: the stored text form)."""
+        if self.sqlite:
+            return value.astimezone(timezone.utc).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+        return value
+
+
+_SQL: dict[str, ListSql] = {}
+
+
+def list_sql(dialect: str) -> ListSql:
+    sql = _SQL.get(dialect)
+    if sql is None:
+        sql = _SQL[dialect] = ListSql(dialect)
+    return sql
 
 
 def target_list(conn: Connection, *, workspace_id: int, user_id: int, tiers: Tiers, now: datetime) -> list[dict]:
-    rows = [dict(row) for row in conn.execute(ranked_query(workspace_id=workspace_id, user_id=user_id)).mappings()]
+    sql = list_sql(conn.dialect.name)
+    rows = [dict(zip(PERSON_COLUMNS, row)) for row in conn.exec_driver_sql(sql.ranked, (user_id, workspace_id))]
     if tiers.engagement_ranking:
         rows = _with_engagement(conn, rows, workspace_id=workspace_id, user_id=user_id, now=now)
     ids = [row["id"] for row in rows]
-    changes = _score_changes(conn, ids, now)
-    hits = _recent_hits(conn, ids, workspace_id=workspace_id, user_id=user_id)
+    changes, hits = {}, {}
+    if ids:
+        since = sql.time(now - timedelta(days=scoring.FLAME_DAYS))
+        for person_id, at, old, new, source, rise in conn.exec_driver_sql(sql.changes(ids), (since, *ids)):
+            changes.setdefault(person_id, []).append({"at": _time(at), "old": old, "new": new, "source": source,
+                                                      "rise": max(int(rise or 0), 0)})
+        for person_id, kind, at, subject in conn.exec_driver_sql(sql.hits(ids), (*ids, workspace_id, user_id)):
+            hits.setdefault(person_id, []).append({"kind": kind, "at": _time(at), "subject": subject})
     result = []
     for rank, row in enumerate(rows, 1):
         mine = changes.get(row["id"], [])
@@ -135,6 +231,7 @@ def target_list(conn: Connection, *, workspace_id: int, user_id: int, tiers: Tie
         engagement = row["score_source"] == "engagement"
         reasons = sorted([_change_reason(c) for c in mine] + [_hit_reason(h) for h in hits.get(row["id"], [])],
                          key=lambda r: r["at"], reverse=True)[:REASONS]
+        last = mine[0] if mine else None
         result.append({
             "rank": rank, "id": row["id"], "email": row["email"], "name": row["name"], "title": row["title"],
             "company": row["company"], "phone": row["phone"], "tel_url": tel_url(row["phone"]),
@@ -142,45 +239,16 @@ def target_list(conn: Connection, *, workspace_id: int, user_id: int, tiers: Tie
             "stars": (ENGAGEMENT_STAR_CUTS if engagement else tiers.stars).tier(row["lead_score"]),
             "flames": 0 if engagement else tiers.flames.tier(rise),
             "rise_7d": rise,
-            "last_change": {k: mine[0][k] for k in ("at", "old", "new", "source")} | {"at": iso_z(mine[0]["at"])} if mine else None,
+            "last_change": {"at": iso_z(last["at"]), "old": last["old"], "new": last["new"], "source": last["source"]} if last else None,
             "reasons": [{"at": iso_z(r["at"]), "kind": r["kind"], "text": r["text"]} for r in reasons],
         })
     return result
 
 
-def _score_changes(conn: Connection, ids: list[int], now: datetime) -> dict[int, list[dict]]:
-    """Each person's newest REASONS score changes, each row carrying the person's 7-day rise."""
-    if not ids:
-        return {}
-    since = now - timedelta(days=scoring.FLAME_DAYS)
-    c = score_changes.c
-    counted = and_(c.at >= since, c.old.is_not(None), c.new.is_not(None))
-    inner = select(
-        c.person_id, c.at, c.old, c.new, c.source,
-        func.row_number().over(partition_by=c.person_id, order_by=(c.at.desc(), c.id.desc())).label("n"),
-        func.sum(case((counted, c.new - c.old), else_=0)).over(partition_by=c.person_id).label("rise"),
-    ).where(c.person_id.in_(ids)).subquery()
-    found: dict[int, list[dict]] = {}
-    for row in conn.execute(select(inner).where(inner.c.n <= REASONS).order_by(inner.c.person_id, inner.c.n)).mappings():
-        found.setdefault(row["person_id"], []).append({**row, "rise": max(int(row["rise"] or 0), 0)})
-    return found
-
-
-def _recent_hits(conn: Connection, ids: list[int], *, workspace_id: int, user_id: int) -> dict[int, list[dict]]:
-    """Each person's newest REASONS alerting hits on this rep's emails."""
-    if not ids:
-        return {}
-    e = events.c
-    inner = (select(e.person_id, e.kind, e.at, emails.c.subject,
-                    func.row_number().over(partition_by=e.person_id, order_by=e.id.desc()).label("n"))
-             .select_from(events).outerjoin(emails, emails.c.id == e.email_id)
-             .where(e.person_id.in_(ids), e.workspace_id == workspace_id, e.user_id == user_id,
-                    e.kind != SCORE, e.cls.in_(sorted(ALERTING)))
-             .subquery())
-    found: dict[int, list[dict]] = {}
-    for row in conn.execute(select(inner).where(inner.c.n <= REASONS)).mappings():
-        found.setdefault(row["person_id"], []).append(dict(row))
-    return found
+def _time(value) -> datetime:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 def _with_engagement(conn: Connection, rows: list[dict], *, workspace_id: int, user_id: int, now: datetime) -> list[dict]:

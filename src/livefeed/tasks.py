@@ -122,6 +122,11 @@ def delete_task(conn: Connection, user: Mapping, task_id: int) -> int | None:
 # --- reading ---------------------------------------------------------------------------------
 
 def _select():
+    """The task rows with their assignee and person (built once: statements are immutable)."""
+    return _SELECT
+
+
+def _build_select():
     assignee = users.alias("assignee")
     return (select(tasks, assignee.c.name.label("assignee_name"), assignee.c.timezone.label("assignee_timezone"),
                    people.c.email.label("person_email"), people.c.name.label("person_name"),
@@ -129,6 +134,9 @@ def _select():
                    people.c.company.label("person_company"))
             .select_from(tasks).join(assignee, assignee.c.id == tasks.c.assignee_id)
             .outerjoin(people, people.c.id == tasks.c.person_id))
+
+
+_SELECT = _build_select()
 
 
 def get_task(conn: Connection, user: Mapping, task_id: int, *, now: datetime) -> dict | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Protocol
 
 
@@ -89,6 +90,13 @@ class MemoryHub:
     def __init__(self, *, queue_size: int = 256):
         self._queue_size = queue_size
         self._subscribers: dict[int, set[Subscription]] = {}
+        # Told the reps whose feed got an event or whose Target list changed, from any process
+        # (the Target list cache listens).
+        self.watchers: list[Callable[[set[int]], None]] = []
+
+    def touched(self, user_ids: set[int]) -> None:
+        for watcher in self.watchers:
+            watcher(user_ids)
 
     async def start(self) -> None:
         pass
@@ -134,6 +142,7 @@ class MemoryHub:
                 del self._subscribers[subscription.user_id]
 
     async def publish(self, messages: list[Message]) -> None:
+        self.touched({m.user_id for m in messages if m.event_id is not None or m.revised})
         for message in messages:
             if message.frame:
                 for subscription in self.subscriptions(message.user_id):
@@ -144,6 +153,8 @@ class MemoryHub:
         self.deliver_changed(user_ids, what)
 
     def deliver_changed(self, user_ids, what: str) -> None:
+        if what == "targets":
+            self.touched(set(user_ids))
         message = Message(0, None, changed_frame(what))
         for user_id in user_ids:
             for subscription in self.subscriptions(user_id):

@@ -138,7 +138,9 @@ class PgNotifyHub(MemoryHub):
         return [(CHANNEL, payload) for payload in encode(messages)]
 
     async def publish(self, messages: list[Message]) -> None:
-        """Nothing to do: the notifications went out with the commit (see `notices`)."""
+        """The notifications went out with the commit (see `notices`); this process's own
+        watchers hear of its events at once, before the tail read brings them back."""
+        self.touched({m.user_id for m in messages if m.event_id is not None or m.revised})
 
     async def signal(self, user_ids: set[int], what: str) -> None:
         """Payload "c<n> 12: 34:" (n: the index of `what` in CHANGED) to every worker."""
@@ -174,6 +176,7 @@ class PgNotifyHub(MemoryHub):
         elif kind.startswith("c") and kind[1:].isdigit() and int(kind[1:]) < len(CHANGED):
             self.deliver_changed(users, CHANGED[int(kind[1:])])
         elif kind == "r":
+            self.touched(set(users))
             for user_id, ids in users.items():
                 if self.subscriptions(user_id):
                     self._flights.run(("revise", user_id, tuple(ids)), lambda u=user_id, i=ids: self._revise(u, i))
@@ -194,6 +197,7 @@ class PgNotifyHub(MemoryHub):
     async def _read_and_dispatch_tail(self) -> None:
         while True:
             rows = await asyncio.to_thread(self._read_tail, self._tail)
+            self.touched({row["user_id"] for row in rows})
             for row in rows:
                 self._dispatch(row, self.subscriptions(row["user_id"]))
                 self._tail = row["id"]

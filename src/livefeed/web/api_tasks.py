@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -106,7 +107,9 @@ async def list_tasks(request: Request, user=Depends(api_user),
                         "today": taskdates.local_today(now, tz).isoformat(), "timezone": tz.key,
                         "truncated": len(found) == limit}
 
-        return await asyncio.to_thread(read)
+        # json.dumps straight to bytes (FastAPI's encoder would walk every value again)
+        body = await asyncio.to_thread(read)
+        return Response(json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode(), media_type="application/json")
     except Invalid as exc:
         return error_422(exc.field, exc.message, where="query")
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import hmac
 import secrets
+from collections import OrderedDict
+from datetime import datetime, timedelta
 from http.cookies import CookieError, SimpleCookie
 
 from fastapi import HTTPException, Request
 
 from .. import actions
+from ..core.secrets import secret_hash
 
 SESSION_COOKIE = "lf_session"
 CSRF_COOKIE = "lf_csrf"
@@ -19,14 +22,66 @@ def runtime(request: Request):
     return request.app.state.runtime
 
 
+class Credentials:
+    """Who a token or session is, remembered for TTL seconds: most API calls skip the lookup (and
+    its thread hop). A session signed out here is forgotten at once; another worker may accept it
+    for up to TTL seconds more. Unknown credentials are never remembered."""
+
+    TTL = timedelta(seconds=10)
+    MAX = 10_000
+
+    def __init__(self):
+        self._known: OrderedDict[str, tuple[datetime, object]] = OrderedDict()
+
+    def get(self, key: str, now: datetime):
+        found = self._known.get(key)
+        if found is None or found[0] <= now:
+            return None
+        return found[1]
+
+    def put(self, key: str, user, until: datetime) -> None:
+        self._known[key] = (until, user)
+        self._known.move_to_end(key)
+        while len(self._known) > self.MAX:
+            self._known.popitem(last=False)
+
+    def forget(self, key: str) -> None:
+        self._known.pop(key, None)
+
+
+def credentials(rt) -> Credentials:
+    cache = getattr(rt, "credentials", None)
+    if cache is None:
+        cache = rt.credentials = Credentials()
+    return cache
+
+
 async def authenticate(rt, authorization: str | None, session: str | None):
     """The user behind a bearer token, else behind a session cookie, else None."""
     scheme, _, token = (authorization or "").partition(" ")
+    now = rt.clock()
     if scheme.lower() == "bearer" and token.strip():
-        return await asyncio.to_thread(_with_conn, rt, actions.user_for_token, token.strip())
-    if session:
-        return await asyncio.to_thread(_with_conn, rt, lambda conn, t: actions.user_for_session(conn, t, now=rt.clock()), session)
-    return None
+        key = "t" + secret_hash(token.strip())
+        lookup = lambda conn: actions.user_for_token(conn, token.strip())  # noqa: E731
+    elif session:
+        key = "s" + secret_hash(session)
+        lookup = lambda conn: actions.user_for_session(conn, session, now=now)  # noqa: E731
+    else:
+        return None
+    cache = credentials(rt)
+    user = cache.get(key, now)
+    if user is None:
+        user = await asyncio.to_thread(_with_conn, rt, lookup)
+        if user is not None:
+            until = now + Credentials.TTL
+            if key[0] == "s":
+                until = min(until, user["expires_at"])
+            cache.put(key, user, until)
+    return user
+
+
+def forget_session(rt, session: str) -> None:
+    credentials(rt).forget("s" + secret_hash(session))
 
 
 def cookie_value(header: bytes | None, name: str = SESSION_COOKIE) -> str | None:
@@ -44,9 +99,9 @@ async def _lookup(request: Request):
     return await authenticate(runtime(request), request.headers.get("authorization"), request.cookies.get(SESSION_COOKIE))
 
 
-def _with_conn(rt, fn, *args):
+def _with_conn(rt, fn):
     with rt.engine.connect() as conn:
-        return fn(conn, *args)
+        return fn(conn)
 
 
 async def api_user(request: Request):

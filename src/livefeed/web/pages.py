@@ -21,7 +21,7 @@ from ..core.model import Invalid
 from ..core.netaddr import client_ip
 from ..core.tokens import TokenSigner
 from ..db.tables import emails, events, outbox, recipients
-from .auth import CSRF_COOKIE, SESSION_COOKIE, check_csrf, csrf_token, page_user, runtime
+from .auth import CSRF_COOKIE, SESSION_COOKIE, check_csrf, csrf_token, forget_session, page_user, runtime
 from .track import SELF_COOKIE
 
 router = APIRouter(include_in_schema=False)
@@ -109,6 +109,7 @@ async def signout(request: Request, csrf: str = Form("")):
     check_csrf(request, csrf)
     if token := request.cookies.get(SESSION_COOKIE):
         await asyncio.to_thread(actions.end_session, runtime(request).engine, token)
+        forget_session(runtime(request), token)
     response = to_signin()
     response.delete_cookie(SESSION_COOKIE)
     return response
