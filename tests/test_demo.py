@@ -4,6 +4,7 @@ import random
 
 from sqlalchemy import func, select
 
+from livefeed import actions
 from livefeed.db.tables import events, users
 from livefeed.demo import DEMO_EMAIL, Simulator, ensure_demo
 
@@ -42,3 +43,20 @@ async def test_simulator_drives_the_real_endpoints_with_varied_hits(server, engi
         cities = set(conn.execute(select(events.c.city).where(events.c.city.is_not(None))).scalars())
     assert {"human", "machine"} <= classes and len(classes) >= 3
     assert len(cities) >= 2
+
+
+async def test_demo_rep_has_people_tasks_and_a_moving_target_list(server, clock):
+    rep, _ = ensure_demo(server.runtime)
+    token = actions.create_token(server.runtime.engine, email=rep.email, now=clock())
+    headers = {"authorization": f"Bearer {token}"}
+    simulator = Simulator(server.runtime, rep, tick=0, rng=random.Random(5))
+    async with server.client() as client:
+        listed = (await client.get("/api/v1/targets", headers=headers)).json()["people"]
+        assert [p["name"] for p in listed[:2]] == ["Chloé Martin", "Ana Souza"] and len(listed) == 6
+        today = (await client.get("/api/v1/tasks?due=today", headers=headers)).json()["tasks"]
+        overdue = (await client.get("/api/v1/tasks?overdue=true", headers=headers)).json()["tasks"]
+        assert len(today) == 2 and [t["title"] for t in overdue] == ["Chase Ben for the signed order form"]
+        clock.advance(minutes=5)
+        await simulator.raise_a_score()
+        feed = (await client.get("/api/v1/feed", headers=headers)).json()["events"]
+    assert [e["kind"] for e in feed] == ["score"] and feed[0]["reason"].startswith("Score rose from ")

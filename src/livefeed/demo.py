@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from . import actions
 from .core import tokens
+from .core.compose import split_recipient
 from .db.tables import links, users, workspaces
 from .runtime import Runtime
 
@@ -41,6 +42,7 @@ OUTLOOK = "Microsoft Office/16.0 (Windows NT 10.0; Microsoft Outlook 16.0.17328;
 GMAIL_PROXY = ("Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)", "66.249.84.1")
 APPLE_MPP = ("Mozilla/5.0", "17.58.0.1")
 SAFE_LINKS = (DESKTOP, "40.107.22.10")
+SCORE_RISE_CHANCE = 0.15  # after a step, a demo person's lead score rises this often
 
 
 @dataclass
@@ -62,7 +64,52 @@ def ensure_demo(rt: Runtime) -> tuple[DemoRep, str | None]:
     password = secrets.token_urlsafe(9)
     user_id = actions.add_user(rt.engine, email=DEMO_EMAIL, name="Dana Demo", timezone="Europe/London",
                                workspace=DEMO_WORKSPACE, password=password, now=rt.clock())
+    seed_people_and_tasks(rt, user_id)
     return DemoRep(user_id, DEMO_EMAIL), password
+
+
+# People of the demo: (entry in PEOPLE, title, phone, LinkedIn handle, first lead score)
+PROFILES = [
+    ("Ana Souza", "Head of Operations", "+55 11 5555 0101", "ana-souza", 72),
+    ("Ben Carter", "VP Sales", "+1 415 555 0123", None, 55),
+    ("Chloé Martin", "CTO", None, "chloe-martin", 88),
+    ("Daniel Kim", "Procurement Lead", "+1 617 555 0199", "danielkim", 34),
+    ("Erik Lindqvist", "CFO", "+46 8 555 010 20", None, 61),
+    ("Fatima Zahra", "Director of IT", None, None, 47),
+]
+
+
+def seed_people_and_tasks(rt: Runtime, user_id: int) -> None:
+    """The demo rep owns the demo people (with scores) and has a few tasks, one overdue."""
+    from datetime import timedelta
+
+    from . import people, tasks
+    from .core.taskdates import local_today, zone
+
+    now = rt.clock()
+    records = []
+    for index, (entry, (name, title, phone, handle, score)) in enumerate(zip(PEOPLE, PROFILES)):
+        _, email = split_recipient(entry)
+        first, _, last = name.partition(" ")
+        record = {"email": email, "first_name": first, "last_name": last, "title": title, "company": email.split("@")[1].split(".")[0].replace("-", " ").title(),
+                  "owner_email": DEMO_EMAIL, "lead_score": score, "phone": phone}
+        if handle:
+            record["linkedin_url"] = f"https://www.linkedin.com/in/{handle}"
+        records.append((index + 1, record))
+    today = local_today(now, zone("Europe/London"))
+    with rt.engine.begin() as conn:
+        user = conn.execute(select(users).where(users.c.id == user_id)).mappings().one()
+        applied, _ = people.apply_people(conn, workspace_id=user["workspace_id"], records=records, source="import", now=now)
+        ids = list(applied.ids.values())
+        for title, kind, day, at, person in [("Call Ana about the Q3 rollout", "call", 0, "15:00", ids[0]),
+                                             ("Send Chloé the security whitepaper", "email", 0, None, ids[2]),
+                                             ("Connect with Daniel on LinkedIn", "linkedin", 1, None, ids[3]),
+                                             ("Chase Ben for the signed order form", "email", -2, None, ids[1]),
+                                             ("Prepare the Nordic Steel demo", "custom", 3, "10:00", None)]:
+            fields = {"type": kind, "title": title, "due_date": (today + timedelta(days=day)).isoformat(), "person_id": person}
+            if at:
+                fields["due_time"] = at
+            tasks.create_task(conn, user, fields, now=now)
 
 
 async def start_demo(rt: Runtime, *, tick: float = 2.5, seed: int | None = None) -> None:
@@ -99,6 +146,8 @@ class Simulator:
                     step = self.steps.pop(0)  # the requests of one step go out together
                     await asyncio.gather(*(client.get(path, headers={"x-forwarded-for": ip, "user-agent": agent})
                                            for ip, agent, path in step))
+                    if self.rng.random() < SCORE_RISE_CHANCE:
+                        await self.raise_a_score()
                 except asyncio.CancelledError:
                     raise
                 except Exception:
@@ -116,6 +165,25 @@ class Simulator:
         for recipient in sent.recipients:
             link_ids = await asyncio.to_thread(self._link_ids, recipient["recipient_id"])
             self.steps.extend(self.scenario(recipient["recipient_id"], link_ids))
+
+    async def raise_a_score(self) -> None:
+        """Marketo-like: someone's lead score rises (a Target list move and a feed row)."""
+        from . import people
+
+        user = await asyncio.to_thread(self._user)
+        _, email = split_recipient(self.rng.choice(PEOPLE))
+        current = await asyncio.to_thread(self._score, user["workspace_id"], email)
+        if current is None:
+            return
+        record = {"email": email, "lead_score": current + self.rng.choice((5, 10, 15, 25))}
+        await people.upsert_people(self.rt, workspace_id=user["workspace_id"], records=[(1, record)], source="marketo")
+
+    def _score(self, workspace_id: int, email: str) -> int | None:
+        from .db.tables import people as people_table
+
+        with self.rt.engine.connect() as conn:
+            return conn.execute(select(people_table.c.lead_score).where(
+                people_table.c.workspace_id == workspace_id, people_table.c.email == email)).scalar()
 
     def _user(self):
         with self.rt.engine.connect() as conn:

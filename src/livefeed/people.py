@@ -101,6 +101,28 @@ def apply_people(conn: Connection, *, workspace_id: int, records: list[tuple[int
                      if values.get("owner_id", current["owner_id"])]
 
 
+async def upsert_people(rt, *, workspace_id: int, records: list[tuple[int, dict]], source: str, before=None) -> Applied:
+    """Apply person records through the recorder's writer (score rises become feed events, in id
+    order with the hits), then drop the affected Target lists and tell the owners' windows.
+    `before(conn)` runs first in the same transaction. Raise Invalid for a rejected record."""
+    now = rt.clock()
+
+    def job(conn):
+        if before is not None:
+            before(conn)
+        return apply_people(conn, workspace_id=workspace_id, records=records, source=source, now=now)
+
+    try:
+        applied = await rt.recorder.write(job)
+    except Rejection as exc:
+        raise Invalid(exc.rejected[0].field, exc.rejected[0].message) from None
+    if applied.owners or applied.rises:
+        rt.tiers.forget(workspace_id)  # this process's next list uses the new scores
+        rt.target_lists.forget(applied.owners)
+    await rt.hub.signal(applied.owners, "targets")
+    return applied
+
+
 def merge(current: Mapping | None, record: Mapping, *, owner_id, source: str, now: datetime) -> tuple[dict, tuple | None]:
     """The column values that change (all of them for a new person) and the score change (old,
     new) if any. `owner_id` is ... when the record leaves the owner as it is."""

@@ -51,24 +51,8 @@ class WorkspaceSettings(BaseModel):
 
 
 async def write_people(request: Request, user, records: list[tuple[int, dict]], *, before=None):
-    """Apply person records through the writer (score rises become feed events in id order)."""
-    rt = runtime(request)
-    now = rt.clock()
-
-    def job(conn):
-        if before is not None:
-            before(conn)
-        return people_actions.apply_people(conn, workspace_id=user["workspace_id"], records=records, source="api", now=now)
-
-    try:
-        applied = await rt.recorder.write(job)
-    except people_actions.Rejection as exc:
-        raise Invalid(exc.rejected[0].field, exc.rejected[0].message) from None
-    if applied.owners or applied.rises:
-        rt.tiers.forget(user["workspace_id"])  # this process's next list uses the new scores
-        rt.target_lists.forget(applied.owners)
-    await rt.hub.signal(applied.owners, "targets")
-    return applied
+    return await people_actions.upsert_people(runtime(request), workspace_id=user["workspace_id"], records=records,
+                                              source="api", before=before)
 
 
 @router.post("/people", summary="Create or update a person (upsert by email)", responses={**INVALID, 200: {"description": "Updated"}},
