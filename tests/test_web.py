@@ -148,3 +148,31 @@ async def test_openapi_description_is_served(server):
     async with server.client() as client:
         spec = (await client.get("/api/v1/openapi.json")).json()
     assert {"/api/v1/emails", "/api/v1/feed", "/api/v1/feed/stream", "/api/v1/me"} <= set(spec["paths"])
+
+
+async def test_tasks_page_custom_range_completed_tasks_and_forms(server, rep):
+    async with server.client() as client:
+        await sign_in(client)
+        await client.post("/api/v1/people", json={"email": "paul@prospect.test", "first_name": "Paul"}, headers=rep.headers)
+        page = await client.get("/app/tasks")
+        assert page.status_code == 200 and "today is 2026-11-26" in page.text
+        response = await client.post("/app/tasks", data={"type": "call", "title": "Call <Paul>", "due_date": "2026-12-10",
+                                                         "person": "paul@prospect.test", "priority": "high", "csrf": csrf_of(page.text)})
+        assert response.status_code == 303
+        bad = await client.post("/app/tasks", data={"type": "call", "title": "x", "due_date": "2026-12-10",
+                                                    "person": "nobody@prospect.test", "csrf": csrf_of(page.text)})
+        assert bad.status_code == 422 and "Person: no person with the email nobody@prospect.test" in bad.text
+        week = await client.get("/app/tasks")  # next 7 days by default: the 10th is outside
+        assert "Call &lt;Paul&gt;" not in week.text
+        ranged = await client.get("/app/tasks?show=range&from=2026-12-01&to=2026-12-31")
+        assert "Call &lt;Paul&gt;" in ranged.text and "Paul" in ranged.text and "(744 hours)" in ranged.text
+        task_id = re.search(r'data-id="(\d+)"', ranged.text).group(1)
+        done = await client.post(f"/app/tasks/{task_id}", data={"action": "done", "csrf": csrf_of(ranged.text),
+                                                                 "back": "/app/tasks?show=range&from=2026-12-01&to=2026-12-31"})
+        assert done.status_code == 303
+        completed = await client.get("/app/tasks?show=range&from=2026-12-01&to=2026-12-31&status=done")
+        assert "Call &lt;Paul&gt;" in completed.text and "done 2026-11-26 09:00 UTC" in completed.text
+        reversed_range = await client.get("/app/tasks?show=range&from=2026-12-31&to=2026-12-01")
+        assert reversed_range.status_code == 422 and "From: 2026-12-31 is after to=2026-12-01" in reversed_range.text
+        forged = await client.post(f"/app/tasks/{task_id}", data={"action": "delete", "csrf": "forged"})
+        assert forged.status_code == 403

@@ -230,7 +230,7 @@ def _task_page(rt, user, params: dict, now) -> dict:
     with rt.engine.connect() as conn:
         found = [] if error else task_actions.list_tasks(conn, user, assignee_id=user["id"], tz=tz, window=window,
                                                          status=status, overdue=show == "overdue", now=now, limit=500)
-    return {"tasks": found, "show": show, "status": status, "window": window, "error": error,
+    return {"tasks": found, "show": show, "task_status": status, "window": window, "error": error,
             "today": taskdates.local_today(now, tz).isoformat(), "range_from": params.get("from", ""),
             "range_to": params.get("to", ""), "filters": TASK_FILTERS}
 
