@@ -108,3 +108,11 @@ def test_migrate_reports_and_is_idempotent(tmp_path):
     first = runner.invoke(app, ["migrate"], env=env).output
     assert first.startswith("Applied ") and not first.startswith("Applied 0 ")
     assert "Applied 0 migration" in runner.invoke(app, ["migrate"], env=env).output
+
+
+def test_users_add_takes_a_salesforce_user_id(tmp_path):
+    env = env_for(tmp_path)
+    bad = runner.invoke(app, ["users", "add", "--email", "a@b.test", "--name", "A", "--salesforce-user-id", "XYZ"], env=env)
+    assert bad.exit_code == 1 and "salesforce_user_id" in bad.output
+    good = runner.invoke(app, ["users", "add", "--email", "a@b.test", "--name", "A", "--salesforce-user-id", "005Dn000001AbCdEFG"], env=env)
+    assert good.exit_code == 0, good.output

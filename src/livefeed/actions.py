@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,7 +41,7 @@ def ensure_workspace(conn: Connection, name: str, *, now: datetime) -> int:
 
 
 def add_user(engine: Engine, *, email: str, name: str, timezone: str, workspace: str = DEFAULT_WORKSPACE,
-             password: str | None = None, now: datetime) -> int:
+             password: str | None = None, salesforce_user_id: str | None = None, now: datetime) -> int:
     """Create a rep; raise ActionError naming the bad field."""
     email = email.strip().lower()
     if problem := compose.address_problem(email):
@@ -53,12 +54,15 @@ def add_user(engine: Engine, *, email: str, name: str, timezone: str, workspace:
         raise ActionError("timezone", f"{timezone!r} is not an IANA time zone (e.g. Europe/Paris)") from None
     if password is not None and len(password) < 8:
         raise ActionError("password", "must be at least 8 characters")
+    if salesforce_user_id is not None and not re.fullmatch(r"005[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?", salesforce_user_id):
+        raise ActionError("salesforce_user_id", "is a Salesforce User id: 15 or 18 characters starting with 005")
     with engine.begin() as conn:
         workspace_id = ensure_workspace(conn, workspace, now=now)
         try:
             return conn.execute(insert(users).values(
                 workspace_id=workspace_id, email=email, name=name.strip(), timezone=timezone,
                 password_hash=hash_password(password) if password else None, created_at=now,
+                salesforce_user_id=salesforce_user_id,
             )).inserted_primary_key[0]
         except IntegrityError:
             raise ActionError("email", f"a user with {email} already exists") from None

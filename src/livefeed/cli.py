@@ -100,6 +100,7 @@ def users_add(
     timezone: str = typer.Option("UTC", help="IANA time zone, e.g. Europe/Paris"),
     workspace: str = typer.Option(actions.DEFAULT_WORKSPACE, help="Workspace (company) name"),
     password_stdin: bool = typer.Option(False, "--password-stdin", help="Read a password from standard input"),
+    salesforce_user_id: str = typer.Option(None, help="The rep's Salesforce User id (005…), for CRM ownership"),
 ):
     """Add a rep."""
     password = sys.stdin.readline().rstrip("\n") if password_stdin else None
@@ -108,7 +109,7 @@ def users_add(
     migrations.upgrade(engine)
     try:
         user_id = actions.add_user(engine, email=email, name=name, timezone=timezone, workspace=workspace,
-                                   password=password, now=now_utc())
+                                   password=password, salesforce_user_id=salesforce_user_id, now=now_utc())
     except actions.ActionError as exc:
         _fail(f"Cannot add user: {exc}")
     typer.echo(f"Added {email} (id {user_id}) to workspace {workspace!r}.")

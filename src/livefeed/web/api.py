@@ -42,6 +42,7 @@ class Me(BaseModel):
     name: str
     timezone: str
     workspace_id: int
+    salesforce_user_id: str | None = None
 
 
 def error_422(field: str, message: str, where: str = "body") -> JSONResponse:
