@@ -256,3 +256,31 @@ async def test_a_built_list_is_reused_until_a_hit_a_score_change_or_its_age(serv
         assert (await targets(client, rep))["people"][0]["reasons"][0]["text"] == "Opened “Pricing”"  # the hit dropped it
         await upsert(client, rep, email="paul@prospect.test", lead_score=80)
         assert (await targets(client, rep))["people"][0]["score"] == 80  # so did the rise
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])  # PostgreSQL imports in one transaction: no shared write lock
+def test_a_sqlite_import_lets_other_writers_in_between_its_chunks(engine, rep, monkeypatch):
+    """Tracking must never wait behind a whole import: the write lock is released between chunks."""
+    import sqlite3
+
+    from livefeed import people
+    from livefeed.db.tables import now_utc
+
+    monkeypatch.setattr(people, "SQLITE_CHUNK", 2)
+    path = engine.url.database
+    got_in = []
+
+    def another_writer():  # a hit's transaction, with no patience at all
+        other = sqlite3.connect(path, timeout=0, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("UPDATE workspaces SET name = name")
+            other.execute("COMMIT")
+            got_in.append(True)
+        finally:
+            other.close()
+
+    rows = HEADER + "".join(f"p{n}@p.test,,,,{rep.email},{n + 1}\n" for n in range(6))
+    result = people.import_people(engine, workspace_id=rep.workspace_id, text=rows, partial=False, now=now_utc(),
+                                  pause=another_writer)
+    assert result.created == 6 and got_in == [True, True]  # between the three chunks

@@ -8,6 +8,7 @@ once their score has risen (a first score counts as rising from nothing).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,7 +19,10 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from .core.contacts import Rejected, display_name, read_csv, tel_url
 from .core.model import iso_z, SCORE, Invalid
 from .db.bulk import Bulk
+from .db.eventlog import EventLog
 from .db.tables import people, score_changes, users
+from .live.hub import CHANGED, Message
+from .live.postgres import CHANNEL, encode
 
 SOURCES = ("api", "import", "marketo")
 CHUNK = 900  # rows per IN (…) lookup: under SQLite's old 999-variable limit
@@ -226,16 +230,21 @@ def check_email_free(conn: Connection, workspace_id: int, email: str, person_id:
 # --- CSV import (the CLI) ----------------------------------------------------------------------
 
 IMPORT_CHUNK = 5000
+SQLITE_CHUNK = 2000  # ≈ 0.3 s of SQLite's write lock each
+SQLITE_PAUSE_SECONDS = 0.03  # between SQLite chunks: long enough for a waiting writer's busy retry
 
 
 def import_people(engine: Engine, *, workspace_id: int, text: str, partial: bool, now: datetime,
-                  progress: Callable[[int, int], None] = lambda done, total: None) -> Applied:
-    """Import a people CSV in one transaction: all rows or none (unless `partial`, which skips
-    rejected rows). Score rises become feed events, announced to other processes as usual."""
-    from .db.eventlog import EventLog
-    from .live.hub import CHANGED, Message
-    from .live.postgres import CHANNEL, encode
+                  progress: Callable[[int, int], None] = lambda done, total: None,
+                  pause: Callable[[], None] = lambda: time.sleep(SQLITE_PAUSE_SECONDS)) -> Applied:
+    """Import a people CSV. Every row is checked first; if any is rejected nothing is written
+    (unless `partial`, which skips the rejected rows). Score rises become feed events.
 
+    PostgreSQL writes the file in one transaction. SQLite has one writer at a time, so holding its
+    lock for a 100,000-row file (≈ 8 s measured) would make tracking hits time out behind it: it
+    writes chunks of SQLITE_CHUNK rows, each its own short transaction, and pauses between them so
+    a waiting writer gets in. An import cut short there is finished by running it again (upserts
+    of the same rows change nothing twice)."""
     records, rejected = read_csv(text)
     with engine.connect() as conn:
         reps = set(conn.execute(select(users.c.email).where(users.c.workspace_id == workspace_id)).scalars())
@@ -248,27 +257,47 @@ def import_people(engine: Engine, *, workspace_id: int, text: str, partial: bool
         raise Rejection(rejected)
     log_ = EventLog(engine.dialect.name)
     total = Applied(rejected=list(rejected))
+    size = SQLITE_CHUNK if log_.sqlite else IMPORT_CHUNK
+    chunks = [records[start:start + size] for start in range(0, len(records), size)]
+    if log_.sqlite:
+        for index, chunk in enumerate(chunks):
+            with engine.begin() as conn:
+                log_.lock(conn)
+                applied, events = apply_people(conn, workspace_id=workspace_id, records=chunk, source="import",
+                                               now=now, partial=partial)
+                log_.append(conn, events) if events else None  # a running server publishes them (its writer polls)
+            _add(total, applied)
+            progress(min((index + 1) * size, len(records)), len(records))
+            if index + 1 < len(chunks):
+                pause()
+        return _sorted(total)
     with engine.begin() as conn:
-        if log_.sqlite:
-            log_.lock(conn)
         rises: list[dict] = []
         # Every lookup before the first write, while the planner's statistics match the table.
         existing = _existing(conn, workspace_id, [record["email"] for _, record in records])
-        for start in range(0, len(records), IMPORT_CHUNK):
-            applied, events = apply_people(conn, workspace_id=workspace_id, records=records[start:start + IMPORT_CHUNK],
-                                           source="import", now=now, partial=partial, existing=existing)
-            for name in ("created", "updated", "unchanged", "rises"):
-                setattr(total, name, getattr(total, name) + getattr(applied, name))
-            total.rejected += applied.rejected
-            total.owners |= applied.owners
+        for index, chunk in enumerate(chunks):
+            applied, events = apply_people(conn, workspace_id=workspace_id, records=chunk, source="import", now=now,
+                                           partial=partial, existing=existing)
+            _add(total, applied)
             rises += events
-            progress(min(start + IMPORT_CHUNK, len(records)), len(records))
-        if rises and not log_.sqlite:
+            progress(min((index + 1) * size, len(records)), len(records))
+        if rises:
             log_.lock(conn)
         ids = log_.append(conn, rises) if rises else []
-        if not log_.sqlite:  # other processes' streams learn of it on commit (SQLite servers poll)
-            log_.notify(conn, [(CHANNEL, p) for p in encode([Message(r["user_id"], i, b"") for r, i in zip(rises, ids)])])
-            if total.owners:
-                log_.notify(conn, [(CHANNEL, f"c{CHANGED.index('targets')} " + " ".join(f"{o}:" for o in sorted(total.owners))[:7000])])
+        # Other workers' streams learn of it on commit.
+        log_.notify(conn, [(CHANNEL, p) for p in encode([Message(r["user_id"], i, b"") for r, i in zip(rises, ids)])])
+        if total.owners:
+            log_.notify(conn, [(CHANNEL, f"c{CHANGED.index('targets')} " + " ".join(f"{o}:" for o in sorted(total.owners))[:7000])])
+    return _sorted(total)
+
+
+def _add(total: Applied, applied: Applied) -> None:
+    for name in ("created", "updated", "unchanged", "rises"):
+        setattr(total, name, getattr(total, name) + getattr(applied, name))
+    total.rejected += applied.rejected
+    total.owners |= applied.owners
+
+
+def _sorted(total: Applied) -> Applied:
     total.rejected.sort(key=lambda r: r.line)
     return total
