@@ -127,10 +127,26 @@
     showEmpty();
   });
 
-  function tierText(symbol, count, noun) {
-    const span = el("span", {}, symbol.repeat(count) || "–");
-    span.title = count + " of 3 " + noun;
-    span.setAttribute("aria-label", count + " of 3 " + noun);
+  // Stars: three slots, filled up to the count. Flames: one icon per flame, none when 0.
+  function stars(count) {
+    const span = el("span", { className: "stars", title: count + " of 3 stars: score among your workspace" },
+      "★".repeat(count) + "☆".repeat(3 - count));
+    span.setAttribute("aria-label", count + " of 3 stars");
+    return span;
+  }
+
+  function flames(count) {
+    const span = el("span", { className: "flames", title: count + " of 3 flames: how fast the score rose this week" });
+    span.setAttribute("aria-label", count + " of 3 flames");
+    for (let i = 0; i < count; i++) {
+      const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+      const use = document.createElementNS("http://www.w3.org/2000/svg", "use");
+      use.setAttribute("href", "#icon-flame");
+      svg.setAttribute("class", "flame");
+      svg.setAttribute("aria-hidden", "true");
+      svg.append(use);
+      span.append(svg);
+    }
     return span;
   }
 
@@ -144,8 +160,9 @@
     score.textContent = person.score_source === "engagement" ? Math.round(person.score) + " engagement" : String(person.score);
     score.title = person.score_source === "engagement" ? "No lead score: LiveFeed's engagement score" : "Lead score (" + person.score_source + ")";
     li.querySelector(".company").textContent = [person.title, person.company].filter(Boolean).join(" · ");
-    li.querySelector(".stars").replaceWith(tierText("★", person.stars, "stars: score among your workspace"));
-    li.querySelector(".flames").replaceWith(tierText("🔥", person.flames, "flames: how fast the score rose this week"));
+    li.querySelector(".stars").replaceWith(stars(person.stars));
+    li.querySelector(".flames").replaceWith(flames(person.flames));
+    li.dataset.flames = person.flames;
     const reason = li.querySelector(".reason");
     reason.textContent = person.reasons.length ? person.reasons[0].text : "";
     reason.title = person.reasons.map((r) => r.text).join("\n");
