@@ -32,6 +32,9 @@ PERSON_COLUMNS = ("first_name", "last_name", "name", "title", "company", "phone"
 PLAIN_FIELDS = ("first_name", "last_name", "title", "company", "phone", "linkedin_url")
 
 
+KEEP = object()  # "this record leaves the field as it is" (absent from the JSON or the CSV row)
+
+
 class Rejection(Exception):
     """Rows were rejected and the file is applied all-or-nothing: nothing was written."""
 
@@ -48,7 +51,7 @@ class Applied:
     rejected: list[Rejected] = field(default_factory=list)
     ids: dict[str, int] = field(default_factory=dict)  # email → person id
     owners: set[int] = field(default_factory=set)  # reps whose Target list may have changed
-    rises: int = 0
+    rises: int = 0  # score rises announced as feed events
 
 
 def apply_people(conn: Connection, *, workspace_id: int, records: list[tuple[int, dict]], source: str, now: datetime,
@@ -62,14 +65,14 @@ def apply_people(conn: Connection, *, workspace_id: int, records: list[tuple[int
         existing = _existing(conn, workspace_id, [record["email"] for _, record in records])
     inserts, updates, changes, rises = [], [], [], []
     for line, record in records:
-        owner = record.get("owner_email", ...)
-        if owner not in (..., None) and owner not in reps:
+        owner = record.get("owner_email", KEEP)
+        if owner is not KEEP and owner is not None and owner not in reps:
             applied.rejected.append(Rejected(line, record["email"], "owner_email", f"no rep {owner} in this workspace"))
             continue
         current = existing.get(record["email"])
         if current is not None:
             applied.ids[record["email"]] = current["id"]
-        values, change = merge(current, record, owner_id=reps.get(owner) if owner is not ... else ..., source=source, now=now)
+        values, change = merge(current, record, owner_id=KEEP if owner is KEEP else reps.get(owner), source=source, now=now)
         if current is None:
             inserts.append({**values, "workspace_id": workspace_id, "email": record["email"], "created_at": now})
         elif values:
@@ -100,9 +103,10 @@ def apply_people(conn: Connection, *, workspace_id: int, records: list[tuple[int
     bulk.insert(score_changes, ("workspace_id", "person_id", "at", "old", "new", "source"), [
         {"workspace_id": workspace_id, "person_id": applied.ids[email], "at": now, "old": old, "new": new, "source": source}
         for email, (old, new) in changes])
-    applied.created, applied.updated, applied.rises = len(inserts), len(updates), len(rises)
-    return applied, [_rise_event(workspace_id, current, values, change, now) for current, values, change in rises
-                     if values.get("owner_id", current["owner_id"])]
+    events = [_rise_event(workspace_id, current, values, change, now) for current, values, change in rises
+              if values.get("owner_id", current["owner_id"])]  # a rise with no owner has nobody to tell
+    applied.created, applied.updated, applied.rises = len(inserts), len(updates), len(events)
+    return applied, events
 
 
 async def upsert_people(rt, *, workspace_id: int, records: list[tuple[int, dict]], source: str, before=None) -> Applied:
@@ -129,13 +133,13 @@ async def upsert_people(rt, *, workspace_id: int, records: list[tuple[int, dict]
 
 def merge(current: Mapping | None, record: Mapping, *, owner_id, source: str, now: datetime) -> tuple[dict, tuple | None]:
     """The column values that change (all of them for a new person) and the score change (old,
-    new) if any. `owner_id` is ... when the record leaves the owner as it is."""
+    new) if any. `owner_id` is KEEP when the record leaves the owner as it is."""
     before = current or {}
     values: dict = {}
     for name in PLAIN_FIELDS:
         if name in record and record[name] != before.get(name):
             values[name] = record[name]
-    if owner_id is not ... and owner_id != before.get("owner_id"):
+    if owner_id is not KEEP and owner_id != before.get("owner_id"):
         values["owner_id"] = owner_id
     if "first_name" in values or "last_name" in values:
         name = display_name(values.get("first_name", before.get("first_name")), values.get("last_name", before.get("last_name")))
@@ -265,7 +269,8 @@ def import_people(engine: Engine, *, workspace_id: int, text: str, partial: bool
                 log_.lock(conn)
                 applied, events = apply_people(conn, workspace_id=workspace_id, records=chunk, source="import",
                                                now=now, partial=partial)
-                log_.append(conn, events) if events else None  # a running server publishes them (its writer polls)
+                if events:
+                    log_.append(conn, events)  # a running server publishes them (its writer notices new ids)
             _add(total, applied)
             progress(min((index + 1) * size, len(records)), len(records))
             if index + 1 < len(chunks):

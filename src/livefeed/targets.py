@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Engine, func, or_, select
 from .core import scoring
 from .core.model import iso_z, ALERTING, SCORE
 from .core.contacts import tel_url
-from .db.tables import emails, events, people, score_changes, workspaces
+from .db.tables import events, people, score_changes, workspaces
 
 log = logging.getLogger(__name__)
 
