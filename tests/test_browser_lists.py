@@ -116,3 +116,28 @@ async def test_target_tab_ranks_and_updates_live_when_a_score_rises(browser, ser
         score_row = page.locator("#feed .row[data-kind=score]")
         await score_row.wait_for()
         assert "Score rose from 30 to 95" in await score_row.inner_text()
+
+
+async def test_a_reply_shows_with_its_first_lines(browser, server, rep, clock):  # noqa: F811
+    from livefeed.inbound import serve_smtp
+
+    from .conftest import free_port
+    from .test_inbound import deliver, message
+
+    port = free_port()
+    smtp = await serve_smtp(server.runtime, "127.0.0.1", port)
+    try:
+        async with server.client() as client:
+            sent = await send(client, rep, subject="Pricing for 250 seats")
+            message_id = server.runtime.sender.message_id(sent["recipients"][0]["recipient_id"])
+            page, dialogs = await open_window(browser, server, rep, clock)
+            await deliver(port, message("gmail_reply.eml", message_id))
+            row = page.locator("#feed .row[data-kind=reply]")
+            await row.wait_for()
+            assert "replied to “Pricing for 250 seats”" in await row.locator(".what").inner_text()
+            assert await row.locator(".detail").inner_text() == "Hi Rita, / Thanks — this looks good. Can we do a call on Tuesday at 3pm? / Paul"
+            assert await row.locator("use").get_attribute("href") == "#icon-reply"
+            assert not await page.locator("#feed .row[data-kind=reply] .link").is_visible()
+    finally:
+        smtp.close()
+    assert dialogs == []

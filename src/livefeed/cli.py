@@ -1,4 +1,4 @@
-"""The livefeed command: serve, migrate, users, tokens, import."""
+"""The livefeed command: serve, smtpd, migrate, users, tokens, import."""
 
 from __future__ import annotations
 
@@ -91,6 +91,43 @@ def serve(
     uvicorn.run("livefeed.web.app:from_environment", factory=True, host=host, port=port, workers=workers,
                 log_level=log_level, log_config=LOG_CONFIG, proxy_headers=False, server_header=False,
                 access_log=access_log, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS)
+
+
+@app.command()
+def smtpd(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on"),
+    port: int = typer.Option(2525, help="Port to listen on"),
+):
+    """Receive replies and bounces by SMTP (forward or BCC the reps' mail here); they reach the feed."""
+    import asyncio
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    if settings.is_sqlite:
+        migrations.upgrade(engine)
+    elif todo := migrations.pending(engine):
+        _fail(f"The database has {len(todo)} pending migration(s): run `livefeed migrate` first.", 2)
+    engine.dispose()
+    typer.echo(f"Receiving mail on {host}:{port}")
+    try:
+        asyncio.run(_smtpd(settings, host, port))
+    except KeyboardInterrupt:
+        pass
+
+
+async def _smtpd(settings, host: str, port: int) -> None:
+    import asyncio
+
+    from .inbound import serve_smtp
+    from .runtime import Runtime
+
+    rt = await Runtime.start(settings)
+    server = await serve_smtp(rt, host, port)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        server.close()
+        await rt.stop()
 
 
 @users_app.command("add")

@@ -168,7 +168,7 @@ def _rise_event(workspace_id: int, current: Mapping, values: Mapping, change: tu
         "recipient_id": None, "person_id": current["id"], "link_id": None, "kind": SCORE, "cls": SCORE,
         "reason": f"Score rose from {old} to {new}", "at": now, "ip": None, "user_agent": "", "client": None,
         "device": None, "city": None, "region": None, "country": None, "country_code": None, "radius_km": None,
-        "location_note": None, "forwarded": False, "score_old": old, "score_new": new,
+        "location_note": None, "forwarded": False, "score_old": old, "score_new": new, "detail": None,
         # for the live frame (not stored with the event)
         "person_email": current["email"], "person_name": values.get("name", current["name"]),
         "subject": None, "link_url": None, "forward_state": None,

@@ -249,7 +249,7 @@ class Recorder:
             "user_agent": agent.raw, "client": agent.client[:100] or None, "device": (agent.device or agent.os)[:100] or None,
             "city": location.city, "region": location.region, "country": location.country,
             "country_code": location.country_code, "radius_km": location.radius_km, "location_note": location.note,
-            "forwarded": state.forwarded, "score_old": None, "score_new": None,
+            "forwarded": state.forwarded, "score_old": None, "score_new": None, "detail": None,
         }, changed
 
     def _watch_scanners(self, conn, hits, placed, rows, ids) -> list[Revision]:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from sqlalchemy import Connection, func, select
 
 from ..core.model import ALERTING, SCORE, Location
+from ..core.replies import BOUNCE
 from .tables import emails, events, links, people, recipients
 
 # One projection for the feed, used by the API, the stream's replay and the live path alike.
@@ -89,7 +90,7 @@ def event_view(row: Mapping) -> dict:
         "at": row["at"].isoformat().replace("+00:00", "Z"),
         "kind": row["kind"],
         "class": row["cls"],
-        "alert": row["cls"] in ALERTING,
+        "alert": row["cls"] in ALERTING or row["kind"] == BOUNCE,  # a bounce is news, though no person sent it
         "reason": row["reason"],
         "email": {"id": row["email_id"], "subject": row["subject"]},
         "person": {"id": row["person_id"], "email": row["person_email"], "name": row["person_name"]},
@@ -102,4 +103,5 @@ def event_view(row: Mapping) -> dict:
         },
         "forwarded": bool(state.get("evidence")),
         "forward_evidence": list(state.get("evidence") or ()),
+        "detail": row.get("detail"),  # a reply's first lines, a bounce's diagnostic
     }

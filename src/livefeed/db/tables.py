@@ -220,6 +220,7 @@ events = Table(
     Column("forwarded", Boolean, nullable=False, default=False),
     Column("score_old", Integer),
     Column("score_new", Integer),
+    Column("detail", Text),  # a reply's first lines; a bounce's diagnostic (plain text)
     Index("ix_events_user_id_id", "user_id", "id"),
     Index("ix_events_recipient_id_id", "recipient_id", "id"),
     Index("ix_events_person_id_id", "person_id", "id"),

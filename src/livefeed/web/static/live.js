@@ -1,7 +1,8 @@
 // The Live Feed window: one EventSource, rows rendered with textContent only (no HTML from data).
 "use strict";
 (function () {
-  const VERBS = { open: "viewed", click: "clicked a link in", reply: "replied to" };
+  const VERBS = { open: "viewed", click: "clicked a link in", reply: "replied to", auto_reply: "auto-replied to",
+                  bounce: "did not receive" };
   const section = document.getElementById("tab-engagement");
   const feed = document.getElementById("feed");
   const empty = document.getElementById("empty");
@@ -57,6 +58,9 @@
     const link = el.querySelector(".link");
     link.hidden = !ev.link_url;
     link.textContent = ev.link_url ? "→ " + ev.link_url : "";
+    const detail = el.querySelector(".detail");
+    detail.hidden = !ev.detail;
+    detail.textContent = ev.detail ? (ev.kind === "bounce" ? ev.reason + ": " : "") + ev.detail : "";
     el.querySelector(".where").hidden = !ev.location;
     el.querySelector(".where").textContent = ev.location ? ev.location.label + (ev.device ? " · " + ev.device : "") : "";
     row.event = ev;

@@ -1,0 +1,108 @@
+"""Replies, auto-replies and bounces arriving by mail, recorded as feed events on the right copy.
+
+`record_inbound` is the one way in (the inbound SMTP server below; an IMAP watcher next). Only
+Message-IDs LiveFeed issued count: a token whose signature does not verify, mail naming none of
+ours, the rep's own messages in the thread and archived emails record nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from sqlalchemy import select
+
+from .core import replies
+from .core.model import HUMAN, MACHINE, ForwardState
+from .core.tokens import MESSAGE
+from .db.eventlog import EventLog
+from .db.tables import recipients, users
+
+log = logging.getLogger(__name__)
+MAX_MESSAGE_BYTES = 10 * 1024 * 1024
+
+
+async def record_inbound(rt, raw: bytes) -> str | None:
+    """Record one inbound message; the kind recorded (reply, auto_reply, bounce) or None."""
+    inbound = await asyncio.to_thread(replies.read_message, raw)
+    if inbound is None:
+        return None
+    copies = [rid for rid in (rt.signer.verify(MESSAGE, token) for token in inbound.tokens) if rid is not None]
+    if not copies:
+        return None  # not ours, or forged in our format
+    now, log_ = rt.clock(), EventLog(rt.engine.dialect.name)
+
+    def job(conn):
+        context = log_.contexts(conn, copies[:1]).get(copies[0])  # the message answered, or bounced
+        if context is None or context["archived"]:
+            return None, []
+        rep_email = conn.execute(select(users.c.email).where(users.c.id == context["user_id"])).scalar()
+        if inbound.sender == rep_email:
+            return None, []  # the rep's own message in the thread
+        address = conn.execute(select(recipients.c.address).where(recipients.c.id == context["id"])).scalar()
+        state = ForwardState.from_json(context["forward_state"])
+        evidence = list(state.evidence)
+        row = _event_row(inbound, context, address, state, now)
+        if state.evidence != evidence:
+            log_.save_forward_states(conn, {context["id"]: state.to_json()})
+        return row["kind"], [row]
+
+    return await rt.recorder.write(job)
+
+
+def _event_row(inbound: replies.Inbound, context: dict, address: str, state: ForwardState, now) -> dict:
+    if inbound.kind == replies.BOUNCE:
+        bounce = inbound.bounce
+        cls, reason = MACHINE, f"{'Hard' if bounce.hard else 'Soft'} bounce{' ' + bounce.status if bounce.status else ''}"
+        if bounce.recipient:
+            reason += f" for {bounce.recipient}"
+        detail = bounce.reason
+    elif inbound.kind == replies.AUTO_REPLY:
+        cls, reason, detail = MACHINE, f"Auto-reply ({inbound.auto_reason})", inbound.excerpt
+    else:
+        cls, reason, detail = HUMAN, f"Reply from {inbound.sender}", inbound.excerpt
+        if inbound.sender != address and inbound.sender.rpartition("@")[2] == address.rpartition("@")[2]:
+            reason += f", a colleague of {address}"
+            state.evidence.append(f"{now:%Y-%m-%d %H:%M} UTC: {inbound.sender} replied to the copy sent to {address}")
+            del state.evidence[:-8]
+    return {
+        "workspace_id": context["workspace_id"], "user_id": context["user_id"], "email_id": context["email_id"],
+        "recipient_id": context["id"], "person_id": context["person_id"], "link_id": None, "kind": inbound.kind,
+        "cls": cls, "reason": reason[:300], "at": now, "ip": None, "user_agent": "", "client": None, "device": None,
+        "city": None, "region": None, "country": None, "country_code": None, "radius_km": None,
+        "location_note": "Sent by mail", "forwarded": state.forwarded, "score_old": None, "score_new": None,
+        "detail": detail[:1000] or None,
+        # for the live frame
+        "subject": context["subject"], "person_email": context["person_email"], "person_name": context["person_name"],
+        "link_url": None, "forward_state": state.to_json(),
+    }
+
+
+# --- the inbound SMTP server (`livefeed smtpd`) --------------------------------------------------
+
+class InboundHandler:
+    """aiosmtpd handler: every message delivered here is read; the answer waits for the commit."""
+
+    def __init__(self, rt):
+        self.rt = rt
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        raw = envelope.original_content or envelope.content
+        if isinstance(raw, str):
+            raw = raw.encode("utf-8", "surrogateescape")
+        try:
+            await record_inbound(self.rt, raw)
+        except Exception:  # not stored: the sending server keeps it and retries
+            log.exception("inbound message not recorded")
+            return "451 4.3.0 Not stored, try again later"
+        return "250 2.0.0 Accepted"
+
+
+async def serve_smtp(rt, host: str, port: int):
+    """Start the inbound SMTP server on the running loop; returns the asyncio server."""
+    from aiosmtpd.smtp import SMTP
+
+    handler = InboundHandler(rt)
+    loop = asyncio.get_running_loop()
+    return await loop.create_server(lambda: SMTP(handler, data_size_limit=MAX_MESSAGE_BYTES, enable_SMTPUTF8=True,
+                                                 hostname="livefeed"), host, port)
