@@ -166,3 +166,29 @@ async def test_forward_is_marked_with_evidence(server, rep, engine, clock):
     assert "Stockholm" in feed[0]["forward_evidence"][0]
     with engine.connect() as conn:
         assert [r.forwarded for r in conn.execute(select(events.c.forwarded).order_by(events.c.id))] == [False, True]
+
+
+async def test_archiving_turns_tracking_off_and_unarchiving_on(server, rep, engine, clock):
+    from .conftest import make_rep
+
+    async with server.client() as client:
+        sent = await send(client, rep, html='<a href="https://example.com/deck">deck</a>')
+        recipient_id = sent["recipients"][0]["recipient_id"]
+        html = copy_of(engine, recipient_id).get_body(("html",)).get_content()
+        click = html.split(server.url)[1].split('"')[0]
+        pixel = f"/o/{server.runtime.signer.sign(tokens.OPEN, recipient_id)}.gif"
+        stranger = make_rep(engine, clock, "sam@other.test", workspace="Other Co")
+        response = await client.patch(f"/api/v1/emails/{sent['id']}", json={"archived": True}, headers=stranger.headers)
+        assert response.status_code == 404  # not theirs
+        response = await client.patch(f"/api/v1/emails/{sent['id']}", json={"archived": True}, headers=rep.headers)
+        assert response.json() == {"id": sent["id"], "archived": True}
+        opened = await client.get(pixel, headers={"user-agent": CHROME})
+        clicked = await client.get(click, headers={"user-agent": CHROME})
+        assert opened.status_code == 200 and opened.headers["content-type"] == "image/gif"
+        assert clicked.status_code == 302 and clicked.headers["location"] == "https://example.com/deck"
+        assert count_events(engine) == 0
+        await client.patch(f"/api/v1/emails/{sent['id']}", json={"archived": False}, headers=rep.headers)
+        await client.get(pixel, headers={"user-agent": CHROME})
+        assert count_events(engine) == 1
+        bad = await client.patch(f"/api/v1/emails/{sent['id']}", json={"archived": "maybe"}, headers=rep.headers)
+        assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "archived"]

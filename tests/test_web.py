@@ -176,3 +176,23 @@ async def test_tasks_page_custom_range_completed_tasks_and_forms(server, rep):
         assert reversed_range.status_code == 422 and "From: 2026-12-31 is after to=2026-12-01" in reversed_range.text
         forged = await client.post(f"/app/tasks/{task_id}", data={"action": "delete", "csrf": "forged"})
         assert forged.status_code == 403
+
+
+async def test_sent_list_archives_and_unarchives(server, rep, engine):
+    from sqlalchemy import select
+
+    from livefeed.db.tables import emails
+
+    async with server.client() as client:
+        await sign_in(client)
+        sent = await send(client, rep)
+        page = await client.get("/app")
+        assert "Archive</button>" in page.text
+        response = await client.post(f"/app/emails/{sent['id']}/archive", data={"archived": "1", "csrf": csrf_of(page.text)})
+        assert response.status_code == 303
+        with engine.connect() as conn:
+            assert conn.execute(select(emails.c.archived).where(emails.c.id == sent["id"])).scalar() is True
+        page = await client.get("/app")
+        assert "Unarchive</button>" in page.text and ">archived</span>" in page.text
+        forged = await client.post(f"/app/emails/{sent['id']}/archive", data={"archived": "0", "csrf": "forged"})
+        assert forged.status_code == 403

@@ -266,3 +266,12 @@ class EmailSender:
         with self._engine.begin() as conn:
             conn.execute(update(emails).where(emails.c.id == email_id).values(
                 status=status, error=error, sent_at=self._clock() if status == "sent" else None))
+
+
+def set_archived(engine: Engine, user, email_id: int, archived: bool) -> bool:
+    """Archive (tracking off: hits answer but record nothing) or unarchive one of the rep's emails.
+    False when the rep has no such email."""
+    with engine.begin() as conn:
+        done = conn.execute(update(emails).where(emails.c.id == email_id, emails.c.workspace_id == user["workspace_id"],
+                                                 emails.c.user_id == user["id"]).values(archived=archived))
+        return bool(done.rowcount)

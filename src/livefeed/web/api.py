@@ -69,6 +69,19 @@ async def send_email(body: EmailIn, request: Request, user=Depends(api_user)):
     return EmailOut(id=sent.email_id, status=sent.status, recipients=[RecipientOut(**r) for r in sent.recipients])
 
 
+class ArchiveIn(BaseModel):
+    archived: bool = Field(..., description="true: tracking off (the pixel and links still answer, nothing is recorded)")
+
+
+@router.patch("/emails/{email_id}", summary="Archive or unarchive an email (turns its tracking off or on)",
+              responses={404: {"description": "No such email of yours"}})
+async def archive_email(email_id: int, body: ArchiveIn, request: Request, user=Depends(api_user)):
+    found = await asyncio.to_thread(actions.set_archived, runtime(request).engine, user, email_id, body.archived)
+    if not found:
+        return JSONResponse({"detail": "No such email"}, 404)
+    return {"id": email_id, "archived": body.archived}
+
+
 @router.get("/feed", summary="The rep's engagement events, newest first")
 async def feed(request: Request, user=Depends(api_user),
                limit: int = Query(50, ge=1, le=500), before: int | None = Query(None, ge=1)):

@@ -118,7 +118,7 @@ async def signout(request: Request, csrf: str = Form("")):
 def _sent_emails(rt, user) -> list:
     opened = (select(events.c.email_id, func.count().label("hits"))
               .where(events.c.user_id == user["id"], events.c.cls.in_(("human", "proxy"))).group_by(events.c.email_id).subquery())
-    query = (select(emails.c.id, emails.c.subject, emails.c.status, emails.c.error, emails.c.created_at,
+    query = (select(emails.c.id, emails.c.subject, emails.c.status, emails.c.error, emails.c.created_at, emails.c.archived,
                     func.coalesce(opened.c.hits, 0).label("hits"))
              .outerjoin(opened, opened.c.email_id == emails.c.id)
              .where(emails.c.workspace_id == user["workspace_id"], emails.c.user_id == user["id"])
@@ -152,6 +152,17 @@ async def compose(request: Request, to: str = Form(""), cc: str = Form(""), subj
     result = await rt.sender.send_email(user, draft)
     notice = "sent" if result.status == "sent" else "failed"
     return RedirectResponse(f"/app?notice={notice}", status_code=303)
+
+
+@router.post("/app/emails/{email_id}/archive")
+async def archive_email(request: Request, email_id: int, archived: str = Form(""), csrf: str = Form(""),
+                        user=Depends(signed_in_rep)):
+    """The Sent list's Archive / Unarchive button: tracking off or back on."""
+    check_csrf(request, csrf)
+    found = await asyncio.to_thread(actions.set_archived, runtime(request).engine, user, email_id, archived == "1")
+    if not found:
+        return Response("No such email", status_code=404)
+    return RedirectResponse("/app", status_code=303)
 
 
 def _paragraphs(text: str) -> str | None:
