@@ -71,7 +71,7 @@ def _event_row(inbound: replies.Inbound, context: dict, address: str, state: For
         "cls": cls, "reason": reason[:300], "at": now, "ip": None, "user_agent": "", "client": None, "device": None,
         "city": None, "region": None, "country": None, "country_code": None, "radius_km": None,
         "location_note": "Sent by mail", "forwarded": state.forwarded, "score_old": None, "score_new": None,
-        "detail": detail[:1000] or None,
+        "detail": detail[:1000] or None, "url": None, "idempotency_key": None,
         # for the live frame
         "subject": context["subject"], "person_email": context["person_email"], "person_name": context["person_name"],
         "link_url": None, "forward_state": state.to_json(),

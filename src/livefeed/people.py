@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, String, any_, bindparam, select
+from sqlalchemy import Connection, Engine, String, any_, bindparam, insert, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from .core.contacts import Rejected, display_name, read_csv, tel_url
@@ -169,6 +169,7 @@ def _rise_event(workspace_id: int, current: Mapping, values: Mapping, change: tu
         "reason": f"Score rose from {old} to {new}", "at": now, "ip": None, "user_agent": "", "client": None,
         "device": None, "city": None, "region": None, "country": None, "country_code": None, "radius_km": None,
         "location_note": None, "forwarded": False, "score_old": old, "score_new": new, "detail": None,
+        "url": None, "idempotency_key": None,
         # for the live frame (not stored with the event)
         "person_email": current["email"], "person_name": values.get("name", current["name"]),
         "subject": None, "link_url": None, "forward_state": None,
@@ -219,6 +220,15 @@ def person_view(row: Mapping) -> dict:
         "score_changed_at": iso_z(row["score_changed_at"]), "created_at": iso_z(row["created_at"]),
         "updated_at": iso_z(row["updated_at"]),
     }
+
+
+def ensure_person(conn: Connection, workspace_id: int, email: str, now: datetime) -> int:
+    """The workspace's person with this address, created (with only the address) when unknown."""
+    found = person_id_by_email(conn, workspace_id, email)
+    if found is not None:
+        return found
+    return conn.execute(insert(people).values(workspace_id=workspace_id, email=email, created_at=now,
+                                              updated_at=now)).inserted_primary_key[0]
 
 
 def person_id_by_email(conn: Connection, workspace_id: int, email: str) -> int | None:

@@ -92,6 +92,11 @@ class Recorder:
         transaction and published after its commit, in id order with the hits'. This is the way in
         for every other writer of feed events (a score rise from the API), so that in one process
         events reach the hub in the order of their ids."""
+        result, _ = await self.write_events(job)
+        return result
+
+    async def write_events(self, job: Callable[[Connection], tuple[object, list[dict]]]) -> tuple[object, list[int]]:
+        """As `write`, and also the ids the job's event rows got."""
         return await self._enqueue(self._jobs, job)
 
     async def catch_up(self) -> None:
@@ -174,7 +179,7 @@ class Recorder:
             foreign, last = self._foreign(conn, ids)
             log_.notify(conn, self._hub.notices([Message(row["user_id"], event_id, b"") for row, event_id in zip(rows, ids)]))
         self._last_id = last
-        return result, foreign + [self._frame({**row, "id": event_id}) for row, event_id in zip(rows, ids)]
+        return (result, ids), foreign + [self._frame({**row, "id": event_id}) for row, event_id in zip(rows, ids)]
 
     def _foreign(self, conn: Connection, ids: list[int]) -> tuple[list[Message], int | None]:
         """SQLite: the events another process appended since this one's last, for the local hub
@@ -250,6 +255,7 @@ class Recorder:
             "city": location.city, "region": location.region, "country": location.country,
             "country_code": location.country_code, "radius_km": location.radius_km, "location_note": location.note,
             "forwarded": state.forwarded, "score_old": None, "score_new": None, "detail": None,
+            "url": None, "idempotency_key": None,
         }, changed
 
     def _watch_scanners(self, conn, hits, placed, rows, ids) -> list[Revision]:

@@ -10,6 +10,7 @@ HUMAN, PROXY, MACHINE, SCANNER, SELF = "human", "proxy", "machine", "scanner", "
 CLASSES = (HUMAN, PROXY, MACHINE, SCANNER, SELF)
 ALERTING = frozenset({HUMAN, PROXY})  # only these alert the rep; the rest show greyed.
 SCORE = "score"  # the kind (and class) of a feed event announcing a lead score rise
+ITEM = "item"  # the kind (and class) of a row another system pushed into a rep's feed
 
 
 def iso_z(value: datetime | None) -> str | None:

@@ -17,7 +17,7 @@ from sqlalchemy import Connection
 EVENT_COLUMNS = (
     "id", "workspace_id", "user_id", "email_id", "recipient_id", "person_id", "link_id", "kind", "cls", "reason",
     "at", "ip", "user_agent", "client", "device", "city", "region", "country", "country_code", "radius_km",
-    "location_note", "forwarded", "score_old", "score_new", "detail",
+    "location_note", "forwarded", "score_old", "score_new", "detail", "url", "idempotency_key",
 )
 EVENT_ID_LOCK = 0x6C66_6576  # "lfev": the advisory lock under which event ids are assigned
 CONTEXT_COLUMNS = (

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from sqlalchemy import Connection, func, select
 
-from ..core.model import ALERTING, SCORE, Location
+from ..core.model import ALERTING, ITEM, SCORE, Location
 from ..core.replies import BOUNCE
 from .tables import emails, events, links, people, recipients
 
@@ -58,6 +58,11 @@ def log_after(conn: Connection, *, after: int, limit: int | None = None, upto: i
     return list(conn.execute(query.order_by(events.c.id).limit(limit)).mappings())
 
 
+def event_by_id(conn: Connection, *, workspace_id: int, user_id: int, event_id: int) -> Mapping | None:
+    query = _feed_select().where(events.c.workspace_id == workspace_id, events.c.user_id == user_id, events.c.id == event_id)
+    return conn.execute(query).mappings().first()
+
+
 def newest_id(conn: Connection) -> int:
     return conn.execute(select(func.coalesce(func.max(events.c.id), 0))).scalar()
 
@@ -74,6 +79,14 @@ def verdicts(conn: Connection, *, workspace_id: int, user_id: int, ids: list[int
 
 def event_view(row: Mapping) -> dict:
     """The JSON shape of one feed event (API, stream and window)."""
+    if row["kind"] == ITEM:
+        return {
+            "id": row["id"], "at": row["at"].isoformat().replace("+00:00", "Z"), "kind": ITEM, "class": ITEM,
+            "alert": True, "reason": row["reason"], "email": None,
+            "person": {"id": row["person_id"], "email": row["person_email"], "name": row["person_name"]},
+            "message": row["detail"], "link_url": row["url"], "idempotency_key": row["idempotency_key"],
+            "device": None, "location": None, "forwarded": False, "forward_evidence": [], "detail": None,
+        }
     if row["kind"] == SCORE:
         return {
             "id": row["id"], "at": row["at"].isoformat().replace("+00:00", "Z"), "kind": SCORE, "class": SCORE,

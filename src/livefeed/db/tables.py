@@ -220,7 +220,10 @@ events = Table(
     Column("forwarded", Boolean, nullable=False, default=False),
     Column("score_old", Integer),
     Column("score_new", Integer),
-    Column("detail", Text),  # a reply's first lines; a bounce's diagnostic (plain text)
+    Column("detail", Text),  # a reply's first lines; a bounce's diagnostic; a pushed item's message (plain text)
+    Column("url", Text),  # a pushed item's link
+    Column("idempotency_key", String(200)),  # a pushed item's key: the same key again records nothing
+    UniqueConstraint("user_id", "idempotency_key", name="uq_events_user_id_idempotency_key"),
     Index("ix_events_user_id_id", "user_id", "id"),
     Index("ix_events_recipient_id_id", "recipient_id", "id"),
     Index("ix_events_person_id_id", "person_id", "id"),

@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from ..db.tables import now_utc
 from ..runtime import Runtime
 from ..settings import Settings
-from . import api, api_people, api_tasks, pages, stream
+from . import api, api_items, api_people, api_tasks, pages, stream
 from .track import TrackingFrontdoor
 
 log = logging.getLogger(__name__)
@@ -86,6 +86,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = now_utc, o
     app.include_router(api.router)
     app.include_router(api_people.router)
     app.include_router(api_tasks.router)
+    app.include_router(api_items.router)
     app.include_router(pages.router)
 
     app.add_middleware(SecurityHeaders)

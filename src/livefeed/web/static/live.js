@@ -54,7 +54,7 @@
     el.querySelector(".icon use").setAttribute("href", "#icon-" + ev.kind);
     el.querySelector(".who").textContent = ev.person.name || ev.person.email;
     el.querySelector(".who").title = ev.person.email;
-    el.querySelector(".what").textContent = ev.email ? (VERBS[ev.kind] || ev.kind) + " “" + ev.email.subject + "”" : ev.reason;
+    el.querySelector(".what").textContent = ev.email ? (VERBS[ev.kind] || ev.kind) + " “" + ev.email.subject + "”" : ev.message || ev.reason;
     const link = el.querySelector(".link");
     link.hidden = !ev.link_url;
     link.textContent = ev.link_url ? "→ " + ev.link_url : "";
