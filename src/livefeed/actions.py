@@ -18,8 +18,9 @@ from .core import compose
 from .core.model import Invalid
 from .core.secrets import check_password, hash_password, new_secret, secret_hash
 from .core.tokens import CLICK, MESSAGE, OPEN, TokenSigner
-from .db.tables import api_tokens, emails, links, people, recipients, sessions, user_ips, users, workspaces
+from .db.tables import api_tokens, emails, links, recipients, sessions, user_ips, users, workspaces
 from .mail.smtp import MailError, Mailer, Outgoing
+from .people import ensure_person
 
 SESSION_DAYS = 30
 SIGNIN_LINK_MINUTES = 15
@@ -222,7 +223,7 @@ class EmailSender:
             )).inserted_primary_key[0]
             copies, result = [], []
             for field, address in [("to", a) for a in draft.to] + [("cc", a) for a in draft.cc]:
-                person_id = self._person(conn, user["workspace_id"], address, draft.names.get(address), now)
+                person_id = ensure_person(conn, user["workspace_id"], address, now, name=draft.names.get(address))
                 recipient_id = conn.execute(insert(recipients).values(
                     email_id=email_id, person_id=person_id, field=field, address=address,
                 )).inserted_primary_key[0]
@@ -231,16 +232,6 @@ class EmailSender:
                 copies.append(Outgoing(user["workspace_id"], user["id"], email_id, recipient_id, address, message))
                 result.append({"address": address, "field": field, "person_id": person_id, "recipient_id": recipient_id})
         return email_id, copies, result
-
-    def _person(self, conn: Connection, workspace_id: int, address: str, name: str | None, now: datetime) -> int:
-        """The person with this address (created when unknown; a name fills an empty one)."""
-        found = conn.execute(select(people.c.id, people.c.name).where(people.c.workspace_id == workspace_id, people.c.email == address)).first()
-        if found is None:
-            return conn.execute(insert(people).values(workspace_id=workspace_id, email=address, name=name,
-                                                      created_at=now)).inserted_primary_key[0]
-        if name and not found.name:
-            conn.execute(update(people).where(people.c.id == found.id).values(name=name))
-        return found.id
 
     def _message(self, conn: Connection, user, draft: Draft, recipient_id: int) -> EmailMessage:
         def track(url: str) -> str:

@@ -12,7 +12,7 @@ import logging
 
 from sqlalchemy import select
 
-from .core import replies
+from .core import forwarding, replies
 from .core.model import HUMAN, MACHINE, ForwardState
 from .core.tokens import MESSAGE
 from .db.eventlog import EventLog
@@ -64,7 +64,7 @@ def _event_row(inbound: replies.Inbound, context: dict, address: str, state: For
         if inbound.sender != address and inbound.sender.rpartition("@")[2] == address.rpartition("@")[2]:
             reason += f", a colleague of {address}"
             state.evidence.append(f"{now:%Y-%m-%d %H:%M} UTC: {inbound.sender} replied to the copy sent to {address}")
-            del state.evidence[:-8]
+            del state.evidence[:-forwarding.MAX_KEPT]
     return {
         "workspace_id": context["workspace_id"], "user_id": context["user_id"], "email_id": context["email_id"],
         "recipient_id": context["id"], "person_id": context["person_id"], "link_id": None, "kind": inbound.kind,

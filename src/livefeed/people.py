@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, String, any_, bindparam, insert, select
+from sqlalchemy import Connection, Engine, String, any_, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from .core.contacts import Rejected, display_name, read_csv, tel_url
@@ -21,8 +21,8 @@ from .core.model import iso_z, SCORE, Invalid
 from .db.bulk import Bulk
 from .db.eventlog import EventLog
 from .db.tables import people, score_changes, users
-from .live.hub import CHANGED, Message
-from .live.postgres import CHANNEL, encode
+from .live.hub import Message
+from .live.postgres import CHANNEL, changed_payload, encode
 
 SOURCES = ("api", "import", "marketo")
 CHUNK = 900  # rows per IN (…) lookup: under SQLite's old 999-variable limit
@@ -222,13 +222,16 @@ def person_view(row: Mapping) -> dict:
     }
 
 
-def ensure_person(conn: Connection, workspace_id: int, email: str, now: datetime) -> int:
-    """The workspace's person with this address, created (with only the address) when unknown."""
-    found = person_id_by_email(conn, workspace_id, email)
-    if found is not None:
-        return found
-    return conn.execute(insert(people).values(workspace_id=workspace_id, email=email, created_at=now,
-                                              updated_at=now)).inserted_primary_key[0]
+def ensure_person(conn: Connection, workspace_id: int, email: str, now: datetime, name: str | None = None) -> int:
+    """The workspace's person with this address (created when unknown; a name fills an empty one)."""
+    found = conn.execute(select(people.c.id, people.c.name).where(people.c.workspace_id == workspace_id,
+                                                                   people.c.email == email)).first()
+    if found is None:
+        return conn.execute(insert(people).values(workspace_id=workspace_id, email=email, name=name, created_at=now,
+                                                  updated_at=now)).inserted_primary_key[0]
+    if name and not found.name:
+        conn.execute(update(people).where(people.c.id == found.id).values(name=name, updated_at=now))
+    return found.id
 
 
 def person_id_by_email(conn: Connection, workspace_id: int, email: str) -> int | None:
@@ -302,7 +305,7 @@ def import_people(engine: Engine, *, workspace_id: int, text: str, partial: bool
         # Other workers' streams learn of it on commit.
         log_.notify(conn, [(CHANNEL, p) for p in encode([Message(r["user_id"], i, b"") for r, i in zip(rises, ids)])])
         if total.owners:
-            log_.notify(conn, [(CHANNEL, f"c{CHANGED.index('targets')} " + " ".join(f"{o}:" for o in sorted(total.owners))[:7000])])
+            log_.notify(conn, [(CHANNEL, changed_payload("targets", total.owners))])
     return _sorted(total)
 
 

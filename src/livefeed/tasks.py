@@ -121,12 +121,8 @@ def delete_task(conn: Connection, user: Mapping, task_id: int) -> int | None:
 
 # --- reading ---------------------------------------------------------------------------------
 
-def _select():
-    """The task rows with their assignee and person (built once: statements are immutable)."""
-    return _SELECT
-
-
 def _build_select():
+    """The task rows with their assignee and person (built once: statements are immutable)."""
     assignee = users.alias("assignee")
     return (select(tasks, assignee.c.name.label("assignee_name"), assignee.c.timezone.label("assignee_timezone"),
                    people.c.email.label("person_email"), people.c.name.label("person_name"),
@@ -140,7 +136,7 @@ _SELECT = _build_select()
 
 
 def get_task(conn: Connection, user: Mapping, task_id: int, *, now: datetime) -> dict | None:
-    row = conn.execute(_select().where(tasks.c.id == task_id, tasks.c.workspace_id == user["workspace_id"])).mappings().first()
+    row = conn.execute(_SELECT.where(tasks.c.id == task_id, tasks.c.workspace_id == user["workspace_id"])).mappings().first()
     return task_view(row, now) if row else None
 
 
@@ -156,7 +152,7 @@ def assignee_zone(conn: Connection, user: Mapping, assignee_id: int | None) -> t
 
 def list_tasks(conn: Connection, user: Mapping, *, assignee_id: int, tz: zoneinfo.ZoneInfo, window: taskdates.Window | None,
                status: str, overdue: bool, now: datetime, limit: int) -> list[dict]:
-    query = _select().where(tasks.c.workspace_id == user["workspace_id"], tasks.c.assignee_id == assignee_id)
+    query = _SELECT.where(tasks.c.workspace_id == user["workspace_id"], tasks.c.assignee_id == assignee_id)
     if status != "all":
         query = query.where(tasks.c.status == status)
     if window is not None:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 
@@ -30,13 +30,13 @@ def sse_frame(*, event: str, data: dict, event_id: int | None = None) -> bytes:
 
 
 HEARTBEAT = Message(0, None, b": heartbeat\n\n")
+CLOSE = Message(0, None, b"")
 # What a "changed" frame can say: the window reloads that list (it holds no event of the log).
 CHANGED = ("tasks", "targets")
 
 
 def changed_frame(what: str) -> bytes:
     return sse_frame(event="changed", data={"what": what})
-CLOSE = Message(0, None, b"")
 
 
 class Subscription:

@@ -53,6 +53,17 @@ def encode(messages: list[Message]) -> list[str]:
     return parts + payloads
 
 
+def changed_payload(what: str, user_ids) -> str:
+    """Payload "c<n> 12: 34:" (n: the index of `what` in CHANGED), cut to whole items under 8 KB."""
+    payload = f"c{CHANGED.index(what)}"
+    for user_id in sorted(user_ids):
+        item = f" {user_id}:"
+        if len(payload) + len(item) > MAX_PAYLOAD:
+            break
+        payload += item
+    return payload
+
+
 def decode(payload: str) -> tuple[str, dict[int, list[int]]]:
     kind, _, rest = payload.partition(" ")
     result: dict[int, list[int]] = {}
@@ -143,10 +154,9 @@ class PgNotifyHub(MemoryHub):
         self.touched({m.user_id for m in messages if m.event_id is not None or m.revised})
 
     async def signal(self, user_ids: set[int], what: str) -> None:
-        """Payload "c<n> 12: 34:" (n: the index of `what` in CHANGED) to every worker."""
+        """Tell every worker (see `changed_payload`)."""
         if user_ids:
-            payload = f"c{CHANGED.index(what)} " + " ".join(f"{u}:" for u in sorted(user_ids))
-            await asyncio.to_thread(self._notify, payload[:MAX_PAYLOAD].rsplit(" ", 1)[0] if len(payload) > MAX_PAYLOAD else payload)
+            await asyncio.to_thread(self._notify, changed_payload(what, user_ids))
 
     def _notify(self, payload: str) -> None:
         with self._engine.begin() as conn:

@@ -67,6 +67,9 @@ async def push_item(body: FeedItemIn, request: Request, user=Depends(api_user)):
         return error_422(exc.field, exc.message)
     key = body.idempotency_key
 
+    def _existing(conn, key):
+        return conn.execute(select(events.c.id).where(events.c.user_id == user["id"], events.c.idempotency_key == key)).scalar()
+
     def job(conn):
         if key is not None:
             found = _existing(conn, key)
@@ -83,9 +86,6 @@ async def push_item(body: FeedItemIn, request: Request, user=Depends(api_user)):
             # for the live frame
             "subject": None, "person_email": email, "person_name": person["name"], "link_url": url, "forward_state": None,
         }]
-
-    def _existing(conn, key):
-        return conn.execute(select(events.c.id).where(events.c.user_id == user["id"], events.c.idempotency_key == key)).scalar()
 
     try:
         existing, ids = await rt.recorder.write_events(job)
