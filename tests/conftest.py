@@ -152,11 +152,11 @@ def free_port() -> int:
 class LiveServer:
     """A real uvicorn server on this test's event loop."""
 
-    def __init__(self, settings: Settings, clock: Clock, *, port: int | None = None):
+    def __init__(self, settings: Settings, clock: Clock, *, port: int | None = None, services=None):
         self.port = port or free_port()
         self.settings = settings.with_(public_url=f"http://127.0.0.1:{self.port}")
         self.clock = clock
-        self.asgi = create_app(self.settings, clock=clock)
+        self.asgi = create_app(self.settings, clock=clock, services=services)
         self.url = self.settings.public_url
         self._server: uvicorn.Server | None = None
         self._task: asyncio.Task | None = None

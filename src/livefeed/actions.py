@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import secrets
 import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,7 +39,7 @@ def ensure_workspace(conn: Connection, name: str, *, now: datetime) -> int:
     found = conn.execute(select(workspaces.c.id).where(workspaces.c.name == name)).scalar()
     if found is not None:
         return found
-    return conn.execute(insert(workspaces).values(name=name, created_at=now)).inserted_primary_key[0]
+    return conn.execute(insert(workspaces).values(name=name, created_at=now, site_key=secrets.token_urlsafe(12))).inserted_primary_key[0]
 
 
 def add_user(engine: Engine, *, email: str, name: str, timezone: str, workspace: str = DEFAULT_WORKSPACE,

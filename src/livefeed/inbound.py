@@ -8,15 +8,17 @@ ours, the rep's own messages in the thread and archived emails record nothing.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from .core import forwarding, replies
 from .core.model import HUMAN, MACHINE, ForwardState
 from .core.tokens import MESSAGE
 from .db.eventlog import EventLog
-from .db.tables import recipients, users
+from .db.tables import events, recipients, users
 
 log = logging.getLogger(__name__)
 MAX_MESSAGE_BYTES = 10 * 1024 * 1024
@@ -31,10 +33,16 @@ async def record_inbound(rt, raw: bytes) -> str | None:
     if not copies:
         return None  # not ours, or forged in our format
     now, log_ = rt.clock(), EventLog(rt.engine.dialect.name)
+    # The same message read twice (the mailbox and a BCC to `livefeed smtpd`, a watcher restarted
+    # before it saved its place, two workers) records once: the rep's events are unique by key.
+    key = (f"mail:{copies[0]}:" + hashlib.sha256(inbound.message_id.encode()).hexdigest()[:40]) if inbound.message_id else None
 
     def job(conn):
         context = log_.contexts(conn, copies[:1]).get(copies[0])  # the message answered, or bounced
         if context is None or context["archived"]:
+            return None, []
+        if key is not None and conn.execute(select(events.c.id).where(
+                events.c.user_id == context["user_id"], events.c.idempotency_key == key)).first():
             return None, []
         rep_email = conn.execute(select(users.c.email).where(users.c.id == context["user_id"])).scalar()
         if inbound.sender == rep_email:
@@ -43,11 +51,15 @@ async def record_inbound(rt, raw: bytes) -> str | None:
         state = ForwardState.from_json(context["forward_state"])
         evidence = list(state.evidence)
         row = _event_row(inbound, context, address, state, now)
+        row["idempotency_key"] = key
         if state.evidence != evidence:
             log_.save_forward_states(conn, {context["id"]: state.to_json()})
         return row["kind"], [row]
 
-    return await rt.recorder.write(job)
+    try:
+        return await rt.recorder.write(job)
+    except IntegrityError:  # recorded meanwhile by another process
+        return None
 
 
 def _event_row(inbound: replies.Inbound, context: dict, address: str, state: ForwardState, now) -> dict:

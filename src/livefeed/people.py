@@ -24,12 +24,14 @@ from .db.tables import people, score_changes, users
 from .live.hub import Message
 from .live.postgres import CHANNEL, changed_payload, encode
 
-SOURCES = ("api", "import", "marketo")
+SOURCES = ("api", "import", "marketo", "salesforce")
+ADDING = ("api", "import")  # a rep adds the person; marketing sources only make them known
 CHUNK = 900  # rows per IN (…) lookup: under SQLite's old 999-variable limit
 # The columns an upsert may change, besides the email and the times.
 PERSON_COLUMNS = ("first_name", "last_name", "name", "title", "company", "phone", "linkedin_url", "owner_id",
-                  "lead_score", "score_source", "score_changed_at", "last_increase_at", "updated_at")
-PLAIN_FIELDS = ("first_name", "last_name", "title", "company", "phone", "linkedin_url")
+                  "lead_score", "score_source", "score_changed_at", "last_increase_at", "updated_at", "added_at",
+                  "marketo_id", "salesforce_id")
+PLAIN_FIELDS = ("first_name", "last_name", "title", "company", "phone", "linkedin_url", "marketo_id", "salesforce_id")
 
 
 KEEP = object()  # "this record leaves the field as it is" (absent from the JSON or the CSV row)
@@ -154,6 +156,8 @@ def merge(current: Mapping | None, record: Mapping, *, owner_id, source: str, no
             values["last_increase_at"] = None  # no score, no place on the Target list
         elif old is None or new > old:
             values["last_increase_at"] = now
+    if source in ADDING and before.get("added_at") is None:
+        values["added_at"] = now
     if values:
         values["updated_at"] = now
     if current is None:
@@ -218,19 +222,28 @@ def person_view(row: Mapping) -> dict:
         "owner": {"id": row["owner_id"], "email": row["owner_email"], "name": row["owner_name"]} if row["owner_id"] else None,
         "lead_score": row["lead_score"], "score_source": row["score_source"],
         "score_changed_at": iso_z(row["score_changed_at"]), "created_at": iso_z(row["created_at"]),
-        "updated_at": iso_z(row["updated_at"]),
+        "updated_at": iso_z(row["updated_at"]), "in_livefeed": row["added_at"] is not None,
+        "added_at": iso_z(row["added_at"]), "marketo_id": row["marketo_id"], "salesforce_id": row["salesforce_id"],
     }
 
 
-def ensure_person(conn: Connection, workspace_id: int, email: str, now: datetime, name: str | None = None) -> int:
-    """The workspace's person with this address (created when unknown; a name fills an empty one)."""
-    found = conn.execute(select(people.c.id, people.c.name).where(people.c.workspace_id == workspace_id,
+def ensure_person(conn: Connection, workspace_id: int, email: str, now: datetime, name: str | None = None, *,
+                  added: bool = True) -> int:
+    """The workspace's person with this address (created when unknown; a name fills an empty one).
+    `added`: a rep's act (an email, a pushed item) adds them to LiveFeed; marketing only makes
+    them known."""
+    found = conn.execute(select(people.c.id, people.c.name, people.c.added_at).where(people.c.workspace_id == workspace_id,
                                                                    people.c.email == email)).first()
     if found is None:
         return conn.execute(insert(people).values(workspace_id=workspace_id, email=email, name=name, created_at=now,
-                                                  updated_at=now)).inserted_primary_key[0]
+                                                  updated_at=now, added_at=now if added else None)).inserted_primary_key[0]
+    changes = {}
     if name and not found.name:
-        conn.execute(update(people).where(people.c.id == found.id).values(name=name, updated_at=now))
+        changes["name"] = name
+    if added and found.added_at is None:
+        changes["added_at"] = now  # a rep writes to or acts on someone known only from marketing
+    if changes:
+        conn.execute(update(people).where(people.c.id == found.id).values(**changes, updated_at=now))
     return found.id
 
 

@@ -41,6 +41,7 @@ class Runtime:
     tiers: TierCache | None = None
     target_lists: ListCache | None = None
     credentials: object | None = None  # web.auth.Credentials, made on first use
+    services: object | None = None  # services.Services: mailbox watchers and syncs (the served app)
     background: list[asyncio.Task] = field(default_factory=list)
 
     @classmethod
@@ -86,6 +87,8 @@ class Runtime:
                 log.warning("WAL checkpoint or catch-up failed", exc_info=True)
 
     async def stop(self) -> None:
+        if self.services is not None:
+            await self.services.stop()
         for task in self.background:
             task.cancel()
         await asyncio.gather(*self.background, return_exceptions=True)

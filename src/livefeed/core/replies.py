@@ -55,6 +55,7 @@ class Inbound:
     excerpt: str  # the first lines of the new text (quoted text cut)
     auto_reason: str | None = None
     bounce: Bounce | None = None
+    message_id: str = ""  # the inbound message's own Message-ID: the same message twice records once
 
 
 def read_message(raw: bytes) -> Inbound | None:
@@ -63,17 +64,19 @@ def read_message(raw: bytes) -> Inbound | None:
     sender = parseaddr(str(message.get("from", "")))[1].lower()
     cc = tuple(a.lower() for _, a in getaddresses([str(v) for v in message.get_all("cc", [])]) if a)
     subject = _one_line(str(message.get("subject", "")))
+    own_id = _one_line(str(message.get("message-id", "")))[:300]
     report = _delivery_report(message)
     if report is not None:
         tokens = _tokens_in_report(message)
-        return Inbound(BOUNCE, tokens, sender, cc, subject, "", bounce=report) if tokens else None
+        return Inbound(BOUNCE, tokens, sender, cc, subject, "", bounce=report, message_id=own_id) if tokens else None
     # In-Reply-To names the message answered; References lists the thread, oldest first.
     references = str(message.get("in-reply-to", "")) + " " + " ".join(reversed(str(message.get("references", "")).split()))
     tokens = tuple(dict.fromkeys(OUR_ID.findall(references)))
     if not tokens:
         return None
     auto = auto_reply_reason(message, subject)
-    return Inbound(AUTO_REPLY if auto else REPLY, tokens, sender, cc, subject, excerpt(message), auto_reason=auto)
+    return Inbound(AUTO_REPLY if auto else REPLY, tokens, sender, cc, subject, excerpt(message), auto_reason=auto,
+                   message_id=own_id)
 
 
 def auto_reply_reason(message: Message, subject: str) -> str | None:

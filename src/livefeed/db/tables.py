@@ -57,6 +57,13 @@ workspaces = Table(
     Column("flame_thresholds", String(60)),
     # Rank people without a Marketo score by LiveFeed's own engagement score.
     Column("engagement_ranking", Boolean, nullable=False, server_default=false()),
+    # Public: names the workspace in /w.js and the Marketo webhook's path (not a secret).
+    Column("site_key", String(32), unique=True),
+    # Website tracking: the origins whose pages may send page views ("https://www.example.com ...").
+    Column("site_origins", Text, nullable=False, server_default=""),
+    Column("anonymize_ips", Boolean, nullable=False, server_default=false()),
+    # The Marketo webhook's shared secret, hashed (secret_hash); None: the webhook is off.
+    Column("marketo_hook_secret_hash", String(64)),
 )
 
 users = Table(
@@ -115,6 +122,11 @@ people = Table(
     Column("score_changed_at", UTCDateTime),
     Column("last_increase_at", UTCDateTime),  # set once the score has risen: the Target list's entry
     Column("updated_at", UTCDateTime),
+    # When the person was added to LiveFeed; None: known only from marketing (Marketo, the
+    # website), shown purple as "not in LiveFeed" until a rep adds them.
+    Column("added_at", UTCDateTime),
+    Column("marketo_id", String(32)),
+    Column("salesforce_id", String(18)),
     UniqueConstraint("workspace_id", "email", name="uq_people_workspace_email"),
     # The Target list: one rep's people whose score has risen, highest first, ties by the latest
     # rise (partial: people who never rose are not in it, however many a rep owns).
@@ -223,10 +235,77 @@ events = Table(
     Column("detail", Text),  # a reply's first lines; a bounce's diagnostic; a pushed item's message (plain text)
     Column("url", Text),  # a pushed item's link
     Column("idempotency_key", String(200)),  # a pushed item's key: the same key again records nothing
+    Column("visit_id", Id),  # a page view's visit (the id of its first page view): one row per visit
     UniqueConstraint("user_id", "idempotency_key", name="uq_events_user_id_idempotency_key"),
     Index("ix_events_user_id_id", "user_id", "id"),
     Index("ix_events_recipient_id_id", "recipient_id", "id"),
     Index("ix_events_person_id_id", "person_id", "id"),
+)
+
+# A rep's connected mailbox, watched for replies (IMAP IDLE, else polling). `secret` is the
+# password encrypted with a key derived from the server's secret key (vault.py).
+mailboxes = Table(
+    "mailboxes", metadata,
+    Column("user_id", Id, ForeignKey("users.id"), primary_key=True),
+    Column("workspace_id", Id, ForeignKey("workspaces.id"), nullable=False),
+    Column("host", String(253), nullable=False),
+    Column("port", Integer, nullable=False),
+    Column("security", String(8), nullable=False),  # tls | plain
+    Column("username", String(254), nullable=False),
+    Column("secret", Text, nullable=False),
+    Column("folder", String(200), nullable=False),
+    Column("uid_validity", BigInteger),
+    Column("last_uid", BigInteger),  # the newest message read: the watcher resumes after it
+    Column("status", String(16), nullable=False),  # connecting | idle | polling | error
+    Column("error", Text),
+    Column("checked_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# A workspace's Marketo and Salesforce connections: settings, the encrypted credentials and
+# the sync cursor (a restart resumes from it).
+connectors = Table(
+    "connectors", metadata,
+    Column("workspace_id", Id, ForeignKey("workspaces.id"), primary_key=True),
+    Column("kind", String(16), primary_key=True),  # marketo | salesforce
+    Column("base_url", String(500), nullable=False),
+    Column("client_id", String(200), nullable=False),
+    Column("secret", Text, nullable=False),
+    Column("cursor", Text),
+    Column("interval_seconds", Integer, nullable=False, server_default="300"),
+    Column("status", String(16), nullable=False, server_default="new"),  # new | ok | error
+    Column("error", Text),
+    Column("synced_at", UTCDateTime),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# A website visitor (first-party id kept by /w.js), and the person once identified.
+visitors = Table(
+    "visitors", metadata,
+    Column("id", Id, primary_key=True),
+    Column("workspace_id", Id, ForeignKey("workspaces.id"), nullable=False),
+    Column("key", String(64), nullable=False),
+    Column("person_id", Id, ForeignKey("people.id")),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("identified_at", UTCDateTime),
+    UniqueConstraint("workspace_id", "key", name="uq_visitors_workspace_key"),
+)
+
+page_views = Table(
+    "page_views", metadata,
+    Column("id", Id, primary_key=True),
+    Column("workspace_id", Id, nullable=False),
+    Column("visitor_id", Id, ForeignKey("visitors.id"), nullable=False),
+    Column("person_id", Id),
+    Column("visit_id", Id, nullable=False),  # the id of the visit's first page view
+    Column("at", UTCDateTime, nullable=False),
+    Column("url", Text, nullable=False),
+    Column("title", String(300), nullable=False),
+    Column("referrer", Text, nullable=False),
+    Column("ip", String(45)),
+    Index("ix_page_views_visitor_id_at", "visitor_id", "at"),
+    Index("ix_page_views_person_id_at", "person_id", "at"),
 )
 
 # Mail that would have gone out when no SMTP server is configured (the local outbox).

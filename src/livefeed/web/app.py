@@ -16,8 +16,9 @@ from fastapi.staticfiles import StaticFiles
 
 from ..db.tables import now_utc
 from ..runtime import Runtime
+from ..services import Services, ServiceTiming
 from ..settings import Settings
-from . import api, api_items, api_people, api_tasks, pages, stream
+from . import api, api_items, api_mailbox, api_people, api_tasks, pages, stream
 from .track import TrackingFrontdoor
 
 log = logging.getLogger(__name__)
@@ -66,12 +67,16 @@ def from_environment():
     return create_app(settings, on_start=start_demo if settings.demo else None)
 
 
-def create_app(settings: Settings, *, clock: Callable[[], datetime] = now_utc, on_start: Callable | None = None):
-    """Build the app; the runtime (engine, hub, recorder…) is created in the lifespan."""
+def create_app(settings: Settings, *, clock: Callable[[], datetime] = now_utc, on_start: Callable | None = None,
+               services: ServiceTiming | None = None):
+    """Build the app; the runtime (engine, hub, recorder…) is created in the lifespan, and the
+    background services (mailbox watchers, scheduled syncs) with it."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         runtime = await Runtime.start(settings, clock=clock)
+        runtime.services = Services(runtime, timing=services)
+        await runtime.services.start()
         app.state.runtime = runtime
         if on_start is not None:
             await on_start(runtime)
@@ -87,6 +92,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = now_utc, o
     app.include_router(api_people.router)
     app.include_router(api_tasks.router)
     app.include_router(api_items.router)
+    app.include_router(api_mailbox.router)
     app.include_router(pages.router)
 
     app.add_middleware(SecurityHeaders)

@@ -1,0 +1,81 @@
+"""Background work that runs in one process only: the mailbox watchers and the scheduled syncs.
+
+With several workers on PostgreSQL, the worker holding a session advisory lock (on a connection
+of its own) runs them; the others try again every `lease_retry_seconds` and take over when the
+holder dies (PostgreSQL drops the lock with its connection). One process on SQLite always holds it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import zlib
+from dataclasses import dataclass
+
+from .mailwatch import MailWatch, Timing
+
+log = logging.getLogger(__name__)
+LEASE_KEY = zlib.crc32(b"livefeed background services")
+
+
+@dataclass
+class ServiceTiming:
+    lease_retry_seconds: float = 10.0
+    reconcile_seconds: float = 30.0  # re-read mailboxes and connectors changed by other workers
+    mail: Timing | None = None
+
+
+class Lease:
+    def __init__(self, engine):
+        self.engine = engine
+        self._conn = None
+
+    def try_acquire(self) -> bool:
+        if self.engine.dialect.name != "postgresql":
+            return True
+        if self._conn is None:
+            self._conn = self.engine.connect()
+        held = self._conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({LEASE_KEY})").scalar()
+        self._conn.commit()
+        return bool(held)
+
+    def release(self) -> None:
+        if self._conn is not None:
+            self._conn.close()  # the session lock goes with the connection
+            self._conn = None
+
+
+class Services:
+    def __init__(self, rt, *, timing: ServiceTiming | None = None):
+        self.rt = rt
+        self.timing = timing or ServiceTiming()
+        self.lease = Lease(rt.engine)
+        self.mail = MailWatch(rt, timing=self.timing.mail)
+        self.held = asyncio.Event()
+        self._task: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="livefeed-services")
+
+    async def _run(self) -> None:
+        while not await asyncio.to_thread(self.lease.try_acquire):
+            await asyncio.sleep(self.timing.lease_retry_seconds)
+        self.held.set()
+        while True:
+            try:
+                await self.mail.reconcile()
+            except Exception:  # the next round tries again
+                log.exception("background services round failed")
+            await asyncio.sleep(self.timing.reconcile_seconds)
+
+    async def changed_mailbox(self, user_id: int) -> None:
+        """A rep connected, changed or removed a mailbox in this process."""
+        if self.held.is_set():
+            await self.mail.refresh(user_id)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self.mail.stop()
+        await asyncio.to_thread(self.lease.release)

@@ -1,0 +1,115 @@
+"""The rep's mailbox, watched for replies: connect (checked against the server), show, disconnect.
+
+The password is sealed before it is stored and never shown back: GET says only `password_set`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import delete, insert, select, update
+
+from ..core.model import iso_z
+from ..db.tables import mailboxes
+from ..mailwatch import SECURITY, ImapSession, MailboxConfig, MailboxError, mailbox_vault
+from .api import error_422
+from .auth import api_user, runtime
+
+router = APIRouter(prefix="/api/v1")
+HOST = re.compile(r"^[A-Za-z0-9.-]{1,253}$|^\[?[0-9A-Fa-f:.]+\]?$")
+CHECK_TIMEOUT_SECONDS = 15.0
+
+
+class MailboxIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    host: str = Field(..., description="IMAP server, e.g. imap.gmail.com")
+    port: int = Field(993, ge=1, le=65535)
+    security: str = Field("tls", description="tls (implicit TLS, port 993) or plain (unencrypted: local servers only)")
+    username: str = Field(..., min_length=1, max_length=254)
+    password: str = Field(..., min_length=1, max_length=1000, description="The password or an app password; never shown back")
+    folder: str = Field("INBOX", min_length=1, max_length=200)
+
+
+@router.put("/mailbox", summary="Connect your mailbox (checked by signing in) and watch it for replies",
+            responses={422: {"description": "Invalid, or the server refused: `detail[].loc` names the setting"}})
+async def connect_mailbox(body: MailboxIn, request: Request, user=Depends(api_user)):
+    rt = runtime(request)
+    host = body.host.strip().lower()
+    if not HOST.match(host):
+        return error_422("host", "is not a host name or an IP address")
+    if body.security not in SECURITY:
+        return error_422("security", f"must be one of {', '.join(SECURITY)}")
+    if any(c in body.folder for c in '\r\n"'):
+        return error_422("folder", "must be one line without quotes")
+    config = MailboxConfig(user["id"], host, body.port, body.security, body.username, body.password, body.folder)
+    session = ImapSession(config, CHECK_TIMEOUT_SECONDS)
+    try:
+        await session.open()
+    except MailboxError as exc:
+        return error_422(exc.field, str(exc))
+    except Exception as exc:  # a protocol failure: say what, not the password
+        return error_422("host", f"the server did not answer as IMAP ({exc.__class__.__name__})")
+    finally:
+        await session.close()
+    now = rt.clock()
+    values = dict(host=host, port=body.port, security=body.security, username=body.username,
+                  secret=mailbox_vault(rt.settings.secret_key).seal(body.password), folder=body.folder,
+                  status="connecting", error=None, updated_at=now)
+
+    def store():
+        with rt.engine.begin() as conn:
+            found = conn.execute(select(mailboxes.c.host, mailboxes.c.username, mailboxes.c.folder)
+                                 .where(mailboxes.c.user_id == user["id"])).first()
+            if found is None:
+                conn.execute(insert(mailboxes).values(user_id=user["id"], workspace_id=user["workspace_id"], created_at=now, **values))
+            else:
+                if (found.host, found.username, found.folder) != (host, body.username, body.folder):
+                    values.update(uid_validity=None, last_uid=None)  # another mailbox: start from its newest
+                conn.execute(update(mailboxes).where(mailboxes.c.user_id == user["id"]).values(**values))
+            return view(conn.execute(select(mailboxes).where(mailboxes.c.user_id == user["id"])).mappings().one())
+
+    answer = await asyncio.to_thread(store)
+    if rt.services is not None:
+        await rt.services.changed_mailbox(user["id"])
+    return JSONResponse(answer)
+
+
+@router.get("/mailbox", summary="Your connected mailbox and the watcher's state (never the password)")
+async def get_mailbox(request: Request, user=Depends(api_user)):
+    rt = runtime(request)
+
+    def read():
+        with rt.engine.connect() as conn:
+            return conn.execute(select(mailboxes).where(mailboxes.c.user_id == user["id"])).mappings().first()
+
+    row = await asyncio.to_thread(read)
+    if row is None:
+        return JSONResponse({"detail": "No mailbox connected"}, status_code=404)
+    return JSONResponse(view(row))
+
+
+@router.delete("/mailbox", status_code=204, summary="Disconnect your mailbox (the password is deleted)")
+async def delete_mailbox(request: Request, user=Depends(api_user)):
+    rt = runtime(request)
+
+    def remove():
+        with rt.engine.begin() as conn:
+            return conn.execute(delete(mailboxes).where(mailboxes.c.user_id == user["id"])).rowcount
+
+    if not await asyncio.to_thread(remove):
+        return JSONResponse({"detail": "No mailbox connected"}, status_code=404)
+    if rt.services is not None:
+        await rt.services.changed_mailbox(user["id"])
+    return Response(status_code=204)
+
+
+def view(row) -> dict:
+    return {
+        "host": row["host"], "port": row["port"], "security": row["security"], "username": row["username"],
+        "folder": row["folder"], "password_set": bool(row["secret"]), "status": row["status"], "error": row["error"],
+        "checked_at": iso_z(row["checked_at"]), "last_uid": row["last_uid"], "updated_at": iso_z(row["updated_at"]),
+    }
