@@ -25,7 +25,7 @@ from .live.hub import Message
 from .live.postgres import CHANNEL, changed_payload, encode
 
 SOURCES = ("api", "import", "marketo", "salesforce")
-ADDING = ("api", "import")  # a rep adds the person; marketing sources only make them known
+ADDING = ("api", "import", "salesforce")  # known to sales; marketing sources only make people known
 CHUNK = 900  # rows per IN (…) lookup: under SQLite's old 999-variable limit
 # The columns an upsert may change, besides the email and the times.
 PERSON_COLUMNS = ("first_name", "last_name", "name", "title", "company", "phone", "linkedin_url", "owner_id",

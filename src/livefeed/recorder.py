@@ -33,6 +33,8 @@ class Outcome:
 
     event_id: int | None
     url: str | None = None
+    person_id: int | None = None  # a click's: who clicked (the website identifies them on arrival)
+    workspace_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,8 +277,14 @@ class Recorder:
     @staticmethod
     def _outcomes(hits, copies, contexts, link_rows, placed, ids) -> list[Outcome]:
         stored = dict(zip(placed, ids))
-        return [Outcome(stored.get(index), link_rows[hit.target_id][1] if hit.kind == CLICK and copy_id in contexts else None)
-                for index, (hit, copy_id) in enumerate(zip(hits, copies))]
+        outcomes = []
+        for index, (hit, copy_id) in enumerate(zip(hits, copies)):
+            context = contexts.get(copy_id)
+            if hit.kind == CLICK and context is not None:
+                outcomes.append(Outcome(stored.get(index), link_rows[hit.target_id][1], context["person_id"], context["workspace_id"]))
+            else:
+                outcomes.append(Outcome(stored.get(index)))
+        return outcomes
 
     def _messages(self, rows, ids, contexts, link_rows, states, revisions: list[Revision]) -> list[Message]:
         revised = {eid: r.verdict for r in revisions for eid in r.event_ids}

@@ -23,6 +23,7 @@ class ServiceTiming:
     lease_retry_seconds: float = 10.0
     reconcile_seconds: float = 30.0  # re-read mailboxes and connectors changed by other workers
     mail: Timing | None = None
+    pace: object | None = None  # sync.Pace for the scheduled connector passes
 
 
 class Lease:
@@ -61,9 +62,13 @@ class Services:
         while not await asyncio.to_thread(self.lease.try_acquire):
             await asyncio.sleep(self.timing.lease_retry_seconds)
         self.held.set()
+        from .sync import Scheduler
+
+        scheduler = Scheduler(self.rt, pace=self.timing.pace)
         while True:
             try:
                 await self.mail.reconcile()
+                await scheduler.tick()
             except Exception:  # the next round tries again
                 log.exception("background services round failed")
             await asyncio.sleep(self.timing.reconcile_seconds)
@@ -72,6 +77,16 @@ class Services:
         """A rep connected, changed or removed a mailbox in this process."""
         if self.held.is_set():
             await self.mail.refresh(user_id)
+
+    async def refresh_person(self, workspace_id: int, person_id: int) -> None:
+        """Fill a person's fields from Marketo when the workspace is connected (best effort:
+        the person is added either way)."""
+        from .sync import refresh_person
+
+        try:
+            await refresh_person(self.rt, workspace_id, person_id)
+        except Exception as exc:  # noqa: BLE001 - Marketo down or refusing never fails the add
+            log.warning("fields of person %s not refreshed from Marketo: %s", person_id, exc)
 
     async def stop(self) -> None:
         if self._task is not None:

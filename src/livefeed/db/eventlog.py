@@ -17,13 +17,21 @@ from sqlalchemy import Connection
 EVENT_COLUMNS = (
     "id", "workspace_id", "user_id", "email_id", "recipient_id", "person_id", "link_id", "kind", "cls", "reason",
     "at", "ip", "user_agent", "client", "device", "city", "region", "country", "country_code", "radius_km",
-    "location_note", "forwarded", "score_old", "score_new", "detail", "url", "idempotency_key",
+    "location_note", "forwarded", "score_old", "score_new", "detail", "url", "idempotency_key", "visit_id",
 )
 EVENT_ID_LOCK = 0x6C66_6576  # "lfev": the advisory lock under which event ids are assigned
 CONTEXT_COLUMNS = (
     "id", "email_id", "person_id", "forward_state", "workspace_id", "user_id", "subject", "sent_at", "archived",
     "person_email", "person_name",
 )
+
+
+def event_row(**values) -> dict:
+    """An event row with every column not given empty (the writers of person events use it)."""
+    row = dict.fromkeys(EVENT_COLUMNS[1:])
+    row.update(user_agent="", forwarded=False)
+    row.update(values)
+    return row
 
 
 class EventLog:
@@ -91,7 +99,8 @@ class EventLog:
         params = []
         for event_id, row in zip(ids, rows):
             values = [event_id]
-            values += [row[name] for name in EVENT_COLUMNS[1:]]
+            values += [row[name] for name in EVENT_COLUMNS[1:-1]]
+            values.append(row.get("visit_id"))
             values[10] = self._store_time(row["at"])
             params.append(tuple(values))
         conn.exec_driver_sql(self._insert, params)

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from sqlalchemy import Connection, func, select
 
-from ..core.model import ALERTING, ITEM, SCORE, Location
+from ..core.model import ALERTING, ITEM, MARKETING, SCORE, Location, iso_z
 from ..core.replies import BOUNCE
 from .tables import emails, events, links, people, recipients
 
@@ -16,6 +16,7 @@ FEED_COLUMNS = (
     emails.c.subject,
     people.c.email.label("person_email"),
     people.c.name.label("person_name"),
+    people.c.added_at.label("person_added_at"),
     links.c.url.label("link_url"),
     recipients.c.forward_state,
 )
@@ -85,6 +86,15 @@ def event_view(row: Mapping) -> dict:
             "alert": True, "reason": row["reason"], "email": None,
             "person": {"id": row["person_id"], "email": row["person_email"], "name": row["person_name"]},
             "message": row["detail"], "link_url": row["url"], "idempotency_key": row["idempotency_key"],
+            "device": None, "location": None, "forwarded": False, "forward_evidence": [], "detail": None,
+        }
+    if row["cls"] == MARKETING:
+        return {
+            "id": row["id"], "at": iso_z(row["at"]), "kind": row["kind"], "class": MARKETING, "alert": True,
+            "reason": row["reason"], "email": None,
+            "person": {"id": row["person_id"], "email": row["person_email"], "name": row["person_name"],
+                       "in_livefeed": row.get("person_added_at") is not None},
+            "message": row["detail"], "link_url": row["url"], "visit_id": row.get("visit_id"),
             "device": None, "location": None, "forwarded": False, "forward_evidence": [], "detail": None,
         }
     if row["kind"] == SCORE:

@@ -13,7 +13,9 @@ from sqlalchemy import or_, select, update
 from .. import people as people_actions
 from .. import targets
 from ..core import contacts, scoring
+from ..core import website
 from ..core.model import Invalid, iso_z
+from ..core.secrets import new_secret, secret_hash
 from ..db.tables import people, workspaces
 from .api import error_422
 from .auth import api_user, runtime
@@ -48,6 +50,8 @@ class WorkspaceSettings(BaseModel):
     star_thresholds: str | None = Field(None, description='Fixed method: three ascending scores, "25,50,75"')
     flame_thresholds: str | None = Field(None, description='Fixed method: three ascending 7-day rises, "5,15,30"')
     engagement_ranking: bool | None = Field(None, description="Rank people without a lead score by engagement")
+    site_origins: list[str] | None = Field(None, max_length=50, description='Website tracking: the origins allowed to send page views, ["https://www.example.com"]')
+    anonymize_ips: bool | None = Field(None, description="Website tracking: keep only the network part of visitors' IP addresses")
 
 
 async def write_people(request: Request, user, records: list[tuple[int, dict]], *, before=None):
@@ -162,8 +166,11 @@ async def patch_workspace(body: WorkspaceSettings, request: Request, user=Depend
                     values[name] = ",".join(map(str, scoring.parse_thresholds(values[name], name)))
                 except ValueError as exc:
                     raise Invalid(name, str(exc).split(": ", 1)[1]) from None
-        if values.get("engagement_ranking", False) is None or values.get("tier_method", "x") is None:
-            raise Invalid("tier_method" if "tier_method" in values else "engagement_ranking", "must not be null")
+        for name in ("engagement_ranking", "tier_method", "anonymize_ips", "site_origins"):
+            if name in values and values[name] is None:
+                raise Invalid(name, "must not be null")
+        if "site_origins" in values:
+            values["site_origins"] = " ".join(website.check_origins(values["site_origins"]))
     except Invalid as exc:
         return error_422(exc.field, exc.message)
 
@@ -173,6 +180,7 @@ async def patch_workspace(body: WorkspaceSettings, request: Request, user=Depend
                 conn.execute(update(workspaces).where(workspaces.c.id == user["workspace_id"]).values(**values))
 
     await asyncio.to_thread(write)
+    request.app.state.forget_hook_keys()
     rt.tiers.forget(user["workspace_id"])
     rt.target_lists.forget_all()
     return await asyncio.to_thread(_workspace_settings, rt, user["workspace_id"])
@@ -181,5 +189,44 @@ async def patch_workspace(body: WorkspaceSettings, request: Request, user=Depend
 def _workspace_settings(rt, workspace_id: int) -> dict:
     with rt.engine.connect() as conn:
         row = conn.execute(select(workspaces).where(workspaces.c.id == workspace_id)).mappings().one()
+    public = rt.settings.public_url
     return {"id": row["id"], "name": row["name"], "tier_method": row["tier_method"], "star_thresholds": row["star_thresholds"],
-            "flame_thresholds": row["flame_thresholds"], "engagement_ranking": bool(row["engagement_ranking"])}
+            "flame_thresholds": row["flame_thresholds"], "engagement_ranking": bool(row["engagement_ranking"]),
+            "site_key": row["site_key"], "site_origins": row["site_origins"].split(), "anonymize_ips": bool(row["anonymize_ips"]),
+            "website_script": f'<script async src="{public}/w.js" data-site="{row["site_key"]}"></script>',
+            "marketo_webhook": {"url": f"{public}/hooks/marketo/{row['site_key']}",
+                                "secret_set": row["marketo_hook_secret_hash"] is not None}}
+
+
+@router.post("/workspace/marketo-webhook-secret", summary="A new secret for the Marketo webhook (shown once; the old one stops working)")
+async def new_hook_secret(request: Request, user=Depends(api_user)):
+    rt = runtime(request)
+    secret = new_secret("lfwh_")
+
+    def write():
+        with rt.engine.begin() as conn:
+            conn.execute(update(workspaces).where(workspaces.c.id == user["workspace_id"])
+                         .values(marketo_hook_secret_hash=secret_hash(secret)))
+
+    await asyncio.to_thread(write)
+    request.app.state.forget_hook_keys()
+    settings = await asyncio.to_thread(_workspace_settings, rt, user["workspace_id"])
+    return {"secret": secret, "header": "X-LiveFeed-Secret", **settings["marketo_webhook"]}
+
+
+@router.post("/people/{person_id}/add", summary="Add someone known only from marketing to LiveFeed", responses=NOT_FOUND)
+async def add_person(person_id: int, request: Request, user=Depends(api_user)):
+    rt = runtime(request)
+    now = rt.clock()
+
+    def write():
+        with rt.engine.begin() as conn:
+            return conn.execute(update(people).where(people.c.workspace_id == user["workspace_id"], people.c.id == person_id,
+                                                     people.c.added_at.is_(None))
+                                .values(added_at=now, updated_at=now)).rowcount
+
+    await asyncio.to_thread(write)
+    if rt.services is not None:
+        await rt.services.refresh_person(user["workspace_id"], person_id)  # fields from Marketo, when connected
+    view = await _read_person(request, user, person_id)
+    return view if view is not None else JSONResponse({"detail": "No such person"}, 404)

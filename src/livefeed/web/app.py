@@ -18,7 +18,7 @@ from ..db.tables import now_utc
 from ..runtime import Runtime
 from ..services import Services, ServiceTiming
 from ..settings import Settings
-from . import api, api_items, api_mailbox, api_people, api_tasks, pages, stream
+from . import api, api_connectors, api_items, api_mailbox, api_people, api_tasks, pages, stream
 from .track import TrackingFrontdoor
 
 log = logging.getLogger(__name__)
@@ -83,6 +83,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = now_utc, o
         try:
             yield
         finally:
+            await app.state.frontdoor.close()
             await runtime.stop()
 
     app = FastAPI(title="LiveFeed", version="1", lifespan=lifespan,
@@ -93,6 +94,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = now_utc, o
     app.include_router(api_tasks.router)
     app.include_router(api_items.router)
     app.include_router(api_mailbox.router)
+    app.include_router(api_connectors.router)
     app.include_router(pages.router)
 
     app.add_middleware(SecurityHeaders)
@@ -115,4 +117,12 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = now_utc, o
         return app.openapi_schema
 
     app.openapi = openapi
-    return TrackingFrontdoor(app, runtime_getter=lambda: app.state.runtime, clock=clock)
+    frontdoor = TrackingFrontdoor(app, runtime_getter=lambda: app.state.runtime, clock=clock)
+
+    def forget_workspace_settings() -> None:  # the webhook secret or the site origins changed here
+        frontdoor.marketo_hook.forget()
+        frontdoor.sites.forget()
+
+    app.state.forget_hook_keys = forget_workspace_settings
+    app.state.frontdoor = frontdoor
+    return frontdoor

@@ -18,6 +18,9 @@ from ..core import tokens
 from ..core.model import CLICK, OPEN, Hit
 from ..core.netaddr import client_ip
 from .auth import cookie_value
+from ..core import website
+from .beacon import BEACON_PATH, SCRIPT_PATH, Beacon, Sites
+from .hooks import PREFIX as HOOK_PREFIX, MarketoHook
 from .stream import PATH as STREAM_PATH, FeedStream
 
 log = logging.getLogger(__name__)
@@ -42,6 +45,9 @@ class TrackingFrontdoor:
     def __init__(self, app, *, runtime_getter: Callable, clock: Callable[[], datetime]):
         self.app, self._runtime, self._clock = app, runtime_getter, clock
         self._stream = FeedStream(runtime_getter)
+        self.marketo_hook = MarketoHook(runtime_getter)
+        self.sites = Sites(runtime_getter)
+        self.beacon = Beacon(runtime_getter, self.sites, clock)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http":
@@ -52,7 +58,17 @@ class TrackingFrontdoor:
                 return await self._click(scope, send, path[3:])
             if path == STREAM_PATH:
                 return await self._stream(scope, receive, send)
+            if path == BEACON_PATH:
+                return await self.beacon(scope, receive, send)
+            if path == SCRIPT_PATH and scope["method"] in ("GET", "HEAD"):
+                return await self.beacon.script(scope, send)
+            if path.startswith(HOOK_PREFIX):
+                return await self.marketo_hook(scope, receive, send)
         await self.app(scope, receive, send)
+
+    async def close(self) -> None:
+        await self.marketo_hook.close()
+        await self.beacon.close()
 
     def _hit(self, scope, kind: str, target_id: int) -> Hit:
         runtime = self._runtime()
@@ -86,6 +102,8 @@ class TrackingFrontdoor:
             if scope["method"] == "GET":
                 outcome = await runtime.recorder.record_click(self._hit(scope, CLICK, link_id))
                 url = outcome.url
+                if url is not None and outcome.person_id is not None:
+                    url = await self._identify(runtime, url, outcome)
             elif scope["method"] == "HEAD":
                 url = await runtime.link_url(link_id)
         if url is None:
@@ -96,6 +114,16 @@ class TrackingFrontdoor:
         await send({"type": "http.response.start", "status": 302, "headers": [
             (b"location", url.encode("utf-8")), (b"content-length", b"0"), (b"referrer-policy", b"no-referrer"), *NO_CACHE]})
         await send({"type": "http.response.body", "body": b""})
+
+
+    async def _identify(self, runtime, url: str, outcome) -> str:
+        """A click to the company's own site carries who clicked (signed, expiring) for /w.js;
+        other destinations get nothing (the token is not theirs to see)."""
+        site = await self.sites.by_workspace(outcome.workspace_id)
+        if site is None or website.origin_of(url) not in site.origins:
+            return url
+        number = website.identity_number(outcome.person_id, self._clock() + website.IDENTITY_TTL)
+        return website.add_param(url, runtime.signer.sign(website.IDENTIFY, number))
 
 
 def _self_cookie(signer: tokens.TokenSigner, header: bytes | None) -> int | None:

@@ -1,0 +1,119 @@
+"""The workspace's Marketo and Salesforce connections: set (checked by getting a token), show
+(never the secrets), remove, and run a pass now."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import httpx
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import delete, insert, select, update
+
+from .. import sync
+from ..core.model import iso_z
+from ..core.website import origin_of
+from ..db.tables import connectors
+from .api import error_422
+from .auth import api_user, runtime
+
+router = APIRouter(prefix="/api/v1")
+KIND = Path(..., pattern="^(marketo|salesforce)$", description="marketo or salesforce")
+
+
+class ConnectorIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    base_url: str = Field(..., max_length=500, description="Marketo: the REST endpoint's host (https://123-ABC-456.mktorest.com); "
+                                                          "Salesforce: the login URL (https://login.salesforce.com)")
+    client_id: str = Field(..., min_length=1, max_length=200)
+    client_secret: str = Field(..., min_length=1, max_length=500, description="Never shown back")
+    refresh_token: str | None = Field(None, max_length=2000, description="Salesforce: the OAuth refresh token")
+    interval_seconds: int = Field(300, ge=60, le=86400, description="How often the scheduled pass runs")
+
+
+@router.put("/connectors/{kind}", summary="Connect Marketo or Salesforce (checked by getting a token)")
+async def set_connector(body: ConnectorIn, request: Request, kind: str = KIND, user=Depends(api_user)):
+    rt = runtime(request)
+    base = body.base_url.strip().rstrip("/")
+    if origin_of(base) != base.lower() or not base.startswith("https://") and not _local(base):
+        return error_422("base_url", "must be an https:// origin, e.g. https://123-ABC-456.mktorest.com")
+    secrets = {"client_secret": body.client_secret}
+    if kind == "salesforce":
+        if not body.refresh_token:
+            return error_422("refresh_token", "Salesforce needs the OAuth refresh token")
+        secrets["refresh_token"] = body.refresh_token
+    candidate = sync.Connector(user["workspace_id"], kind, base, body.client_id, secrets, None, body.interval_seconds, None)
+    try:
+        async with httpx.AsyncClient(timeout=15) as http:
+            await sync.client_for(candidate, http, sync.Pace(retries=0)).token()
+    except sync.SyncError as exc:
+        return error_422("client_secret" if kind == "marketo" else "refresh_token", str(exc))
+    except httpx.HTTPError as exc:
+        return error_422("base_url", f"cannot reach {base} ({exc.__class__.__name__})")
+    now = rt.clock()
+    values = dict(base_url=base, client_id=body.client_id, interval_seconds=body.interval_seconds, updated_at=now,
+                  secret=sync.connector_vault(rt.settings.secret_key).seal(json.dumps(secrets)), status="new", error=None)
+
+    def store():
+        with rt.engine.begin() as conn:
+            where = (connectors.c.workspace_id == user["workspace_id"], connectors.c.kind == kind)
+            found = conn.execute(select(connectors.c.base_url).where(*where)).first()
+            if found is None:
+                conn.execute(insert(connectors).values(workspace_id=user["workspace_id"], kind=kind, **values))
+            else:
+                if found.base_url != base:
+                    values["cursor"] = None  # another instance: start over
+                conn.execute(update(connectors).where(*where).values(**values))
+            return view(conn.execute(select(connectors).where(*where)).mappings().one())
+
+    return await asyncio.to_thread(store)
+
+
+@router.get("/connectors", summary="The workspace's connections and their last pass (never the secrets)")
+async def list_connectors(request: Request, user=Depends(api_user)):
+    rt = runtime(request)
+
+    def read():
+        with rt.engine.connect() as conn:
+            return [view(r) for r in conn.execute(select(connectors).where(connectors.c.workspace_id == user["workspace_id"])
+                                                  .order_by(connectors.c.kind)).mappings()]
+    return {"connectors": await asyncio.to_thread(read)}
+
+
+@router.delete("/connectors/{kind}", status_code=204, summary="Disconnect (the credentials are deleted)")
+async def delete_connector(request: Request, kind: str = KIND, user=Depends(api_user)):
+    rt = runtime(request)
+
+    def remove():
+        with rt.engine.begin() as conn:
+            return conn.execute(delete(connectors).where(connectors.c.workspace_id == user["workspace_id"],
+                                                         connectors.c.kind == kind)).rowcount
+    if not await asyncio.to_thread(remove):
+        return JSONResponse({"detail": f"No {kind} connection"}, 404)
+    return Response(status_code=204)
+
+
+@router.post("/connectors/{kind}/sync", summary="Run one pass now; answers with what it read and recorded")
+async def sync_now(request: Request, kind: str = KIND, user=Depends(api_user)):
+    rt = runtime(request)
+    found = await asyncio.to_thread(sync.load, rt, user["workspace_id"], kind)
+    if not found:
+        return JSONResponse({"detail": f"No {kind} connection"}, 404)
+    try:
+        done = await sync.run_pass(rt, found[0])
+    except sync.SyncError as exc:
+        return JSONResponse({"detail": str(exc)}, 502)
+    return done.to_json()
+
+
+def view(row) -> dict:
+    return {"kind": row["kind"], "base_url": row["base_url"], "client_id": row["client_id"], "secret_set": bool(row["secret"]),
+            "interval_seconds": row["interval_seconds"], "status": row["status"], "error": row["error"],
+            "synced_at": iso_z(row["synced_at"]), "has_cursor": row["cursor"] is not None}
+
+
+def _local(url: str) -> bool:
+    """Plain http only to this machine (tests, a local proxy)."""
+    return url.startswith(("http://127.0.0.1", "http://localhost", "http://[::1]"))
