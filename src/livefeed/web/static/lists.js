@@ -69,6 +69,8 @@
     return box;
   }
 
+  window.livefeedQuickActions = quickActions;  // the feed rows' down-arrow menu uses them too
+
   function dueText(task) {
     const day = task.due_date === today ? "Today" : task.due_date;
     return task.due_time ? day + " " + task.due_time : day;

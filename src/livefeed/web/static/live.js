@@ -3,6 +3,9 @@
 (function () {
   const VERBS = { open: "viewed", click: "clicked a link in", reply: "replied to", auto_reply: "auto-replied to",
                   bounce: "did not receive" };
+  // Marketing engagement (purple rows): what the row says before its text.
+  const MARKETING = { moment: "", form: "filled out ", marketing_open: "opened marketing email ",
+                      marketing_click: "clicked in marketing email ", visit: "visited your website" };
   const section = document.getElementById("tab-engagement");
   const feed = document.getElementById("feed");
   const empty = document.getElementById("empty");
@@ -46,15 +49,26 @@
     machineCount.textContent = String(n);
   }
 
+  function what(ev, row) {
+    if (ev.email) return (VERBS[ev.kind] || ev.kind) + " “" + ev.email.subject + "”";
+    if (ev.class !== "marketing") return ev.message || ev.reason;
+    if (ev.kind === "moment") return ev.reason + ": " + (ev.message || "");
+    if (ev.kind === "visit") return MARKETING.visit + ": " + row.pages.join(" · ");
+    return MARKETING[ev.kind] + (ev.message ? "“" + ev.message + "”" : "");
+  }
+
   function paint(row, ev) {
     const el = row.el;
-    el.className = "row cls-" + ev.class + (ev.alert ? "" : " greyed") + " blue";
+    const purple = ev.class === "marketing";
+    el.className = "row cls-" + ev.class + (ev.alert ? "" : " greyed") + (purple ? " purple" : " blue");
     el.dataset.kind = ev.kind;
     el.dataset.class = ev.class;
+    el.dataset.person = ev.person.id;
     el.querySelector(".icon use").setAttribute("href", "#icon-" + ev.kind);
     el.querySelector(".who").textContent = ev.person.name || ev.person.email;
     el.querySelector(".who").title = ev.person.email;
-    el.querySelector(".what").textContent = ev.email ? (VERBS[ev.kind] || ev.kind) + " “" + ev.email.subject + "”" : ev.message || ev.reason;
+    el.querySelector(".not-in").hidden = ev.person.in_livefeed !== false;
+    el.querySelector(".what").textContent = what(ev, row);
     const link = el.querySelector(".link");
     link.hidden = !ev.link_url;
     link.textContent = ev.link_url ? "→ " + ev.link_url : "";
@@ -86,17 +100,23 @@
   function add(ev) {
     if (rowsById.has(ev.id)) return;               // never show an event twice
     const at = new Date(ev.at);
-    const key = [ev.person.id, ev.email ? ev.email.id : "-", ev.kind, ev.alert ? "a" : "m"].join("|");
+    // A website visit is one row with its pages, however long it lasts.
+    const key = ev.visit_id ? "visit|" + ev.visit_id : [ev.person.id, ev.email ? ev.email.id : "-", ev.kind, ev.alert ? "a" : "m"].join("|");
     let row = rowsByKey.get(key);
-    if (row && at - row.at <= coalesceMs) {
+    if (row && (ev.visit_id || at - row.at <= coalesceMs)) {
       row.count += 1;
       row.at = at;
     } else {
       if (row) row.el.dataset.key = "";             // older row stays, no longer coalescing
-      row = { el: template.content.firstElementChild.cloneNode(true), count: 1, at, alert: ev.alert, ids: [] };
+      row = { el: template.content.firstElementChild.cloneNode(true), count: 1, at, alert: ev.alert, ids: [], pages: [] };
       const state = row;
       row.el.querySelector(".mk-task").addEventListener("click", () => announce("livefeed:new-task", state.event));
+      row.el.querySelector(".more").addEventListener("click", () => toggleMenu(state));
       rowsByKey.set(key, row);
+    }
+    if (ev.visit_id) {
+      const page = ev.message || ev.link_url;
+      if (row.pages[row.pages.length - 1] !== page) row.pages.push(page);
     }
     row.ids.push(ev.id);
     row.el.dataset.ids = row.ids.join(" ");
@@ -107,6 +127,57 @@
     if (ev.kind === "score") announce("livefeed:changed", { what: "targets" });
     lastEventAt = at > (lastEventAt || 0) ? at : lastEventAt;
     countMachine();
+  }
+
+  // The down-arrow: add someone known only from marketing, and the quick actions.
+  async function toggleMenu(row) {
+    const menu = row.el.querySelector(".menu"), button = row.el.querySelector(".more");
+    if (!menu.hidden) { menu.hidden = true; button.setAttribute("aria-expanded", "false"); return; }
+    const ev = row.event;
+    menu.replaceChildren();
+    menu.hidden = false;
+    button.setAttribute("aria-expanded", "true");
+    let person = ev.person;
+    try {
+      const response = await fetch("/api/v1/people/" + ev.person.id, { credentials: "same-origin" });
+      if (response.ok) person = await response.json();
+    } catch (err) { console.warn(err); }
+    if (person.in_livefeed === false) {
+      const addButton = document.createElement("button");
+      addButton.type = "button";
+      addButton.className = "add";
+      addButton.setAttribute("role", "menuitem");
+      addButton.textContent = "Add " + (person.name || person.email) + " to LiveFeed";
+      addButton.addEventListener("click", () => addPerson(row, addButton));
+      menu.append(addButton);
+    }
+    if (window.livefeedQuickActions) menu.append(window.livefeedQuickActions(person));
+    const task = document.createElement("button");
+    task.type = "button";
+    task.setAttribute("role", "menuitem");
+    task.textContent = "Create task";
+    task.addEventListener("click", () => { menu.hidden = true; announce("livefeed:new-task", ev); });
+    menu.append(task);
+  }
+
+  async function addPerson(row, addButton) {
+    addButton.disabled = true;
+    const response = await fetch("/api/v1/people/" + row.event.person.id + "/add", { method: "POST", credentials: "same-origin" });
+    if (!response.ok) {
+      addButton.disabled = false;
+      const error = document.createElement("p");
+      error.className = "menu-error";
+      error.textContent = "Not added (" + response.status + "). Try again.";
+      addButton.after(error);
+      return;
+    }
+    const person = await response.json();
+    for (const other of new Set(rowsById.values())) {  // every row of this person: now in LiveFeed
+      if (other.event.person.id !== person.id) continue;
+      other.event.person.in_livefeed = true;
+      other.el.querySelector(".not-in").hidden = true;
+    }
+    addButton.remove();
   }
 
   function revise(data) {
