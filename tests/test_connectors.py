@@ -208,3 +208,43 @@ async def test_a_salesforce_error_is_shown_on_the_connector(server, rep, vendors
         listed = (await client.get("/api/v1/connectors", headers=rep.headers)).json()["connectors"][0]
     assert answer.status_code == 502 and "MALFORMED_QUERY" in answer.json()["detail"]
     assert listed["status"] == "error" and "MALFORMED_QUERY" in listed["error"]
+
+
+def test_the_sync_command_runs_one_pass_and_says_what_it_did(tmp_path):
+    import json
+    import threading
+
+    from typer.testing import CliRunner
+
+    from livefeed.cli import app
+    from livefeed.db.engine import make_engine
+    from livefeed.db.tables import now_utc
+    from livefeed.settings import from_env
+
+    fake = Vendors()
+    fake.port = free_port()
+    web = uvicorn.Server(uvicorn.Config(fake, host="127.0.0.1", port=fake.port, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=web.run, daemon=True)
+    thread.start()
+    try:
+        env = {"LIVEFEED_VAR_DIR": str(tmp_path), "LIVEFEED_DATABASE_URL": f"sqlite:///{tmp_path / 'lf.db'}"}
+        runner = CliRunner()
+        assert runner.invoke(app, ["users", "add", "--email", "rita@seller.test", "--name", "Rita",
+                                   "--timezone", "Europe/Paris"], env=env).exit_code == 0
+        missing = runner.invoke(app, ["sync", "marketo"], env=env)
+        assert missing.exit_code == 2 and "No marketo connection" in missing.output
+        unknown = runner.invoke(app, ["sync", "hubspot"], env=env)
+        assert unknown.exit_code == 2 and "marketo or salesforce" in unknown.output
+        settings = from_env(env)
+        engine = make_engine(settings.database_url)
+        secret = sync.connector_vault(settings.secret_key).seal(json.dumps({"client_secret": CLIENT_SECRET}))
+        with engine.begin() as conn:
+            conn.execute(connectors.insert().values(workspace_id=1, kind="marketo", base_url=f"http://127.0.0.1:{fake.port}",
+                                                    client_id=CLIENT_ID, secret=secret, updated_at=now_utc()))
+        engine.dispose()
+        ran = runner.invoke(app, ["sync", "marketo"], env=env)
+    finally:
+        web.should_exit = True
+        thread.join(5)
+    assert ran.exit_code == 0, ran.output
+    assert "marketo: 2 page(s), 7 read, 0 feed row(s), 3 people" in ran.output  # nobody owns them yet

@@ -1,7 +1,8 @@
-"""The livefeed command: serve, smtpd, migrate, users, tokens, import."""
+"""The livefeed command: serve, smtpd, sync, migrate, users, tokens, import."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 
@@ -99,7 +100,6 @@ def smtpd(
     port: int = typer.Option(2525, help="Port to listen on"),
 ):
     """Receive replies and bounces by SMTP (forward or BCC the reps' mail here); they reach the feed."""
-    import asyncio
 
     settings = _settings()
     engine = make_engine(settings.database_url)
@@ -116,7 +116,6 @@ def smtpd(
 
 
 async def _smtpd(settings, host: str, port: int) -> None:
-    import asyncio
 
     from .inbound import serve_smtp
     from .runtime import Runtime
@@ -225,6 +224,67 @@ def import_people(
     _print_rejected(err, result.rejected, show)
     typer.echo(f"Created {result.created}, updated {result.updated}, unchanged {result.unchanged}, "
                f"rejected {len(result.rejected)}; {result.rises} score rise(s) announced.")
+
+
+@app.command("sync")
+def sync_command(
+    kind: str = typer.Argument(..., help="marketo or salesforce"),
+    workspace: str = typer.Option(actions.DEFAULT_WORKSPACE, help="Workspace (company) name"),
+):
+    """Run one pass of a connector now (it also runs on its schedule inside `livefeed serve`).
+
+    Connect it first: PUT /api/v1/connectors/{marketo|salesforce}. The pass resumes from the
+    saved cursor; activities already recorded are not recorded twice."""
+
+    from sqlalchemy import select
+
+    from .db.tables import workspaces
+
+    if kind not in ("marketo", "salesforce"):
+        _fail(f"Unknown connector {kind!r}: marketo or salesforce.", 2)
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    if settings.is_sqlite:
+        migrations.upgrade(engine)
+    elif todo := migrations.pending(engine):
+        _fail(f"The database has {len(todo)} pending migration(s): run `livefeed migrate` first.", 2)
+    with engine.connect() as conn:
+        workspace_id = conn.execute(select(workspaces.c.id).where(workspaces.c.name == workspace)).scalar()
+    engine.dispose()
+    if workspace_id is None:
+        _fail(f"No workspace {workspace!r}.", 2)
+    done = asyncio.run(_sync(settings, workspace_id, kind))
+    typer.echo(f"{kind}: {done.pages} page(s), {done.read} read, {done.recorded} feed row(s), {done.people} people, "
+               f"{done.duplicates} already recorded, {done.unassigned} without a rep, {done.calls} API call(s).")
+    if done.stopped:
+        typer.secho(done.stopped, fg="yellow")
+
+
+async def _sync(settings, workspace_id: int, kind: str):
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from . import sync
+    from .runtime import Runtime
+
+    rt = await Runtime.start(settings)
+    try:
+        found = await asyncio.to_thread(sync.load, rt, workspace_id, kind)
+        if not found:
+            _fail(f"No {kind} connection in this workspace: PUT /api/v1/connectors/{kind} first.", 2)
+        columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+        with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+            task = bar.add_task(f"Syncing {kind}", total=None)
+
+            def show(progress) -> None:
+                bar.update(task, description=f"Syncing {kind}: page {progress.pages}, {progress.read} read, "
+                                             f"{progress.recorded} recorded")
+            try:
+                return await sync.run_pass(rt, found[0], progress=show)
+            except sync.SyncError as exc:
+                _fail(f"{kind} sync failed: {exc}")
+    finally:
+        await rt.stop()
 
 
 def _print_rejected(console, rejected, show: int) -> None:
