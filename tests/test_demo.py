@@ -60,3 +60,16 @@ async def test_demo_rep_has_people_tasks_and_a_moving_target_list(server, clock)
         await simulator.raise_a_score()
         feed = (await client.get("/api/v1/feed", headers=headers)).json()["events"]
     assert [e["kind"] for e in feed] == ["score"] and feed[0]["reason"].startswith("Score rose from ")
+
+
+async def test_demo_marketing_shows_moments_and_people_not_yet_in_livefeed(server, clock):
+    rep, _ = ensure_demo(server.runtime)
+    token = actions.create_token(server.runtime.engine, email=rep.email, now=clock())
+    simulator = Simulator(server.runtime, rep, tick=0, rng=random.Random(1))
+    for _ in range(12):
+        clock.advance(minutes=1)
+        await simulator.marketing()
+    async with server.client() as client:
+        feed = (await client.get("/api/v1/feed", headers={"authorization": f"Bearer {token}"})).json()["events"]
+    assert {e["kind"] for e in feed} == {"moment", "form"} and all(e["class"] == "marketing" for e in feed)
+    assert {e["person"]["in_livefeed"] for e in feed if e["kind"] == "form"} == {False}

@@ -43,6 +43,11 @@ GMAIL_PROXY = ("Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via gg
 APPLE_MPP = ("Mozilla/5.0", "17.58.0.1")
 SAFE_LINKS = (DESKTOP, "40.107.22.10")
 SCORE_RISE_CHANCE = 0.15  # after a step, a demo person's lead score rises this often
+MARKETING_CHANCE = 0.12  # after a step, Marketo reports a moment or a form fill this often
+MOMENTS = [("Web", "Viewed the pricing page 3 times this week"), ("Email", "Opened the November newsletter twice"),
+           ("Milestone", "Registered for the product webinar"), ("Web", "Downloaded the security whitepaper")]
+NEWCOMERS = [("Grace Hopper", "grace@compilers.example", "Compilers Inc"), ("Hiro Tanaka", "hiro@kaizen-tools.example", "Kaizen Tools"),
+             ("Ines Duarte", "ines@porto-foods.example", "Porto Foods")]
 
 
 @dataclass
@@ -148,6 +153,8 @@ class Simulator:
                                            for ip, agent, path in step))
                     if self.rng.random() < SCORE_RISE_CHANCE:
                         await self.raise_a_score()
+                    if self.rng.random() < MARKETING_CHANCE:
+                        await self.marketing()
                 except asyncio.CancelledError:
                     raise
                 except Exception:
@@ -177,6 +184,28 @@ class Simulator:
             return
         record = {"email": email, "lead_score": current + self.rng.choice((5, 10, 15, 25))}
         await people.upsert_people(self.rt, workspace_id=user["workspace_id"], records=[(1, record)], source="marketo")
+
+    async def marketing(self) -> None:
+        """Marketo-like: an Interesting Moment of a demo person, or a form fill by someone not yet
+        in LiveFeed (a purple row with the down-arrow to add them)."""
+        from .core.marketo import Engagement
+        from .core.model import FORM, MOMENT
+        from .marketing import record_activities
+
+        user = await asyncio.to_thread(self._user)
+        now = self.rt.clock()
+        if self.rng.random() < 0.6:
+            name, email = split_recipient(self.rng.choice(PEOPLE))
+            moment_type, text = self.rng.choice(MOMENTS)
+            engagement = Engagement(email=email, marketo_id=None, kind=MOMENT, at=now, detail=text,
+                                    reason=f"Interesting Moment ({moment_type})")
+        else:
+            name, email, company = self.rng.choice(NEWCOMERS)
+            first, last = name.split(" ", 1)
+            engagement = Engagement(email=email, marketo_id=None, kind=FORM, at=now, detail="Contact Us – Enterprise",
+                                    reason="Filled out a form", person={"first_name": first, "last_name": last, "company": company})
+        engagement.workspace_id, engagement.owner_email = user["workspace_id"], user["email"]
+        await record_activities(self.rt, [engagement])
 
     def _score(self, workspace_id: int, email: str) -> int | None:
         from .db.tables import people as people_table
