@@ -64,7 +64,7 @@ def apply_people(conn: Connection, *, workspace_id: int, records: list[tuple[int
     applied = Applied(rejected=[])
     reps = dict(conn.execute(select(users.c.email, users.c.id).where(users.c.workspace_id == workspace_id)).all())
     if existing is None:
-        existing = _existing(conn, workspace_id, [record["email"] for _, record in records])
+        existing = existing_people(conn, workspace_id, [record["email"] for _, record in records])
     inserts, updates, changes, rises = [], [], [], []
     for line, record in records:
         owner = record.get("owner_email", KEEP)
@@ -99,7 +99,7 @@ def apply_people(conn: Connection, *, workspace_id: int, records: list[tuple[int
             bulk.insert(people, ["id", *columns], inserts)
         else:  # SQLite: the lookup is served by the (workspace_id, email) index
             bulk.insert(people, columns, inserts)
-            found = _existing(conn, workspace_id, [r["email"] for r in inserts])
+            found = existing_people(conn, workspace_id, [r["email"] for r in inserts])
             applied.ids.update((email, row["id"]) for email, row in found.items())
     bulk.update(people, PERSON_COLUMNS, updates)
     bulk.insert(score_changes, ("workspace_id", "person_id", "at", "old", "new", "source"), [
@@ -180,7 +180,8 @@ def _rise_event(workspace_id: int, current: Mapping, values: Mapping, change: tu
     }
 
 
-def _existing(conn: Connection, workspace_id: int, emails: list[str]) -> dict[str, dict]:
+def existing_people(conn: Connection, workspace_id: int, emails: list[str]) -> dict[str, dict]:
+    """The workspace's people with these addresses: email → their upsertable columns and id."""
     found: dict[str, dict] = {}
     columns = (people.c.id, people.c.email, *(people.c[c] for c in PERSON_COLUMNS))
     if conn.dialect.name == "postgresql" and emails:  # one round trip: email = ANY(array)
@@ -305,7 +306,7 @@ def import_people(engine: Engine, *, workspace_id: int, text: str, partial: bool
     with engine.begin() as conn:
         rises: list[dict] = []
         # Every lookup before the first write, while the planner's statistics match the table.
-        existing = _existing(conn, workspace_id, [record["email"] for _, record in records])
+        existing = existing_people(conn, workspace_id, [record["email"] for _, record in records])
         for index, chunk in enumerate(chunks):
             applied, events = apply_people(conn, workspace_id=workspace_id, records=chunk, source="import", now=now,
                                            partial=partial, existing=existing)

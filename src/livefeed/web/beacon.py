@@ -48,21 +48,23 @@ class Sites:
     async def by_key(self, key: str) -> Site | None:
         if not key or len(key) > 64:
             return None
-        return await self._get(("key", key), workspaces.c.site_key == key)
+        return await self._get(("key", key))
 
     async def by_workspace(self, workspace_id: int) -> Site | None:
-        return await self._get(("id", workspace_id), workspaces.c.id == workspace_id)
+        return await self._get(("id", workspace_id))
 
-    async def _get(self, cache_key, where) -> Site | None:
+    async def _get(self, cache_key: tuple[str, object]) -> Site | None:
         now = self._monotonic()
         cached = self._cache.get(cache_key)
         if cached is not None and now - cached[0] < CACHE_SECONDS:
             return cached[1]
         rt = self._runtime()
+        column = workspaces.c.site_key if cache_key[0] == "key" else workspaces.c.id
 
         def read():
             with rt.engine.connect() as conn:
-                return conn.execute(select(workspaces.c.id, workspaces.c.site_origins, workspaces.c.anonymize_ips).where(where)).first()
+                return conn.execute(select(workspaces.c.id, workspaces.c.site_origins, workspaces.c.anonymize_ips)
+                                    .where(column == cache_key[1])).first()
         row = await asyncio.to_thread(read)
         site = Site(row.id, tuple(row.site_origins.split()), bool(row.anonymize_ips)) if row else None
         if len(self._cache) > 10_000:
@@ -122,7 +124,7 @@ class Beacon:
         if site.anonymize_ips:
             ip = website.anonymize(ip)
         if self._batcher is None:
-            self._batcher = Batcher(lambda views: record_views(rt, views))
+            self._batcher = Batcher(lambda views: record_views(rt, views), name="website beacon")
         try:
             await self._batcher.submit(View(site.workspace_id, page, person_id, ip, now))
         except Exception:

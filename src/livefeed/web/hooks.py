@@ -56,7 +56,7 @@ class MarketoHook:
             return await _answer(send, 422, {"detail": [{"loc": loc, "msg": exc.message, "type": "value_error"}]})
         engagement.workspace_id = workspace_id
         if self._batcher is None:
-            self._batcher = Batcher(lambda group: record_activities(rt, group))
+            self._batcher = Batcher(lambda group: record_activities(rt, group), name="marketo webhook")
         try:
             result = await self._batcher.submit(engagement)
         except Exception:  # not stored: Marketo retries a 5xx
