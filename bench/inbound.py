@@ -12,7 +12,6 @@ interleaved; the figures are medians over the rounds. The stored rows are counte
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import re
 import sqlite3

@@ -10,6 +10,7 @@ import logging
 import pytest
 from sqlalchemy import select
 
+from livefeed.db.engine import make_engine
 from livefeed.db.tables import events, mailboxes
 from livefeed.mailwatch import Timing
 from livefeed.services import ServiceTiming
@@ -173,3 +174,24 @@ async def test_removing_the_mailbox_stops_its_watcher(settings, clock, rep, dove
             assert (await client.delete("/api/v1/mailbox", headers=rep.headers)).status_code == 404
     finally:
         await server.stop()
+
+
+async def test_a_password_sealed_under_another_secret_key_shows_as_an_error(settings, clock, rep, dovecot):
+    from livefeed.mailwatch import mailbox_vault
+
+    engine = make_engine(settings.database_url)
+    with engine.begin() as conn:
+        conn.execute(mailboxes.insert().values(
+            user_id=rep.id, workspace_id=rep.workspace_id, host=dovecot.host, port=dovecot.port, security="plain",
+            username=rep.email, secret=mailbox_vault(b"another-secret-key-0123456789abcdef").seal(PASSWORD), folder="INBOX",
+            status="idle", created_at=clock(), updated_at=clock()))
+    engine.dispose()
+    server = await started(settings, clock)
+    try:
+        await asyncio.wait_for(server.runtime.services.held.wait(), 5)
+        await server.runtime.services.mail.reconcile()
+        async with server.client() as client:
+            shown = (await client.get("/api/v1/mailbox", headers=rep.headers)).json()
+    finally:
+        await server.stop()
+    assert shown["status"] == "error" and "enter them again" in shown["error"]

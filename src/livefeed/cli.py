@@ -40,6 +40,17 @@ def _settings(**overrides):
         raise typer.Exit(2) from None
 
 
+def _ready_engine(settings):
+    """The engine, with the schema current: the embedded SQLite default migrates itself;
+    PostgreSQL waits for `livefeed migrate` (run once per deploy, not by every worker)."""
+    engine = make_engine(settings.database_url)
+    if settings.is_sqlite:
+        migrations.upgrade(engine)
+    elif todo := migrations.pending(engine):
+        _fail(f"The database has {len(todo)} pending migration(s): run `livefeed migrate` first.", 2)
+    return engine
+
+
 def _fail(message: str, code: int = 1):
     typer.secho(message, err=True, fg="red")
     raise typer.Exit(code)
@@ -73,11 +84,7 @@ def serve(
         # The simulator plays prospects around the world through X-Forwarded-For from loopback.
         os.environ["LIVEFEED_TRUSTED_PROXIES"] = "127.0.0.1/32,::1/128"
     settings = _settings(demo=demo)
-    engine = make_engine(settings.database_url)
-    if settings.is_sqlite:
-        migrations.upgrade(engine)  # the embedded default applies migrations on start
-    elif todo := migrations.pending(engine):
-        _fail(f"The database has {len(todo)} pending migration(s): run `livefeed migrate` first.", 2)
+    engine = _ready_engine(settings)
     engine.dispose()
     if workers > 1 and settings.is_sqlite:
         _fail("--workers needs PostgreSQL (LIVEFEED_DATABASE_URL=postgresql://…): with SQLite, events reach only "
@@ -102,11 +109,7 @@ def smtpd(
     """Receive replies and bounces by SMTP (forward or BCC the reps' mail here); they reach the feed."""
 
     settings = _settings()
-    engine = make_engine(settings.database_url)
-    if settings.is_sqlite:
-        migrations.upgrade(engine)
-    elif todo := migrations.pending(engine):
-        _fail(f"The database has {len(todo)} pending migration(s): run `livefeed migrate` first.", 2)
+    engine = _ready_engine(settings)
     engine.dispose()
     typer.echo(f"Receiving mail on {host}:{port}")
     try:
@@ -243,11 +246,7 @@ def sync_command(
     if kind not in ("marketo", "salesforce"):
         _fail(f"Unknown connector {kind!r}: marketo or salesforce.", 2)
     settings = _settings()
-    engine = make_engine(settings.database_url)
-    if settings.is_sqlite:
-        migrations.upgrade(engine)
-    elif todo := migrations.pending(engine):
-        _fail(f"The database has {len(todo)} pending migration(s): run `livefeed migrate` first.", 2)
+    engine = _ready_engine(settings)
     with engine.connect() as conn:
         workspace_id = conn.execute(select(workspaces.c.id).where(workspaces.c.name == workspace)).scalar()
     engine.dispose()

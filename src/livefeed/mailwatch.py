@@ -256,10 +256,12 @@ class MailWatch:
         try:
             password = self.vault.open(row["secret"])
         except VaultError as exc:
+            message = str(exc)
+
             def mark():
                 with self.rt.engine.begin() as conn:
                     conn.execute(update(mailboxes).where(mailboxes.c.user_id == row["user_id"])
-                                 .values(status="error", error=str(exc)))
+                                 .values(status="error", error=message))
             await asyncio.to_thread(mark)
             self.watchers[row["user_id"]] = (None, None, row["updated_at"])
             return

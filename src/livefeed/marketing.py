@@ -24,7 +24,7 @@ from . import people as people_actions
 from .core.marketo import Engagement
 from .core.model import MARKETING
 from .db.eventlog import event_row
-from .db.tables import emails, events, people, recipients, users
+from .db.tables import emails, people, recipients, users
 
 log = logging.getLogger(__name__)
 

@@ -227,10 +227,7 @@ async def sync_marketo(rt, workspace_id: int, client: MarketoClient, cursor: str
                 break
     except QuotaReached as exc:
         done.stopped = f"daily quota reached ({exc}); the next pass resumes here"
-    done.done = True
-    done.calls = client.calls
-    progress(done)
-    return done
+    return _finished(done, client, progress)
 
 
 # --- Salesforce ----------------------------------------------------------------------------------
@@ -354,8 +351,11 @@ async def sync_salesforce(rt, workspace_id: int, client: SalesforceClient, curso
                 progress(done)
     except QuotaReached as exc:
         done.stopped = f"API limit reached ({exc}); the next pass resumes here"
-    done.done = True
-    done.calls = client.calls
+    return _finished(done, client, progress)
+
+
+def _finished(done: Progress, client, progress: Callable[[Progress], None]) -> Progress:
+    done.done, done.calls = True, client.calls
     progress(done)
     return done
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from .contacts import person_record
-from .model import FORM, MARKETING_CLICK, MARKETING_OPEN, MOMENT, VISIT, Invalid
+from .model import FORM, MARKETING_CLICK, MARKETING_OPEN, MOMENT, VISIT, Invalid, json_object
 
 # Standard activity type ids (GET /rest/v1/activities/types.json on every instance).
 VISIT_WEBPAGE, FILL_OUT_FORM, OPEN_EMAIL, CLICK_EMAIL, CHANGE_SCORE, INTERESTING_MOMENT = 1, 2, 10, 11, 22, 46
@@ -101,12 +101,7 @@ def read_hook(body: bytes, now: datetime) -> Engagement:
     {"type": "interesting_moment", "moment_type": "Web", "description": "…", "lead": {"id": 1001,
      "email": "…", "firstName": "…", "leadScore": 55}, "occurred_at": "…Z", "activity_id": "…",
      "url": "…", "owner_email": "…"}"""
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise Invalid("body", "is not JSON") from None
-    if not isinstance(data, dict):
-        raise Invalid("body", "must be a JSON object")
+    data = json_object(body)
     unknown = sorted(set(data) - {"type", "moment_type", "description", "lead", "occurred_at", "activity_id", "url", "owner_email"})
     if unknown:
         raise Invalid(unknown[0], "unknown field")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -20,6 +21,17 @@ MARKETING_KINDS = (MOMENT, VISIT, FORM, MARKETING_OPEN, MARKETING_CLICK)
 def iso_z(value: datetime | None) -> str | None:
     """A UTC time as JSON shows it: ISO 8601 with a Z."""
     return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def json_object(body: bytes) -> dict:
+    """A request body that must be a JSON object; Invalid("body") otherwise."""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise Invalid("body", "is not JSON") from None
+    if not isinstance(data, dict):
+        raise Invalid("body", "must be a JSON object")
+    return data
 
 
 class Invalid(ValueError):

@@ -11,13 +11,12 @@ less than VISIT_GAP between them: the feed shows one row per visit.
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from .model import Invalid
+from .model import Invalid, json_object
 
 IDENTIFY = b"i"  # the token purpose of the identification parameter
 PARAM = "lf_id"
@@ -68,12 +67,7 @@ class PageView:
 def read_beacon(body: bytes, origins: list[str]) -> PageView:
     """The beacon's JSON body; raise Invalid naming the bad field. The page must be on an
     allowed origin (the script runs there; anything else is somebody else's page)."""
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise Invalid("body", "is not JSON") from None
-    if not isinstance(data, dict):
-        raise Invalid("body", "must be a JSON object")
+    data = json_object(body)
     visitor = data.get("v")
     if not isinstance(visitor, str) or not VISITOR_ID.match(visitor):
         raise Invalid("v", "is not a visitor id")
