@@ -126,3 +126,14 @@ def test_strip_and_add_the_identification_parameter():
     assert website.strip_param(url) == "https://www.example.com/a?x=1#top"
     assert website.anonymize("2001:db8:1234:5678::1") == "2001:db8:1234::"
     assert website.check_origins(["https://WWW.example.com"]) == ["https://www.example.com"]
+
+
+def test_a_page_is_on_the_site_only_at_its_exact_origin():
+    origins = ["https://www.example.com"]
+    body = lambda url: json.dumps({"v": VISITOR, "u": url}).encode()  # noqa: E731
+    assert website.read_beacon(body("https://www.example.com"), origins).url == "https://www.example.com"
+    assert website.read_beacon(body("https://WWW.Example.com:443/a"), origins).url == "https://WWW.Example.com:443/a"
+    for other in ("https://www.example.com.evil.net/", "https://www.example.community/", "http://www.example.com/",
+                  "https://www.example.com:8443/", "javascript:alert(1)"):
+        with pytest.raises(website.Invalid):
+            website.read_beacon(body(other), origins)

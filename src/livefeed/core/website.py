@@ -72,20 +72,30 @@ def read_beacon(body: bytes, origins: list[str]) -> PageView:
     if not isinstance(visitor, str) or not VISITOR_ID.match(visitor):
         raise Invalid("v", "is not a visitor id")
     url = data.get("u")
-    if not isinstance(url, str) or len(url) > MAX_URL or origin_of(url) not in origins:
+    if not isinstance(url, str) or len(url) > MAX_URL or not _on_site(url, origins):
         raise Invalid("u", "is not a page of this site")
     title, referrer, identity = data.get("t") or "", data.get("r") or "", data.get("i")
     if not isinstance(title, str) or not isinstance(referrer, str):
         raise Invalid("t", "must be text")
     if identity is not None and not isinstance(identity, str):
         raise Invalid("i", "must be text")
-    referrer = referrer[:MAX_URL] if origin_of(referrer) else ""
+    referrer = referrer[:MAX_URL] if referrer.startswith(("http://", "https://")) else ""
     return PageView(visitor, strip_param(url), " ".join(title.split())[:MAX_TITLE], referrer,
                     identity[:100] if identity else None, bool(data.get("p")))
 
 
+def _on_site(url: str, origins: list[str]) -> bool:
+    """Whether a page is on one of the origins (the common spelling first, then parsed)."""
+    for origin in origins:
+        if url.startswith(origin) and url[len(origin):len(origin) + 1] in ("", "/", "?", "#"):
+            return True
+    return origin_of(url) in origins
+
+
 def strip_param(url: str) -> str:
     """The page's URL without the identification parameter (it is not part of the page)."""
+    if PARAM + "=" not in url:
+        return url
     parts = urlsplit(url)
     if PARAM not in parts.query:
         return url
