@@ -65,6 +65,23 @@ async def test_a_colleague_replying_is_a_reply_and_evidence_of_forwarding(server
     assert event["forwarded"] and "anna@prospect.test replied to the copy sent to paul@prospect.test" in event["forward_evidence"][0]
 
 
+async def test_someone_replying_with_the_recipient_in_cc_is_evidence_of_forwarding(server, rep, inbound):
+    async with server.client() as client:
+        _, message_id = await sent_copy(client, server, rep)
+        raw = (f"From: Carol CFO <carol@holding.test>\r\nTo: rita@seller.test\r\nCc: Paul <paul@prospect.test>\r\n"
+               f"Subject: Re: Pricing for 250 seats\r\nMessage-ID: <cc-1@holding.test>\r\nIn-Reply-To: {message_id}\r\n"
+               f"References: {message_id}\r\n\r\nPaul sent me this. Can you do 300 seats?\r\n").encode()
+        await deliver(inbound, raw, sender="carol@holding.test")
+        stranger = raw.replace(b"Cc: Paul <paul@prospect.test>\r\n", b"").replace(b"<cc-1@", b"<cc-2@")
+        await deliver(inbound, stranger, sender="carol@holding.test")
+        events = await feed(client, rep)
+    copying, alone = events[1], events[0]
+    assert copying["reason"] == "Reply from carol@holding.test, copying paul@prospect.test" and copying["detail"].startswith("Paul sent me")
+    assert copying["forward_evidence"] == [
+        "2026-11-26 09:00 UTC: carol@holding.test replied to the copy sent to paul@prospect.test, with paul@prospect.test in CC"]
+    assert alone["reason"] == "Reply from carol@holding.test" and alone["kind"] == "reply"
+
+
 async def test_auto_replies_and_bounces(server, rep, inbound):
     async with server.client() as client:
         _, paul = await sent_copy(client, server, rep)

@@ -73,9 +73,12 @@ def _event_row(inbound: replies.Inbound, context: dict, address: str, state: For
         cls, reason, detail = MACHINE, f"Auto-reply ({inbound.auto_reason})", inbound.excerpt
     else:
         cls, reason, detail = HUMAN, f"Reply from {inbound.sender}", inbound.excerpt
-        if inbound.sender != address and inbound.sender.rpartition("@")[2] == address.rpartition("@")[2]:
-            reason += f", a colleague of {address}"
-            state.evidence.append(f"{now:%Y-%m-%d %H:%M} UTC: {inbound.sender} replied to the copy sent to {address}")
+        colleague = inbound.sender.rpartition("@")[2] == address.rpartition("@")[2]
+        copying = address in inbound.cc  # someone else answered, copying the person we wrote to
+        if inbound.sender != address and (colleague or copying):
+            reason += f", a colleague of {address}" if colleague else f", copying {address}"
+            state.evidence.append(f"{now:%Y-%m-%d %H:%M} UTC: {inbound.sender} replied to the copy sent to {address}"
+                                  + ("" if colleague else f", with {address} in CC"))
             del state.evidence[:-forwarding.MAX_KEPT]
     return {
         "workspace_id": context["workspace_id"], "user_id": context["user_id"], "email_id": context["email_id"],
