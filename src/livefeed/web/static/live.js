@@ -17,7 +17,7 @@
   const coalesceMs = Number(section.dataset.coalesceMinutes || 10) * 60000;
   const rowsByKey = new Map();   // coalescing key -> row state
   const rowsById = new Map();    // event id -> row state
-  let lastId = null, lastEventAt = null, source = null, retryMs = 1000;
+  let lastId = null, lastEventAt = null, source = null, retryMs = 1000, live = false;
 
   function announce(name, detail) {
     document.dispatchEvent(new CustomEvent(name, { detail }));
@@ -125,6 +125,7 @@
     feed.prepend(row.el);
     empty.hidden = true;
     if (ev.kind === "score") announce("livefeed:changed", { what: "targets" });
+    if (live) announce("livefeed:row", ev);         // a new event while watching (not a replay)
     lastEventAt = at > (lastEventAt || 0) ? at : lastEventAt;
     countMachine();
   }
@@ -199,6 +200,7 @@
     source = new EventSource(url);
     source.addEventListener("open", () => { retryMs = 1000; setStatus("live"); });
     source.addEventListener("ready", () => {
+      live = true;                                        // the replay is done: what follows is new
       setStatus("live");
       announce("livefeed:changed", { what: "tasks" });      // (re)connected: reload the lists,
       announce("livefeed:changed", { what: "targets" });    // whatever changed while away
@@ -211,6 +213,7 @@
     });
     source.addEventListener("revise", (msg) => revise(JSON.parse(msg.data)));
     source.addEventListener("error", () => {
+      live = false;                                       // a reconnect replays what was missed
       setStatus("reconnecting");
       if (source.readyState === EventSource.CLOSED) {   // the browser gave up: retry ourselves
         source.close();
