@@ -95,6 +95,20 @@ async def delete_connector(request: Request, kind: str = KIND, user=Depends(api_
     return Response(status_code=204)
 
 
+@router.post("/connectors/{kind}/test", summary="Test the stored credentials by getting a token")
+async def test_connector(request: Request, kind: str = KIND, user=Depends(api_user)):
+    rt = runtime(request)
+    found = await asyncio.to_thread(sync.load, rt, user["workspace_id"], kind)
+    if not found:
+        return JSONResponse({"detail": f"No {kind} connection"}, 404)
+    try:
+        async with httpx.AsyncClient(timeout=15) as http:
+            await sync.client_for(found[0], http, sync.Pace(retries=0)).token()
+    except (sync.SyncError, httpx.HTTPError) as exc:
+        return JSONResponse({"ok": False, "detail": str(exc) or exc.__class__.__name__}, 502)
+    return {"ok": True, "message": f"{kind.title()} answered with a token"}
+
+
 @router.post("/connectors/{kind}/sync", summary="Run one pass now; answers with what it read and recorded")
 async def sync_now(request: Request, kind: str = KIND, user=Depends(api_user)):
     rt = runtime(request)

@@ -34,27 +34,46 @@ class MailboxIn(BaseModel):
     folder: str = Field("INBOX", min_length=1, max_length=200)
 
 
-@router.put("/mailbox", summary="Connect your mailbox (checked by signing in) and watch it for replies",
-            responses={422: {"description": "Invalid, or the server refused: `detail[].loc` names the setting"}})
-async def connect_mailbox(body: MailboxIn, request: Request, user=Depends(api_user)):
-    rt = runtime(request)
+async def _check(body: "MailboxIn", user) -> tuple[MailboxConfig | None, JSONResponse | None, bool]:
+    """Validate, then sign in to the server: (config, None, can_idle) or (None, a 422, False)."""
     host = body.host.strip().lower()
     if not HOST.match(host):
-        return error_422("host", "is not a host name or an IP address")
+        return None, error_422("host", "is not a host name or an IP address"), False
     if body.security not in SECURITY:
-        return error_422("security", f"must be one of {', '.join(SECURITY)}")
+        return None, error_422("security", f"must be one of {', '.join(SECURITY)}"), False
     if any(c in body.folder for c in '\r\n"'):
-        return error_422("folder", "must be one line without quotes")
+        return None, error_422("folder", "must be one line without quotes"), False
     config = MailboxConfig(user["id"], host, body.port, body.security, body.username, body.password, body.folder)
     session = ImapSession(config, CHECK_TIMEOUT_SECONDS)
     try:
         await session.open()
+        return config, None, session.can_idle
     except MailboxError as exc:
-        return error_422(exc.field, str(exc))
+        return None, error_422(exc.field, str(exc)), False
     except Exception as exc:  # a protocol failure: say what, not the password
-        return error_422("host", f"the server did not answer as IMAP ({exc.__class__.__name__})")
+        return None, error_422("host", f"the server did not answer as IMAP ({exc.__class__.__name__})"), False
     finally:
         await session.close()
+
+
+@router.post("/mailbox/test", summary="Test IMAP settings by signing in (nothing is stored)",
+             responses={422: {"description": "Invalid, or the server refused: the server's answer, `loc` names the setting"}})
+async def test_mailbox(body: MailboxIn, request: Request, user=Depends(api_user)):
+    config, refused, can_idle = await _check(body, user)
+    if refused is not None:
+        return refused
+    return {"ok": True, "idle": can_idle, "message": f"Signed in to {config.host}; folder {config.folder} opened"
+                                                     + (" (IDLE: replies arrive within seconds)" if can_idle else " (no IDLE: checked every minute)")}
+
+
+@router.put("/mailbox", summary="Connect your mailbox (checked by signing in) and watch it for replies",
+            responses={422: {"description": "Invalid, or the server refused: `detail[].loc` names the setting"}})
+async def connect_mailbox(body: MailboxIn, request: Request, user=Depends(api_user)):
+    rt = runtime(request)
+    config, refused, _ = await _check(body, user)
+    if refused is not None:
+        return refused
+    host = config.host
     now = rt.clock()
     values = dict(host=host, port=body.port, security=body.security, username=body.username,
                   secret=mailbox_vault(rt.settings.secret_key).seal(body.password), folder=body.folder,

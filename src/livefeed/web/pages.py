@@ -305,6 +305,11 @@ def _in_transaction(rt, fn):
         return fn(conn)
 
 
+@router.get("/app/settings")
+async def settings_page(request: Request, user=Depends(signed_in_rep)):
+    return render(request, "settings.html", user=user)
+
+
 @router.get("/live")
 async def live_window(request: Request, user=Depends(signed_in_rep)):
     rt = runtime(request)

@@ -1,0 +1,154 @@
+// The settings page: every form talks to the JSON API (the signed-in session), and shows the
+// server's own words when something is refused. Text only, never HTML from data.
+"use strict";
+(function () {
+  async function api(method, url, body) {
+    const response = await fetch(url, { method, credentials: "same-origin",
+      headers: body ? { "content-type": "application/json" } : {}, body: body ? JSON.stringify(body) : undefined });
+    const data = response.status === 204 ? null : await response.json().catch(() => null);
+    if (!response.ok) {
+      const detail = data && data.detail;
+      throw new Error(Array.isArray(detail) ? detail.map((d) => d.loc.slice(1).join(".") + ": " + d.msg).join("; ")
+                                            : String(detail || response.status));
+    }
+    return data;
+  }
+
+  function say(box, text, bad) {
+    box.textContent = text;
+    box.hidden = false;
+    box.classList.toggle("error", !!bad);
+    box.classList.toggle("notice", !bad);
+  }
+
+  function when(iso) { return iso ? new Date(iso).toLocaleString() : "never"; }
+
+  async function busy(button, work) {
+    button.disabled = true;
+    try { await work(); } finally { button.disabled = false; }
+  }
+
+  // --- mailbox ---------------------------------------------------------------------------------
+  const mailbox = document.querySelector("[data-form=mailbox]");
+  const mailboxState = document.querySelector("#mailbox [data-state]");
+  function mailboxBody() {
+    const f = mailbox.elements;
+    return { host: f.host.value.trim(), port: Number(f.port.value), security: f.security.value,
+             username: f.username.value.trim(), password: f.password.value, folder: f.folder.value.trim() };
+  }
+  function showMailbox(box) {
+    mailboxState.hidden = !box;
+    mailbox.querySelector("[data-action=remove]").hidden = !box;
+    if (!box) return;
+    mailboxState.textContent = "Connected: " + box.username + " on " + box.host + " · " +
+      ({ idle: "watching (IDLE)", polling: "checking every minute", connecting: "connecting…", error: "error: " + box.error }[box.status] || box.status) +
+      " · last checked " + when(box.checked_at);
+    for (const name of ["host", "port", "security", "username", "folder"]) mailbox.elements[name].value = box[name];
+    mailbox.elements.password.placeholder = "•••••••• (stored; type to change)";
+    mailbox.elements.password.required = false;
+  }
+  mailbox.querySelector("[data-action=test]").addEventListener("click", (e) => busy(e.target, async () => {
+    try { say(mailbox.querySelector(".result"), (await api("POST", "/api/v1/mailbox/test", mailboxBody())).message); }
+    catch (err) { say(mailbox.querySelector(".result"), err.message, true); }
+  }));
+  mailbox.addEventListener("submit", (e) => {
+    e.preventDefault();
+    busy(mailbox.querySelector("[type=submit]"), async () => {
+      try { showMailbox(await api("PUT", "/api/v1/mailbox", mailboxBody())); say(mailbox.querySelector(".result"), "Saved: replies to your emails will appear in the Live Feed."); }
+      catch (err) { say(mailbox.querySelector(".result"), err.message, true); }
+    });
+  });
+  mailbox.querySelector("[data-action=remove]").addEventListener("click", (e) => busy(e.target, async () => {
+    await api("DELETE", "/api/v1/mailbox");
+    showMailbox(null);
+    mailbox.reset();
+    say(mailbox.querySelector(".result"), "Disconnected; the password is deleted.");
+  }));
+
+  // --- workspace: website and the Marketo webhook ------------------------------------------------
+  const website = document.querySelector("[data-form=website]");
+  function showWorkspace(ws) {
+    website.elements.site_origins.value = ws.site_origins.join("\n");
+    website.elements.anonymize_ips.checked = ws.anonymize_ips;
+    document.querySelector("[data-snippet]").value = ws.website_script;
+    document.querySelector("[data-hook-url]").value = ws.marketo_webhook.url;
+    document.querySelector("[data-hook-state]").textContent = ws.marketo_webhook.secret_set
+      ? "A secret is set (make a new one to see a secret again; the old one stops working)." : "No secret yet: the webhook answers 401.";
+  }
+  website.addEventListener("submit", (e) => {
+    e.preventDefault();
+    busy(website.querySelector("[type=submit]"), async () => {
+      const origins = website.elements.site_origins.value.split(/\s+/).filter(Boolean);
+      try {
+        showWorkspace(await api("PATCH", "/api/v1/workspace", { site_origins: origins, anonymize_ips: website.elements.anonymize_ips.checked }));
+        say(website.querySelector(".result"), "Saved.");
+      } catch (err) { say(website.querySelector(".result"), err.message, true); }
+    });
+  });
+  const hookBox = document.getElementById("marketo-hook");
+  hookBox.querySelector("[data-action=hook-secret]").addEventListener("click", (e) => busy(e.target, async () => {
+    const made = await api("POST", "/api/v1/workspace/marketo-webhook-secret");
+    say(hookBox.querySelector(".result"), "New secret (shown once, copy it now): " + made.secret);
+    document.querySelector("[data-hook-state]").textContent = "A secret is set.";
+  }));
+
+  // --- connectors --------------------------------------------------------------------------------
+  function showConnector(form, connector) {
+    const section = form.closest("section");
+    const state = section.querySelector("[data-state]");
+    for (const action of ["test", "sync", "remove"]) form.querySelector("[data-action=" + action + "]").hidden = !connector;
+    state.hidden = !connector;
+    if (!connector) return;
+    state.textContent = "Connected to " + connector.base_url + " · last sync " + when(connector.synced_at) + " · " +
+      (connector.status === "error" ? "error: " + connector.error : connector.status) +
+      (connector.status !== "error" && connector.error ? " (" + connector.error + ")" : "");
+    form.elements.base_url.value = connector.base_url;
+    form.elements.client_id.value = connector.client_id;
+    form.elements.interval_minutes.value = Math.round(connector.interval_seconds / 60);
+    for (const name of ["client_secret", "refresh_token"]) {
+      if (form.elements[name]) { form.elements[name].placeholder = "•••••••• (stored; type to change)"; }
+    }
+  }
+  for (const form of document.querySelectorAll("[data-form=connector]")) {
+    const kind = form.dataset.kind, result = form.querySelector(".result");
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      busy(form.querySelector("[type=submit]"), async () => {
+        const f = form.elements;
+        const body = { base_url: f.base_url.value.trim(), client_id: f.client_id.value.trim(), client_secret: f.client_secret.value,
+                       interval_seconds: Number(f.interval_minutes.value) * 60 };
+        if (f.refresh_token) body.refresh_token = f.refresh_token.value;
+        try { showConnector(form, await api("PUT", "/api/v1/connectors/" + kind, body)); say(result, "Saved: the credentials work."); }
+        catch (err) { say(result, err.message, true); }
+      });
+    });
+    form.querySelector("[data-action=test]").addEventListener("click", (e) => busy(e.target, async () => {
+      try { say(result, (await api("POST", "/api/v1/connectors/" + kind + "/test")).message); }
+      catch (err) { say(result, err.message, true); }
+    }));
+    form.querySelector("[data-action=sync]").addEventListener("click", (e) => busy(e.target, async () => {
+      try {
+        const done = await api("POST", "/api/v1/connectors/" + kind + "/sync");
+        say(result, "Synced: " + done.read + " read, " + done.recorded + " new rows, " + done.people + " people" + (done.stopped ? " — " + done.stopped : ""));
+      } catch (err) { say(result, err.message, true); }
+      await load();
+    }));
+    form.querySelector("[data-action=remove]").addEventListener("click", (e) => busy(e.target, async () => {
+      await api("DELETE", "/api/v1/connectors/" + kind);
+      form.reset();
+      showConnector(form, null);
+      say(result, "Disconnected; the credentials are deleted.");
+    }));
+  }
+
+  async function load() {
+    const [box, ws, listed] = await Promise.all([
+      api("GET", "/api/v1/mailbox").catch(() => null), api("GET", "/api/v1/workspace"), api("GET", "/api/v1/connectors")]);
+    showMailbox(box);
+    showWorkspace(ws);
+    for (const form of document.querySelectorAll("[data-form=connector]")) {
+      showConnector(form, listed.connectors.find((c) => c.kind === form.dataset.kind) || null);
+    }
+  }
+  load();
+})();

@@ -1,0 +1,69 @@
+"""The settings page in a real Chromium: the mailbox test reports the server's own words, saving
+starts the watcher; website origins and snippet; a webhook secret shown once; Marketo connected,
+tested and synced against the local stand-in."""
+
+from __future__ import annotations
+
+from playwright.async_api import expect
+
+from .test_browser import browser, signin_url  # noqa: F401  (fixture)
+from .test_connectors import vendors  # noqa: F401  (fixture)
+from .test_mailwatch import PASSWORD, dovecot  # noqa: F401  (fixture)
+from .vendors import CLIENT_ID, CLIENT_SECRET
+
+
+async def test_settings_connect_mailbox_website_webhook_and_marketo(browser, server, rep, clock, dovecot, vendors):  # noqa: F811
+    context = await browser.new_context(viewport={"width": 360, "height": 800})  # a phone's width
+    page = await context.new_page()
+    await page.goto(signin_url(server.runtime.signer, server.url, user_id=rep.id, now=clock()))
+    await page.goto(server.url + "/app/settings")
+
+    mailbox = page.locator("#mailbox")
+    await mailbox.locator("[name=host]").fill(dovecot.host)
+    await mailbox.locator("[name=port]").fill(str(dovecot.port))
+    await mailbox.locator("[name=security]").select_option("plain")
+    await mailbox.locator("[name=username]").fill(rep.email)
+    await mailbox.locator("[name=password]").fill("wrong-password")
+    await mailbox.locator("[data-action=test]").click()
+    await expect(mailbox.locator(".result")).to_contain_text("password: sign-in refused")
+    await mailbox.locator("[name=password]").fill(PASSWORD)
+    await mailbox.locator("[data-action=test]").click()
+    await expect(mailbox.locator(".result")).to_contain_text("Signed in to 127.0.0.1; folder INBOX opened (IDLE")
+    await mailbox.locator("[type=submit]").click()
+    await expect(mailbox.locator("[data-state]")).to_contain_text(f"Connected: {rep.email} on 127.0.0.1")
+
+    website = page.locator("#website")
+    await website.locator("[name=site_origins]").fill("https://www.example.com\nwww.example.org")
+    await website.locator("[type=submit]").click()
+    await expect(website.locator(".result")).to_contain_text("site_origins: 'www.example.org' is not an origin")
+    await website.locator("[name=site_origins]").fill("https://www.example.com")
+    await website.locator("[name=anonymize_ips]").check()
+    await website.locator("[type=submit]").click()
+    await expect(website.locator(".result")).to_have_text("Saved.")
+    assert "/w.js" in await page.locator("[data-snippet]").input_value()
+
+    hook = page.locator("#marketo-hook")
+    await hook.locator("[data-action=hook-secret]").click()
+    await expect(hook.locator(".result")).to_contain_text("New secret (shown once, copy it now): lfwh_")
+
+    marketo = page.locator("#marketo")
+    await marketo.locator("[name=base_url]").fill(vendors.url)
+    await marketo.locator("[name=client_id]").fill(CLIENT_ID)
+    await marketo.locator("[name=client_secret]").fill("wrong")
+    await marketo.locator("[type=submit]").click()
+    await expect(marketo.locator(".result")).to_contain_text("Bad client credentials")
+    await marketo.locator("[name=client_secret]").fill(CLIENT_SECRET)
+    await marketo.locator("[type=submit]").click()
+    await expect(marketo.locator(".result")).to_have_text("Saved: the credentials work.")
+    await marketo.locator("[data-action=test]").click()
+    await expect(marketo.locator(".result")).to_have_text("Marketo answered with a token")
+    await marketo.locator("[data-action=sync]").click()
+    await expect(marketo.locator(".result")).to_contain_text("Synced: 7 read")
+    await expect(marketo.locator("[data-state]")).to_contain_text("ok")
+
+    await page.reload()  # what was saved shows again; secrets never do
+    await expect(mailbox.locator("[data-state]")).to_contain_text("Connected")
+    assert await mailbox.locator("[name=password]").input_value() == ""
+    assert await page.locator("#website [name=anonymize_ips]").is_checked()
+    assert await marketo.locator("[name=client_secret]").input_value() == ""
+    await context.close()
