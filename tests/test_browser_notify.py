@@ -51,7 +51,7 @@ async def test_alerts_only_for_people_engaging_and_not_too_often(browser, server
         await page.select_option("#notify-panel [name=dnd]", "30")  # do not disturb
         await hit(client, server, paul)
         await expect(page.locator("#feed .row:not(.greyed)")).to_have_count(2)
-        await expect(page.locator("#notify-toggle")).to_have_text("🔕 Quiet")
+        await expect(page.locator("#notify-toggle")).to_have_text("Quiet (alerts off)")
         assert len(await notes(page)) == 1
         await page.select_option("#notify-panel [name=dnd]", "0")
         await page.uncheck("#notify-panel [name=kind-open]")  # opens switched off

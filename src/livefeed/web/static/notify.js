@@ -32,7 +32,7 @@
     untilBox.hidden = !dnd;
     untilBox.textContent = dnd ? "Quiet until " + new Date(settings.dndUntil).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : "";
     if (!dnd) panel.dnd.value = "0";
-    toggle.textContent = dnd ? "🔕 Quiet" : "🔔 Alerts";
+    toggle.textContent = dnd ? "Quiet (alerts off)" : "Alerts";
   }
 
   toggle.addEventListener("click", () => {
