@@ -167,3 +167,42 @@ async def test_display_names_name_new_people(server, rep, engine):
     assert names == {"paul@prospect.test": "Paul Prospect", "zoe@prospect.test": None}
     assert outbox_messages(engine)[0]["To"] == "Paul Prospect <paul@prospect.test>, zoe@prospect.test"
     assert body["recipients"][0]["address"] == "paul@prospect.test"
+
+
+async def test_personal_fields_are_filled_per_recipient_and_a_missing_one_stops_the_send(server, rep):
+    async with server.client() as client:
+        await client.post("/api/v1/people", json={"email": "paul@prospect.test", "first_name": "Paul", "company": "Prospect <Ltd>"},
+                          headers=rep.headers)
+        sent = await client.post("/api/v1/emails", headers=rep.headers, json={
+            "to": ["paul@prospect.test", "Anna Berg <anna@prospect.test>"], "subject": "For {{first_name}}",
+            "html": "<p>Hi {{first_name}}!</p>", "text": None})
+        escaped = await client.post("/api/v1/emails", headers=rep.headers, json={
+            "to": ["paul@prospect.test"], "subject": "About {{company}}", "html": "<p>Hi {{first_name}}, about {{ company }}?</p>"})
+        missing = await client.post("/api/v1/emails", headers=rep.headers, json={
+            "to": ["paul@prospect.test", "anna@prospect.test"], "subject": "Hi", "html": "<p>{{company}}</p>"})
+        unknown = await client.post("/api/v1/emails", headers=rep.headers, json={
+            "to": ["paul@prospect.test"], "subject": "Hi {{nickname}}", "html": "<p>x</p>"})
+    assert missing.status_code == 422
+    assert missing.json()["detail"][0]["loc"] == ["body", "to", "1"]
+    assert "anna@prospect.test has no company for {{company}}" in missing.json()["detail"][0]["msg"]
+    assert unknown.status_code == 422 and unknown.json()["detail"][0]["loc"] == ["body", "subject"]
+    assert sent.status_code == 201, sent.text  # Anna's first name comes from "Anna Berg <…>"
+    with server.runtime.engine.connect() as conn:
+        stored = {row.rcpt: row.raw for row in conn.execute(select(outbox.c.rcpt, outbox.c.raw).order_by(outbox.c.id))}
+        emails_count = conn.execute(select(func.count()).select_from(emails)).scalar()
+    assert emails_count == 2 and escaped.status_code == 201  # the refused drafts stored nothing
+    assert "Subject: About Prospect <Ltd>" in stored["paul@prospect.test"]
+    assert "Hi Paul, about Prospect &lt;Ltd&gt;?" in stored["paul@prospect.test"]
+    assert "Subject: For Anna" in stored["anna@prospect.test"]
+
+
+async def test_tracking_can_be_switched_off_per_email(server, rep):
+    async with server.client() as client:
+        sent = await client.post("/api/v1/emails", headers=rep.headers, json={
+            "to": ["paul@prospect.test"], "subject": "Plain", "html": '<p><a href="https://example.com/x">x</a></p>',
+            "track_opens": False, "track_clicks": False})
+    assert sent.status_code == 201
+    with server.runtime.engine.connect() as conn:
+        raw = conn.execute(select(outbox.c.raw)).scalar()
+        link_count = conn.execute(select(func.count()).select_from(links)).scalar()
+    assert "/o/" not in raw and "/c/" not in raw and "https://example.com/x" in raw and link_count == 0

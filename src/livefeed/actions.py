@@ -19,7 +19,7 @@ from .core import compose
 from .core.model import Invalid
 from .core.secrets import check_password, hash_password, new_secret, secret_hash
 from .core.tokens import CLICK, MESSAGE, OPEN, TokenSigner
-from .db.tables import api_tokens, emails, links, recipients, sessions, user_ips, users, workspaces
+from .db.tables import api_tokens, emails, links, people, recipients, sessions, user_ips, users, workspaces
 from .mail.smtp import MailError, Mailer, Outgoing
 from .people import ensure_person
 
@@ -151,6 +151,9 @@ class Draft:
     html: str | None
     text: str | None
     names: dict[str, str] = field(default_factory=dict)  # address → display name, where given
+    track_opens: bool = True
+    track_clicks: bool = True
+    fields: tuple[str, ...] = ()  # the personal fields used ({{first_name}}…), filled per recipient
 
 
 @dataclass(frozen=True)
@@ -161,7 +164,8 @@ class Sent:
     error: str | None = None
 
 
-def validate_draft(*, to: list[str], cc: list[str], subject: str | None, html: str | None, text: str | None) -> Draft:
+def validate_draft(*, to: list[str], cc: list[str], subject: str | None, html: str | None, text: str | None,
+                   track_opens: bool = True, track_clicks: bool = True) -> Draft:
     """Check everything before anything is stored; raise ActionError naming the first bad field.
 
     Recipients are addresses or "Display Name <address>"."""
@@ -190,7 +194,14 @@ def validate_draft(*, to: list[str], cc: list[str], subject: str | None, html: s
     for name, body in (("html", html), ("text", text)):
         if body and len(body.encode()) > compose.MAX_BODY_BYTES:
             raise ActionError(name, f"the body is over {compose.MAX_BODY_BYTES // (1024 * 1024)} MB")
-    return Draft(to=parsed["to"], cc=parsed["cc"], subject=subject.strip(), html=html or None, text=text or None, names=names)
+    fields: list[str] = []
+    for name, value in (("subject", subject), ("html", html), ("text", text)):
+        try:
+            fields += [f for f in compose.fields_used(value) if f not in fields]
+        except ValueError as exc:
+            raise ActionError(name, str(exc)) from None
+    return Draft(to=parsed["to"], cc=parsed["cc"], subject=subject.strip(), html=html or None, text=text or None, names=names,
+                 track_opens=track_opens, track_clicks=track_clicks, fields=tuple(fields))
 
 
 class EmailSender:
@@ -218,6 +229,7 @@ class EmailSender:
     def _store(self, user, draft: Draft):
         now = self._clock()
         with self._engine.begin() as conn:
+            values = personal_values(conn, user, draft)  # a missing field stops here: nothing stored
             email_id = conn.execute(insert(emails).values(
                 workspace_id=user["workspace_id"], user_id=user["id"], subject=draft.subject, html=draft.html,
                 text=draft.text, status="sending", archived=False, created_at=now,
@@ -228,25 +240,27 @@ class EmailSender:
                 recipient_id = conn.execute(insert(recipients).values(
                     email_id=email_id, person_id=person_id, field=field, address=address,
                 )).inserted_primary_key[0]
-                message = self._message(conn, user, draft, recipient_id)
+                message = self._message(conn, user, draft, recipient_id, values.get(address, {}))
                 conn.execute(update(recipients).where(recipients.c.id == recipient_id).values(message_id=message["Message-ID"]))
                 copies.append(Outgoing(user["workspace_id"], user["id"], email_id, recipient_id, address, message))
                 result.append({"address": address, "field": field, "person_id": person_id, "recipient_id": recipient_id})
         return email_id, copies, result
 
-    def _message(self, conn: Connection, user, draft: Draft, recipient_id: int) -> EmailMessage:
+    def _message(self, conn: Connection, user, draft: Draft, recipient_id: int, values: dict[str, str]) -> EmailMessage:
         def track(url: str) -> str:
             link_id = conn.execute(insert(links).values(recipient_id=recipient_id, url=url)).inserted_primary_key[0]
             return f"{self._public_url}/c/{self._signer.sign(CLICK, link_id)}"
 
-        pixel = f"{self._public_url}/o/{self._signer.sign(OPEN, recipient_id)}.gif"
-        copy = compose.tracked_copy(html_body=draft.html, text_body=draft.text, pixel_url=pixel, track=track)
+        pixel = f"{self._public_url}/o/{self._signer.sign(OPEN, recipient_id)}.gif" if draft.track_opens else None
+        copy = compose.tracked_copy(html_body=compose.fill(draft.html, values, html_body=True),
+                                    text_body=compose.fill(draft.text, values), pixel_url=pixel,
+                                    track=track if draft.track_clicks else None)
         message = EmailMessage()
         message["From"] = formataddr((user["name"], user["email"]))
         message["To"] = ", ".join(formataddr((draft.names.get(a, ""), a)) for a in draft.to)
         if draft.cc:
             message["Cc"] = ", ".join(formataddr((draft.names.get(a, ""), a)) for a in draft.cc)
-        message["Subject"] = draft.subject
+        message["Subject"] = compose.fill(draft.subject, values)
         message["Date"] = formatdate(self._clock().timestamp(), localtime=False)
         message["Message-ID"] = self.message_id(recipient_id)
         message.set_content(copy.text)
@@ -258,6 +272,32 @@ class EmailSender:
         with self._engine.begin() as conn:
             conn.execute(update(emails).where(emails.c.id == email_id).values(
                 status=status, error=error, sent_at=self._clock() if status == "sent" else None))
+
+
+def personal_values(conn: Connection, user, draft: Draft) -> dict[str, dict[str, str]]:
+    """Each recipient's values for the fields the draft uses; raise ActionError naming the
+    recipient and the field when one has no value (a blank would go out as "Hi ,")."""
+    if not draft.fields:
+        return {}
+    addresses = draft.to + draft.cc
+    known = {row.email: row for row in conn.execute(
+        select(people.c.email, people.c.first_name, people.c.last_name, people.c.name, people.c.company, people.c.title)
+        .where(people.c.workspace_id == user["workspace_id"], people.c.email.in_(addresses)))}
+    values: dict[str, dict[str, str]] = {}
+    for index, address in enumerate(addresses):
+        row = known.get(address)
+        given = draft.names.get(address, "")
+        first = (row.first_name if row else None) or (given.split()[0] if given else None)
+        last = (row.last_name if row else None) or (" ".join(given.split()[1:]) if len(given.split()) > 1 else None)
+        mine = {"first_name": first, "last_name": last, "name": (row.name if row else None) or given or None,
+                "company": row.company if row else None, "title": row.title if row else None, "email": address,
+                "sender_name": user["name"]}
+        for name in draft.fields:
+            if not mine.get(name):
+                where = f"to[{index}]" if index < len(draft.to) else f"cc[{index - len(draft.to)}]"
+                raise ActionError(where, f"{address} has no {name} for {{{{{name}}}}}: add it to the person, or remove the field")
+        values[address] = {name: mine[name] for name in draft.fields}
+    return values
 
 
 def set_archived(engine: Engine, user, email_id: int, archived: bool) -> bool:

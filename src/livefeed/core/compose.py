@@ -94,8 +94,41 @@ class Copy:
     text: str
 
 
-def tracked_copy(*, html_body: str | None, text_body: str | None, pixel_url: str, track: Callable[[str], str]) -> Copy:
-    """One recipient's bodies: links rewritten through `track`, the pixel added, a text part always."""
+def tracked_copy(*, html_body: str | None, text_body: str | None, pixel_url: str | None,
+                 track: Callable[[str], str] | None) -> Copy:
+    """One recipient's bodies: links rewritten through `track`, the pixel added, a text part always.
+    Without `pixel_url` opens are not tracked; without `track` clicks are not (links stay as written)."""
     text = text_body if text_body else html_to_text(html_body or "")
-    tracked_html = add_pixel(rewrite_html(html_body, track), pixel_url) if html_body else None
-    return Copy(html=tracked_html, text=rewrite_text(text, track))
+    tracked_html = None
+    if html_body:
+        tracked_html = rewrite_html(html_body, track) if track else html_body
+        if pixel_url:
+            tracked_html = add_pixel(tracked_html, pixel_url)
+    return Copy(html=tracked_html, text=rewrite_text(text, track) if track else text)
+
+
+# --- personal fields: "Hi {{first_name}}" --------------------------------------------------------
+
+html_escape = html.escape
+
+FIELD = re.compile(r"\{\{\s*([A-Za-z_]+)\s*\}\}")
+FIELDS = ("first_name", "last_name", "name", "company", "title", "email", "sender_name")
+
+
+def fields_used(*texts: str | None) -> list[str]:
+    """The personal fields a draft uses, in order; raise ValueError naming an unknown one."""
+    used: list[str] = []
+    for text in texts:
+        for name in FIELD.findall(text or ""):
+            if name not in FIELDS:
+                raise ValueError(f"unknown field {{{{{name}}}}} (known: {', '.join(FIELDS)})")
+            if name not in used:
+                used.append(name)
+    return used
+
+
+def fill(text: str | None, values: dict[str, str], *, html_body: bool = False) -> str | None:
+    """The text with each {{field}} replaced by the recipient's value (HTML-escaped in HTML)."""
+    if not text:
+        return text
+    return FIELD.sub(lambda m: html_escape(values[m.group(1)]) if html_body else values[m.group(1)], text)

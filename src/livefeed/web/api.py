@@ -19,8 +19,10 @@ class EmailIn(BaseModel):
     to: list[str] = Field(..., description="Recipient addresses", max_length=1000)
     cc: list[str] = Field(default_factory=list, max_length=1000)
     subject: str
-    html: str | None = None
+    html: str | None = Field(None, description="May use {{first_name}}, {{last_name}}, {{name}}, {{company}}, {{title}}, {{email}}, {{sender_name}}")
     text: str | None = None
+    track_opens: bool = Field(True, description="Add the open pixel")
+    track_clicks: bool = Field(True, description="Send links through the click redirect")
 
 
 class RecipientOut(BaseModel):
@@ -60,10 +62,11 @@ async def me(user=Depends(api_user)):
                         502: {"description": "The SMTP server refused; the email is stored as failed"}})
 async def send_email(body: EmailIn, request: Request, user=Depends(api_user)):
     try:
-        draft = actions.validate_draft(to=body.to, cc=body.cc, subject=body.subject, html=body.html, text=body.text)
+        draft = actions.validate_draft(to=body.to, cc=body.cc, subject=body.subject, html=body.html, text=body.text,
+                                       track_opens=body.track_opens, track_clicks=body.track_clicks)
+        sent = await runtime(request).sender.send_email(user, draft)  # a recipient missing a field: 422, nothing stored
     except actions.ActionError as exc:
         return error_422(exc.field, exc.message)
-    sent = await runtime(request).sender.send_email(user, draft)
     if sent.status == "failed":
         return JSONResponse({"detail": f"The mail server refused: {sent.error}", "id": sent.email_id, "status": "failed"}, 502)
     return EmailOut(id=sent.email_id, status=sent.status, recipients=[RecipientOut(**r) for r in sent.recipients])

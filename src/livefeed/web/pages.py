@@ -138,18 +138,20 @@ async def app_home(request: Request, user=Depends(signed_in_rep)):
 
 @router.post("/app/compose")
 async def compose(request: Request, to: str = Form(""), cc: str = Form(""), subject: str = Form(""),
-                  body: str = Form(""), csrf: str = Form(""), user=Depends(signed_in_rep)):
+                  body: str = Form(""), track_opens: str = Form(""), track_clicks: str = Form(""), csrf: str = Form(""),
+                  user=Depends(signed_in_rep)):
     check_csrf(request, csrf)
     rt = runtime(request)
     split = lambda text: [a.strip() for a in text.replace(";", ",").split(",") if a.strip()]  # noqa: E731
-    form = {"to": to, "cc": cc, "subject": subject, "body": body}
+    form = {"to": to, "cc": cc, "subject": subject, "body": body, "track_opens": bool(track_opens), "track_clicks": bool(track_clicks)}
     try:
-        draft = actions.validate_draft(to=split(to), cc=split(cc), subject=subject, html=_paragraphs(body), text=body)
+        draft = actions.validate_draft(to=split(to), cc=split(cc), subject=subject, html=_paragraphs(body), text=body,
+                                       track_opens=bool(track_opens), track_clicks=bool(track_clicks))
+        result = await rt.sender.send_email(user, draft)  # a recipient missing a {{field}}: an error, nothing sent
     except actions.ActionError as exc:
         sent = await asyncio.to_thread(_sent_emails, rt, user)
         return render(request, "app.html", status=422, user=user, sent=sent, outbox_mode=rt.settings.smtp_url is None,
                       form=form, error=f"{exc.field.split('[')[0].capitalize()}: {exc.message}", notice=None)
-    result = await rt.sender.send_email(user, draft)
     notice = "sent" if result.status == "sent" else "failed"
     return RedirectResponse(f"/app?notice={notice}", status_code=303)
 
