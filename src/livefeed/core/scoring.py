@@ -100,3 +100,23 @@ def engagement_score(hits: Iterable[tuple[str, str, datetime]], now: datetime) -
             age_days = max((now - at).total_seconds(), 0.0) / 86400
             score += ENGAGEMENT_WEIGHTS.get(kind, 0.0) * 0.5 ** (age_days / HALF_LIFE_DAYS)
     return round(score, 2)
+
+
+def chart_points(changes: list[tuple[float, int]], *, width: int = 600, height: int = 120, pad: int = 8) -> list[tuple[float, float]]:
+    """A score history as points of an SVG polyline: (seconds, score) pairs, oldest first, mapped
+    into width × height (y grows downwards); a step holds each score until the next change."""
+    if not changes:
+        return []
+    times = [t for t, _ in changes]
+    scores = [s for _, s in changes]
+    t0, t1 = min(times), max(times)
+    low, high = min(scores + [0]), max(scores)
+    span_t, span_s = (t1 - t0) or 1.0, (high - low) or 1
+    x = lambda t: round(pad + (t - t0) / span_t * (width - 2 * pad), 1)  # noqa: E731
+    y = lambda s: round(height - pad - (s - low) / span_s * (height - 2 * pad), 1)  # noqa: E731
+    points: list[tuple[float, float]] = []
+    for index, (t, s) in enumerate(changes):
+        if index:
+            points.append((x(t), points[-1][1]))  # hold the previous score until now
+        points.append((x(t), y(s)))
+    return points

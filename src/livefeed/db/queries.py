@@ -41,6 +41,13 @@ def feed_page(conn: Connection, *, workspace_id: int, user_id: int, limit: int, 
     return list(conn.execute(query.order_by(events.c.id.desc()).limit(limit)).mappings())
 
 
+def person_events(conn: Connection, *, workspace_id: int, user_id: int, person_id: int, limit: int) -> list[Mapping]:
+    """The rep's events about one person, newest first (the person page's timeline)."""
+    query = _feed_select().where(events.c.workspace_id == workspace_id, events.c.user_id == user_id,
+                                 events.c.person_id == person_id)
+    return list(conn.execute(query.order_by(events.c.id.desc()).limit(limit)).mappings())
+
+
 def feed_after(conn: Connection, *, workspace_id: int, user_id: int, after: int, limit: int) -> list[Mapping]:
     """The rep's events with id > `after`, oldest first (replay after a reconnect)."""
     query = _feed_select().where(events.c.workspace_id == workspace_id, events.c.user_id == user_id, events.c.id > after)
