@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install bench clean
+.PHONY: run test install bench clean extension
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,13 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(ARGS)
+
+# The browser extension (Gmail button and toolbar), packed for "Load unpacked" or the Web Store.
+extension:
+	@mkdir -p dist
+	@rm -f dist/livefeed-extension.zip
+	cd extension && $(PYTHON) -c "import sys, zipfile, pathlib; z = zipfile.ZipFile('../dist/livefeed-extension.zip', 'w', zipfile.ZIP_DEFLATED); [z.write(p, p.name) for p in sorted(pathlib.Path('.').iterdir()) if p.is_file()]; z.close()"
+	@echo "dist/livefeed-extension.zip"
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

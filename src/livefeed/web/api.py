@@ -52,6 +52,13 @@ def error_422(field: str, message: str, where: str = "body") -> JSONResponse:
     return JSONResponse({"detail": [{"loc": [where, *field.replace("]", "").split("[")], "msg": message, "type": "value_error"}]}, 422)
 
 
+@router.get("/health", summary="Who answers here (public; the browser extension checks its server URL with it)")
+async def health():
+    from .. import __version__
+
+    return JSONResponse({"product": "LiveFeed", "version": __version__}, headers={"access-control-allow-origin": "*"})
+
+
 @router.get("/me", response_model=Me, summary="The signed-in rep")
 async def me(user=Depends(api_user)):
     return Me(**{k: user[k] for k in Me.model_fields})
