@@ -196,3 +196,21 @@ async def test_sent_list_archives_and_unarchives(server, rep, engine):
         assert "Unarchive</button>" in page.text and ">archived</span>" in page.text
         forged = await client.post(f"/app/emails/{sent['id']}/archive", data={"archived": "0", "csrf": "forged"})
         assert forged.status_code == 403
+
+
+async def test_sent_list_shows_each_recipients_status(server, rep, clock):
+    from .conftest import pixel_path, send
+
+    chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+    async with server.client() as client:
+        sent = await send(client, rep, to=["paul@prospect.test", "anna@prospect.test"], subject="Pricing")
+        paul, anna = (r["recipient_id"] for r in sent["recipients"])
+        for _ in range(2):
+            await client.get(pixel_path(server.runtime.signer, paul), headers={"user-agent": chrome, "x-forwarded-for": "81.2.69.142"})
+        await client.get(pixel_path(server.runtime.signer, anna), headers={"user-agent": "Mozilla/5.0", "x-forwarded-for": "17.58.0.1"})
+        await sign_in(client)
+        page = (await client.get("/app")).text
+    paul_line = page[page.index("paul@prospect.test"):page.index("</li>", page.index("paul@prospect.test"))]
+    anna_line = page[page.index("anna@prospect.test"):page.index("</li>", page.index("anna@prospect.test"))]
+    assert "delivered" in paul_line and "2 views" in paul_line and "last 2026-11-26 09:00" in paul_line  # Europe/London
+    assert "delivered" in anna_line and "view" not in anna_line  # Apple's prefetch is not a view

@@ -11,7 +11,7 @@ from pathlib import Path
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from .. import actions
 from .. import people as people_actions
@@ -116,15 +116,41 @@ async def signout(request: Request, csrf: str = Form("")):
 
 
 def _sent_emails(rt, user) -> list:
-    opened = (select(events.c.email_id, func.count().label("hits"))
-              .where(events.c.user_id == user["id"], events.c.cls.in_(("human", "proxy"))).group_by(events.c.email_id).subquery())
-    query = (select(emails.c.id, emails.c.subject, emails.c.status, emails.c.error, emails.c.created_at, emails.c.archived,
-                    func.coalesce(opened.c.hits, 0).label("hits"))
-             .outerjoin(opened, opened.c.email_id == emails.c.id)
+    """The rep's last 50 emails, each with its recipients' status: delivered or bounced, views,
+    clicks and replies by people (machine hits do not count), the latest, probably forwarded."""
+    query = (select(emails.c.id, emails.c.subject, emails.c.status, emails.c.error, emails.c.created_at, emails.c.archived)
              .where(emails.c.workspace_id == user["workspace_id"], emails.c.user_id == user["id"])
              .order_by(emails.c.id.desc()).limit(50))
+    tz = taskdates.zone(user["timezone"])
     with rt.engine.connect() as conn:
-        return list(conn.execute(query).mappings())
+        sent = [dict(row) for row in conn.execute(query).mappings()]
+        ids = [e["id"] for e in sent]
+        copies = list(conn.execute(select(recipients.c.id, recipients.c.email_id, recipients.c.address, recipients.c.forward_state)
+                                   .where(recipients.c.email_id.in_(ids)).order_by(recipients.c.id)).mappings()) if ids else []
+        counts = conn.execute(
+            select(events.c.recipient_id, events.c.kind, events.c.reason, func.count().label("n"), func.max(events.c.at).label("last"))
+            .where(events.c.user_id == user["id"], events.c.email_id.in_(ids),
+                   or_(events.c.cls.in_(("human", "proxy")), events.c.kind == "bounce"))
+            .group_by(events.c.recipient_id, events.c.kind, events.c.reason)).all() if ids else []
+    stats: dict[int, dict] = {}
+    for row in counts:
+        mine = stats.setdefault(row.recipient_id, {"open": 0, "click": 0, "reply": 0, "bounce": None, "last": None})
+        if row.kind == "bounce":
+            mine["bounce"] = row.reason
+        elif row.kind in mine:
+            mine[row.kind] += row.n
+        if row.kind != "bounce" and (mine["last"] is None or row.last > mine["last"]):
+            mine["last"] = row.last
+    by_email: dict[int, list] = {}
+    for copy in copies:
+        mine = stats.get(copy["id"], {"open": 0, "click": 0, "reply": 0, "bounce": None, "last": None})
+        by_email.setdefault(copy["email_id"], []).append({
+            "address": copy["address"], **mine, "last": mine["last"].astimezone(tz).strftime("%Y-%m-%d %H:%M") if mine["last"] else None,
+            "forwarded": bool((copy["forward_state"] or {}).get("evidence"))})
+    for email in sent:
+        email["recipients"] = by_email.get(email["id"], [])
+        email["created_local"] = email["created_at"].astimezone(tz).strftime("%Y-%m-%d %H:%M")
+    return sent
 
 
 @router.get("/app")
