@@ -5,8 +5,8 @@ import random
 from sqlalchemy import func, select
 
 from livefeed import actions
-from livefeed.db.tables import events, users
-from livefeed.demo import DEMO_EMAIL, Simulator, ensure_demo
+from livefeed.db.tables import events, recipients, users
+from livefeed.demo import DEMO_EMAIL, REPLIES, Simulator, ensure_demo
 
 from .conftest import make_rep
 
@@ -66,10 +66,26 @@ async def test_demo_marketing_shows_moments_and_people_not_yet_in_livefeed(serve
     rep, _ = ensure_demo(server.runtime)
     token = actions.create_token(server.runtime.engine, email=rep.email, now=clock())
     simulator = Simulator(server.runtime, rep, tick=0, rng=random.Random(1))
-    for _ in range(12):
-        clock.advance(minutes=1)
-        await simulator.marketing()
+    await simulator.open_inbound()  # the webhook secret (and the inbound SMTP server)
     async with server.client() as client:
+        for _ in range(12):
+            clock.advance(minutes=1)
+            await simulator.marketing(client)
         feed = (await client.get("/api/v1/feed", headers={"authorization": f"Bearer {token}"})).json()["events"]
     assert {e["kind"] for e in feed} == {"moment", "form"} and all(e["class"] == "marketing" for e in feed)
     assert {e["person"]["in_livefeed"] for e in feed if e["kind"] == "form"} == {False}
+
+
+async def test_demo_replies_arrive_through_the_inbound_smtp_server(server, clock):
+    rep, _ = ensure_demo(server.runtime)
+    token = actions.create_token(server.runtime.engine, email=rep.email, now=clock())
+    simulator = Simulator(server.runtime, rep, tick=0, rng=random.Random(2))
+    await simulator.open_inbound()
+    await simulator.send_one()
+    with server.runtime.engine.connect() as conn:
+        recipient_id = conn.execute(select(recipients.c.id).order_by(recipients.c.id.desc())).scalar()
+    await simulator.reply(recipient_id)  # a real SMTP delivery to the demo's inbound server
+    async with server.client() as client:
+        feed = (await client.get("/api/v1/feed", headers={"authorization": f"Bearer {token}"})).json()["events"]
+    [reply] = [e for e in feed if e["kind"] == "reply"]
+    assert reply["detail"] in REPLIES and reply["class"] == "human"

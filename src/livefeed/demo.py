@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from email.message import EmailMessage
 import secrets
 from dataclasses import dataclass
 
@@ -20,7 +21,7 @@ from sqlalchemy import select
 from . import actions
 from .core import tokens
 from .core.compose import split_recipient
-from .db.tables import links, users, workspaces
+from .db.tables import emails, links, recipients, users, workspaces
 from .runtime import Runtime
 
 log = logging.getLogger("livefeed.demo")
@@ -43,6 +44,10 @@ GMAIL_PROXY = ("Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via gg
 APPLE_MPP = ("Mozilla/5.0", "17.58.0.1")
 SAFE_LINKS = (DESKTOP, "40.107.22.10")
 SCORE_RISE_CHANCE = 0.15  # after a step, a demo person's lead score rises this often
+REPLY_CHANCE = 0.5  # a reader answers this often (through the inbound SMTP path)
+REPLY = "reply"  # a scenario step that is a reply mail, not a request
+REPLIES = ["Thanks, this looks good. Can we talk on Tuesday?", "Could you send the pricing for 300 seats?",
+           "Looping in my colleague who owns the budget.", "Interesting — what does onboarding look like?"]
 MARKETING_CHANCE = 0.12  # after a step, Marketo reports a moment or a form fill this often
 MOMENTS = [("Web", "Viewed the pricing page 3 times this week"), ("Email", "Opened the November newsletter twice"),
            ("Milestone", "Registered for the product webinar"), ("Web", "Downloaded the security whitepaper")]
@@ -132,6 +137,7 @@ async def start_demo(rt: Runtime, *, tick: float = 2.5, seed: int | None = None)
     lines += [f"  or open this sign-in link (valid 15 min): {link}", "  Then press 'Live Feed' in the web app.", ""]
     print("\n".join(lines), flush=True)
     simulator = Simulator(rt, rep, tick=tick, rng=random.Random(seed))
+    await simulator.open_inbound()
     rt.background.append(asyncio.create_task(simulator.run(), name="livefeed-demo"))
 
 
@@ -141,6 +147,33 @@ class Simulator:
     def __init__(self, rt: Runtime, rep: DemoRep, *, tick: float, rng: random.Random):
         self.rt, self.rep, self.tick, self.rng = rt, rep, tick, rng
         self.steps: list = []
+        self.smtp_port: int | None = None  # the demo's own inbound SMTP server (replies arrive there)
+        self.hook: tuple[str, str] | None = None  # the Marketo webhook's path and secret
+
+    async def open_inbound(self) -> None:
+        """Start an inbound SMTP server for the demo's replies and set a Marketo webhook secret,
+        so replies and Interesting Moments take the same paths as real ones."""
+        from .core.secrets import new_secret, secret_hash
+        from .inbound import serve_smtp
+
+        server = await serve_smtp(self.rt, "127.0.0.1", 0)
+        self.smtp_port = server.sockets[0].getsockname()[1]
+
+        async def keep() -> None:
+            try:
+                await asyncio.Event().wait()
+            finally:
+                server.close()
+        self.rt.background.append(asyncio.create_task(keep(), name="livefeed-demo-smtpd"))
+        secret = new_secret("lfwh_")
+        user = await asyncio.to_thread(self._user)
+
+        def store() -> str:
+            with self.rt.engine.begin() as conn:
+                conn.execute(workspaces.update().where(workspaces.c.id == user["workspace_id"])
+                             .values(marketo_hook_secret_hash=secret_hash(secret)))
+                return conn.execute(select(workspaces.c.site_key).where(workspaces.c.id == user["workspace_id"])).scalar()
+        self.hook = (f"/hooks/marketo/{await asyncio.to_thread(store)}", secret)
 
     async def run(self) -> None:
         async with httpx.AsyncClient(base_url=self.rt.settings.public_url, timeout=10) as client:
@@ -149,12 +182,13 @@ class Simulator:
                     if not self.steps:
                         await self.send_one()
                     step = self.steps.pop(0)  # the requests of one step go out together
-                    await asyncio.gather(*(client.get(path, headers={"x-forwarded-for": ip, "user-agent": agent})
+                    await asyncio.gather(*(self.reply(int(path)) if ip == REPLY else
+                                           client.get(path, headers={"x-forwarded-for": ip, "user-agent": agent})
                                            for ip, agent, path in step))
                     if self.rng.random() < SCORE_RISE_CHANCE:
                         await self.raise_a_score()
                     if self.rng.random() < MARKETING_CHANCE:
-                        await self.marketing()
+                        await self.marketing(client)
                 except asyncio.CancelledError:
                     raise
                 except Exception:
@@ -185,27 +219,42 @@ class Simulator:
         record = {"email": email, "lead_score": current + self.rng.choice((5, 10, 15, 25))}
         await people.upsert_people(self.rt, workspace_id=user["workspace_id"], records=[(1, record)], source="marketo")
 
-    async def marketing(self) -> None:
-        """Marketo-like: an Interesting Moment of a demo person, or a form fill by someone not yet
-        in LiveFeed (a purple row with the down-arrow to add them)."""
-        from .core.marketo import Engagement
-        from .core.model import FORM, MOMENT
-        from .marketing import record_activities
-
+    async def marketing(self, client: httpx.AsyncClient) -> None:
+        """Marketo, through its webhook: an Interesting Moment of a demo person, or a form fill by
+        someone not yet in LiveFeed (a purple row with the down-arrow to add them)."""
         user = await asyncio.to_thread(self._user)
-        now = self.rt.clock()
         if self.rng.random() < 0.6:
-            name, email = split_recipient(self.rng.choice(PEOPLE))
+            _, email = split_recipient(self.rng.choice(PEOPLE))
             moment_type, text = self.rng.choice(MOMENTS)
-            engagement = Engagement(email=email, marketo_id=None, kind=MOMENT, at=now, detail=text,
-                                    reason=f"Interesting Moment ({moment_type})")
+            body = {"type": "interesting_moment", "moment_type": moment_type, "description": text, "lead": {"email": email}}
         else:
             name, email, company = self.rng.choice(NEWCOMERS)
             first, last = name.split(" ", 1)
-            engagement = Engagement(email=email, marketo_id=None, kind=FORM, at=now, detail="Contact Us – Enterprise",
-                                    reason="Filled out a form", person={"first_name": first, "last_name": last, "company": company})
-        engagement.workspace_id, engagement.owner_email = user["workspace_id"], user["email"]
-        await record_activities(self.rt, [engagement])
+            body = {"type": "form_fill", "description": "Contact Us – Enterprise", "owner_email": user["email"],
+                    "lead": {"email": email, "firstName": first, "lastName": last, "company": company}}
+        body["activity_id"] = f"demo-{self.rng.getrandbits(48)}"
+        path, secret = self.hook
+        answer = await client.post(path, json=body, headers={"x-livefeed-secret": secret})
+        answer.raise_for_status()
+
+    async def reply(self, recipient_id: int) -> None:
+        """The prospect answers: a reply mail delivered to the demo's inbound SMTP server."""
+        import aiosmtplib
+
+        address, subject = await asyncio.to_thread(self._copy, recipient_id)
+        message = EmailMessage()
+        message["From"], message["To"] = address, DEMO_EMAIL
+        message["Subject"] = f"Re: {subject}"
+        message["Message-ID"] = f"<demo-{self.rng.getrandbits(64):x}@{address.rpartition('@')[2]}>"
+        message["In-Reply-To"] = message["References"] = self.rt.sender.message_id(recipient_id)
+        message.set_content(self.rng.choice(REPLIES) + "\n\nOn Tue, Dana wrote:\n> Hi,\n")
+        await aiosmtplib.send(message, hostname="127.0.0.1", port=self.smtp_port)
+
+    def _copy(self, recipient_id: int) -> tuple[str, str]:
+        with self.rt.engine.connect() as conn:
+            row = conn.execute(select(recipients.c.address, emails.c.subject).join(emails, emails.c.id == recipients.c.email_id)
+                               .where(recipients.c.id == recipient_id)).one()
+        return row.address, row.subject
 
     def _score(self, workspace_id: int, email: str) -> int | None:
         from .db.tables import people as people_table
@@ -238,4 +287,7 @@ class Simulator:
             return [[(SAFE_LINKS[1], SAFE_LINKS[0], c) for c in clicks], [(home, OUTLOOK, pixel)]]
         if kind == "forward":
             return [[(home, device, pixel)], [(home, device, pixel)], [(away, IPHONE, pixel)]]
-        return [[(home, device, pixel)], [(home, device, pixel)], [(home, DESKTOP, self.rng.choice(clicks))]]
+        steps = [[(home, device, pixel)], [(home, device, pixel)], [(home, DESKTOP, self.rng.choice(clicks))]]
+        if self.smtp_port and self.rng.random() < REPLY_CHANCE:
+            steps.append([(REPLY, "", str(recipient_id))])
+        return steps
