@@ -116,3 +116,17 @@ def test_users_add_takes_a_salesforce_user_id(tmp_path):
     assert bad.exit_code == 1 and "salesforce_user_id" in bad.output
     good = runner.invoke(app, ["users", "add", "--email", "a@b.test", "--name", "A", "--salesforce-user-id", "005Dn000001AbCdEFG"], env=env)
     assert good.exit_code == 0, good.output
+
+
+def test_every_variable_is_documented_and_the_docs_are_current():
+    import re
+    from pathlib import Path
+
+    import livefeed.settings as settings_module
+    from livefeed.settings import VARIABLES, configuration_markdown
+
+    source = Path(settings_module.__file__).read_text()
+    read = set(re.findall(r'PREFIX \+ "([A-Z_]+)"', source)) | set(re.findall(r'_number\(env, "([A-Z_]+)"', source))
+    assert read == {v.name for v in VARIABLES}
+    docs = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
+    assert docs.read_text() == configuration_markdown(), "run: livefeed config-docs > docs/configuration.md"

@@ -229,6 +229,14 @@ def import_people(
                f"rejected {len(result.rejected)}; {result.rises} score rise(s) announced.")
 
 
+@app.command("config-docs")
+def config_docs():
+    """Print the configuration reference (docs/configuration.md) from the settings code."""
+    from .settings import configuration_markdown
+
+    typer.echo(configuration_markdown(), nl=False)
+
+
 @app.command("sync")
 def sync_command(
     kind: str = typer.Argument(..., help="marketo or salesforce"),

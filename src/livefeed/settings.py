@@ -119,6 +119,48 @@ def _number(env: dict, name: str, default: float, *, minimum: float) -> float:
     return value
 
 
+@dataclass(frozen=True)
+class Variable:
+    name: str  # without the LIVEFEED_ prefix
+    default: str
+    meaning: str
+
+
+# Every variable from_env reads, documented once: docs/configuration.md is generated from this list
+# (`livefeed config-docs`), and a test fails when the two differ or a variable is missing here.
+VARIABLES = (
+    Variable("DATABASE_URL", "sqlite:///var/livefeed.db", "`sqlite:///PATH` (embedded, migrated on start) or `postgresql://user@host/db` "
+             "(run `livefeed migrate` first; needed for `--workers N`)."),
+    Variable("PUBLIC_URL", "http://127.0.0.1:8000 (serve: its host and port)", "The address prospects' mail clients reach: tracking "
+             "pixels and links, `/w.js`, webhook URLs and sign-in links are built on it. Use https in production."),
+    Variable("SECRET_KEY", "generated once into var/secret_key", "At least 32 characters. Signs tracking tokens, Message-IDs and "
+             "sign-in links, and derives the keys that encrypt stored mailbox and connector credentials: changing it "
+             "invalidates all of them."),
+    Variable("SMTP_URL", "(none: the local outbox)", "`smtp://user:pass@host:587` (STARTTLS when the server offers it; "
+             "`?starttls=true` requires it, `false` skips it) or `smtps://…:465` (implicit TLS) for sending. "
+             "Without it mail goes to the web app's Outbox."),
+    Variable("TRUSTED_PROXIES", "(none)", "Comma-separated networks whose `X-Forwarded-For` is believed (your load balancer). "
+             "`serve --demo` trusts loopback."),
+    Variable("GEOIP_DB", "(the bundled GeoLite2 City)", "Path to a MaxMind `.mmdb` city database for locations."),
+    Variable("VAR_DIR", "var", "Where the SQLite database and the generated secret key live."),
+    Variable("HEARTBEAT_SECONDS", "15", "How often idle live streams get a keep-alive comment (keeps proxies from closing them)."),
+    Variable("STREAM_QUEUE_SIZE", "256", "Frames buffered per open stream; a stream that falls this far behind is cut off "
+             "and resumes by event id."),
+    Variable("TARGET_CACHE_SECONDS", "30", "The most a cached Target list can lag behind changes no signal covers."),
+    Variable("DEMO", "(off)", "`1` runs the demo simulator (what `serve --demo` sets)."),
+)
+
+
+def configuration_markdown() -> str:
+    lines = ["# Configuration", "", "LiveFeed reads its settings from `LIVEFEED_*` environment variables; a bad value stops it",
+             "with a message naming the variable. This page is generated from `src/livefeed/settings.py`",
+             "(`livefeed config-docs > docs/configuration.md`).", "", "| variable | default | meaning |", "| --- | --- | --- |"]
+    lines += [f"| `{PREFIX}{v.name}` | {v.default} | {v.meaning} |" for v in VARIABLES]
+    lines += ["", "Per-workspace settings (website origins, IP anonymisation, Target tiers) and credentials (mailboxes,",
+              "Marketo, Salesforce) are set in the web app's Settings page or through the API, not here.", ""]
+    return "\n".join(lines)
+
+
 def from_env(env: dict | None = None, **overrides) -> Settings:
     """Build Settings from the environment; raise SettingsError naming any bad value."""
     env = dict(os.environ if env is None else env)
