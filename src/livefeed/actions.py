@@ -42,8 +42,12 @@ def ensure_workspace(conn: Connection, name: str, *, now: datetime) -> int:
     return conn.execute(insert(workspaces).values(name=name, created_at=now, site_key=secrets.token_urlsafe(12))).inserted_primary_key[0]
 
 
+ROLES = ("admin", "rep")
+
+
 def add_user(engine: Engine, *, email: str, name: str, timezone: str, workspace: str = DEFAULT_WORKSPACE,
-             password: str | None = None, salesforce_user_id: str | None = None, now: datetime) -> int:
+             password: str | None = None, salesforce_user_id: str | None = None, role: str | None = None,
+             now: datetime) -> int:
     """Create a rep; raise ActionError naming the bad field."""
     email = email.strip().lower()
     if problem := compose.address_problem(email):
@@ -58,13 +62,17 @@ def add_user(engine: Engine, *, email: str, name: str, timezone: str, workspace:
         raise ActionError("password", "must be at least 8 characters")
     if salesforce_user_id is not None and not re.fullmatch(r"005[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?", salesforce_user_id):
         raise ActionError("salesforce_user_id", "is a Salesforce User id: 15 or 18 characters starting with 005")
+    if role is not None and role not in ROLES:
+        raise ActionError("role", f"must be one of {', '.join(ROLES)}")
     with engine.begin() as conn:
         workspace_id = ensure_workspace(conn, workspace, now=now)
+        if role is None:  # a workspace's first rep administers it
+            role = "rep" if conn.execute(select(users.c.id).where(users.c.workspace_id == workspace_id).limit(1)).first() else "admin"
         try:
             return conn.execute(insert(users).values(
                 workspace_id=workspace_id, email=email, name=name.strip(), timezone=timezone,
                 password_hash=hash_password(password) if password else None, created_at=now,
-                salesforce_user_id=salesforce_user_id,
+                salesforce_user_id=salesforce_user_id, role=role,
             )).inserted_primary_key[0]
         except IntegrityError:
             raise ActionError("email", f"a user with {email} already exists") from None

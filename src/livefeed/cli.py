@@ -140,18 +140,21 @@ def users_add(
     workspace: str = typer.Option(actions.DEFAULT_WORKSPACE, help="Workspace (company) name"),
     password_stdin: bool = typer.Option(False, "--password-stdin", help="Read a password from standard input"),
     salesforce_user_id: str = typer.Option(None, help="The rep's Salesforce User id (005…), for CRM ownership"),
+    role: str = typer.Option(None, help="admin or rep (default: admin for a workspace's first user, else rep)"),
 ):
-    """Add a rep."""
+    """Add a rep (admins also change the workspace's settings and integrations)."""
     password = sys.stdin.readline().rstrip("\n") if password_stdin else None
     settings = _settings()
     engine = make_engine(settings.database_url)
     migrations.upgrade(engine)
     try:
         user_id = actions.add_user(engine, email=email, name=name, timezone=timezone, workspace=workspace,
-                                   password=password, salesforce_user_id=salesforce_user_id, now=now_utc())
+                                   password=password, salesforce_user_id=salesforce_user_id, role=role, now=now_utc())
     except actions.ActionError as exc:
         _fail(f"Cannot add user: {exc}")
-    typer.echo(f"Added {email} (id {user_id}) to workspace {workspace!r}.")
+    with engine.connect() as conn:
+        role = actions.find_user(conn, email)["role"]
+    typer.echo(f"Added {email} (id {user_id}, {role}) to workspace {workspace!r}.")
 
 
 @users_app.command("signin-link")

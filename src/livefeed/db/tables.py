@@ -76,6 +76,7 @@ users = Table(
     Column("password_hash", String(300)),
     Column("created_at", UTCDateTime, nullable=False),
     Column("salesforce_user_id", String(18)),
+    Column("role", String(8), nullable=False, server_default="rep"),  # admin | rep: admins change workspace settings
 )
 
 api_tokens = Table(

@@ -45,6 +45,7 @@ class Me(BaseModel):
     timezone: str
     workspace_id: int
     salesforce_user_id: str | None = None
+    role: str = "rep"
 
 
 def error_422(field: str, message: str, where: str = "body") -> JSONResponse:

@@ -17,7 +17,7 @@ from ..core.model import iso_z
 from ..core.website import origin_of
 from ..db.tables import connectors
 from .api import error_422
-from .auth import api_user, runtime
+from .auth import admin_user, api_user, runtime
 
 router = APIRouter(prefix="/api/v1")
 KIND = Path(..., pattern="^(marketo|salesforce)$", description="marketo or salesforce")
@@ -34,7 +34,7 @@ class ConnectorIn(BaseModel):
 
 
 @router.put("/connectors/{kind}", summary="Connect Marketo or Salesforce (checked by getting a token)")
-async def set_connector(body: ConnectorIn, request: Request, kind: str = KIND, user=Depends(api_user)):
+async def set_connector(body: ConnectorIn, request: Request, kind: str = KIND, user=Depends(admin_user)):
     rt = runtime(request)
     base = body.base_url.strip().rstrip("/")
     if origin_of(base) != base.lower() or not base.startswith("https://") and not _local(base):
@@ -83,7 +83,7 @@ async def list_connectors(request: Request, user=Depends(api_user)):
 
 
 @router.delete("/connectors/{kind}", status_code=204, summary="Disconnect (the credentials are deleted)")
-async def delete_connector(request: Request, kind: str = KIND, user=Depends(api_user)):
+async def delete_connector(request: Request, kind: str = KIND, user=Depends(admin_user)):
     rt = runtime(request)
 
     def remove():
@@ -96,7 +96,7 @@ async def delete_connector(request: Request, kind: str = KIND, user=Depends(api_
 
 
 @router.post("/connectors/{kind}/test", summary="Test the stored credentials by getting a token")
-async def test_connector(request: Request, kind: str = KIND, user=Depends(api_user)):
+async def test_connector(request: Request, kind: str = KIND, user=Depends(admin_user)):
     rt = runtime(request)
     found = await asyncio.to_thread(sync.load, rt, user["workspace_id"], kind)
     if not found:
@@ -110,7 +110,7 @@ async def test_connector(request: Request, kind: str = KIND, user=Depends(api_us
 
 
 @router.post("/connectors/{kind}/sync", summary="Run one pass now; answers with what it read and recorded")
-async def sync_now(request: Request, kind: str = KIND, user=Depends(api_user)):
+async def sync_now(request: Request, kind: str = KIND, user=Depends(admin_user)):
     rt = runtime(request)
     found = await asyncio.to_thread(sync.load, rt, user["workspace_id"], kind)
     if not found:

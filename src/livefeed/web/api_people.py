@@ -18,7 +18,7 @@ from ..core.model import Invalid, iso_z
 from ..core.secrets import new_secret, secret_hash
 from ..db.tables import people, workspaces
 from .api import error_422
-from .auth import api_user, runtime
+from .auth import admin_user, api_user, runtime
 
 router = APIRouter(prefix="/api/v1")
 NOT_FOUND = {404: {"description": "No such person in your workspace"}}
@@ -154,7 +154,7 @@ async def get_workspace(request: Request, user=Depends(api_user)):
 
 @router.patch("/workspace", summary="Change how the Target list ranks (tier method, thresholds, engagement ranking)",
               responses=INVALID)
-async def patch_workspace(body: WorkspaceSettings, request: Request, user=Depends(api_user)):
+async def patch_workspace(body: WorkspaceSettings, request: Request, user=Depends(admin_user)):
     rt = runtime(request)
     values = body.model_dump(exclude_unset=True)
     try:
@@ -199,7 +199,7 @@ def _workspace_settings(rt, workspace_id: int) -> dict:
 
 
 @router.post("/workspace/marketo-webhook-secret", summary="A new secret for the Marketo webhook (shown once; the old one stops working)")
-async def new_hook_secret(request: Request, user=Depends(api_user)):
+async def new_hook_secret(request: Request, user=Depends(admin_user)):
     rt = runtime(request)
     secret = new_secret("lfwh_")
 

@@ -48,6 +48,10 @@ class Credentials:
     def forget(self, key: str) -> None:
         self._known.pop(key, None)
 
+    def clear(self) -> None:
+        """A user changed (a role): look everyone up again (other workers within TTL)."""
+        self._known.clear()
+
 
 def credentials(rt) -> Credentials:
     cache = getattr(rt, "credentials", None)
@@ -109,6 +113,14 @@ async def api_user(request: Request):
     user = await _lookup(request)
     if user is None:
         raise HTTPException(401, "Sign in or send Authorization: Bearer <token>", headers={"WWW-Authenticate": "Bearer"})
+    return user
+
+
+async def admin_user(request: Request):
+    """FastAPI dependency for workspace settings: 403 unless the rep is a workspace admin."""
+    user = await api_user(request)
+    if user["role"] != "admin":
+        raise HTTPException(403, "Only a workspace admin can change this")
     return user
 
 

@@ -8,7 +8,7 @@ import re
 from email import message_from_string, policy
 from pathlib import Path
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import func, or_, select
@@ -336,6 +336,62 @@ def _in_transaction(rt, fn):
 @router.get("/app/settings")
 async def settings_page(request: Request, user=Depends(signed_in_rep)):
     return render(request, "settings.html", user=user)
+
+
+async def _admin_page(request: Request, user, *, status: int = 200, **extra):
+    from .api_users import list_users
+
+    rt = runtime(request)
+
+    def read():
+        with rt.engine.connect() as conn:
+            return list_users(conn, user["workspace_id"])
+    return render(request, "admin_users.html", status=status, user=user, users=await asyncio.to_thread(read),
+                  form=extra.pop("form", {}), error=extra.pop("error", None), link=extra.pop("link", None),
+                  added=extra.pop("added", None))
+
+
+def _require_admin(user) -> None:
+    if user["role"] != "admin":
+        raise HTTPException(403, "Only a workspace admin can manage users")
+
+
+@router.get("/app/admin/users")
+async def admin_users(request: Request, user=Depends(signed_in_rep)):
+    _require_admin(user)
+    return await _admin_page(request, user)
+
+
+@router.post("/app/admin/users")
+async def admin_add_user(request: Request, user=Depends(signed_in_rep)):
+    from .api_users import create_user
+
+    _require_admin(user)
+    form = dict(await request.form())
+    check_csrf(request, form.pop("csrf", None))
+    try:
+        _, link = await asyncio.to_thread(create_user, runtime(request), user, email=form.get("email", ""), name=form.get("name", ""),
+                                          timezone=form.get("timezone", "UTC"), role=form.get("role", "rep"),
+                                          salesforce_user_id=form.get("salesforce_user_id") or None)
+    except actions.ActionError as exc:
+        return await _admin_page(request, user, status=422, form=form, error=f"{exc.field.capitalize()}: {exc.message}")
+    return await _admin_page(request, user, link=link, added=form.get("email", "").strip().lower())
+
+
+@router.post("/app/admin/users/{user_id}")
+async def admin_change_user(request: Request, user_id: int, user=Depends(signed_in_rep)):
+    from .api_users import change_user
+
+    _require_admin(user)
+    form = dict(await request.form())
+    check_csrf(request, form.pop("csrf", None))
+    try:
+        changed = await asyncio.to_thread(change_user, runtime(request), user, user_id, {"role": form.get("role")})
+    except Invalid as exc:
+        return await _admin_page(request, user, status=422, error=f"{exc.field.capitalize()}: {exc.message}")
+    if changed is None:
+        return await _admin_page(request, user, status=404, error="No such user in this workspace")
+    return RedirectResponse("/app/admin/users", status_code=303)
 
 
 @router.get("/live")

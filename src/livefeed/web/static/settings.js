@@ -66,8 +66,9 @@
   }));
 
   // --- workspace: website and the Marketo webhook ------------------------------------------------
-  const website = document.querySelector("[data-form=website]");
+  const website = document.querySelector("[data-form=website]");   // admins only (absent for reps)
   function showWorkspace(ws) {
+    if (!website) return;
     website.elements.site_origins.value = ws.site_origins.join("\n");
     website.elements.anonymize_ips.checked = ws.anonymize_ips;
     document.querySelector("[data-snippet]").value = ws.website_script;
@@ -75,7 +76,7 @@
     document.querySelector("[data-hook-state]").textContent = ws.marketo_webhook.secret_set
       ? "A secret is set (make a new one to see a secret again; the old one stops working)." : "No secret yet: the webhook answers 401.";
   }
-  website.addEventListener("submit", (e) => {
+  if (website) website.addEventListener("submit", (e) => {
     e.preventDefault();
     busy(website.querySelector("[type=submit]"), async () => {
       const origins = website.elements.site_origins.value.split(/\s+/).filter(Boolean);
@@ -86,7 +87,7 @@
     });
   });
   const hookBox = document.getElementById("marketo-hook");
-  hookBox.querySelector("[data-action=hook-secret]").addEventListener("click", (e) => busy(e.target, async () => {
+  if (hookBox) hookBox.querySelector("[data-action=hook-secret]").addEventListener("click", (e) => busy(e.target, async () => {
     const made = await api("POST", "/api/v1/workspace/marketo-webhook-secret");
     say(hookBox.querySelector(".result"), "New secret (shown once, copy it now): " + made.secret);
     document.querySelector("[data-hook-state]").textContent = "A secret is set.";
@@ -142,10 +143,12 @@
   }
 
   async function load() {
+    const admin = !!website;
     const [box, ws, listed] = await Promise.all([
-      api("GET", "/api/v1/mailbox").catch(() => null), api("GET", "/api/v1/workspace"), api("GET", "/api/v1/connectors")]);
+      api("GET", "/api/v1/mailbox").catch(() => null), admin ? api("GET", "/api/v1/workspace") : null,
+      admin ? api("GET", "/api/v1/connectors") : { connectors: [] }]);
     showMailbox(box);
-    showWorkspace(ws);
+    if (ws) showWorkspace(ws);
     for (const form of document.querySelectorAll("[data-form=connector]")) {
       showConnector(form, listed.connectors.find((c) => c.kind === form.dataset.kind) || null);
     }
