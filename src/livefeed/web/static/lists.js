@@ -133,12 +133,14 @@
   function stars(count) {
     const span = el("span", { className: "stars", title: count + " of 3 stars: score among your workspace" },
       "★".repeat(count) + "☆".repeat(3 - count));
+    span.setAttribute("role", "img");   // read as one label, not as the star characters
     span.setAttribute("aria-label", count + " of 3 stars");
     return span;
   }
 
   function flames(count) {
     const span = el("span", { className: "flames", title: count + " of 3 flames: how fast the score rose this week" });
+    span.setAttribute("role", "img");
     span.setAttribute("aria-label", count + " of 3 flames");
     for (let i = 0; i < count; i++) {
       const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");

@@ -147,7 +147,6 @@
       const addButton = document.createElement("button");
       addButton.type = "button";
       addButton.className = "add";
-      addButton.setAttribute("role", "menuitem");
       addButton.textContent = "Add " + (person.name || person.email) + " to LiveFeed";
       addButton.addEventListener("click", () => addPerson(row, addButton));
       menu.append(addButton);
@@ -155,7 +154,6 @@
     if (window.livefeedQuickActions) menu.append(window.livefeedQuickActions(person));
     const task = document.createElement("button");
     task.type = "button";
-    task.setAttribute("role", "menuitem");
     task.textContent = "Create task";
     task.addEventListener("click", () => { menu.hidden = true; announce("livefeed:new-task", ev); });
     menu.append(task);
