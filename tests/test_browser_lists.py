@@ -141,3 +141,27 @@ async def test_a_reply_shows_with_its_first_lines(browser, server, rep, clock): 
     finally:
         smtp.close()
     assert dialogs == []
+
+
+async def test_compose_suggests_people_and_previews_each_copy(browser, server, rep, clock):  # noqa: F811
+    async with server.client() as client:
+        await post_person(client, rep, email="paul@prospect.test", first_name="Paul", last_name="Smith", company="Prospect Ltd")
+        await post_person(client, rep, email="anna@prospect.test")
+        page, _ = await open_window(browser, server, rep, clock)
+        await page.goto(server.url + "/app")
+        await page.fill("form.compose [name=to]", "pa")
+        await expect(page.locator("#people-suggestions option")).to_have_count(1)
+        assert await page.locator("#people-suggestions option").get_attribute("value") == "paul@prospect.test"
+        await page.fill("form.compose [name=to]", "paul@prospect.test, anna@prospect.test")
+        await page.fill("form.compose [name=subject]", "For {{first_name}}")
+        await page.fill("form.compose [name=body]", "Hi {{first_name}},\n\n<script>alert(1)</script> See https://example.com/deck")
+        await page.click("#preview-button")
+        await expect(page.locator("#preview-error")).to_contain_text("anna@prospect.test has no first_name")
+        await page.fill("form.compose [name=to]", "paul@prospect.test")
+        await page.click("#preview-button")
+        await expect(page.locator("#preview-subject")).to_have_text("For Paul")
+        frame = page.frame_locator("#preview-frame")
+        await expect(frame.locator("body")).to_contain_text("Hi Paul,")
+        await expect(frame.locator("body")).to_contain_text("<script>alert(1)</script>")  # shown as text, never run
+        listed = (await client.get("/api/v1/feed", headers=rep.headers)).json()["events"]
+    assert listed == []  # a preview stores and sends nothing

@@ -206,3 +206,20 @@ async def test_tracking_can_be_switched_off_per_email(server, rep):
         raw = conn.execute(select(outbox.c.raw)).scalar()
         link_count = conn.execute(select(func.count()).select_from(links)).scalar()
     assert "/o/" not in raw and "/c/" not in raw and "https://example.com/x" in raw and link_count == 0
+
+
+async def test_preview_fills_each_copy_and_stores_nothing(server, rep):
+    async with server.client() as client:
+        await client.post("/api/v1/people", json={"email": "paul@prospect.test", "first_name": "Paul"}, headers=rep.headers)
+        answer = await client.post("/api/v1/emails/preview", headers=rep.headers, json={
+            "to": ["paul@prospect.test", "Anna Berg <anna@prospect.test>"], "subject": "Hi {{first_name}}",
+            "html": '<p>Hi {{first_name}}, <a href="https://example.com/x">x</a></p>'})
+        missing = await client.post("/api/v1/emails/preview", headers=rep.headers, json={
+            "to": ["paul@prospect.test"], "subject": "Hi", "html": "<p>{{title}}</p>"})
+    assert answer.status_code == 200
+    assert [(c["address"], c["subject"]) for c in answer.json()["copies"]] == [
+        ("paul@prospect.test", "Hi Paul"), ("anna@prospect.test", "Hi Anna")]
+    assert 'href="https://example.com/x"' in answer.json()["copies"][0]["html"]
+    assert missing.status_code == 422 and missing.json()["detail"][0]["loc"] == ["body", "to", "0"]
+    with server.runtime.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(emails)).scalar() == 0

@@ -282,6 +282,20 @@ class EmailSender:
                 status=status, error=error, sent_at=self._clock() if status == "sent" else None))
 
 
+def preview(engine: Engine, user, draft: Draft) -> list[dict]:
+    """What each recipient would receive (fields filled; links and pixel as sent, untracked here),
+    without storing anything; ActionError as sending would raise it."""
+    with engine.connect() as conn:
+        values = personal_values(conn, user, draft)
+    copies = []
+    for address in draft.to + draft.cc:
+        mine = values.get(address, {})
+        copy = compose.tracked_copy(html_body=compose.fill(draft.html, mine, html_body=True),
+                                    text_body=compose.fill(draft.text, mine), pixel_url=None, track=None)
+        copies.append({"address": address, "subject": compose.fill(draft.subject, mine), "html": copy.html, "text": copy.text})
+    return copies
+
+
 def personal_values(conn: Connection, user, draft: Draft) -> dict[str, dict[str, str]]:
     """Each recipient's values for the fields the draft uses; raise ActionError naming the
     recipient and the field when one has no value (a blank would go out as "Hi ,")."""

@@ -80,6 +80,18 @@ async def send_email(body: EmailIn, request: Request, user=Depends(api_user)):
     return EmailOut(id=sent.email_id, status=sent.status, recipients=[RecipientOut(**r) for r in sent.recipients])
 
 
+@router.post("/emails/preview", summary="Each recipient's copy with the personal fields filled (nothing is stored or sent)",
+             responses={422: {"description": "As sending would answer: `loc` names the field or the recipient"}})
+async def preview_email(body: EmailIn, request: Request, user=Depends(api_user)):
+    try:
+        draft = actions.validate_draft(to=body.to, cc=body.cc, subject=body.subject, html=body.html, text=body.text,
+                                       track_opens=body.track_opens, track_clicks=body.track_clicks)
+        copies = await asyncio.to_thread(actions.preview, runtime(request).engine, user, draft)
+    except actions.ActionError as exc:
+        return error_422(exc.field, exc.message)
+    return {"copies": copies, "tracking": {"opens": draft.track_opens, "clicks": draft.track_clicks}}
+
+
 class ArchiveIn(BaseModel):
     archived: bool = Field(..., description="true: tracking off (the pixel and links still answer, nothing is recorded)")
 

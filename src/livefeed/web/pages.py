@@ -9,7 +9,7 @@ from email import message_from_string, policy
 from pathlib import Path
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import func, or_, select
 
@@ -191,6 +191,20 @@ async def archive_email(request: Request, email_id: int, archived: str = Form(""
     if not found:
         return Response("No such email", status_code=404)
     return RedirectResponse("/app", status_code=303)
+
+
+@router.post("/app/compose/preview")
+async def compose_preview(request: Request, to: str = Form(""), cc: str = Form(""), subject: str = Form(""),
+                          body: str = Form(""), csrf: str = Form(""), user=Depends(signed_in_rep)):
+    """The compose form's Preview: each recipient's copy as sending would build it, nothing stored."""
+    check_csrf(request, csrf)
+    split = lambda text: [a.strip() for a in text.replace(";", ",").split(",") if a.strip()]  # noqa: E731
+    try:
+        draft = actions.validate_draft(to=split(to), cc=split(cc), subject=subject, html=_paragraphs(body), text=body)
+        copies = await asyncio.to_thread(actions.preview, runtime(request).engine, user, draft)
+    except actions.ActionError as exc:
+        return JSONResponse({"error": f"{exc.field.split('[')[0].capitalize()}: {exc.message}"}, 422)
+    return JSONResponse({"copies": copies})
 
 
 def _paragraphs(text: str) -> str | None:
