@@ -42,6 +42,20 @@ async def test_settings_connect_mailbox_website_webhook_and_marketo(browser, ser
     await expect(website.locator(".result")).to_have_text("Saved.")
     assert "/w.js" in await page.locator("[data-snippet]").input_value()
 
+    ranking = page.locator("#target-ranking")
+    await ranking.locator("[name=tier_method]").select_option("fixed")
+    await ranking.locator("[name=star_thresholds]").fill("50,25,75")
+    await ranking.locator("[type=submit]").click()
+    await expect(ranking.locator(".result")).to_contain_text("star_thresholds")
+    await ranking.locator("[name=star_thresholds]").fill("25,50,75")
+    await ranking.locator("[type=submit]").click()
+    await expect(ranking.locator(".result")).to_have_text("Saved: the Target list uses it now.")
+
+    never = page.locator("#never-track")
+    await never.locator("[name=do_not_track]").fill("legal@prospect.test\n@privacy.example")
+    await never.locator("[type=submit]").click()
+    await expect(never.locator(".result")).to_have_text("Saved.")
+
     hook = page.locator("#marketo-hook")
     await hook.locator("[data-action=hook-secret]").click()
     await expect(hook.locator(".result")).to_contain_text("New secret (shown once, copy it now): lfwh_")
@@ -65,5 +79,7 @@ async def test_settings_connect_mailbox_website_webhook_and_marketo(browser, ser
     await expect(mailbox.locator("[data-state]")).to_contain_text("Connected")
     assert await mailbox.locator("[name=password]").input_value() == ""
     assert await page.locator("#website [name=anonymize_ips]").is_checked()
+    assert await page.locator("#target-ranking [name=tier_method]").input_value() == "fixed"
+    assert await never.locator("[name=do_not_track]").input_value() == "legal@prospect.test\n@privacy.example"
     assert await marketo.locator("[name=client_secret]").input_value() == ""
     await context.close()

@@ -223,3 +223,20 @@ async def test_preview_fills_each_copy_and_stores_nothing(server, rep):
     assert missing.status_code == 422 and missing.json()["detail"][0]["loc"] == ["body", "to", "0"]
     with server.runtime.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(emails)).scalar() == 0
+
+
+async def test_the_do_not_track_list_sends_those_recipients_untracked(server, rep):
+    async with server.client() as client:
+        bad = await client.patch("/api/v1/workspace", json={"do_not_track": ["legal@", "nope"]}, headers=rep.headers)
+        saved = await client.patch("/api/v1/workspace", json={"do_not_track": ["Legal@Prospect.test", "@privacy.example"]},
+                                   headers=rep.headers)
+        await client.post("/api/v1/emails", headers=rep.headers, json={
+            "to": ["legal@prospect.test", "ceo@privacy.example", "paul@prospect.test"], "subject": "Terms",
+            "html": '<p><a href="https://example.com/terms">terms</a></p>'})
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "do_not_track"]
+    assert saved.json()["do_not_track"] == ["legal@prospect.test", "@privacy.example"]
+    with server.runtime.engine.connect() as conn:
+        raw = {row.rcpt: row.raw for row in conn.execute(select(outbox.c.rcpt, outbox.c.raw))}
+    for untracked in ("legal@prospect.test", "ceo@privacy.example"):
+        assert "/o/" not in raw[untracked] and "/c/" not in raw[untracked] and "https://example.com/terms" in raw[untracked]
+    assert "/o/" in raw["paul@prospect.test"] and "/c/" in raw["paul@prospect.test"]

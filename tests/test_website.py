@@ -137,3 +137,11 @@ def test_a_page_is_on_the_site_only_at_its_exact_origin():
                   "https://www.example.com:8443/", "javascript:alert(1)"):
         with pytest.raises(website.Invalid):
             website.read_beacon(body(other), origins)
+
+
+async def test_honouring_dnt_can_be_switched_off_for_anonymous_visitors(server, rep):
+    async with server.client() as client:
+        settings = await configure(client, rep, honour_dnt=False)
+        recorded = await beacon(client, settings["site_key"], headers={"dnt": "1"})
+    assert 'data-honour-dnt="false"' in settings["website_script"]
+    assert recorded.status_code == 204 and count(server, page_views) == 1

@@ -238,6 +238,8 @@ class EmailSender:
         now = self._clock()
         with self._engine.begin() as conn:
             values = personal_values(conn, user, draft)  # a missing field stops here: nothing stored
+            listed = conn.execute(select(workspaces.c.do_not_track).where(workspaces.c.id == user["workspace_id"])).scalar()
+            untracked = set(a for a in draft.to + draft.cc if compose.never_tracked(a, (listed or "").split()))
             email_id = conn.execute(insert(emails).values(
                 workspace_id=user["workspace_id"], user_id=user["id"], subject=draft.subject, html=draft.html,
                 text=draft.text, status="sending", archived=False, created_at=now,
@@ -248,21 +250,23 @@ class EmailSender:
                 recipient_id = conn.execute(insert(recipients).values(
                     email_id=email_id, person_id=person_id, field=field, address=address,
                 )).inserted_primary_key[0]
-                message = self._message(conn, user, draft, recipient_id, values.get(address, {}))
+                message = self._message(conn, user, draft, recipient_id, values.get(address, {}), tracked=address not in untracked)
                 conn.execute(update(recipients).where(recipients.c.id == recipient_id).values(message_id=message["Message-ID"]))
                 copies.append(Outgoing(user["workspace_id"], user["id"], email_id, recipient_id, address, message))
                 result.append({"address": address, "field": field, "person_id": person_id, "recipient_id": recipient_id})
         return email_id, copies, result
 
-    def _message(self, conn: Connection, user, draft: Draft, recipient_id: int, values: dict[str, str]) -> EmailMessage:
+    def _message(self, conn: Connection, user, draft: Draft, recipient_id: int, values: dict[str, str], *,
+                 tracked: bool = True) -> EmailMessage:
+        """One recipient's message; `tracked` False (the do-not-track list) sends it as written."""
         def track(url: str) -> str:
             link_id = conn.execute(insert(links).values(recipient_id=recipient_id, url=url)).inserted_primary_key[0]
             return f"{self._public_url}/c/{self._signer.sign(CLICK, link_id)}"
 
-        pixel = f"{self._public_url}/o/{self._signer.sign(OPEN, recipient_id)}.gif" if draft.track_opens else None
+        pixel = f"{self._public_url}/o/{self._signer.sign(OPEN, recipient_id)}.gif" if draft.track_opens and tracked else None
         copy = compose.tracked_copy(html_body=compose.fill(draft.html, values, html_body=True),
                                     text_body=compose.fill(draft.text, values), pixel_url=pixel,
-                                    track=track if draft.track_clicks else None)
+                                    track=track if draft.track_clicks and tracked else None)
         message = EmailMessage()
         message["From"] = formataddr((user["name"], user["email"]))
         message["To"] = ", ".join(formataddr((draft.names.get(a, ""), a)) for a in draft.to)

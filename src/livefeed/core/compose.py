@@ -132,3 +132,26 @@ def fill(text: str | None, values: dict[str, str], *, html_body: bool = False) -
     if not text:
         return text
     return FIELD.sub(lambda m: html_escape(values[m.group(1)]) if html_body else values[m.group(1)], text)
+
+
+# --- the workspace's do-not-track list ------------------------------------------------------------
+
+def check_do_not_track(entries: list[str]) -> list[str]:
+    """Normalised entries: whole addresses or "@domain"; ValueError naming a bad one."""
+    clean: list[str] = []
+    for entry in entries:
+        value = entry.strip().lower()
+        if not value:
+            continue
+        probe = "x" + value if value.startswith("@") else value
+        if address_problem(probe):
+            raise ValueError(f"{entry[:80]!r} is neither an address nor @domain")
+        if value not in clean:
+            clean.append(value)
+    return clean
+
+
+def never_tracked(address: str, entries: list[str]) -> bool:
+    """Whether mail to `address` must go out untracked (the address, or its @domain, is listed)."""
+    address = address.lower()
+    return address in entries or ("@" + address.rpartition("@")[2]) in entries

@@ -64,6 +64,10 @@ workspaces = Table(
     Column("anonymize_ips", Boolean, nullable=False, server_default=false()),
     # The Marketo webhook's shared secret, hashed (secret_hash); None: the webhook is off.
     Column("marketo_hook_secret_hash", String(64)),
+    # Honour Do-Not-Track / Global Privacy Control for anonymous website visitors (on by default).
+    Column("honour_dnt", Boolean, nullable=False, server_default=text("true")),
+    # Addresses and @domains never tracked: mail to them goes out without pixel or tracked links.
+    Column("do_not_track", Text, nullable=False, server_default=""),
 )
 
 users = Table(

@@ -13,7 +13,7 @@ from sqlalchemy import or_, select, update
 from .. import people as people_actions
 from .. import targets
 from ..core import contacts, scoring
-from ..core import website
+from ..core import compose, website
 from ..core.model import Invalid, iso_z
 from ..core.secrets import new_secret, secret_hash
 from ..db.tables import people, workspaces
@@ -52,6 +52,8 @@ class WorkspaceSettings(BaseModel):
     engagement_ranking: bool | None = Field(None, description="Rank people without a lead score by engagement")
     site_origins: list[str] | None = Field(None, max_length=50, description='Website tracking: the origins allowed to send page views, ["https://www.example.com"]')
     anonymize_ips: bool | None = Field(None, description="Website tracking: keep only the network part of visitors' IP addresses")
+    honour_dnt: bool | None = Field(None, description="Website tracking: drop anonymous page views that ask not to be tracked (DNT/GPC)")
+    do_not_track: list[str] | None = Field(None, max_length=5000, description='Never tracked: addresses or "@domain"s; mail to them goes out without pixel or tracked links')
 
 
 async def write_people(request: Request, user, records: list[tuple[int, dict]], *, before=None):
@@ -166,11 +168,16 @@ async def patch_workspace(body: WorkspaceSettings, request: Request, user=Depend
                     values[name] = ",".join(map(str, scoring.parse_thresholds(values[name], name)))
                 except ValueError as exc:
                     raise Invalid(name, str(exc).split(": ", 1)[1]) from None
-        for name in ("engagement_ranking", "tier_method", "anonymize_ips", "site_origins"):
+        for name in ("engagement_ranking", "tier_method", "anonymize_ips", "site_origins", "honour_dnt", "do_not_track"):
             if name in values and values[name] is None:
                 raise Invalid(name, "must not be null")
         if "site_origins" in values:
             values["site_origins"] = " ".join(website.check_origins(values["site_origins"]))
+        if "do_not_track" in values:
+            try:
+                values["do_not_track"] = " ".join(compose.check_do_not_track(values["do_not_track"]))
+            except ValueError as exc:
+                raise Invalid("do_not_track", str(exc)) from None
     except Invalid as exc:
         return error_422(exc.field, exc.message)
 
@@ -193,7 +200,9 @@ def _workspace_settings(rt, workspace_id: int) -> dict:
     return {"id": row["id"], "name": row["name"], "tier_method": row["tier_method"], "star_thresholds": row["star_thresholds"],
             "flame_thresholds": row["flame_thresholds"], "engagement_ranking": bool(row["engagement_ranking"]),
             "site_key": row["site_key"], "site_origins": row["site_origins"].split(), "anonymize_ips": bool(row["anonymize_ips"]),
-            "website_script": f'<script async src="{public}/w.js" data-site="{row["site_key"]}"></script>',
+            "honour_dnt": bool(row["honour_dnt"]), "do_not_track": row["do_not_track"].split(),
+            "website_script": f'<script async src="{public}/w.js" data-site="{row["site_key"]}"'
+                              + ('' if row["honour_dnt"] else ' data-honour-dnt="false"') + '></script>',
             "marketo_webhook": {"url": f"{public}/hooks/marketo/{row['site_key']}",
                                 "secret_set": row["marketo_hook_secret_hash"] is not None}}
 

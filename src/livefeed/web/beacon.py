@@ -36,6 +36,7 @@ class Site:
     workspace_id: int
     origins: tuple[str, ...]
     anonymize_ips: bool
+    honour_dnt: bool = True
 
 
 class Sites:
@@ -63,10 +64,10 @@ class Sites:
 
         def read():
             with rt.engine.connect() as conn:
-                return conn.execute(select(workspaces.c.id, workspaces.c.site_origins, workspaces.c.anonymize_ips)
-                                    .where(column == cache_key[1])).first()
+                return conn.execute(select(workspaces.c.id, workspaces.c.site_origins, workspaces.c.anonymize_ips,
+                                           workspaces.c.honour_dnt).where(column == cache_key[1])).first()
         row = await asyncio.to_thread(read)
-        site = Site(row.id, tuple(row.site_origins.split()), bool(row.anonymize_ips)) if row else None
+        site = Site(row.id, tuple(row.site_origins.split()), bool(row.anonymize_ips), bool(row.honour_dnt)) if row else None
         if len(self._cache) > 10_000:
             self._cache.clear()
         self._cache[cache_key] = (now, site)
@@ -112,7 +113,7 @@ class Beacon:
             page = website.read_beacon(body, list(site.origins))
         except Invalid as exc:
             return await _empty(send, 400, cors + [(b"x-livefeed-error", f"{exc.field}: {exc.message}"[:200].encode("ascii", "replace"))])
-        private = page.private or headers.get(b"dnt") == b"1" or headers.get(b"sec-gpc") == b"1"
+        private = site.honour_dnt and (page.private or headers.get(b"dnt") == b"1" or headers.get(b"sec-gpc") == b"1")
         if private != page.private:
             page = website.PageView(page.visitor, page.url, page.title, page.referrer, page.identity, True)
         now = self._clock()

@@ -71,6 +71,12 @@
     if (!website) return;
     website.elements.site_origins.value = ws.site_origins.join("\n");
     website.elements.anonymize_ips.checked = ws.anonymize_ips;
+    website.elements.honour_dnt.checked = ws.honour_dnt;
+    never.elements.do_not_track.value = ws.do_not_track.join("\n");
+    target.elements.tier_method.value = ws.tier_method;
+    target.elements.star_thresholds.value = ws.star_thresholds || "";
+    target.elements.flame_thresholds.value = ws.flame_thresholds || "";
+    target.elements.engagement_ranking.checked = ws.engagement_ranking;
     document.querySelector("[data-snippet]").value = ws.website_script;
     document.querySelector("[data-hook-url]").value = ws.marketo_webhook.url;
     document.querySelector("[data-hook-state]").textContent = ws.marketo_webhook.secret_set
@@ -81,9 +87,33 @@
     busy(website.querySelector("[type=submit]"), async () => {
       const origins = website.elements.site_origins.value.split(/\s+/).filter(Boolean);
       try {
-        showWorkspace(await api("PATCH", "/api/v1/workspace", { site_origins: origins, anonymize_ips: website.elements.anonymize_ips.checked }));
+        showWorkspace(await api("PATCH", "/api/v1/workspace", { site_origins: origins, anonymize_ips: website.elements.anonymize_ips.checked,
+                                                                 honour_dnt: website.elements.honour_dnt.checked }));
         say(website.querySelector(".result"), "Saved.");
       } catch (err) { say(website.querySelector(".result"), err.message, true); }
+    });
+  });
+  const target = document.querySelector("[data-form=target]");
+  if (target) target.addEventListener("submit", (e) => {
+    e.preventDefault();
+    busy(target.querySelector("[type=submit]"), async () => {
+      const f = target.elements;
+      const body = { tier_method: f.tier_method.value, engagement_ranking: f.engagement_ranking.checked };
+      if (f.tier_method.value === "fixed") {
+        body.star_thresholds = f.star_thresholds.value.trim() || null;
+        body.flame_thresholds = f.flame_thresholds.value.trim() || null;
+      }
+      try { showWorkspace(await api("PATCH", "/api/v1/workspace", body)); say(target.querySelector(".result"), "Saved: the Target list uses it now."); }
+      catch (err) { say(target.querySelector(".result"), err.message, true); }
+    });
+  });
+  const never = document.querySelector("[data-form=never]");
+  if (never) never.addEventListener("submit", (e) => {
+    e.preventDefault();
+    busy(never.querySelector("[type=submit]"), async () => {
+      const entries = never.elements.do_not_track.value.split(/\s+/).filter(Boolean);
+      try { showWorkspace(await api("PATCH", "/api/v1/workspace", { do_not_track: entries })); say(never.querySelector(".result"), "Saved."); }
+      catch (err) { say(never.querySelector(".result"), err.message, true); }
     });
   });
   const hookBox = document.getElementById("marketo-hook");

@@ -20,7 +20,7 @@
     try { w.history.replaceState(w.history.state, "", clean); } catch (e) {}
   }
   var priv = n.doNotTrack === "1" || w.doNotTrack === "1" || n.globalPrivacyControl === true;
-  if (priv && !id && !get(K + "k")) return;   /* anonymous and asked not to be tracked: send nothing */
+  if (priv && !id && !get(K + "k") && s.dataset.honourDnt !== "false") return;   /* anonymous, asked not to be tracked */
   function send() {
     var body = JSON.stringify({ v: vid, u: w.location.href,
                                 t: d.title, r: d.referrer, i: id, p: priv });
