@@ -46,8 +46,7 @@ async def set_connector(body: ConnectorIn, request: Request, kind: str = KIND, u
         secrets["refresh_token"] = body.refresh_token
     candidate = sync.Connector(user["workspace_id"], kind, base, body.client_id, secrets, None, body.interval_seconds, None)
     try:
-        async with httpx.AsyncClient(timeout=15) as http:
-            await sync.client_for(candidate, http, sync.Pace(retries=0)).token()
+        await _get_token(candidate)
     except sync.SyncError as exc:
         return error_422("client_secret" if kind == "marketo" else "refresh_token", str(exc))
     except httpx.HTTPError as exc:
@@ -97,13 +96,11 @@ async def delete_connector(request: Request, kind: str = KIND, user=Depends(admi
 
 @router.post("/connectors/{kind}/test", summary="Test the stored credentials by getting a token")
 async def test_connector(request: Request, kind: str = KIND, user=Depends(admin_user)):
-    rt = runtime(request)
-    found = await asyncio.to_thread(sync.load, rt, user["workspace_id"], kind)
-    if not found:
+    connector = await _stored(request, user, kind)
+    if connector is None:
         return JSONResponse({"detail": f"No {kind} connection"}, 404)
     try:
-        async with httpx.AsyncClient(timeout=15) as http:
-            await sync.client_for(found[0], http, sync.Pace(retries=0)).token()
+        await _get_token(connector)
     except (sync.SyncError, httpx.HTTPError) as exc:
         return JSONResponse({"ok": False, "detail": str(exc) or exc.__class__.__name__}, 502)
     return {"ok": True, "message": f"{kind.title()} answered with a token"}
@@ -111,15 +108,25 @@ async def test_connector(request: Request, kind: str = KIND, user=Depends(admin_
 
 @router.post("/connectors/{kind}/sync", summary="Run one pass now; answers with what it read and recorded")
 async def sync_now(request: Request, kind: str = KIND, user=Depends(admin_user)):
-    rt = runtime(request)
-    found = await asyncio.to_thread(sync.load, rt, user["workspace_id"], kind)
-    if not found:
+    connector = await _stored(request, user, kind)
+    if connector is None:
         return JSONResponse({"detail": f"No {kind} connection"}, 404)
     try:
-        done = await sync.run_pass(rt, found[0])
+        done = await sync.run_pass(runtime(request), connector)
     except sync.SyncError as exc:
         return JSONResponse({"detail": str(exc)}, 502)
     return done.to_json()
+
+
+async def _stored(request: Request, user, kind: str) -> sync.Connector | None:
+    found = await asyncio.to_thread(sync.load, runtime(request), user["workspace_id"], kind)
+    return found[0] if found else None
+
+
+async def _get_token(connector: sync.Connector) -> None:
+    """Credentials checked the one way that proves them: the vendor hands out a token."""
+    async with httpx.AsyncClient(timeout=15) as http:
+        await sync.client_for(connector, http, sync.Pace(retries=0)).token()
 
 
 def view(row) -> dict:
