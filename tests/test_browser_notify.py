@@ -13,8 +13,8 @@ RECORD = """
 window.__notes = [];
 window.Notification = class {
   constructor(title, options) { window.__notes.push(options.body); }
-  static get permission() { return window.__permission || "default"; }
-  static requestPermission() { window.__asked = (window.__asked || 0) + 1; window.__permission = "granted"; return Promise.resolve("granted"); }
+  static get permission() { return localStorage.getItem("test.permission") || "default"; }  // per origin, as browsers keep it
+  static requestPermission() { window.__asked = (window.__asked || 0) + 1; localStorage.setItem("test.permission", "granted"); return Promise.resolve("granted"); }
   close() {}
 };
 """
@@ -32,6 +32,7 @@ async def test_alerts_only_for_people_engaging_and_not_too_often(browser, server
         await hit(client, server, paul)  # before the window opens: replayed, never alerted
         context_page, _ = await open_window(browser, server, rep, clock)
         page = await context_page.context.new_page()
+        await context_page.close()  # alerts are shared by the origin's tabs: keep only the recording one
         await page.add_init_script(RECORD)
         await page.goto(server.url + "/live")
         await page.wait_for_selector("#status.live")
@@ -61,3 +62,26 @@ async def test_alerts_only_for_people_engaging_and_not_too_often(browser, server
         assert len(await notes(page)) == 1
         saved = await page.evaluate("JSON.parse(localStorage.getItem('livefeed.alerts'))")
     assert saved["browser"] is True and saved["kinds"]["open"] is False
+
+
+async def test_alerts_also_reach_the_web_app_once_per_person_across_tabs(browser, server, rep, clock):  # noqa: F811
+    async with server.client() as client:
+        sent = await send(client, rep, to=["paul@prospect.test"], subject="Pricing")
+        window, _ = await open_window(browser, server, rep, clock)
+        context = window.context
+        await context.add_init_script(RECORD)
+        live = await context.new_page()
+        await window.close()  # alerts are shared by the origin's tabs: keep only the recording ones
+        await live.goto(server.url + "/live")
+        await live.wait_for_selector("#status.live")
+        await live.click("#notify-toggle")
+        await live.check("#notify-panel [name=browser]")  # switched on once, in the window
+        app = await context.new_page()
+        await app.goto(server.url + "/app/people")
+        await app.wait_for_selector("html[data-alerts=live]", state="attached")  # the app page's stream is ready
+        await hit(client, server, sent["recipients"][0]["recipient_id"])
+        await expect(live.locator("#feed .row")).to_have_count(1)
+        for page in (app, live):  # both tabs have weighed the row
+            await page.wait_for_selector("html[data-alerts-seen='1']", state="attached")
+        total = len(await notes(app)) + len(await notes(live))
+    assert total == 1  # one person, one alert, whichever tab showed it
