@@ -411,7 +411,8 @@ async def admin_change_user(request: Request, user_id: int, user=Depends(signed_
 @router.get("/live")
 async def live_window(request: Request, user=Depends(signed_in_rep)):
     rt = runtime(request)
-    return render(request, "live.html", user=user, coalesce_minutes=rt.settings.coalesce_minutes)
+    today = taskdates.local_today(rt.clock(), taskdates.zone(user["timezone"])).isoformat()  # in the rep's zone
+    return render(request, "live.html", user=user, coalesce_minutes=rt.settings.coalesce_minutes, today=today)
 
 
 def signin_url(signer: TokenSigner, public_url: str, *, user_id: int, now) -> str:

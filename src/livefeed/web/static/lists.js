@@ -9,7 +9,9 @@
   const formError = form.querySelector(".form-error");
   const peopleOptions = document.getElementById("people-options");
   const known = new Map();   // email -> person id, from the people search
-  let due = "today", today = null;
+  // "Today" in the rep's zone: from the page at once, then from every tasks load (a window left
+  // open overnight moves on).
+  let due = "today", today = document.getElementById("tab-tasks").dataset.today || null;
 
   async function api(method, url, body) {
     const response = await fetch(url, {
@@ -79,6 +81,7 @@
   function taskRow(task) {
     const li = taskTemplate.content.firstElementChild.cloneNode(true);
     li.dataset.id = task.id;
+    li.dataset.json = JSON.stringify(task);
     li.classList.toggle("overdue", task.overdue);
     li.querySelector(".type").textContent = TYPE_LABELS[task.type] || task.type;
     li.querySelector(".title").textContent = task.title;
@@ -115,6 +118,16 @@
     document.getElementById("tasks-empty").hidden = Boolean(list.children.length || overdue.children.length);
   }
 
+  // A reload keeps the rows whose task did not change (the same elements): a click that lands
+  // while a reload arrives is not lost to a replaced checkbox.
+  function keyed(list, items) {
+    const old = new Map([...list.children].map((li) => [li.dataset.id, li]));
+    list.replaceChildren(...items.map((task) => {
+      const same = old.get(String(task.id));
+      return same && same.dataset.json === JSON.stringify(task) ? same : taskRow(task);
+    }));
+  }
+
   const loadTasks = serial(async () => {
     const [listed, overdue] = await Promise.all([
       api("GET", "/api/v1/tasks?status=open&due=" + due),
@@ -124,8 +137,8 @@
     if (!form.due_date.value) form.due_date.value = today;
     const first = listed.window.from;
     // Overdue tasks from before the window get their own group; those inside it stay in place.
-    document.getElementById("overdue-list").replaceChildren(...overdue.tasks.filter((t) => t.due_date < first).map(taskRow));
-    document.getElementById("task-list").replaceChildren(...listed.tasks.map(taskRow));
+    keyed(document.getElementById("overdue-list"), overdue.tasks.filter((t) => t.due_date < first));
+    keyed(document.getElementById("task-list"), listed.tasks);
     showEmpty();
   });
 

@@ -233,5 +233,7 @@
   for (const tab of document.querySelectorAll("[data-tab]")) tab.addEventListener("click", () => showTab(tab.dataset.tab));
   document.addEventListener("livefeed:show-tab", (e) => showTab(e.detail.tab));
   setInterval(refreshTimes, 30000);
-  connect();
+  // Connect once every deferred script has run: a frame ("ready" reloads the Tasks and Target
+  // lists) must not arrive while lists.js is still downloading and has no listener yet.
+  document.addEventListener("DOMContentLoaded", connect);
 })();
