@@ -151,8 +151,10 @@ def assignee_zone(conn: Connection, user: Mapping, assignee_id: int | None) -> t
 
 
 def list_tasks(conn: Connection, user: Mapping, *, assignee_id: int, tz: zoneinfo.ZoneInfo, window: taskdates.Window | None,
-               status: str, overdue: bool, now: datetime, limit: int) -> list[dict]:
+               status: str, overdue: bool, now: datetime, limit: int, person_id: int | None = None) -> list[dict]:
     query = _SELECT.where(tasks.c.workspace_id == user["workspace_id"], tasks.c.assignee_id == assignee_id)
+    if person_id is not None:
+        query = query.where(tasks.c.person_id == person_id)
     if status != "all":
         query = query.where(tasks.c.status == status)
     if window is not None:

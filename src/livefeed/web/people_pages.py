@@ -66,8 +66,8 @@ async def person_page(request: Request, person_id: int, user=Depends(signed_in_r
                 page_views.c.workspace_id == user["workspace_id"], page_views.c.person_id == person_id)
                 .order_by(page_views.c.at.desc()).limit(50)).mappings())
             open_tasks = task_actions.list_tasks(conn, user, assignee_id=user["id"], tz=tz, window=None, status="open",
-                                                 overdue=False, now=now, limit=100)
-        return person, timeline, changes, visits, [t for t in open_tasks if t["person_id"] == person_id]
+                                                 overdue=False, now=now, limit=100, person_id=person_id)
+        return person, timeline, changes, visits, open_tasks
 
     found = await asyncio.to_thread(read)
     if found is None:
