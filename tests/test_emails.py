@@ -7,9 +7,9 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
 from livefeed.core import tokens
-from livefeed.db.tables import emails, links, outbox, people, recipients
+from livefeed.db.tables import emails, events, links, outbox, people, recipients
 
-from .conftest import LiveServer, free_port, send
+from .conftest import LiveServer, free_port, pixel_path, send
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -240,3 +240,29 @@ async def test_the_do_not_track_list_sends_those_recipients_untracked(server, re
     for untracked in ("legal@prospect.test", "ceo@privacy.example"):
         assert "/o/" not in raw[untracked] and "/c/" not in raw[untracked] and "https://example.com/terms" in raw[untracked]
     assert "/o/" in raw["paul@prospect.test"] and "/c/" in raw["paul@prospect.test"]
+
+
+async def test_a_person_marked_do_not_track_gets_mail_untracked_and_earlier_copies_record_nothing(server, rep):
+    async with server.client() as client:
+        before = await send(client, rep, to=["paul@prospect.test"], html='<p><a href="https://example.com/a">a</a></p>')
+        person_id = before["recipients"][0]["person_id"]
+        bad = await client.patch(f"/api/v1/people/{person_id}", json={"do_not_track": None}, headers=rep.headers)
+        marked = await client.patch(f"/api/v1/people/{person_id}", json={"do_not_track": True}, headers=rep.headers)
+        after = await send(client, rep, to=["paul@prospect.test", "zoe@prospect.test"], html='<p><a href="https://example.com/b">b</a></p>')
+        hit = await client.get(pixel_path(server.runtime.signer, before["recipients"][0]["recipient_id"]),
+                               headers={"x-forwarded-for": "81.2.69.142"})
+        unmarked = await client.patch(f"/api/v1/people/{person_id}", json={"do_not_track": False}, headers=rep.headers)
+        await client.get(pixel_path(server.runtime.signer, before["recipients"][0]["recipient_id"]),
+                         headers={"x-forwarded-for": "81.2.69.142"})
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "do_not_track"]
+    assert marked.status_code == 200 and marked.json()["do_not_track"] is True
+    assert unmarked.json()["do_not_track"] is False
+    assert hit.status_code == 200 and hit.headers["content-type"] == "image/gif"  # the pixel still answers
+    with server.runtime.engine.connect() as conn:
+        raw = {row.id: row.raw for row in conn.execute(select(outbox.c.id, outbox.c.raw))}
+        kinds = list(conn.execute(select(events.c.recipient_id, events.c.kind)))
+    paul_after, zoe_after = [raw[i] for i in sorted(raw)][1:]
+    assert "/o/" not in paul_after and "https://example.com/b" in paul_after
+    assert "/o/" in zoe_after and "/c/" in zoe_after
+    assert kinds == [(before["recipients"][0]["recipient_id"], "open")]  # only the hit after tracking came back
+    assert after["status"] == "sent"

@@ -57,3 +57,21 @@ def test_the_score_chart_holds_each_score_until_the_next_change():
     points = chart_points([(0, 10), (50, 40), (100, 20)], width=100, height=50, pad=0)
     assert points == [(0.0, 37.5), (50.0, 37.5), (50.0, 0.0), (100.0, 0.0), (100.0, 25.0)]
     assert chart_points([]) == []
+
+
+async def test_the_person_page_marks_and_unmarks_do_not_track(server, rep):
+    async with server.client() as api:
+        paul = (await api.post("/api/v1/people", json={"email": "paul@prospect.test"}, headers=rep.headers)).json()
+    async with server.client() as client:
+        await sign_in(client)
+        page = await client.get(f"/app/people/{paul['id']}")
+        forged = await client.post(f"/app/people/{paul['id']}/tracking", data={"csrf": "forged", "track": "off"})
+        bad = await client.post(f"/app/people/{paul['id']}/tracking", data={"csrf": csrf_of(page.text), "track": "maybe"})
+        marked = await client.post(f"/app/people/{paul['id']}/tracking", data={"csrf": csrf_of(page.text), "track": "off"})
+        after = (await client.get(f"/app/people/{paul['id']}")).text
+        state = (await client.get(f"/api/v1/people/{paul['id']}")).json()["do_not_track"]
+        await client.post(f"/app/people/{paul['id']}/tracking", data={"csrf": csrf_of(after), "track": "on"})
+        again = (await client.get(f"/api/v1/people/{paul['id']}")).json()["do_not_track"]
+    assert "Do not track this person" in page.text
+    assert forged.status_code == 403 and bad.status_code == 422
+    assert marked.status_code == 303 and "Track again" in after and state is True and again is False

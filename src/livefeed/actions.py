@@ -238,8 +238,7 @@ class EmailSender:
         now = self._clock()
         with self._engine.begin() as conn:
             values = personal_values(conn, user, draft)  # a missing field stops here: nothing stored
-            listed = conn.execute(select(workspaces.c.do_not_track).where(workspaces.c.id == user["workspace_id"])).scalar()
-            untracked = set(a for a in draft.to + draft.cc if compose.never_tracked(a, (listed or "").split()))
+            untracked = untracked_addresses(conn, user["workspace_id"], draft.to + draft.cc)
             email_id = conn.execute(insert(emails).values(
                 workspace_id=user["workspace_id"], user_id=user["id"], subject=draft.subject, html=draft.html,
                 text=draft.text, status="sending", archived=False, created_at=now,
@@ -284,6 +283,15 @@ class EmailSender:
         with self._engine.begin() as conn:
             conn.execute(update(emails).where(emails.c.id == email_id).values(
                 status=status, error=error, sent_at=self._clock() if status == "sent" else None))
+
+
+def untracked_addresses(conn: Connection, workspace_id: int, addresses: list[str]) -> set[str]:
+    """The addresses mail must reach untracked: on the workspace's list (or their @domain is), or
+    people marked do-not-track."""
+    listed = (conn.execute(select(workspaces.c.do_not_track).where(workspaces.c.id == workspace_id)).scalar() or "").split()
+    flagged = set(conn.execute(select(people.c.email).where(
+        people.c.workspace_id == workspace_id, people.c.email.in_(addresses), people.c.do_not_track)).scalars())
+    return {a for a in addresses if a in flagged or compose.never_tracked(a, listed)}
 
 
 def preview(engine: Engine, user, draft: Draft) -> list[dict]:

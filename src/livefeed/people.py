@@ -225,6 +225,7 @@ def person_view(row: Mapping) -> dict:
         "score_changed_at": iso_z(row["score_changed_at"]), "created_at": iso_z(row["created_at"]),
         "updated_at": iso_z(row["updated_at"]), "in_livefeed": row["added_at"] is not None,
         "added_at": iso_z(row["added_at"]), "marketo_id": row["marketo_id"], "salesforce_id": row["salesforce_id"],
+        "do_not_track": bool(row["do_not_track"]),
     }
 
 

@@ -210,7 +210,7 @@ class Recorder:
             rows, placed, states, dirty = [], [], {}, set()
             for index, (hit, copy_id) in enumerate(zip(hits, copies)):
                 context = contexts.get(copy_id)
-                if context is None or context["archived"]:
+                if context is None or context["archived"] or context["do_not_track"]:
                     continue
                 state = states.get(copy_id)
                 if state is None:

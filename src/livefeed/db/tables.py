@@ -68,6 +68,9 @@ workspaces = Table(
     Column("honour_dnt", Boolean, nullable=False, server_default=text("true")),
     # Addresses and @domains never tracked: mail to them goes out without pixel or tracked links.
     Column("do_not_track", Text, nullable=False, server_default=""),
+    # The base URL of tracking links ("https://t.example.com", a CNAME to this server); None: the
+    # server's public URL. A hostname of the sender's own domain reads better and filters less.
+    Column("tracking_url", String(300)),
 )
 
 users = Table(
@@ -132,6 +135,8 @@ people = Table(
     Column("added_at", UTCDateTime),
     Column("marketo_id", String(32)),
     Column("salesforce_id", String(18)),
+    # Never tracked: mail to this person goes out untracked, and hits on earlier copies record nothing.
+    Column("do_not_track", Boolean, nullable=False, server_default=false()),
     UniqueConstraint("workspace_id", "email", name="uq_people_workspace_email"),
     # The Target list: one rep's people whose score has risen, highest first, ties by the latest
     # rise (partial: people who never rose are not in it, however many a rep owns).
@@ -266,6 +271,36 @@ mailboxes = Table(
     Column("checked_at", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# A rep's own SMTP account for sending (else the server's LIVEFEED_SMTP_URL). `secret` is the
+# password sealed like a mailbox's.
+smtp_accounts = Table(
+    "smtp_accounts", metadata,
+    Column("user_id", Id, ForeignKey("users.id"), primary_key=True),
+    Column("workspace_id", Id, ForeignKey("workspaces.id"), nullable=False),
+    Column("host", String(253), nullable=False),
+    Column("port", Integer, nullable=False),
+    Column("security", String(8), nullable=False),  # tls | starttls | plain
+    Column("username", String(254), nullable=False),
+    Column("secret", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Saved email templates: a rep's own, or shared with the workspace. `html` is sanitised on save.
+templates = Table(
+    "templates", metadata,
+    Column("id", Id, primary_key=True),
+    Column("workspace_id", Id, ForeignKey("workspaces.id"), nullable=False),
+    Column("user_id", Id, ForeignKey("users.id"), nullable=False),  # the author
+    Column("name", String(200), nullable=False),
+    Column("subject", String(998), nullable=False),
+    Column("html", Text, nullable=False),
+    Column("shared", Boolean, nullable=False, server_default=false()),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_templates_workspace_id_name", "workspace_id", "name"),
 )
 
 # A workspace's Marketo and Salesforce connections: settings, the encrypted credentials and

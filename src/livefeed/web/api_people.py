@@ -42,6 +42,7 @@ class PersonIn(BaseModel):
 
 class PersonPatch(PersonIn):
     email: str | None = None
+    do_not_track: bool | None = Field(None, description="Never track this person: mail goes out untracked, hits on earlier copies record nothing")
 
 
 class WorkspaceSettings(BaseModel):
@@ -80,13 +81,18 @@ async def patch_person(person_id: int, body: PersonPatch, request: Request, user
         return JSONResponse({"detail": "No such person"}, 404)
     given = body.model_dump(exclude_unset=True)
     new_email = given.pop("email", None) or current["email"]
+    flag = given.pop("do_not_track", None)
     try:
+        if "do_not_track" in body.model_fields_set and flag is None:
+            raise Invalid("do_not_track", "must be true or false")
         record = contacts.person_record({**given, "email": new_email})
 
         def rename(conn):
             if record["email"] != current["email"]:
                 people_actions.check_email_free(conn, user["workspace_id"], record["email"], person_id)
                 conn.execute(update(people).where(people.c.id == person_id).values(email=record["email"]))
+            if flag is not None:
+                conn.execute(update(people).where(people.c.id == person_id).values(do_not_track=flag))
 
         await write_people(request, user, [(1, record)], before=rename)
     except Invalid as exc:

@@ -97,6 +97,23 @@ async def person_add(request: Request, person_id: int, csrf: str = Form(""), use
     return RedirectResponse(f"/app/people/{person_id}", status_code=303)
 
 
+@router.post("/app/people/{person_id}/tracking")
+async def person_tracking(request: Request, person_id: int, csrf: str = Form(""), track: str = Form(""),
+                          user=Depends(signed_in_rep)):
+    """Mark a person do-not-track (track=off) or trackable again (track=on)."""
+    check_csrf(request, csrf)
+    if track not in ("on", "off"):
+        return render(request, "person.html", status=422, user=user, person=None)
+    rt = runtime(request)
+
+    def write():
+        with rt.engine.begin() as conn:
+            conn.execute(update(people).where(people.c.workspace_id == user["workspace_id"], people.c.id == person_id)
+                         .values(do_not_track=track == "off", updated_at=rt.clock()))
+    await asyncio.to_thread(write)
+    return RedirectResponse(f"/app/people/{person_id}", status_code=303)
+
+
 def _local(at, tz) -> str:
     """An ISO time (or a datetime) shown in the rep's zone."""
     if isinstance(at, str):
