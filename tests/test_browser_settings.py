@@ -9,6 +9,7 @@ from playwright.async_api import expect
 from .test_browser import browser, signin_url  # noqa: F401  (fixture)
 from .test_connectors import vendors  # noqa: F401  (fixture)
 from .test_mailwatch import PASSWORD, dovecot  # noqa: F401  (fixture)
+from .test_smtp_account import mail_server  # noqa: F401  (fixture)
 from .vendors import CLIENT_ID, CLIENT_SECRET
 
 
@@ -82,4 +83,34 @@ async def test_settings_connect_mailbox_website_webhook_and_marketo(browser, ser
     assert await page.locator("#target-ranking [name=tier_method]").input_value() == "fixed"
     assert await never.locator("[name=do_not_track]").input_value() == "legal@prospect.test\n@privacy.example"
     assert await marketo.locator("[name=client_secret]").input_value() == ""
+    await context.close()
+
+
+async def test_settings_smtp_account_test_save_keep_password_and_remove(browser, server, rep, clock, mail_server):  # noqa: F811
+    port, _ = mail_server
+    context = await browser.new_context()
+    page = await context.new_page()
+    await page.goto(signin_url(server.runtime.signer, server.url, user_id=rep.id, now=clock()))
+    await page.goto(server.url + "/app/settings")
+    smtp = page.locator("#smtp")
+    await smtp.locator("[name=host]").fill("127.0.0.1")
+    await smtp.locator("[name=port]").fill(str(port))
+    await smtp.locator("[name=security]").select_option("plain")
+    await smtp.locator("[name=username]").fill("rita")
+    await smtp.locator("[name=password]").fill("wrong-password")
+    await smtp.locator("[data-action=test]").click()
+    await expect(smtp.locator(".result")).to_contain_text("password: sign-in refused: 535")
+    await smtp.locator("[name=password]").fill("app-password-1")
+    await smtp.locator("[data-action=test]").click()
+    await expect(smtp.locator(".result")).to_contain_text("Signed in to mx.seller.test as rita")
+    await smtp.locator("[type=submit]").click()
+    await expect(smtp.locator("[data-state]")).to_have_text(f"Sending as you through rita on 127.0.0.1:{port}")
+    await page.reload()
+    await expect(smtp.locator("[data-state]")).to_be_visible()
+    assert await smtp.locator("[name=password]").input_value() == ""
+    await smtp.locator("[type=submit]").click()  # no password typed: the stored one is kept
+    await expect(smtp.locator(".result")).to_have_text("Saved: your email now goes out through this account.")
+    await smtp.locator("[data-action=remove]").click()
+    await expect(smtp.locator(".result")).to_contain_text("Removed; the password is deleted.")
+    await expect(smtp.locator("[data-state]")).to_be_hidden()
     await context.close()

@@ -19,8 +19,9 @@ from .core import compose
 from .core.model import Invalid
 from .core.secrets import check_password, hash_password, new_secret, secret_hash
 from .core.tokens import CLICK, MESSAGE, OPEN, TokenSigner
-from .db.tables import api_tokens, emails, links, people, recipients, sessions, user_ips, users, workspaces
-from .mail.smtp import MailError, Mailer, Outgoing
+from .db.tables import api_tokens, emails, links, people, recipients, sessions, smtp_accounts, user_ips, users, workspaces
+from .mail.smtp import MailError, Mailer, Outgoing, SmtpMailer, SmtpOptions
+from .vault import Vault, VaultError
 from .people import ensure_person
 
 SESSION_DAYS = 30
@@ -215,20 +216,35 @@ def validate_draft(*, to: list[str], cc: list[str], subject: str | None, html: s
 class EmailSender:
     """send_email: store the email and its tracked copies, send them, record the outcome."""
 
-    def __init__(self, engine: Engine, *, signer: TokenSigner, public_url: str, mailer: Mailer, clock: Callable[[], datetime]):
+    def __init__(self, engine: Engine, *, signer: TokenSigner, public_url: str, mailer: Mailer, clock: Callable[[], datetime],
+                 vault: Vault | None = None):
         self._engine, self._signer, self._public_url = engine, signer, public_url
-        self._mailer, self._clock = mailer, clock
+        self._mailer, self._clock, self._vault = mailer, clock, vault
         self._domain = public_url.split("://", 1)[1].split("/", 1)[0].split(":", 1)[0]
 
     async def send_email(self, user, draft: Draft) -> Sent:
-        email_id, copies, result = await asyncio.to_thread(self._store, user, draft)
+        """Store, then send through the rep's own SMTP account when one is set up, else the server's."""
+        email_id, copies, result, account = await asyncio.to_thread(self._store, user, draft)
         try:
-            await self._mailer.send(user["email"], copies)
+            mailer = self._mailer
+            if account is not None:
+                mailer = SmtpMailer(self._account_options(account))
+            await mailer.send(user["email"], copies)
         except MailError as exc:
             await asyncio.to_thread(self._finish, email_id, "failed", str(exc))
             return Sent(email_id, "failed", result, str(exc))
         await asyncio.to_thread(self._finish, email_id, "sent", None)
         return Sent(email_id, "sent", result)
+
+    def _account_options(self, account) -> SmtpOptions:
+        if self._vault is None:
+            raise MailError("this server cannot open stored SMTP passwords")
+        try:
+            password = self._vault.open(account["secret"])
+        except VaultError as exc:
+            raise MailError(f"your SMTP account: {exc}", "password") from None
+        return SmtpOptions.account(host=account["host"], port=account["port"], security=account["security"],
+                                   username=account["username"], password=password)
 
     def message_id(self, recipient_id: int) -> str:
         """A Message-ID the product can recognise later and nobody else can mint."""
@@ -239,6 +255,8 @@ class EmailSender:
         with self._engine.begin() as conn:
             values = personal_values(conn, user, draft)  # a missing field stops here: nothing stored
             untracked = untracked_addresses(conn, user["workspace_id"], draft.to + draft.cc)
+            account = conn.execute(select(smtp_accounts).where(smtp_accounts.c.user_id == user["id"])).mappings().first()
+            base = tracking_base(conn, user["workspace_id"]) or self._public_url
             email_id = conn.execute(insert(emails).values(
                 workspace_id=user["workspace_id"], user_id=user["id"], subject=draft.subject, html=draft.html,
                 text=draft.text, status="sending", archived=False, created_at=now,
@@ -249,20 +267,22 @@ class EmailSender:
                 recipient_id = conn.execute(insert(recipients).values(
                     email_id=email_id, person_id=person_id, field=field, address=address,
                 )).inserted_primary_key[0]
-                message = self._message(conn, user, draft, recipient_id, values.get(address, {}), tracked=address not in untracked)
+                message = self._message(conn, user, draft, recipient_id, values.get(address, {}), base=base,
+                                    tracked=address not in untracked)
                 conn.execute(update(recipients).where(recipients.c.id == recipient_id).values(message_id=message["Message-ID"]))
                 copies.append(Outgoing(user["workspace_id"], user["id"], email_id, recipient_id, address, message))
                 result.append({"address": address, "field": field, "person_id": person_id, "recipient_id": recipient_id})
-        return email_id, copies, result
+        return email_id, copies, result, account
 
     def _message(self, conn: Connection, user, draft: Draft, recipient_id: int, values: dict[str, str], *,
-                 tracked: bool = True) -> EmailMessage:
-        """One recipient's message; `tracked` False (the do-not-track list) sends it as written."""
+                 base: str, tracked: bool = True) -> EmailMessage:
+        """One recipient's message, its links and pixel on `base`; `tracked` False (do-not-track)
+        sends it as written."""
         def track(url: str) -> str:
             link_id = conn.execute(insert(links).values(recipient_id=recipient_id, url=url)).inserted_primary_key[0]
-            return f"{self._public_url}/c/{self._signer.sign(CLICK, link_id)}"
+            return f"{base}/c/{self._signer.sign(CLICK, link_id)}"
 
-        pixel = f"{self._public_url}/o/{self._signer.sign(OPEN, recipient_id)}.gif" if draft.track_opens and tracked else None
+        pixel = f"{base}/o/{self._signer.sign(OPEN, recipient_id)}.gif" if draft.track_opens and tracked else None
         copy = compose.tracked_copy(html_body=compose.fill(draft.html, values, html_body=True),
                                     text_body=compose.fill(draft.text, values), pixel_url=pixel,
                                     track=track if draft.track_clicks and tracked else None)
@@ -283,6 +303,11 @@ class EmailSender:
         with self._engine.begin() as conn:
             conn.execute(update(emails).where(emails.c.id == email_id).values(
                 status=status, error=error, sent_at=self._clock() if status == "sent" else None))
+
+
+def tracking_base(conn: Connection, workspace_id: int) -> str | None:
+    """The workspace's tracking URL (its own hostname), if set."""
+    return conn.execute(select(workspaces.c.tracking_url).where(workspaces.c.id == workspace_id)).scalar()
 
 
 def untracked_addresses(conn: Connection, workspace_id: int, addresses: list[str]) -> set[str]:

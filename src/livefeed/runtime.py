@@ -19,7 +19,7 @@ from .geo import GeoLocator
 from .live.hub import Hub, MemoryHub
 from .live.postgres import PgNotifyHub
 from .mail.outbox import OutboxMailer
-from .mail.smtp import SmtpMailer, SmtpOptions
+from .mail.smtp import SmtpMailer, SmtpOptions, smtp_vault
 from .recorder import Recorder
 from .settings import Settings
 from .targets import ListCache, TierCache
@@ -60,7 +60,8 @@ class Runtime:
             mailer = SmtpMailer(SmtpOptions.from_url(settings.smtp_url))
         else:
             mailer = OutboxMailer(engine, clock=clock)
-        sender = EmailSender(engine, signer=signer, public_url=settings.public_url, mailer=mailer, clock=clock)
+        sender = EmailSender(engine, signer=signer, public_url=settings.public_url, mailer=mailer, clock=clock,
+                             vault=smtp_vault(settings.secret_key))
         lists = ListCache(clock=clock, ttl=settings.target_cache_seconds)
         hub.watchers.append(lists.forget)
         runtime = cls(settings, engine, signer, hub, recorder, sender, agents, geo, clock, TierCache(engine, clock=clock), lists)

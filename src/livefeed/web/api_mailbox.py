@@ -16,6 +16,7 @@ from sqlalchemy import delete, insert, select, update
 from ..core.model import iso_z
 from ..db.tables import mailboxes
 from ..mailwatch import SECURITY, ImapSession, MailboxConfig, MailboxError, mailbox_vault
+from ..vault import VaultError
 from .api import error_422
 from .auth import api_user, runtime
 
@@ -30,11 +31,23 @@ class MailboxIn(BaseModel):
     port: int = Field(993, ge=1, le=65535)
     security: str = Field("tls", description="tls (implicit TLS, port 993) or plain (unencrypted: local servers only)")
     username: str = Field(..., min_length=1, max_length=254)
-    password: str = Field(..., min_length=1, max_length=1000, description="The password or an app password; never shown back")
+    password: str | None = Field(None, max_length=1000, description="The password or an app password; never shown back; omit to keep the stored one")
     folder: str = Field("INBOX", min_length=1, max_length=200)
 
 
-async def _check(body: "MailboxIn", user) -> tuple[MailboxConfig | None, JSONResponse | None, bool]:
+def stored_password(rt, table, vault, user_id: int) -> str | JSONResponse:
+    """The rep's stored password for a mail account (IMAP or SMTP), or a 422 saying why not."""
+    with rt.engine.connect() as conn:
+        sealed = conn.execute(select(table.c.secret).where(table.c.user_id == user_id)).scalar()
+    if sealed is None:
+        return error_422("password", "is required")
+    try:
+        return vault.open(sealed)
+    except VaultError as exc:
+        return error_422("password", str(exc))
+
+
+async def _check(rt, body: "MailboxIn", user) -> tuple[MailboxConfig | None, JSONResponse | None, bool]:
     """Validate, then sign in to the server: (config, None, can_idle) or (None, a 422, False)."""
     host = body.host.strip().lower()
     if not HOST.match(host):
@@ -43,7 +56,10 @@ async def _check(body: "MailboxIn", user) -> tuple[MailboxConfig | None, JSONRes
         return None, error_422("security", f"must be one of {', '.join(SECURITY)}"), False
     if any(c in body.folder for c in '\r\n"'):
         return None, error_422("folder", "must be one line without quotes"), False
-    config = MailboxConfig(user["id"], host, body.port, body.security, body.username, body.password, body.folder)
+    password = body.password or await asyncio.to_thread(stored_password, rt, mailboxes, mailbox_vault(rt.settings.secret_key), user["id"])
+    if isinstance(password, JSONResponse):
+        return None, password, False
+    config = MailboxConfig(user["id"], host, body.port, body.security, body.username, password, body.folder)
     session = ImapSession(config, CHECK_TIMEOUT_SECONDS)
     try:
         await session.open()
@@ -59,7 +75,7 @@ async def _check(body: "MailboxIn", user) -> tuple[MailboxConfig | None, JSONRes
 @router.post("/mailbox/test", summary="Test IMAP settings by signing in (nothing is stored)",
              responses={422: {"description": "Invalid, or the server refused: the server's answer, `loc` names the setting"}})
 async def test_mailbox(body: MailboxIn, request: Request, user=Depends(api_user)):
-    config, refused, can_idle = await _check(body, user)
+    config, refused, can_idle = await _check(runtime(request), body, user)
     if refused is not None:
         return refused
     return {"ok": True, "idle": can_idle, "message": f"Signed in to {config.host}; folder {config.folder} opened"
@@ -70,13 +86,13 @@ async def test_mailbox(body: MailboxIn, request: Request, user=Depends(api_user)
             responses={422: {"description": "Invalid, or the server refused: `detail[].loc` names the setting"}})
 async def connect_mailbox(body: MailboxIn, request: Request, user=Depends(api_user)):
     rt = runtime(request)
-    config, refused, _ = await _check(body, user)
+    config, refused, _ = await _check(rt, body, user)
     if refused is not None:
         return refused
     host = config.host
     now = rt.clock()
     values = dict(host=host, port=body.port, security=body.security, username=body.username,
-                  secret=mailbox_vault(rt.settings.secret_key).seal(body.password), folder=body.folder,
+                  secret=mailbox_vault(rt.settings.secret_key).seal(config.password), folder=body.folder,
                   status="connecting", error=None, updated_at=now)
 
     def store():

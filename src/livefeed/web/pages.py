@@ -349,7 +349,7 @@ def _in_transaction(rt, fn):
 
 @router.get("/app/settings")
 async def settings_page(request: Request, user=Depends(signed_in_rep)):
-    return render(request, "settings.html", user=user)
+    return render(request, "settings.html", user=user, server_smtp=bool(runtime(request).settings.smtp_url))
 
 
 async def _admin_page(request: Request, user, *, status: int = 200, **extra):

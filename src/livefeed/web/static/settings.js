@@ -28,42 +28,62 @@
     try { await work(); } finally { button.disabled = false; }
   }
 
-  // --- mailbox ---------------------------------------------------------------------------------
-  const mailbox = document.querySelector("[data-form=mailbox]");
-  const mailboxState = document.querySelector("#mailbox [data-state]");
-  function mailboxBody() {
-    const f = mailbox.elements;
-    return { host: f.host.value.trim(), port: Number(f.port.value), security: f.security.value,
-             username: f.username.value.trim(), password: f.password.value, folder: f.folder.value.trim() };
-  }
-  function showMailbox(box) {
-    mailboxState.hidden = !box;
-    mailbox.querySelector("[data-action=remove]").hidden = !box;
-    if (!box) return;
-    mailboxState.textContent = "Connected: " + box.username + " on " + box.host + " · " +
-      ({ idle: "watching (IDLE)", polling: "checking every minute", connecting: "connecting…", error: "error: " + box.error }[box.status] || box.status) +
-      " · last checked " + when(box.checked_at);
-    for (const name of ["host", "port", "security", "username", "folder"]) mailbox.elements[name].value = box[name];
-    mailbox.elements.password.placeholder = "•••••••• (stored; type to change)";
-    mailbox.elements.password.required = false;
-  }
-  mailbox.querySelector("[data-action=test]").addEventListener("click", (e) => busy(e.target, async () => {
-    try { say(mailbox.querySelector(".result"), (await api("POST", "/api/v1/mailbox/test", mailboxBody())).message); }
-    catch (err) { say(mailbox.querySelector(".result"), err.message, true); }
-  }));
-  mailbox.addEventListener("submit", (e) => {
-    e.preventDefault();
-    busy(mailbox.querySelector("[type=submit]"), async () => {
-      try { showMailbox(await api("PUT", "/api/v1/mailbox", mailboxBody())); say(mailbox.querySelector(".result"), "Saved: replies to your emails will appear in the Live Feed."); }
-      catch (err) { say(mailbox.querySelector(".result"), err.message, true); }
+  // --- the rep's mail accounts: IMAP for replies, SMTP for sending --------------------------------
+  // One pattern for both: test (the server's own answer), save (checked by signing in), show the
+  // stored account (never the password: saving again without one keeps it), disconnect.
+  function accountForm(name, { url, fields, describe, saved, removed }) {
+    const form = document.querySelector("[data-form=" + name + "]");
+    const state = document.querySelector("#" + name + " [data-state]");
+    const result = form.querySelector(".result");
+    function body() {
+      const f = form.elements, out = {};
+      for (const field of fields) out[field] = f[field].type === "number" ? Number(f[field].value) : f[field].value.trim();
+      out.password = f.password.value || null;
+      return out;
+    }
+    function show(account) {
+      state.hidden = !account;
+      form.querySelector("[data-action=remove]").hidden = !account;
+      form.elements.password.required = !account;
+      form.elements.password.placeholder = account ? "•••••••• (stored; type to change)" : "";
+      if (!account) return;
+      state.textContent = describe(account);
+      for (const field of fields) form.elements[field].value = account[field];
+    }
+    form.querySelector("[data-action=test]").addEventListener("click", (e) => busy(e.target, async () => {
+      try { say(result, (await api("POST", url + "/test", body())).message); }
+      catch (err) { say(result, err.message, true); }
+    }));
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      busy(form.querySelector("[type=submit]"), async () => {
+        try { show(await api("PUT", url, body())); form.elements.password.value = ""; say(result, saved); }
+        catch (err) { say(result, err.message, true); }
+      });
     });
+    form.querySelector("[data-action=remove]").addEventListener("click", (e) => busy(e.target, async () => {
+      await api("DELETE", url);
+      form.reset();
+      show(null);
+      say(result, removed);
+    }));
+    return show;
+  }
+
+  const showMailbox = accountForm("mailbox", {
+    url: "/api/v1/mailbox", fields: ["host", "port", "security", "username", "folder"],
+    describe: (box) => "Connected: " + box.username + " on " + box.host + " · " +
+      ({ idle: "watching (IDLE)", polling: "checking every minute", connecting: "connecting…", error: "error: " + box.error }[box.status] || box.status) +
+      " · last checked " + when(box.checked_at),
+    saved: "Saved: replies to your emails will appear in the Live Feed.",
+    removed: "Disconnected; the password is deleted.",
   });
-  mailbox.querySelector("[data-action=remove]").addEventListener("click", (e) => busy(e.target, async () => {
-    await api("DELETE", "/api/v1/mailbox");
-    showMailbox(null);
-    mailbox.reset();
-    say(mailbox.querySelector(".result"), "Disconnected; the password is deleted.");
-  }));
+  const showSmtp = accountForm("smtp", {
+    url: "/api/v1/smtp", fields: ["host", "port", "security", "username"],
+    describe: (account) => "Sending as you through " + account.username + " on " + account.host + ":" + account.port,
+    saved: "Saved: your email now goes out through this account.",
+    removed: "Removed; the password is deleted. Email goes out through the server's account again.",
+  });
 
   // --- workspace: website and the Marketo webhook ------------------------------------------------
   const website = document.querySelector("[data-form=website]");   // admins only (absent for reps)
@@ -174,10 +194,11 @@
 
   async function load() {
     const admin = !!website;
-    const [box, ws, listed] = await Promise.all([
-      api("GET", "/api/v1/mailbox").catch(() => null), admin ? api("GET", "/api/v1/workspace") : null,
-      admin ? api("GET", "/api/v1/connectors") : { connectors: [] }]);
+    const [box, smtp, ws, listed] = await Promise.all([
+      api("GET", "/api/v1/mailbox").catch(() => null), api("GET", "/api/v1/smtp").catch(() => null),
+      admin ? api("GET", "/api/v1/workspace") : null, admin ? api("GET", "/api/v1/connectors") : { connectors: [] }]);
     showMailbox(box);
+    showSmtp(smtp);
     if (ws) showWorkspace(ws);
     for (const form of document.querySelectorAll("[data-form=connector]")) {
       showConnector(form, listed.connectors.find((c) => c.kind === form.dataset.kind) || null);

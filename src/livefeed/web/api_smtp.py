@@ -1,0 +1,112 @@
+"""The rep's own SMTP account for sending: test (the server's exact answer), save, show, remove.
+
+Without one, mail goes out through the server's LIVEFEED_SMTP_URL (or the local outbox). The
+password is sealed before it is stored and never shown back; saving again without a password
+keeps the stored one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import delete, insert, select, update
+
+from ..core.model import iso_z
+from ..db.tables import smtp_accounts
+from ..mail.smtp import SECURITY, MailError, SmtpOptions, check, smtp_vault
+from .api import error_422
+from .api_mailbox import CHECK_TIMEOUT_SECONDS, HOST, stored_password
+from .auth import api_user, runtime
+
+router = APIRouter(prefix="/api/v1")
+REFUSED = {422: {"description": "Invalid, or the server refused: its answer, `detail[].loc` names the setting"}}
+
+
+class SmtpAccountIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    host: str = Field(..., description="SMTP server, e.g. smtp.gmail.com")
+    port: int = Field(587, ge=1, le=65535)
+    security: str = Field("starttls", description="starttls (port 587), tls (implicit TLS, port 465) or plain (local servers only)")
+    username: str = Field(..., min_length=1, max_length=254)
+    password: str | None = Field(None, max_length=1000, description="The password or an app password; omit to keep the stored one")
+
+
+def _stored(rt, user_id: int):
+    with rt.engine.connect() as conn:
+        return conn.execute(select(smtp_accounts).where(smtp_accounts.c.user_id == user_id)).mappings().first()
+
+
+async def _check(rt, body: SmtpAccountIn, user) -> tuple[str | None, str | None, JSONResponse | None]:
+    """Validate and sign in: (password, server name, None), or (None, None, a 422 naming the setting)."""
+    host = body.host.strip().lower()
+    if not HOST.match(host):
+        return None, None, error_422("host", "is not a host name or an IP address")
+    if body.security not in SECURITY:
+        return None, None, error_422("security", f"must be one of {', '.join(SECURITY)}")
+    password = body.password or await asyncio.to_thread(stored_password, rt, smtp_accounts, smtp_vault(rt.settings.secret_key), user["id"])
+    if isinstance(password, JSONResponse):
+        return None, None, password
+    options = SmtpOptions.account(host=host, port=body.port, security=body.security, username=body.username,
+                                  password=password, timeout=CHECK_TIMEOUT_SECONDS)
+    try:
+        server = await check(options)
+    except MailError as exc:
+        return None, None, error_422(exc.field, str(exc))
+    return password, server, None
+
+
+@router.post("/smtp/test", summary="Test SMTP settings by signing in (nothing is sent or stored)", responses=REFUSED)
+async def test_smtp(body: SmtpAccountIn, request: Request, user=Depends(api_user)):
+    _, server, refused = await _check(runtime(request), body, user)
+    if refused is not None:
+        return refused
+    return {"ok": True, "message": f"Signed in to {server} as {body.username}: mail can go out through this account"}
+
+
+@router.put("/smtp", summary="Send your email through your own SMTP account (checked by signing in)", responses=REFUSED)
+async def save_smtp(body: SmtpAccountIn, request: Request, user=Depends(api_user)):
+    rt = runtime(request)
+    password, _, refused = await _check(rt, body, user)
+    if refused is not None:
+        return refused
+    now = rt.clock()
+    values = dict(host=body.host.strip().lower(), port=body.port, security=body.security, username=body.username,
+                  secret=smtp_vault(rt.settings.secret_key).seal(password), updated_at=now)
+
+    def store():
+        with rt.engine.begin() as conn:
+            if not conn.execute(update(smtp_accounts).where(smtp_accounts.c.user_id == user["id"]).values(**values)).rowcount:
+                conn.execute(insert(smtp_accounts).values(user_id=user["id"], workspace_id=user["workspace_id"], created_at=now, **values))
+            return view(conn.execute(select(smtp_accounts).where(smtp_accounts.c.user_id == user["id"])).mappings().one())
+
+    return await asyncio.to_thread(store)
+
+
+@router.get("/smtp", summary="Your SMTP account for sending (never the password)",
+            responses={404: {"description": "None: mail goes out through the server's own"}})
+async def get_smtp(request: Request, user=Depends(api_user)):
+    row = await asyncio.to_thread(_stored, runtime(request), user["id"])
+    if row is None:
+        return JSONResponse({"detail": "No SMTP account: your mail goes out through the server's"}, status_code=404)
+    return view(row)
+
+
+@router.delete("/smtp", status_code=204, summary="Stop sending through your SMTP account (the password is deleted)")
+async def delete_smtp(request: Request, user=Depends(api_user)):
+    rt = runtime(request)
+
+    def remove():
+        with rt.engine.begin() as conn:
+            return conn.execute(delete(smtp_accounts).where(smtp_accounts.c.user_id == user["id"])).rowcount
+
+    if not await asyncio.to_thread(remove):
+        return JSONResponse({"detail": "No SMTP account"}, status_code=404)
+    return Response(status_code=204)
+
+
+def view(row) -> dict:
+    return {"host": row["host"], "port": row["port"], "security": row["security"], "username": row["username"],
+            "password_set": bool(row["secret"]), "updated_at": iso_z(row["updated_at"])}
