@@ -57,6 +57,18 @@ async def test_settings_connect_mailbox_website_webhook_and_marketo(browser, ser
     await never.locator("[type=submit]").click()
     await expect(never.locator(".result")).to_have_text("Saved.")
 
+    tracking = page.locator("#tracking-host")
+    await expect(tracking.locator("[data-tracking-state]")).to_have_text(f"Links go to {server.url} (this server's address).")
+    await tracking.locator("[name=tracking_url]").fill("https://t.example.com/path")
+    await tracking.locator("[data-action=test]").click()
+    await expect(tracking.locator(".result")).to_contain_text("tracking_url: 'https://t.example.com/path' is not a base URL")
+    ours = server.url.replace("127.0.0.1", "localhost")
+    await tracking.locator("[name=tracking_url]").fill(ours)
+    await tracking.locator("[data-action=test]").click()
+    await expect(tracking.locator(".result")).to_have_text(f"{ours} reaches this server: tracking links can use it")
+    await tracking.locator("[type=submit]").click()
+    await expect(tracking.locator("[data-tracking-state]")).to_have_text(f"Links go to {ours} (your hostname).")
+
     hook = page.locator("#marketo-hook")
     await hook.locator("[data-action=hook-secret]").click()
     await expect(hook.locator(".result")).to_contain_text("New secret (shown once, copy it now): lfwh_")

@@ -2,6 +2,7 @@
 
 from email import message_from_bytes, message_from_string, policy
 
+import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
@@ -9,7 +10,7 @@ from sqlalchemy import func, select
 from livefeed.core import tokens
 from livefeed.db.tables import emails, events, links, outbox, people, recipients
 
-from .conftest import LiveServer, free_port, pixel_path, send
+from .conftest import LiveServer, free_port, make_rep, pixel_path, send
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -266,3 +267,36 @@ async def test_a_person_marked_do_not_track_gets_mail_untracked_and_earlier_copi
     assert "/o/" in zoe_after and "/c/" in zoe_after
     assert kinds == [(before["recipients"][0]["recipient_id"], "open")]  # only the hit after tracking came back
     assert after["status"] == "sent"
+
+
+async def test_a_tracking_hostname_is_checked_then_carries_the_links(server, rep, engine, clock):
+    port = server.url.rsplit(":", 1)[1]
+    ours = f"http://localhost:{port}"  # another name for this server, as a CNAME would be
+    elsewhere = f"http://127.0.0.1:{free_port()}"
+    other_rep = make_rep(engine, clock, "reg@seller.test")  # not an admin
+    async with server.client() as client:
+        tested = await client.post("/api/v1/workspace/tracking-url/test", json={"tracking_url": ours}, headers=rep.headers)
+        unreachable = await client.post("/api/v1/workspace/tracking-url/test", json={"tracking_url": elsewhere}, headers=rep.headers)
+        with_path = await client.patch("/api/v1/workspace", json={"tracking_url": ours + "/t"}, headers=rep.headers)
+        refused = await client.patch("/api/v1/workspace", json={"tracking_url": elsewhere}, headers=rep.headers)
+        forbidden = await client.patch("/api/v1/workspace", json={"tracking_url": ours}, headers=other_rep.headers)
+        forged = await client.get("/api/v1/health?probe=AAAAAAAAAAAAAAAAAAAAAA")
+        saved = await client.patch("/api/v1/workspace", json={"tracking_url": ours + "/"}, headers=rep.headers)
+        body = await send(client, rep, to=["paul@prospect.test"], html='<p><a href="https://example.com/x">x</a></p>')
+    assert tested.status_code == 200 and "reaches this server" in tested.json()["message"]
+    assert unreachable.status_code == 422 and unreachable.json()["detail"][0]["loc"] == ["body", "tracking_url"]
+    assert "cannot reach" in unreachable.json()["detail"][0]["msg"]
+    assert with_path.status_code == 422 and "no path" in with_path.json()["detail"][0]["msg"]
+    assert refused.status_code == 422 and forbidden.status_code == 403
+    assert forged.json()["probe"] is None
+    assert saved.json()["tracking_url"] == ours and saved.json()["tracking_links"] == ours
+    raw = outbox_messages(engine)[0].get_body(("html",)).get_content()
+    assert f'{ours}/o/' in raw and f'{ours}/c/' in raw and server.url not in raw
+    async with httpx.AsyncClient(base_url=ours) as direct:  # the pixel through the tracking hostname is recorded
+        pixel = raw.split(f"{ours}")[-1].split('"')[0]
+        assert (await direct.get(pixel)).status_code == 200
+    with engine.connect() as conn:
+        assert conn.execute(select(events.c.kind)).scalars().all() == ["open"]
+    async with server.client() as client:
+        cleared = await client.patch("/api/v1/workspace", json={"tracking_url": None}, headers=rep.headers)
+    assert cleared.json()["tracking_url"] is None and cleared.json()["tracking_links"] == server.runtime.settings.public_url

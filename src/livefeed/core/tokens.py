@@ -12,7 +12,7 @@ import hashlib
 import hmac
 
 MAC_BYTES = 10  # 80 bits: ample against online guessing, keeps URLs short.
-OPEN, CLICK, MESSAGE = b"o", b"c", b"m"
+OPEN, CLICK, MESSAGE, PROBE = b"o", b"c", b"m", b"p"  # PROBE: "is this hostname us?" (health)
 
 
 def _b64(raw: bytes) -> str:

@@ -41,6 +41,14 @@ def check_origins(values: list[str]) -> list[str]:
     return origins
 
 
+def check_tracking_url(value: str) -> str:
+    """The tracking links' base: an origin ("https://t.example.com"); raise Invalid otherwise."""
+    origin = origin_of(value.strip())
+    if origin is None or origin != value.strip().rstrip("/").lower():
+        raise Invalid("tracking_url", f"{value[:80]!r} is not a base URL like https://t.example.com (no path)")
+    return origin
+
+
 def origin_of(url: str) -> str | None:
     try:
         parts = urlsplit(url)

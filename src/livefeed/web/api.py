@@ -54,10 +54,14 @@ def error_422(field: str, message: str, where: str = "body") -> JSONResponse:
 
 
 @router.get("/health", summary="Who answers here (public; the browser extension checks its server URL with it)")
-async def health():
+async def health(request: Request, probe: str | None = Query(None, max_length=40, description="A probe this server signed: echoed back when the signature holds")):
     from .. import __version__
+    from ..core.tokens import PROBE
 
-    return JSONResponse({"product": "LiveFeed", "version": __version__}, headers={"access-control-allow-origin": "*"})
+    answer = {"product": "LiveFeed", "version": __version__}
+    if probe is not None:
+        answer["probe"] = runtime(request).signer.verify(PROBE, probe)  # None: not ours
+    return JSONResponse(answer, headers={"access-control-allow-origin": "*"})
 
 
 @router.get("/me", response_model=Me, summary="The signed-in rep")

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
+
+import httpx
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
@@ -16,6 +19,7 @@ from ..core import contacts, scoring
 from ..core import compose, website
 from ..core.model import Invalid, iso_z
 from ..core.secrets import new_secret, secret_hash
+from ..core.tokens import PROBE
 from ..db.tables import people, workspaces
 from .api import error_422
 from .auth import admin_user, api_user, runtime
@@ -23,6 +27,7 @@ from .auth import admin_user, api_user, runtime
 router = APIRouter(prefix="/api/v1")
 NOT_FOUND = {404: {"description": "No such person in your workspace"}}
 INVALID = {422: {"description": "Invalid input; `detail[].loc` names the field"}}
+PROBE_TIMEOUT_SECONDS = 10.0
 
 
 class PersonIn(BaseModel):
@@ -55,6 +60,34 @@ class WorkspaceSettings(BaseModel):
     anonymize_ips: bool | None = Field(None, description="Website tracking: keep only the network part of visitors' IP addresses")
     honour_dnt: bool | None = Field(None, description="Website tracking: drop anonymous page views that ask not to be tracked (DNT/GPC)")
     do_not_track: list[str] | None = Field(None, max_length=5000, description='Never tracked: addresses or "@domain"s; mail to them goes out without pixel or tracked links')
+    tracking_url: str | None = Field(None, max_length=300, description="Tracking links' base URL, a hostname of yours pointing at this server "
+                                     '("https://t.example.com"; checked by fetching it); null: the server\'s public URL')
+
+
+class TrackingUrlIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    tracking_url: str = Field(..., max_length=300)
+
+
+async def probe_tracking_url(rt, url: str) -> str | None:
+    """Why `url` does not reach this server, or None when it does: fetch its health with a probe
+    only this server can sign, and look for it echoed back."""
+    nonce = secrets.randbits(48)
+    target = f"{url}/api/v1/health?probe={rt.signer.sign(PROBE, nonce)}"
+    try:
+        async with httpx.AsyncClient(timeout=PROBE_TIMEOUT_SECONDS, follow_redirects=False, trust_env=False) as client:
+            response = await client.get(target)
+    except httpx.HTTPError as exc:
+        return f"cannot reach {url}: {exc.__class__.__name__}: {exc or 'no answer'} (is its DNS record (CNAME) set, and its TLS certificate?)"
+    if response.status_code != 200:
+        return f"{url} answered HTTP {response.status_code}, not LiveFeed's health check"
+    try:
+        echoed = response.json().get("probe")
+    except ValueError:
+        echoed = None
+    if echoed != nonce:
+        return f"{url} answers, but it is not this LiveFeed server (point it at {rt.settings.public_url})"
+    return None
 
 
 async def write_people(request: Request, user, records: list[tuple[int, dict]], *, before=None):
@@ -174,6 +207,12 @@ async def patch_workspace(body: WorkspaceSettings, request: Request, user=Depend
                     values[name] = ",".join(map(str, scoring.parse_thresholds(values[name], name)))
                 except ValueError as exc:
                     raise Invalid(name, str(exc).split(": ", 1)[1]) from None
+        if "tracking_url" in values:
+            url = values["tracking_url"] = website.check_tracking_url(values["tracking_url"]) if values["tracking_url"] else None
+            if url == rt.settings.public_url.lower():
+                values["tracking_url"] = None  # the default
+            elif url and (problem := await probe_tracking_url(rt, url)):
+                raise Invalid("tracking_url", problem)
         for name in ("engagement_ranking", "tier_method", "anonymize_ips", "site_origins", "honour_dnt", "do_not_track"):
             if name in values and values[name] is None:
                 raise Invalid(name, "must not be null")
@@ -207,10 +246,23 @@ def _workspace_settings(rt, workspace_id: int) -> dict:
             "flame_thresholds": row["flame_thresholds"], "engagement_ranking": bool(row["engagement_ranking"]),
             "site_key": row["site_key"], "site_origins": row["site_origins"].split(), "anonymize_ips": bool(row["anonymize_ips"]),
             "honour_dnt": bool(row["honour_dnt"]), "do_not_track": row["do_not_track"].split(),
+            "tracking_url": row["tracking_url"], "tracking_links": row["tracking_url"] or public,
             "website_script": f'<script async src="{public}/w.js" data-site="{row["site_key"]}"'
                               + ('' if row["honour_dnt"] else ' data-honour-dnt="false"') + '></script>',
             "marketo_webhook": {"url": f"{public}/hooks/marketo/{row['site_key']}",
                                 "secret_set": row["marketo_hook_secret_hash"] is not None}}
+
+
+@router.post("/workspace/tracking-url/test", summary="Check that a hostname reaches this server (nothing is saved)", responses=INVALID)
+async def test_tracking_url(body: TrackingUrlIn, request: Request, user=Depends(admin_user)):
+    rt = runtime(request)
+    try:
+        url = website.check_tracking_url(body.tracking_url)
+    except Invalid as exc:
+        return error_422(exc.field, exc.message)
+    if problem := await probe_tracking_url(rt, url):
+        return error_422("tracking_url", problem)
+    return {"ok": True, "message": f"{url} reaches this server: tracking links can use it"}
 
 
 @router.post("/workspace/marketo-webhook-secret", summary="A new secret for the Marketo webhook (shown once; the old one stops working)")

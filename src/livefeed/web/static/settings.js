@@ -98,6 +98,9 @@
     target.elements.flame_thresholds.value = ws.flame_thresholds || "";
     target.elements.engagement_ranking.checked = ws.engagement_ranking;
     document.querySelector("[data-snippet]").value = ws.website_script;
+    tracking.elements.tracking_url.value = ws.tracking_url || "";
+    document.querySelector("[data-tracking-state]").textContent = "Links go to " + ws.tracking_links +
+      (ws.tracking_url ? " (your hostname)." : " (this server's address).");
     document.querySelector("[data-hook-url]").value = ws.marketo_webhook.url;
     document.querySelector("[data-hook-state]").textContent = ws.marketo_webhook.secret_set
       ? "A secret is set (make a new one to see a secret again; the old one stops working)." : "No secret yet: the webhook answers 401.";
@@ -113,6 +116,21 @@
       } catch (err) { say(website.querySelector(".result"), err.message, true); }
     });
   });
+  const tracking = document.querySelector("[data-form=tracking]");
+  if (tracking) {
+    const url = () => tracking.elements.tracking_url.value.trim();
+    tracking.querySelector("[data-action=test]").addEventListener("click", (e) => busy(e.target, async () => {
+      try { say(tracking.querySelector(".result"), (await api("POST", "/api/v1/workspace/tracking-url/test", { tracking_url: url() })).message); }
+      catch (err) { say(tracking.querySelector(".result"), err.message, true); }
+    }));
+    tracking.addEventListener("submit", (e) => {
+      e.preventDefault();
+      busy(tracking.querySelector("[type=submit]"), async () => {
+        try { showWorkspace(await api("PATCH", "/api/v1/workspace", { tracking_url: url() || null })); say(tracking.querySelector(".result"), "Saved: new email uses it (sent email keeps its links)."); }
+        catch (err) { say(tracking.querySelector(".result"), err.message, true); }
+      });
+    });
+  }
   const target = document.querySelector("[data-form=target]");
   if (target) target.addEventListener("submit", (e) => {
     e.preventDefault();
