@@ -154,7 +154,7 @@ async def test_compose_suggests_people_and_previews_each_copy(browser, server, r
         assert await page.locator("#people-suggestions option").get_attribute("value") == "paul@prospect.test"
         await page.fill("form.compose [name=to]", "paul@prospect.test, anna@prospect.test")
         await page.fill("form.compose [name=subject]", "For {{first_name}}")
-        await page.fill("form.compose [name=body]", "Hi {{first_name}},\n\n<script>alert(1)</script> See https://example.com/deck")
+        await page.locator("#message-editor").fill("Hi {{first_name}}, <script>alert(1)</script> See https://example.com/deck")
         await page.click("#preview-button")
         await expect(page.locator("#preview-error")).to_contain_text("anna@prospect.test has no first_name")
         await page.fill("form.compose [name=to]", "paul@prospect.test")
@@ -165,3 +165,59 @@ async def test_compose_suggests_people_and_previews_each_copy(browser, server, r
         await expect(frame.locator("body")).to_contain_text("<script>alert(1)</script>")  # shown as text, never run
         listed = (await client.get("/api/v1/feed", headers=rep.headers)).json()["events"]
     assert listed == []  # a preview stores and sends nothing
+
+
+async def test_the_editor_formats_saves_a_template_loads_it_and_sends_it(browser, server, rep, clock, engine):  # noqa: F811
+    from email import message_from_string, policy
+
+    from sqlalchemy import select
+
+    from livefeed.db.tables import outbox
+
+    async with server.client() as client:
+        await post_person(client, rep, email="paul@prospect.test", first_name="Paul")
+    from livefeed.web.pages import signin_url
+
+    page = await (await browser.new_context()).new_page()
+    await page.goto(signin_url(server.runtime.signer, server.url, user_id=rep.id, now=clock()))
+    answers = iter(["Follow-up", "https://example.com/deck"])
+
+    async def answer(dialog):  # the template name, then the link address
+        await dialog.accept(next(answers, ""))
+
+    page.on("dialog", answer)
+    await page.goto(server.url + "/app")
+    await expect(page.locator("[name=body]")).to_be_hidden()  # the editor replaces the plain box
+    editor = page.locator("#message-editor")
+    await page.fill("form.compose [name=subject]", "Deck for {{first_name}}")
+    await editor.click()
+    await page.keyboard.type("Hi ")
+    await page.locator("[aria-label='Insert a personal field']").select_option("first_name")
+    await page.keyboard.type(", the deck")
+    await page.keyboard.press("Shift+Home")
+    await page.locator(".editor-toolbar [data-command=bold]").click()
+    await expect(page.locator(".editor-toolbar [data-command=bold]")).to_have_attribute("aria-pressed", "true")
+    await page.keyboard.press("End")
+    await page.locator("[data-action=save-template]").click()  # named "Follow-up"
+    await expect(page.locator("[data-template-status]")).to_have_text("Saved as “Follow-up”.")
+    await editor.fill("")
+    await page.fill("form.compose [name=subject]", "")
+    await page.locator("[data-template-select]").select_option(label="Follow-up")
+    await expect(editor.locator("b")).to_have_text("Hi {{first_name}}, the deck")
+    await expect(page.locator("form.compose [name=subject]")).to_have_value("Deck for {{first_name}}")
+    await editor.click()
+    await page.keyboard.press("Control+End")
+    await page.keyboard.press("Enter")
+    await page.keyboard.type("here")
+    await page.keyboard.press("Shift+Home")
+    await page.locator(".editor-toolbar [data-command=createLink]").click()  # the link address prompt
+    await expect(editor.locator("a")).to_have_attribute("href", "https://example.com/deck")
+    await page.fill("form.compose [name=to]", "paul@prospect.test")
+    await page.click("form.compose [type=submit]")
+    await expect(page.locator("p.notice")).to_contain_text("Sent.")
+    with engine.connect() as conn:
+        message = message_from_string(conn.execute(select(outbox.c.raw)).scalar_one(), policy=policy.default)
+    html_part = message.get_body(("html",)).get_content()
+    assert message["Subject"] == "Deck for Paul"
+    assert "<b>Hi Paul, the deck</b>" in html_part and ">here</a>" in html_part and "/c/" in html_part
+    assert "https://example.com/deck" not in html_part  # the link is tracked

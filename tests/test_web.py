@@ -214,3 +214,63 @@ async def test_sent_list_shows_each_recipients_status(server, rep, clock):
     anna_line = page[page.index("anna@prospect.test"):page.index("</li>", page.index("anna@prospect.test"))]
     assert "delivered" in paul_line and "2 views" in paul_line and "last 2026-11-26 09:00" in paul_line  # Europe/London
     assert "delivered" in anna_line and "view" not in anna_line  # Apple's prefetch is not a view
+
+
+async def test_compose_sends_the_editors_html_cleaned_and_keeps_it_after_an_error(server, rep, engine):
+    from email import message_from_string, policy
+
+    from sqlalchemy import select
+
+    from livefeed.db.tables import outbox
+
+    editor = ('<p>Hi <b>{{first_name}}</b>,</p><ul><li>the <a href="https://example.com/deck">deck</a></li></ul>'
+              '<script>alert(1)</script><p onclick="x()">Rita</p>')
+    async with server.client() as client:
+        await sign_in(client)
+        await client.post("/api/v1/people", json={"email": "paul@prospect.test", "first_name": "Paul"}, headers=rep.headers)
+        page = await client.get("/app")
+        preview = await client.post("/app/compose/preview", data={"to": "paul@prospect.test", "subject": "Deck", "html": editor,
+                                                                  "body": "ignored", "csrf": csrf_of(page.text)})
+        refused = await client.post("/app/compose", data={"to": "paul@prospect.test, anna@prospect.test", "subject": "Deck",
+                                                          "html": editor, "body": "", "csrf": csrf_of(page.text)})
+        blank = await client.post("/app/compose", data={"to": "paul@prospect.test", "subject": "Deck", "html": "<p><br></p>",
+                                                        "body": "", "csrf": csrf_of(page.text)})
+        sent = await client.post("/app/compose", data={"to": "paul@prospect.test", "subject": "Deck", "html": editor,
+                                                       "body": "", "track_opens": "1", "track_clicks": "1", "csrf": csrf_of(page.text)})
+    copy = preview.json()["copies"][0]
+    assert copy["html"].startswith("<p>Hi <b>Paul</b>,</p><ul>") and "<script" not in copy["html"] and "onclick" not in copy["html"]
+    assert refused.status_code == 422 and "anna@prospect.test has no first_name" in refused.text
+    assert 'name="html" value="&lt;p&gt;Hi &lt;b&gt;{{first_name}}&lt;/b&gt;' in refused.text  # the editor gets its message back
+    assert blank.status_code == 422 and "Message: a body is required" in blank.text
+    assert sent.status_code == 303
+    with engine.connect() as conn:
+        raw = conn.execute(select(outbox.c.raw)).scalar_one()
+    message = message_from_string(raw, policy=policy.default)
+    html_part = message.get_body(("html",)).get_content()
+    text_part = message.get_body(("plain",)).get_content()
+    assert "<b>Paul</b>" in html_part and "/c/" in html_part and "https://example.com/deck" not in html_part
+    assert "<script" not in html_part and "Hi Paul," in text_part and "/c/" in text_part
+
+
+async def test_templates_page_shares_and_deletes_with_csrf(server, rep, engine, clock):
+    from .conftest import make_rep
+
+    olga = make_rep(engine, clock, "olga@seller.test")
+    async with server.client() as client:
+        mine = (await client.post("/api/v1/templates", json={"name": "Intro <1>", "subject": "Hi {{first_name}}", "html": "<p>x</p>"},
+                                  headers=rep.headers)).json()
+        hers = (await client.post("/api/v1/templates", json={"name": "Hers", "subject": "s", "html": "<p>y</p>"},
+                                  headers=olga.headers)).json()
+        await sign_in(client)
+        page = await client.get("/app/templates")
+        forged = await client.post(f"/app/templates/{mine['id']}/share", data={"csrf": "nope", "shared": "1"})
+        shared = await client.post(f"/app/templates/{mine['id']}/share", data={"csrf": csrf_of(page.text), "shared": "1"})
+        not_visible = await client.post(f"/app/templates/{hers['id']}/delete", data={"csrf": csrf_of(page.text)})
+        olga_sees = (await client.get("/api/v1/templates", headers=olga.headers)).json()["templates"]
+        deleted = await client.post(f"/app/templates/{mine['id']}/delete", data={"csrf": csrf_of(page.text)})
+        after = await client.get("/app/templates")
+    assert "Intro &lt;1&gt;" in page.text and "fields: first_name" in page.text and f"/app?template={mine['id']}" in page.text
+    assert "Hers" not in page.text
+    assert forged.status_code == 403 and shared.status_code == 303 and not_visible.status_code == 404
+    assert {t["name"] for t in olga_sees} == {"Intro <1>", "Hers"}
+    assert deleted.status_code == 303 and "Intro" not in after.text and "No templates yet" in after.text

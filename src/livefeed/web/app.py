@@ -18,7 +18,9 @@ from ..db.tables import now_utc
 from ..runtime import Runtime
 from ..services import Services, ServiceTiming
 from ..settings import Settings
-from . import api, api_connectors, api_items, api_mailbox, api_people, api_smtp, api_tasks, api_users, pages, people_pages, stream
+from . import (
+    api, api_connectors, api_items, api_mailbox, api_people, api_smtp, api_tasks, api_templates, api_users, pages, people_pages, stream,
+)
 from .track import TrackingFrontdoor
 
 log = logging.getLogger(__name__)
@@ -95,6 +97,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = now_utc, o
     app.include_router(api_items.router)
     app.include_router(api_mailbox.router)
     app.include_router(api_smtp.router)
+    app.include_router(api_templates.router)
     app.include_router(api_connectors.router)
     app.include_router(api_users.router)
     app.include_router(pages.router)

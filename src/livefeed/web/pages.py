@@ -21,6 +21,7 @@ from ..core.model import Invalid
 from ..core.netaddr import client_ip
 from ..core.tokens import TokenSigner
 from ..db.tables import emails, events, outbox, recipients
+from ..richtext import autolink, clean_html, is_blank
 from .auth import CSRF_COOKIE, SESSION_COOKIE, check_csrf, csrf_token, forget_session, page_user, runtime
 from .track import SELF_COOKIE
 
@@ -162,22 +163,36 @@ async def app_home(request: Request, user=Depends(signed_in_rep)):
                   notice=request.query_params.get("notice"))
 
 
+def _draft(to: str, cc: str, subject: str, body: str, html: str, **switches) -> actions.Draft:
+    """The compose form's draft: the editor's HTML (cleaned) when it sent any, else the plain
+    textarea (no scripts) as paragraphs; the text part is derived from the HTML or is the textarea."""
+    split = lambda text: [a.strip() for a in text.replace(";", ",").split(",") if a.strip()]  # noqa: E731
+    if not is_blank(html):
+        return actions.validate_draft(to=split(to), cc=split(cc), subject=subject, html=autolink(clean_html(html)), text=None,
+                                      **switches)
+    return actions.validate_draft(to=split(to), cc=split(cc), subject=subject, html=_paragraphs(body), text=body, **switches)
+
+
+def _form_error(exc: actions.ActionError) -> str:
+    field = exc.field.split("[")[0]
+    return f"{ {'html': 'Message', 'text': 'Message'}.get(field, field.capitalize()) }: {exc.message}"
+
+
 @router.post("/app/compose")
 async def compose(request: Request, to: str = Form(""), cc: str = Form(""), subject: str = Form(""),
-                  body: str = Form(""), track_opens: str = Form(""), track_clicks: str = Form(""), csrf: str = Form(""),
-                  user=Depends(signed_in_rep)):
+                  body: str = Form(""), html: str = Form(""), track_opens: str = Form(""), track_clicks: str = Form(""),
+                  csrf: str = Form(""), user=Depends(signed_in_rep)):
     check_csrf(request, csrf)
     rt = runtime(request)
-    split = lambda text: [a.strip() for a in text.replace(";", ",").split(",") if a.strip()]  # noqa: E731
-    form = {"to": to, "cc": cc, "subject": subject, "body": body, "track_opens": bool(track_opens), "track_clicks": bool(track_clicks)}
+    form = {"to": to, "cc": cc, "subject": subject, "body": body, "html": "" if is_blank(html) else clean_html(html),
+            "track_opens": bool(track_opens), "track_clicks": bool(track_clicks)}
     try:
-        draft = actions.validate_draft(to=split(to), cc=split(cc), subject=subject, html=_paragraphs(body), text=body,
-                                       track_opens=bool(track_opens), track_clicks=bool(track_clicks))
+        draft = _draft(to, cc, subject, body, html, track_opens=bool(track_opens), track_clicks=bool(track_clicks))
         result = await rt.sender.send_email(user, draft)  # a recipient missing a {{field}}: an error, nothing sent
     except actions.ActionError as exc:
         sent = await asyncio.to_thread(_sent_emails, rt, user)
         return render(request, "app.html", status=422, user=user, sent=sent, outbox_mode=rt.settings.smtp_url is None,
-                      form=form, error=f"{exc.field.split('[')[0].capitalize()}: {exc.message}", notice=None)
+                      form=form, error=_form_error(exc), notice=None)
     notice = "sent" if result.status == "sent" else "failed"
     return RedirectResponse(f"/app?notice={notice}", status_code=303)
 
@@ -195,15 +210,14 @@ async def archive_email(request: Request, email_id: int, archived: str = Form(""
 
 @router.post("/app/compose/preview")
 async def compose_preview(request: Request, to: str = Form(""), cc: str = Form(""), subject: str = Form(""),
-                          body: str = Form(""), csrf: str = Form(""), user=Depends(signed_in_rep)):
+                          body: str = Form(""), html: str = Form(""), csrf: str = Form(""), user=Depends(signed_in_rep)):
     """The compose form's Preview: each recipient's copy as sending would build it, nothing stored."""
     check_csrf(request, csrf)
-    split = lambda text: [a.strip() for a in text.replace(";", ",").split(",") if a.strip()]  # noqa: E731
     try:
-        draft = actions.validate_draft(to=split(to), cc=split(cc), subject=subject, html=_paragraphs(body), text=body)
+        draft = _draft(to, cc, subject, body, html)
         copies = await asyncio.to_thread(actions.preview, runtime(request).engine, user, draft)
     except actions.ActionError as exc:
-        return JSONResponse({"error": f"{exc.field.split('[')[0].capitalize()}: {exc.message}"}, 422)
+        return JSONResponse({"error": _form_error(exc)}, 422)
     return JSONResponse({"copies": copies})
 
 

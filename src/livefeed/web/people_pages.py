@@ -1,5 +1,6 @@
 """The web app's People pages: search and list, and one person's page (details, score history
-chart, timeline of the rep's events with class and reason, website visits, tasks, quick actions)."""
+chart, timeline of the rep's events with class and reason, website visits, tasks, quick actions,
+do-not-track); and the saved templates page."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ import asyncio
 from datetime import datetime, timezone
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import or_, select, update
 
+from .. import email_templates
 from .. import people as people_actions
 from .. import tasks as task_actions
 from ..core import scoring, taskdates
@@ -121,3 +123,37 @@ def _local(at, tz) -> str:
     if at.tzinfo is None:
         at = at.replace(tzinfo=timezone.utc)
     return at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+
+# --- saved templates --------------------------------------------------------------------------
+
+@router.get("/app/templates")
+async def templates_page(request: Request, user=Depends(signed_in_rep)):
+    rt = runtime(request)
+
+    def read():
+        with rt.engine.connect() as conn:
+            return email_templates.list_templates(conn, user)
+
+    return render(request, "templates.html", user=user, templates=await asyncio.to_thread(read))
+
+
+@router.post("/app/templates/{template_id}/{action}")
+async def template_action(request: Request, template_id: int, action: str, csrf: str = Form(""), shared: str = Form(""),
+                          user=Depends(signed_in_rep)):
+    """Share / stop sharing, or delete, one template (its author, or an admin once shared)."""
+    check_csrf(request, csrf)
+    if action not in ("share", "delete"):
+        return Response("No such action", status_code=404)
+    rt = runtime(request)
+
+    def write():
+        with rt.engine.begin() as conn:
+            if action == "delete":
+                return email_templates.remove(conn, user, template_id)
+            return email_templates.change(conn, user, template_id, {"shared": shared == "1"}, now=rt.clock())
+
+    outcome = await asyncio.to_thread(write)
+    if outcome in ("missing", "forbidden"):
+        return Response("No such template of yours", status_code=404 if outcome == "missing" else 403)
+    return RedirectResponse("/app/templates", status_code=303)

@@ -53,3 +53,59 @@ document.addEventListener("DOMContentLoaded", () => {
     document.getElementById("preview-others").textContent = data.copies.length > 1 ? "and " + (data.copies.length - 1) + " more, each with their own fields" : "";
   });
 });
+
+// Compose: saved templates. Choosing one fills the subject and the message (asking first when the
+// message has text); "Save as template…" stores the current subject and message under a name
+// (replacing one of your own with that name, after asking).
+document.addEventListener("DOMContentLoaded", async () => {
+  const form = document.querySelector("form.compose");
+  const bar = document.querySelector("[data-templates]");
+  if (!form || !bar || !form.editor) return;
+  const select = bar.querySelector("[data-template-select]");
+  const status = bar.querySelector("[data-template-status]");
+  let known = [];
+  async function api(method, url, body) {
+    const response = await fetch(url, { method, credentials: "same-origin",
+      headers: body ? { "content-type": "application/json" } : {}, body: body ? JSON.stringify(body) : undefined });
+    const data = await response.json().catch(() => null);
+    if (!response.ok) {
+      const detail = data && data.detail;
+      throw new Error(Array.isArray(detail) ? detail.map((d) => d.loc.slice(1).join(".") + ": " + d.msg).join("; ") : String(detail || response.status));
+    }
+    return data;
+  }
+  async function load(chosen) {
+    known = (await api("GET", "/api/v1/templates")).templates;
+    select.replaceChildren(new Option("— none —", ""), ...known.map((t) => new Option(t.name + (t.mine ? "" : " (shared by " + t.author.name + ")"), t.id)));
+    if (chosen) select.value = String(chosen);
+  }
+  select.addEventListener("change", () => {
+    const template = known.find((t) => String(t.id) === select.value);
+    if (!template) return;
+    if (form.editor.html && !window.confirm("Replace your subject and message with the template “" + template.name + "”?")) {
+      select.value = "";
+      return;
+    }
+    form.elements.subject.value = template.subject;
+    form.editor.html = template.html;
+    status.textContent = "Template “" + template.name + "” loaded.";
+  });
+  bar.querySelector("[data-action=save-template]").addEventListener("click", async () => {
+    const current = known.find((t) => String(t.id) === select.value);
+    const name = (window.prompt("Save the subject and message as a template named:", current && current.mine ? current.name : "") || "").trim();
+    if (!name) return;
+    const body = { name, subject: form.elements.subject.value, html: form.editor.html };
+    const same = known.find((t) => t.mine && t.name === name);
+    try {
+      if (same && !window.confirm("Replace your template “" + name + "”?")) return;
+      const saved = same ? await api("PATCH", "/api/v1/templates/" + same.id, body) : await api("POST", "/api/v1/templates", body);
+      await load(saved.id);
+      status.textContent = "Saved as “" + saved.name + "”.";
+    } catch (err) { status.textContent = "Not saved: " + err.message; }
+  });
+  try {
+    await load(new URLSearchParams(location.search).get("template"));
+    bar.hidden = false;
+    if (select.value) select.dispatchEvent(new Event("change"));
+  } catch (err) { /* no templates bar: compose still works */ }
+});
