@@ -13,7 +13,7 @@ from .conftest import make_rep, pixel_path, send
 from .test_browser import CHROME, browser, signin_url  # noqa: F401  (fixture)
 
 AXE = Path(__file__).with_name("vendor") / "axe-4.14.1.min.js"
-PAGES = ["/app", "/app/people", "/app/tasks", "/app/settings", "/app/admin/users", "/app/outbox"]
+PAGES = ["/app", "/app/people", "/app/tasks", "/app/settings", "/app/admin/users", "/app/outbox", "/app/templates"]
 
 
 async def violations(page) -> list[dict]:
@@ -34,6 +34,8 @@ async def test_no_serious_violations_on_the_window_and_the_main_pages(browser, s
                          headers={"user-agent": CHROME, "x-forwarded-for": "81.2.69.142"})
         await client.post("/api/v1/tasks", json={"type": "call", "title": "Call Paul", "due_date": "2026-11-26"}, headers=rep.headers)
         person_id = (await client.get("/api/v1/people?q=paul", headers=rep.headers)).json()["people"][0]["id"]
+        await client.post("/api/v1/templates", json={"name": "Intro", "subject": "Hi", "html": "<p>x</p>", "shared": True},
+                          headers=rep.headers)
     context = await browser.new_context(viewport={"width": width, "height": 900}, bypass_csp=True)
     page = await context.new_page()
     await page.goto(signin_url(server.runtime.signer, server.url, user_id=rep.id, now=clock()))

@@ -73,9 +73,13 @@ document.addEventListener("DOMContentLoaded", () => {
     const button = document.createElement("button");
     button.type = "button";
     button.dataset.command = command;
-    button.textContent = text;
+    const shown = document.createElement("span"), name = document.createElement("span");
+    shown.setAttribute("aria-hidden", "true");
+    shown.textContent = text;
+    name.className = "sr-only";
+    name.textContent = title.replace(/ \(.*\)$/, "");
+    button.append(shown, name);
     button.title = title;
-    button.setAttribute("aria-label", title.replace(/ \(.*\)$/, ""));
     button.addEventListener("mousedown", (e) => e.preventDefault()); // keep the editor's selection
     button.addEventListener("click", () => run(command));
     toolbar.append(button);
