@@ -56,6 +56,9 @@ async def test_demo_rep_has_people_tasks_and_a_moving_target_list(server, clock)
         today = (await client.get("/api/v1/tasks?due=today", headers=headers)).json()["tasks"]
         overdue = (await client.get("/api/v1/tasks?overdue=true", headers=headers)).json()["tasks"]
         assert len(today) == 2 and [t["title"] for t in overdue] == ["Chase Ben for the signed order form"]
+        templates = (await client.get("/api/v1/templates", headers=headers)).json()["templates"]
+        assert [(t["name"], t["fields"]) for t in templates] == [
+            ("First touch", ["company", "first_name", "sender_name"]), ("Follow-up after a call", ["first_name", "sender_name"])]
         clock.advance(minutes=5)
         await simulator.raise_a_score()
         feed = (await client.get("/api/v1/feed", headers=headers)).json()["events"]

@@ -89,11 +89,21 @@ PROFILES = [
 ]
 
 
+DEMO_TEMPLATES = [
+    ("First touch", "{{company}} and LiveFeed", "<p>Hi {{first_name}},</p><p>I noticed {{company}} is growing its sales team. "
+     "Teams like yours use us to see <b>the moment</b> a prospect engages. Here is a two-minute overview: "
+     '<a href="https://example.com/overview">overview</a>.</p><p>Worth a short call this week?</p><p>{{sender_name}}</p>', True),
+    ("Follow-up after a call", "Following up, {{first_name}}", "<p>Hi {{first_name}},</p><p>Thanks for your time today. As promised:</p>"
+     '<ul><li><a href="https://example.com/pricing">pricing</a></li><li><a href="https://example.com/security">security overview</a></li></ul>'
+     "<p>{{sender_name}}</p>", False),
+]
+
+
 def seed_people_and_tasks(rt: Runtime, user_id: int) -> None:
-    """The demo rep owns the demo people (with scores) and has a few tasks, one overdue."""
+    """The demo rep owns the demo people (with scores), has a few tasks (one overdue) and two templates."""
     from datetime import timedelta
 
-    from . import people, tasks
+    from . import email_templates, people, tasks
     from .core.taskdates import local_today, zone
 
     now = rt.clock()
@@ -120,6 +130,8 @@ def seed_people_and_tasks(rt: Runtime, user_id: int) -> None:
             if at:
                 fields["due_time"] = at
             tasks.create_task(conn, user, fields, now=now)
+        for name, subject, html, shared in DEMO_TEMPLATES:
+            email_templates.create(conn, user, {"name": name, "subject": subject, "html": html, "shared": shared}, now=now)
 
 
 async def start_demo(rt: Runtime, *, tick: float = 2.5, seed: int | None = None) -> None:
