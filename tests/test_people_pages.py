@@ -26,7 +26,9 @@ async def test_people_list_person_timeline_and_add(server, rep, engine, clock):
         sent = await send(api, rep, to=["paul@prospect.test"], subject="Pricing <b>250</b>")
         await api.get(pixel_path(server.runtime.signer, sent["recipients"][0]["recipient_id"]),
                       headers={"user-agent": CHROME, "x-forwarded-for": "81.2.69.142"})
-        await send(api, other, to=["paul@prospect.test"], subject="Olga's own email")  # not in Rita's timeline
+        olgas = await send(api, other, to=["paul@prospect.test"], subject="Olga's own email")  # not in Rita's timeline
+        await api.get(pixel_path(server.runtime.signer, olgas["recipients"][0]["recipient_id"]),
+                      headers={"user-agent": CHROME, "x-forwarded-for": "81.2.69.142"})
         secret = (await api.post("/api/v1/workspace/marketo-webhook-secret", headers=rep.headers)).json()["secret"]
         key = (await api.get("/api/v1/workspace", headers=rep.headers)).json()["site_key"]
         await api.post(f"/hooks/marketo/{key}", headers={"x-livefeed-secret": secret}, content=json.dumps(
@@ -38,6 +40,7 @@ async def test_people_list_person_timeline_and_add(server, rep, engine, clock):
         new = (await client.get("/app/people?show=new")).text
         paul_id = next(p["id"] for p in (await client.get("/api/v1/people?q=paul")).json()["people"])
         page = (await client.get(f"/app/people/{paul_id}")).text
+        team_page = (await client.get(f"/app/people/{paul_id}?team=1")).text
         nina_id = next(p["id"] for p in (await client.get("/api/v1/people?q=nina")).json()["people"])
         nina_page = await client.get(f"/app/people/{nina_id}")
         added = await client.post(f"/app/people/{nina_id}/add", data={"csrf": csrf_of(nina_page.text)})
@@ -47,6 +50,8 @@ async def test_people_list_person_timeline_and_add(server, rep, engine, clock):
     assert "nina@newco.test" in new and "Paul Smith" not in new
     assert "Prospect &lt;Inc&gt;" in page and "Pricing &lt;b&gt;250&lt;/b&gt;" in page  # escaped, never raw
     assert "Olga&#39;s own email" not in page and "Olga's own email" not in page
+    assert "the whole team" in page  # Rita administers the workspace: she may see every rep's events
+    assert "Olga&#39;s own email" in team_page and "Pricing &lt;b&gt;250&lt;/b&gt;" in team_page and "· Olga's</span>" in team_page
     assert "human" in page and "Willesden" in page and "<polyline points=" in page
     assert "not in LiveFeed" in nina_page.text and "Contact us" in nina_page.text
     assert added.status_code == 303 and "Add to LiveFeed" not in after
@@ -75,3 +80,16 @@ async def test_the_person_page_marks_and_unmarks_do_not_track(server, rep):
     assert "Do not track this person" in page.text
     assert forged.status_code == 403 and bad.status_code == 422
     assert marked.status_code == 303 and "Track again" in after and state is True and again is False
+
+
+async def test_a_rep_cannot_see_the_team_timeline(server, rep, engine, clock):
+    olga = make_rep(engine, clock, "olga@seller.test", password="another password")
+    async with server.client() as api:
+        sent = await send(api, rep, to=["paul@prospect.test"], subject="Rita's pricing")
+        await api.get(pixel_path(server.runtime.signer, sent["recipients"][0]["recipient_id"]),
+                      headers={"user-agent": CHROME, "x-forwarded-for": "81.2.69.142"})
+    async with server.client() as client:
+        await sign_in(client, email=olga.email, password="another password")
+        paul_id = (await client.get("/api/v1/people?q=paul")).json()["people"][0]["id"]
+        page = (await client.get(f"/app/people/{paul_id}?team=1")).text
+    assert "Rita&#39;s pricing" not in page and "the whole team" not in page

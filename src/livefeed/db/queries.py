@@ -41,10 +41,12 @@ def feed_page(conn: Connection, *, workspace_id: int, user_id: int, limit: int, 
     return list(conn.execute(query.order_by(events.c.id.desc()).limit(limit)).mappings())
 
 
-def person_events(conn: Connection, *, workspace_id: int, user_id: int, person_id: int, limit: int) -> list[Mapping]:
-    """The rep's events about one person, newest first (the person page's timeline)."""
-    query = _feed_select().where(events.c.workspace_id == workspace_id, events.c.user_id == user_id,
-                                 events.c.person_id == person_id)
+def person_events(conn: Connection, *, workspace_id: int, user_id: int | None, person_id: int, limit: int) -> list[Mapping]:
+    """The rep's events about one person, newest first (the person page's timeline); `user_id`
+    None: every rep's in the workspace (the admin's team view)."""
+    query = _feed_select().where(events.c.workspace_id == workspace_id, events.c.person_id == person_id)
+    if user_id is not None:
+        query = query.where(events.c.user_id == user_id)
     return list(conn.execute(query.order_by(events.c.id.desc()).limit(limit)).mappings())
 
 

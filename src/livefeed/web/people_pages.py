@@ -16,7 +16,7 @@ from .. import people as people_actions
 from .. import tasks as task_actions
 from ..core import scoring, taskdates
 from ..db import queries
-from ..db.tables import page_views, people, score_changes
+from ..db.tables import page_views, people, score_changes, users
 from .auth import check_csrf, runtime
 from .pages import render, signed_in_rep
 
@@ -54,14 +54,17 @@ async def person_page(request: Request, person_id: int, user=Depends(signed_in_r
     rt = runtime(request)
     now = rt.clock()
     tz = taskdates.zone(user["timezone"])
+    team = request.query_params.get("team") == "1" and user["role"] == "admin"  # every rep's events: admins only
 
     def read():
         with rt.engine.connect() as conn:
             person = people_actions.person(conn, workspace_id=user["workspace_id"], person_id=person_id)
             if person is None:
                 return None
-            timeline = [queries.event_view(row) for row in queries.person_events(
-                conn, workspace_id=user["workspace_id"], user_id=user["id"], person_id=person_id, limit=200)]
+            rows = queries.person_events(conn, workspace_id=user["workspace_id"], user_id=None if team else user["id"],
+                                         person_id=person_id, limit=200)
+            reps = dict(conn.execute(select(users.c.id, users.c.name).where(users.c.workspace_id == user["workspace_id"])).tuples().all()) if team else {}
+            timeline = [{**queries.event_view(row), "rep": reps.get(row["user_id"])} for row in rows]
             changes = list(conn.execute(select(score_changes.c.at, score_changes.c.new).where(
                 score_changes.c.person_id == person_id, score_changes.c.new.is_not(None)).order_by(score_changes.c.at)))
             visits = list(conn.execute(select(page_views.c.at, page_views.c.url, page_views.c.title).where(
@@ -80,7 +83,7 @@ async def person_page(request: Request, person_id: int, user=Depends(signed_in_r
              "first": changes[0].at if changes else None, "last": changes[-1].at if changes else None,
              "low": min((c.new for c in changes), default=None), "high": max((c.new for c in changes), default=None)}
     return render(request, "person.html", user=user, person=person, timeline=timeline, chart=chart, visits=visits,
-                  tasks=person_tasks, local=lambda at: _local(at, tz))
+                  tasks=person_tasks, local=lambda at: _local(at, tz), team=team)
 
 
 @router.post("/app/people/{person_id}/add")
