@@ -63,7 +63,7 @@ async def person_page(request: Request, person_id: int, user=Depends(signed_in_r
                 return None
             rows = queries.person_events(conn, workspace_id=user["workspace_id"], user_id=None if team else user["id"],
                                          person_id=person_id, limit=200)
-            reps = dict(conn.execute(select(users.c.id, users.c.name).where(users.c.workspace_id == user["workspace_id"])).tuples().all()) if team else {}
+            reps = {row.id: row.name for row in conn.execute(select(users.c.id, users.c.name).where(users.c.workspace_id == user["workspace_id"]))} if team else {}
             timeline = [{**queries.event_view(row), "rep": reps.get(row["user_id"])} for row in rows]
             changes = list(conn.execute(select(score_changes.c.at, score_changes.c.new).where(
                 score_changes.c.person_id == person_id, score_changes.c.new.is_not(None)).order_by(score_changes.c.at)))
