@@ -3,8 +3,11 @@
 import shutil
 
 import pytest
+from playwright.async_api import expect
+from sqlalchemy import select
 
 from livefeed.core.model import OPEN, Hit
+from livefeed.db.tables import recipients
 from livefeed.runtime import Runtime
 from livefeed.web.pages import signin_url
 
@@ -115,3 +118,43 @@ async def test_window_reconnects_after_restart_and_shows_missed_rows(browser, se
         ids = await page.eval_on_selector_all("#feed .row", "rows => rows.map(r => r.dataset.ids)")
     assert "Stockholm" in text and "Syracuse" in text
     assert sorted(int(i) for i in " ".join(ids).split()) == [1, 2, 3]  # each event once
+
+
+async def test_compose_send_open_in_the_outbox_then_archive_stops_tracking(browser, server, rep, clock):
+    """The whole loop in a browser: write and send in the web app, open the copy in the outbox (the
+    rep's own open: a greyed row), the prospect opens it (a blue row in the window), the rep
+    archives the email, and the prospect's next open adds nothing."""
+    window, dialogs = await open_window(browser, server, rep, clock)
+    app = await window.context.new_page()
+    await app.goto(server.url + "/app")
+    await app.fill("form.compose [name=to]", "paul@prospect.test")
+    await app.fill("form.compose [name=subject]", "Pricing for 250 seats")
+    await app.locator("#message-editor").fill("Hi Paul, the numbers: https://example.com/pricing")
+    await app.click("form.compose [type=submit]")
+    await expect(app.locator("p.notice")).to_contain_text("Sent.")
+
+    await app.goto(server.url + "/app/outbox")
+    await app.locator("a[href^='/app/outbox/']").first.click()
+    await expect(app.frame_locator("iframe.mail").locator("body")).to_contain_text("Hi Paul, the numbers")
+    own = window.locator("#feed .row[data-class=self]")
+    await expect(window.locator("#machine-count")).to_have_text("1")  # the rep's own open: greyed, not alerted
+    await window.check("#show-machine")
+    await expect(own).to_contain_text("Pricing for 250 seats")
+
+    async with server.client() as client:
+        with server.runtime.engine.connect() as conn:
+            recipient_id = conn.execute(select(recipients.c.id)).scalar_one()
+        await hit(client, server, recipient_id)  # Paul opens it on his desktop
+        human = window.locator("#feed .row[data-class=human]")
+        await expect(human).to_contain_text("paul@prospect.test")
+        await expect(human.locator(".count")).to_be_hidden()
+
+        await app.goto(server.url + "/app")
+        await app.locator(".sent-table button", has_text="Archive").click()
+        await expect(app.locator(".sent-table button", has_text="Unarchive")).to_be_visible()
+        clock.advance(hours=1)
+        await hit(client, server, recipient_id)  # after archiving: the pixel answers, nothing is recorded
+        feed = (await client.get("/api/v1/feed", headers=rep.headers)).json()["events"]
+    assert [e["class"] for e in feed] == ["human", "self"]
+    assert await human.locator(".count").is_hidden() and dialogs == []
+
