@@ -14,7 +14,8 @@ from .vendors import CLIENT_ID, CLIENT_SECRET
 
 
 async def test_settings_connect_mailbox_website_webhook_and_marketo(browser, server, rep, clock, dovecot, vendors):  # noqa: F811
-    context = await browser.new_context(viewport={"width": 360, "height": 800})  # a phone's width
+    # a phone's width, in a browser set to New York while the rep's own zone is London
+    context = await browser.new_context(viewport={"width": 360, "height": 800}, timezone_id="America/New_York", locale="en-US")
     page = await context.new_page()
     await page.goto(signin_url(server.runtime.signer, server.url, user_id=rep.id, now=clock()))
     await page.goto(server.url + "/app/settings")
@@ -87,6 +88,7 @@ async def test_settings_connect_mailbox_website_webhook_and_marketo(browser, ser
     await marketo.locator("[data-action=sync]").click()
     await expect(marketo.locator(".result")).to_contain_text("Synced: 7 read")
     await expect(marketo.locator("[data-state]")).to_contain_text("ok")
+    await expect(marketo.locator("[data-state]")).to_contain_text("last sync 11/26/2026, 9:00:00 AM")  # 09:00 UTC, in London
 
     await page.reload()  # what was saved shows again; secrets never do
     await expect(mailbox.locator("[data-state]")).to_contain_text("Connected")

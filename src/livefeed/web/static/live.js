@@ -29,7 +29,7 @@
     if (s < 90) return "1 min ago";
     if (s < 3600) return Math.round(s / 60) + " min ago";
     if (s < 86400) return Math.round(s / 3600) + " h ago";
-    return date.toLocaleDateString();
+    return date.toLocaleDateString([], { timeZone: document.body.dataset.timezone });  // the rep's zone
   }
 
   function setStatus(state) {

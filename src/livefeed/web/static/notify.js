@@ -14,7 +14,7 @@
     for (const kind of Object.keys(settings.kinds)) panel["kind-" + kind].checked = settings.kinds[kind];
     const dnd = settings.dndUntil > Date.now();
     untilBox.hidden = !dnd;
-    untilBox.textContent = dnd ? "Quiet until " + new Date(settings.dndUntil).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : "";
+    untilBox.textContent = dnd ? "Quiet until " + new Date(settings.dndUntil).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", timeZone: document.body.dataset.timezone }) : "";
     if (!dnd) panel.dnd.value = "0";
     toggle.textContent = dnd ? "Quiet (alerts off)" : "Alerts";
   }

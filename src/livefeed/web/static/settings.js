@@ -21,7 +21,8 @@
     box.classList.toggle("notice", !bad);
   }
 
-  function when(iso) { return iso ? new Date(iso).toLocaleString() : "never"; }
+  // Times in the rep's own zone (their setting), not the browser's.
+  function when(iso) { return iso ? new Date(iso).toLocaleString([], { timeZone: document.body.dataset.timezone }) : "never"; }
 
   async function busy(button, work) {
     button.disabled = true;
