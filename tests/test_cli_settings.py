@@ -130,3 +130,15 @@ def test_every_variable_is_documented_and_the_docs_are_current():
     assert read == {v.name for v in VARIABLES}
     docs = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
     assert docs.read_text() == configuration_markdown(), "run: livefeed config-docs > docs/configuration.md"
+
+
+def test_api_docs_are_generated_from_the_openapi_description(settings):
+    from pathlib import Path
+
+    from livefeed.web.apidocs import api_markdown
+    from livefeed.web.app import create_app
+
+    spec = create_app(settings).app.openapi()
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "api.md").read_text()
+    assert docs == api_markdown(spec), "run: livefeed api-docs > docs/api.md"
+    assert "| PUT | `/api/v1/smtp` |" in docs and "| GET | `/api/v1/templates` |" in docs

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import tempfile
 
 import typer
 
@@ -238,6 +239,18 @@ def config_docs():
     from .settings import configuration_markdown
 
     typer.echo(configuration_markdown(), nl=False)
+
+
+@app.command("api-docs")
+def api_docs():
+    """Print the API reference (docs/api.md): conventions, and every endpoint from the OpenAPI description."""
+    from .settings import from_env
+    from .web.apidocs import api_markdown
+    from .web.app import create_app
+
+    with tempfile.TemporaryDirectory() as var_dir:  # the description needs no database or key of this machine
+        spec = create_app(from_env({"LIVEFEED_VAR_DIR": var_dir})).app.openapi()  # the FastAPI app behind the tracking front door
+    typer.echo(api_markdown(spec), nl=False)
 
 
 @app.command("sync")

@@ -188,12 +188,12 @@ async def get_targets(request: Request, user=Depends(api_user)):
     return Response(body, media_type="application/json")
 
 
-@router.get("/workspace", summary="The workspace's Target list settings")
+@router.get("/workspace", summary="The workspace's settings (Target ranking, website tracking, privacy, tracking links, webhook)")
 async def get_workspace(request: Request, user=Depends(api_user)):
     return await asyncio.to_thread(_workspace_settings, runtime(request), user["workspace_id"])
 
 
-@router.patch("/workspace", summary="Change how the Target list ranks (tier method, thresholds, engagement ranking)",
+@router.patch("/workspace", summary="Change the workspace's settings (admins; a tracking hostname is checked to reach this server)",
               responses=INVALID)
 async def patch_workspace(body: WorkspaceSettings, request: Request, user=Depends(admin_user)):
     rt = runtime(request)
