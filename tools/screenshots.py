@@ -41,13 +41,14 @@ async def capture(base: str, link: str) -> None:
         await window.wait_for_selector("#feed .row")
         await window.wait_for_timeout(1000)
         await window.screenshot(path=OUT / "window-engagement.png")
-        for tab in ("tasks", "target"):
+        for tab, rows in (("tasks", "#task-list .task"), ("target", "#target-list .target")):
             await window.click(f"[data-tab={tab}]")
-            await window.wait_for_timeout(800)
+            await window.wait_for_selector(rows)
             await window.screenshot(path=OUT / f"window-{tab}.png")
         app = await browser.new_page(viewport={"width": 1200, "height": 800})
         await app.goto(link)
-        for path, name in (("/app", "app-compose-sent"), ("/app/people", "app-people"), ("/app/settings", "app-settings")):
+        for path, name in (("/app?template=1", "app-compose-sent"), ("/app/people", "app-people"),
+                           ("/app/settings", "app-settings"), ("/app/templates", "app-templates")):
             await app.goto(base + path)
             await app.wait_for_load_state("networkidle")
             await app.screenshot(path=OUT / f"{name}.png")

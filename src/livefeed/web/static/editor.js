@@ -26,7 +26,7 @@ document.addEventListener("DOMContentLoaded", () => {
   const BUTTONS = [
     ["bold", "B", "Bold (Ctrl+B)"], ["italic", "I", "Italic (Ctrl+I)"], ["underline", "U", "Underline (Ctrl+U)"],
     ["insertUnorderedList", "• List", "Bulleted list"], ["insertOrderedList", "1. List", "Numbered list"],
-    ["formatBlock:blockquote", "❝ Quote", "Quote"], ["createLink", "🔗 Link", "Link (Ctrl+K)"], ["removeFormat", "⌫ Clear", "Clear formatting"],
+    ["formatBlock:blockquote", "❝ Quote", "Quote"], ["createLink", "Link…", "Link (Ctrl+K)"], ["removeFormat", "⌫ Clear", "Clear formatting"],
   ];
   const STATEFUL = new Set(["bold", "italic", "underline", "insertUnorderedList", "insertOrderedList"]);
   let saved = null; // the selection in the editor, kept while a toolbar control has focus
@@ -86,7 +86,7 @@ document.addEventListener("DOMContentLoaded", () => {
   }
   const fields = document.createElement("select");
   fields.setAttribute("aria-label", "Insert a personal field");
-  fields.append(new Option("{{ } Field…", ""));
+  fields.append(new Option("Insert field…", ""));
   for (const name of ["first_name", "last_name", "name", "company", "title", "sender_name"]) fields.append(new Option(name.replace("_", " "), name));
   fields.addEventListener("change", () => {
     if (!fields.value) return;
