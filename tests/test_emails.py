@@ -282,7 +282,7 @@ async def test_a_tracking_hostname_is_checked_then_carries_the_links(server, rep
         forbidden = await client.patch("/api/v1/workspace", json={"tracking_url": ours}, headers=other_rep.headers)
         forged = await client.get("/api/v1/health?probe=AAAAAAAAAAAAAAAAAAAAAA")
         saved = await client.patch("/api/v1/workspace", json={"tracking_url": ours + "/"}, headers=rep.headers)
-        body = await send(client, rep, to=["paul@prospect.test"], html='<p><a href="https://example.com/x">x</a></p>')
+        await send(client, rep, to=["paul@prospect.test"], html='<p><a href="https://example.com/x">x</a></p>')
     assert tested.status_code == 200 and "reaches this server" in tested.json()["message"]
     assert unreachable.status_code == 422 and unreachable.json()["detail"][0]["loc"] == ["body", "tracking_url"]
     assert "cannot reach" in unreachable.json()["detail"][0]["msg"]

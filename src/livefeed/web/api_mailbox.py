@@ -35,14 +35,27 @@ class MailboxIn(BaseModel):
     folder: str = Field("INBOX", min_length=1, max_length=200)
 
 
+# --- shared by the rep's two mail accounts (this IMAP mailbox, and SMTP in api_smtp) -------------
+
+def read_account(rt, table, user_id: int):
+    """The rep's stored account row in `table` (mailboxes, smtp_accounts), or None."""
+    with rt.engine.connect() as conn:
+        return conn.execute(select(table).where(table.c.user_id == user_id)).mappings().first()
+
+
+def delete_account(rt, table, user_id: int) -> bool:
+    """Delete the rep's account (and so its sealed password); False when there was none."""
+    with rt.engine.begin() as conn:
+        return bool(conn.execute(delete(table).where(table.c.user_id == user_id)).rowcount)
+
+
 def stored_password(rt, table, vault, user_id: int) -> str | JSONResponse:
     """The rep's stored password for a mail account (IMAP or SMTP), or a 422 saying why not."""
-    with rt.engine.connect() as conn:
-        sealed = conn.execute(select(table.c.secret).where(table.c.user_id == user_id)).scalar()
-    if sealed is None:
+    row = read_account(rt, table, user_id)
+    if row is None:
         return error_422("password", "is required")
     try:
-        return vault.open(sealed)
+        return vault.open(row["secret"])
     except VaultError as exc:
         return error_422("password", str(exc))
 
@@ -117,11 +130,7 @@ async def connect_mailbox(body: MailboxIn, request: Request, user=Depends(api_us
 async def get_mailbox(request: Request, user=Depends(api_user)):
     rt = runtime(request)
 
-    def read():
-        with rt.engine.connect() as conn:
-            return conn.execute(select(mailboxes).where(mailboxes.c.user_id == user["id"])).mappings().first()
-
-    row = await asyncio.to_thread(read)
+    row = await asyncio.to_thread(read_account, rt, mailboxes, user["id"])
     if row is None:
         return JSONResponse({"detail": "No mailbox connected"}, status_code=404)
     return JSONResponse(view(row))
@@ -130,12 +139,7 @@ async def get_mailbox(request: Request, user=Depends(api_user)):
 @router.delete("/mailbox", status_code=204, summary="Disconnect your mailbox (the password is deleted)")
 async def delete_mailbox(request: Request, user=Depends(api_user)):
     rt = runtime(request)
-
-    def remove():
-        with rt.engine.begin() as conn:
-            return conn.execute(delete(mailboxes).where(mailboxes.c.user_id == user["id"])).rowcount
-
-    if not await asyncio.to_thread(remove):
+    if not await asyncio.to_thread(delete_account, rt, mailboxes, user["id"]):
         return JSONResponse({"detail": "No mailbox connected"}, status_code=404)
     if rt.services is not None:
         await rt.services.changed_mailbox(user["id"])

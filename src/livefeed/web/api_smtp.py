@@ -12,13 +12,13 @@ import asyncio
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import insert, select, update
 
 from ..core.model import iso_z
 from ..db.tables import smtp_accounts
 from ..mail.smtp import SECURITY, MailError, SmtpOptions, check, smtp_vault
 from .api import error_422
-from .api_mailbox import CHECK_TIMEOUT_SECONDS, HOST, stored_password
+from .api_mailbox import CHECK_TIMEOUT_SECONDS, HOST, delete_account, read_account, stored_password
 from .auth import api_user, runtime
 
 router = APIRouter(prefix="/api/v1")
@@ -32,11 +32,6 @@ class SmtpAccountIn(BaseModel):
     security: str = Field("starttls", description="starttls (port 587), tls (implicit TLS, port 465) or plain (local servers only)")
     username: str = Field(..., min_length=1, max_length=254)
     password: str | None = Field(None, max_length=1000, description="The password or an app password; omit to keep the stored one")
-
-
-def _stored(rt, user_id: int):
-    with rt.engine.connect() as conn:
-        return conn.execute(select(smtp_accounts).where(smtp_accounts.c.user_id == user_id)).mappings().first()
 
 
 async def _check(rt, body: SmtpAccountIn, user) -> tuple[str | None, str | None, JSONResponse | None]:
@@ -88,7 +83,7 @@ async def save_smtp(body: SmtpAccountIn, request: Request, user=Depends(api_user
 @router.get("/smtp", summary="Your SMTP account for sending (never the password)",
             responses={404: {"description": "None: mail goes out through the server's own"}})
 async def get_smtp(request: Request, user=Depends(api_user)):
-    row = await asyncio.to_thread(_stored, runtime(request), user["id"])
+    row = await asyncio.to_thread(read_account, runtime(request), smtp_accounts, user["id"])
     if row is None:
         return JSONResponse({"detail": "No SMTP account: your mail goes out through the server's"}, status_code=404)
     return view(row)
@@ -96,13 +91,7 @@ async def get_smtp(request: Request, user=Depends(api_user)):
 
 @router.delete("/smtp", status_code=204, summary="Stop sending through your SMTP account (the password is deleted)")
 async def delete_smtp(request: Request, user=Depends(api_user)):
-    rt = runtime(request)
-
-    def remove():
-        with rt.engine.begin() as conn:
-            return conn.execute(delete(smtp_accounts).where(smtp_accounts.c.user_id == user["id"])).rowcount
-
-    if not await asyncio.to_thread(remove):
+    if not await asyncio.to_thread(delete_account, runtime(request), smtp_accounts, user["id"]):
         return JSONResponse({"detail": "No SMTP account"}, status_code=404)
     return Response(status_code=204)
 
