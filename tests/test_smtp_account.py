@@ -106,3 +106,16 @@ async def test_a_refusal_at_send_time_fails_the_email_with_the_servers_words(ser
                                      json={"to": ["paul@prospect.test"], "subject": "Hello", "text": "hi"})
     assert response.status_code == 502 and "535" in response.json()["detail"]
     assert outbox_count(engine) == 0
+
+
+async def test_the_compose_page_says_local_outbox_only_while_the_rep_has_no_account(server, rep, mail_server):
+    from .test_web import sign_in
+
+    port, _ = mail_server
+    async with server.client() as client:
+        await sign_in(client)
+        before = (await client.get("/app")).text
+        await client.put("/api/v1/smtp", json=account(port), headers=rep.headers)
+        after = (await client.get("/app")).text
+    assert "mail goes to the <a href=\"/app/outbox\">local outbox</a>" in before
+    assert "local outbox" not in after

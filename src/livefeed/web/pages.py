@@ -20,7 +20,7 @@ from ..core import taskdates
 from ..core.model import Invalid
 from ..core.netaddr import client_ip
 from ..core.tokens import TokenSigner
-from ..db.tables import emails, events, outbox, recipients
+from ..db.tables import emails, events, outbox, recipients, smtp_accounts
 from ..richtext import autolink, clean_html, is_blank
 from .auth import CSRF_COOKIE, SESSION_COOKIE, check_csrf, csrf_token, forget_session, page_user, runtime
 from .track import SELF_COOKIE
@@ -154,11 +154,23 @@ def _sent_emails(rt, user) -> list:
     return sent
 
 
+async def _outbox_mode(rt, user) -> bool:
+    """Whether this rep's mail stays in the local outbox: no server SMTP and no account of their own."""
+    if rt.settings.smtp_url is not None:
+        return False
+
+    def has_account():
+        with rt.engine.connect() as conn:
+            return conn.execute(select(smtp_accounts.c.user_id).where(smtp_accounts.c.user_id == user["id"])).first() is not None
+
+    return not await asyncio.to_thread(has_account)
+
+
 @router.get("/app")
 async def app_home(request: Request, user=Depends(signed_in_rep)):
     rt = runtime(request)
     sent = await asyncio.to_thread(_sent_emails, rt, user)
-    return render(request, "app.html", user=user, sent=sent, outbox_mode=rt.settings.smtp_url is None,
+    return render(request, "app.html", user=user, sent=sent, outbox_mode=await _outbox_mode(rt, user),
                   form={k: request.query_params.get(k, "")[:998] for k in ("to", "subject")}, error=None,
                   notice=request.query_params.get("notice"))
 
@@ -191,7 +203,7 @@ async def compose(request: Request, to: str = Form(""), cc: str = Form(""), subj
         result = await rt.sender.send_email(user, draft)  # a recipient missing a {{field}}: an error, nothing sent
     except actions.ActionError as exc:
         sent = await asyncio.to_thread(_sent_emails, rt, user)
-        return render(request, "app.html", status=422, user=user, sent=sent, outbox_mode=rt.settings.smtp_url is None,
+        return render(request, "app.html", status=422, user=user, sent=sent, outbox_mode=await _outbox_mode(rt, user),
                       form=form, error=_form_error(exc), notice=None)
     notice = "sent" if result.status == "sent" else "failed"
     return RedirectResponse(f"/app?notice={notice}", status_code=303)
