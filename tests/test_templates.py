@@ -77,3 +77,13 @@ def test_autolink_links_bare_addresses_outside_links_only():
         'Or (<a href="https://a.test/?a=1&amp;b=2">https://a.test/?a=1&amp;b=2</a>).</p>')
     linked = '<p><a href="https://x.test">https://x.test/y</a> <b>mailto:me@x.test</b></p>'
     assert autolink(linked) == linked
+
+
+async def test_a_rep_has_at_most_max_templates(server, rep, monkeypatch):
+    from livefeed import email_templates
+
+    monkeypatch.setattr(email_templates, "MAX_TEMPLATES", 2)
+    async with server.client() as client:
+        answers = [await client.post("/api/v1/templates", json={**FOLLOW_UP, "name": f"T{n}"}, headers=rep.headers) for n in range(3)]
+    assert [a.status_code for a in answers] == [201, 201, 422]
+    assert "at most 2 templates each" in answers[2].json()["detail"][0]["msg"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, insert, or_, select, update
+from sqlalchemy import Connection, delete, func, insert, or_, select, update
 
 from .core import compose
 from .core.model import Invalid, iso_z
@@ -82,8 +82,7 @@ def create(conn: Connection, user, values: Mapping, *, now: datetime) -> int:
     for name in ("name", "subject", "html"):
         if name not in clean:
             raise Invalid(name, "is required")
-    count = conn.execute(select(templates.c.id).where(templates.c.user_id == user["id"]).limit(MAX_TEMPLATES + 1)).all()
-    if len(count) >= MAX_TEMPLATES:
+    if conn.execute(select(func.count()).select_from(templates).where(templates.c.user_id == user["id"])).scalar() >= MAX_TEMPLATES:
         raise Invalid("name", f"at most {MAX_TEMPLATES} templates each: delete some first")
     return conn.execute(insert(templates).values(workspace_id=user["workspace_id"], user_id=user["id"], created_at=now,
                                                  updated_at=now, **clean)).inserted_primary_key[0]
