@@ -217,7 +217,7 @@ class EmailSender:
     """send_email: store the email and its tracked copies, send them, record the outcome."""
 
     def __init__(self, engine: Engine, *, signer: TokenSigner, public_url: str, mailer: Mailer, clock: Callable[[], datetime],
-                 vault: Vault | None = None):
+                 vault: Vault):
         self._engine, self._signer, self._public_url = engine, signer, public_url
         self._mailer, self._clock, self._vault = mailer, clock, vault
         self._domain = public_url.split("://", 1)[1].split("/", 1)[0].split(":", 1)[0]
@@ -237,8 +237,6 @@ class EmailSender:
         return Sent(email_id, "sent", result)
 
     def _account_options(self, account) -> SmtpOptions:
-        if self._vault is None:
-            raise MailError("this server cannot open stored SMTP passwords")
         try:
             password = self._vault.open(account["secret"])
         except VaultError as exc:
@@ -254,9 +252,11 @@ class EmailSender:
         now = self._clock()
         with self._engine.begin() as conn:
             values = personal_values(conn, user, draft)  # a missing field stops here: nothing stored
-            untracked = untracked_addresses(conn, user["workspace_id"], draft.to + draft.cc)
+            workspace = conn.execute(select(workspaces.c.do_not_track, workspaces.c.tracking_url)
+                                     .where(workspaces.c.id == user["workspace_id"])).one()
+            untracked = untracked_addresses(conn, user["workspace_id"], draft.to + draft.cc, workspace.do_not_track.split())
             account = conn.execute(select(smtp_accounts).where(smtp_accounts.c.user_id == user["id"])).mappings().first()
-            base = tracking_base(conn, user["workspace_id"]) or self._public_url
+            base = workspace.tracking_url or self._public_url  # the workspace's own tracking hostname, if set
             email_id = conn.execute(insert(emails).values(
                 workspace_id=user["workspace_id"], user_id=user["id"], subject=draft.subject, html=draft.html,
                 text=draft.text, status="sending", archived=False, created_at=now,
@@ -305,15 +305,9 @@ class EmailSender:
                 status=status, error=error, sent_at=self._clock() if status == "sent" else None))
 
 
-def tracking_base(conn: Connection, workspace_id: int) -> str | None:
-    """The workspace's tracking URL (its own hostname), if set."""
-    return conn.execute(select(workspaces.c.tracking_url).where(workspaces.c.id == workspace_id)).scalar()
-
-
-def untracked_addresses(conn: Connection, workspace_id: int, addresses: list[str]) -> set[str]:
-    """The addresses mail must reach untracked: on the workspace's list (or their @domain is), or
-    people marked do-not-track."""
-    listed = (conn.execute(select(workspaces.c.do_not_track).where(workspaces.c.id == workspace_id)).scalar() or "").split()
+def untracked_addresses(conn: Connection, workspace_id: int, addresses: list[str], listed: list[str]) -> set[str]:
+    """The addresses mail must reach untracked: on the workspace's `listed` never-track entries
+    (or their @domain is), or people marked do-not-track."""
     flagged = set(conn.execute(select(people.c.email).where(
         people.c.workspace_id == workspace_id, people.c.email.in_(addresses), people.c.do_not_track)).scalars())
     return {a for a in addresses if a in flagged or compose.never_tracked(a, listed)}
