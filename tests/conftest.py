@@ -17,6 +17,7 @@ import uvicorn
 from livefeed import actions
 from livefeed.db import migrate
 from livefeed.db.engine import make_engine
+from livefeed.core.outbound import parse_allowlist
 from livefeed.settings import Settings, parse_networks
 from livefeed.web.app import create_app
 
@@ -133,7 +134,10 @@ def clock() -> Clock:
 def settings(tmp_path, database_url) -> Settings:
     return Settings(database_url=database_url, public_url="http://track.test", secret_key=SECRET,
                     var_dir=tmp_path, trusted_proxies=parse_networks("127.0.0.1/32", name="test"),
-                    heartbeat_seconds=15.0)
+                    heartbeat_seconds=15.0,
+                    # The tests' mail servers (aiosmtpd, dovecot) listen on loopback, as an operator's
+                    # own servers would be allowlisted; tests of the policy itself take this away.
+                    outbound_allow=parse_allowlist("127.0.0.0/8, ::1"), outbound_timeout_seconds=2.0)
 
 
 @pytest.fixture

@@ -227,7 +227,8 @@ def test_the_sync_command_runs_one_pass_and_says_what_it_did(tmp_path):
     thread = threading.Thread(target=web.run, daemon=True)
     thread.start()
     try:
-        env = {"LIVEFEED_VAR_DIR": str(tmp_path), "LIVEFEED_DATABASE_URL": f"sqlite:///{tmp_path / 'lf.db'}"}
+        env = {"LIVEFEED_VAR_DIR": str(tmp_path), "LIVEFEED_DATABASE_URL": f"sqlite:///{tmp_path / 'lf.db'}",
+               "LIVEFEED_OUTBOUND_ALLOW": "127.0.0.1"}  # the stand-in vendor listens on loopback
         runner = CliRunner()
         assert runner.invoke(app, ["users", "add", "--email", "rita@seller.test", "--name", "Rita",
                                    "--timezone", "Europe/Paris"], env=env).exit_code == 0

@@ -42,7 +42,7 @@ def outbox_count(engine) -> int:
         return conn.execute(select(func.count()).select_from(outbox)).scalar()
 
 
-async def test_test_reports_the_servers_exact_answer_and_stores_nothing(server, rep, engine, mail_server):
+async def test_test_reports_what_failed_naming_the_setting_and_stores_nothing(server, rep, engine, mail_server):
     port, _ = mail_server
     async with server.client() as client:
         ok = await client.post("/api/v1/smtp/test", json=account(port), headers=rep.headers)
@@ -53,9 +53,9 @@ async def test_test_reports_the_servers_exact_answer_and_stores_nothing(server, 
         bad_security = await client.post("/api/v1/smtp/test", json=account(port, security="ssl"), headers=rep.headers)
         no_password = await client.post("/api/v1/smtp/test", json=account(port, password=None), headers=rep.headers)
         anonymous = await client.post("/api/v1/smtp/test", json=account(port))
-    assert ok.status_code == 200 and "Signed in to mx.seller.test as rita" in ok.json()["message"]
+    assert ok.status_code == 200 and "Signed in to 127.0.0.1 as rita" in ok.json()["message"]
     assert wrong.status_code == 422 and wrong.json()["detail"][0]["loc"] == ["body", "password"]
-    assert "535" in wrong.json()["detail"][0]["msg"] and "nope" not in wrong.text
+    assert "refused the username or password (SMTP 535)" in wrong.json()["detail"][0]["msg"] and "nope" not in wrong.text
     assert closed.status_code == 422 and closed.json()["detail"][0]["loc"] == ["body", "host"]
     assert "cannot connect to 127.0.0.1" in closed.json()["detail"][0]["msg"]
     assert no_tls.status_code == 422 and no_tls.json()["detail"][0]["loc"] == ["body", "security"]

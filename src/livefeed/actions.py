@@ -20,6 +20,7 @@ from .core.model import Invalid
 from .core.secrets import check_password, hash_password, new_secret, secret_hash
 from .core.tokens import CLICK, MESSAGE, OPEN, TokenSigner
 from .db.tables import api_tokens, emails, links, people, recipients, sessions, smtp_accounts, user_ips, users, workspaces
+from .integrations.outbound import Outbound
 from .mail.smtp import MailError, Mailer, Outgoing, SmtpMailer, SmtpOptions
 from .vault import Vault, VaultError
 from .people import ensure_person
@@ -217,9 +218,9 @@ class EmailSender:
     """send_email: store the email and its tracked copies, send them, record the outcome."""
 
     def __init__(self, engine: Engine, *, signer: TokenSigner, public_url: str, mailer: Mailer, clock: Callable[[], datetime],
-                 vault: Vault):
+                 vault: Vault, outbound: Outbound):
         self._engine, self._signer, self._public_url = engine, signer, public_url
-        self._mailer, self._clock, self._vault = mailer, clock, vault
+        self._mailer, self._clock, self._vault, self._outbound = mailer, clock, vault, outbound
         self._domain = public_url.split("://", 1)[1].split("/", 1)[0].split(":", 1)[0]
 
     async def send_email(self, user, draft: Draft) -> Sent:
@@ -242,7 +243,7 @@ class EmailSender:
         except VaultError as exc:
             raise MailError(f"your SMTP account: {exc}", "password") from None
         return SmtpOptions.account(host=account["host"], port=account["port"], security=account["security"],
-                                   username=account["username"], password=password)
+                                   username=account["username"], password=password, outbound=self._outbound)
 
     def message_id(self, recipient_id: int) -> str:
         """A Message-ID the product can recognise later and nobody else can mint."""

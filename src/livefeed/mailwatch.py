@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import socket
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -22,7 +23,9 @@ from datetime import datetime
 import aioimaplib
 from sqlalchemy import Engine, select, update
 
+from .core.outbound import IMAP_PORTS
 from .db.tables import mailboxes
+from .integrations.outbound import Outbound, OutboundError
 from .inbound import MAX_MESSAGE_BYTES, record_inbound
 from .vault import Vault, VaultError
 
@@ -70,30 +73,52 @@ class Timing:
     prefer_idle: bool = True  # off: poll even a server that offers IDLE (for a server whose IDLE misbehaves)
 
 
-class ImapSession:
-    """One logged-in IMAP connection with the folder selected."""
+class _SocketImap(aioimaplib.IMAP4):
+    """aioimaplib over a socket already connected to a vetted address; `host` names the server for TLS."""
 
-    def __init__(self, config: MailboxConfig, timeout: float):
-        self.config, self.timeout = config, timeout
+    def __init__(self, sock: socket.socket, host: str, ssl_context: ssl.SSLContext | None, timeout: float):
+        self._sock = sock
+        super().__init__(host=host, port=0, timeout=timeout, ssl_context=ssl_context)
+
+    def create_client(self, host, port, loop, conn_lost_cb=None, ssl_context=None) -> None:
+        local_loop = loop if loop is not None else asyncio.get_running_loop()
+        self.protocol = aioimaplib.IMAP4ClientProtocol(local_loop, conn_lost_cb)
+        self._client_task = local_loop.create_task(local_loop.create_connection(
+            lambda: self.protocol, sock=self._sock, ssl=ssl_context, server_hostname=host if ssl_context else None))
+
+
+class ImapSession:
+    """One logged-in IMAP connection with the folder selected, reached through the outbound policy."""
+
+    def __init__(self, config: MailboxConfig, timeout: float, outbound: Outbound):
+        self.config, self.timeout, self.outbound = config, timeout, outbound
         self.client: aioimaplib.IMAP4 | None = None
         self.uid_validity: int | None = None
 
     async def open(self) -> None:
+        """Connect, sign in and select; MailboxError in our words (never the server's text) naming the setting."""
         c = self.config
-        if c.security == "tls":
-            self.client = aioimaplib.IMAP4_SSL(c.host, c.port, timeout=self.timeout, ssl_context=ssl.create_default_context())
-        else:
-            self.client = aioimaplib.IMAP4(c.host, c.port, timeout=self.timeout)
         try:
-            await self.client.wait_hello_from_server()
-        except (OSError, asyncio.TimeoutError, ssl.SSLError) as exc:
-            raise MailboxError(f"cannot connect to {c.host}:{c.port}: {exc.__class__.__name__}: {exc}") from None
+            sock, deadline = await self.outbound.connect(c.host, c.port, ports=IMAP_PORTS, plain=c.security != "tls")
+        except OutboundError as exc:
+            raise MailboxError(str(exc), exc.field) from None
+        context = ssl.create_default_context() if c.security == "tls" else None
+        self.client = _SocketImap(sock, c.host, context, self.timeout)
+        try:
+            await asyncio.wait_for(self.client.wait_hello_from_server(), max(0.05, deadline - self.outbound.now()))
+        except ssl.SSLCertVerificationError:
+            raise MailboxError(f"the TLS certificate of {c.host} could not be verified", "security") from None
+        except ssl.SSLError:
+            raise MailboxError(f"cannot secure the connection to {c.host}:{c.port} (TLS failed)", "security") from None
+        except (OSError, asyncio.TimeoutError, aioimaplib.AioImapException):
+            await self.outbound.until(deadline)
+            raise MailboxError(f"{c.host}:{c.port} did not answer as an IMAP server") from None
         answer = await self.client.login(c.username, c.password)
         if answer.result != "OK":
-            raise MailboxError(f"sign-in refused: {_text(answer.lines)}", "password")
+            raise MailboxError("the server refused the username or password", "password")
         answer = await self.client.select(c.folder)
         if answer.result != "OK":
-            raise MailboxError(f"cannot open folder {c.folder!r}: {_text(answer.lines)}", "folder")
+            raise MailboxError(f"the server did not open the folder {c.folder!r} (is it spelled as in your mail client?)", "folder")
         found = next((m for m in map(_UIDVALIDITY.search, answer.lines) if m), None)
         self.uid_validity = int(found.group(1)) if found else None
 
@@ -151,8 +176,9 @@ class MailboxWatcher:
     """Watches one rep's mailbox until stopped."""
 
     def __init__(self, engine: Engine, record: Callable[[bytes], Awaitable[object]], config: MailboxConfig, *,
-                 clock: Callable[[], datetime], timing: Timing):
+                 clock: Callable[[], datetime], timing: Timing, outbound: Outbound):
         self.engine, self.record, self.config, self.clock, self.timing = engine, record, config, clock, timing
+        self.outbound = outbound
         self.stop_event = asyncio.Event()
         self.passes = 0  # read passes done (tests wait on it)
         self.passed = asyncio.Event()
@@ -160,7 +186,7 @@ class MailboxWatcher:
     async def run(self) -> None:
         delay = self.timing.retry_seconds
         while not self.stop_event.is_set():
-            session = ImapSession(self.config, self.timing.timeout_seconds)
+            session = ImapSession(self.config, self.timing.timeout_seconds, self.outbound)
             try:
                 await session.open()
                 await self._save(status="idle" if self._idles(session) else "polling", error=None)
@@ -268,7 +294,7 @@ class MailWatch:
         config = MailboxConfig(row["user_id"], row["host"], row["port"], row["security"], row["username"],
                                password, row["folder"])
         watcher = MailboxWatcher(self.rt.engine, lambda raw: record_inbound(self.rt, raw), config,
-                                 clock=self.rt.clock, timing=self.timing)
+                                 clock=self.rt.clock, timing=self.timing, outbound=self.rt.outbound)
         task = asyncio.create_task(watcher.run(), name=f"livefeed-mailbox-{row['user_id']}")
         self.watchers[row["user_id"]] = (watcher, task, row["updated_at"])
 

@@ -16,6 +16,7 @@ from .core.tokens import TokenSigner
 from .db.engine import checkpoint, make_engine
 from .db.tables import links, now_utc
 from .geo import GeoLocator
+from .integrations.outbound import Outbound
 from .live.hub import Hub, MemoryHub
 from .live.postgres import PgNotifyHub
 from .mail.outbox import OutboxMailer
@@ -43,6 +44,7 @@ class Runtime:
     credentials: object | None = None  # web.auth.Credentials, made on first use
     services: object | None = None  # services.Services: mailbox watchers and syncs (the served app)
     background: list[asyncio.Task] = field(default_factory=list)
+    outbound: Outbound = field(default_factory=Outbound)  # the policy for hosts users name (IMAP, SMTP, connectors)
 
     @classmethod
     async def start(cls, settings: Settings, *, clock: Callable[[], datetime] = now_utc, engine: Engine | None = None) -> "Runtime":
@@ -60,11 +62,13 @@ class Runtime:
             mailer = SmtpMailer(SmtpOptions.from_url(settings.smtp_url))
         else:
             mailer = OutboxMailer(engine, clock=clock)
+        outbound = Outbound(settings.outbound_allow, timeout=settings.outbound_timeout_seconds)
         sender = EmailSender(engine, signer=signer, public_url=settings.public_url, mailer=mailer, clock=clock,
-                             vault=smtp_vault(settings.secret_key))
+                             vault=smtp_vault(settings.secret_key), outbound=outbound)
         lists = ListCache(clock=clock, ttl=settings.target_cache_seconds)
         hub.watchers.append(lists.forget)
-        runtime = cls(settings, engine, signer, hub, recorder, sender, agents, geo, clock, TierCache(engine, clock=clock), lists)
+        runtime = cls(settings, engine, signer, hub, recorder, sender, agents, geo, clock, TierCache(engine, clock=clock), lists,
+                      outbound=outbound)
         if engine.dialect.name == "sqlite":
             runtime.background.append(asyncio.create_task(runtime._checkpoints(), name="livefeed-checkpoint"))
         runtime.background.append(asyncio.create_task(runtime._heartbeats(), name="livefeed-heartbeat"))

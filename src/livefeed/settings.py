@@ -9,6 +9,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from .core.outbound import Allowlist, parse_allowlist
+
 PREFIX = "LIVEFEED_"
 DEFAULT_VAR_DIR = Path("var")
 
@@ -32,6 +34,8 @@ class Settings:
     checkpoint_seconds: float = 1.0
     target_cache_seconds: float = 30.0
     demo: bool = False
+    outbound_allow: Allowlist = field(default_factory=Allowlist)
+    outbound_timeout_seconds: float = 10.0  # connect and greeting to a host a user named; every failure takes this long
     extra: dict = field(default_factory=dict)
 
     @property
@@ -91,6 +95,13 @@ def _check_smtp_url(url: str | None) -> str | None:
     return url
 
 
+def _allowlist(value: str) -> Allowlist:
+    try:
+        return parse_allowlist(value)
+    except ValueError as exc:
+        raise SettingsError(f"{PREFIX}OUTBOUND_ALLOW: {exc}") from None
+
+
 def _load_secret(value: str | None, var_dir: Path) -> bytes:
     """Use LIVEFEED_SECRET_KEY, else a key generated once and kept under var/."""
     if value:
@@ -141,6 +152,10 @@ VARIABLES = (
              "Without it mail goes to the web app's Outbox."),
     Variable("TRUSTED_PROXIES", "(none)", "Comma-separated networks whose `X-Forwarded-For` is believed (your load balancer). "
              "`serve --demo` trusts loopback."),
+    Variable("OUTBOUND_ALLOW", "(none)", "Comma-separated networks (`10.0.0.0/8`) and host names (`mail.internal`) that reps' "
+             "and admins' settings may reach although they are not on the public internet (IMAP and SMTP servers, "
+             "connector URLs); these may also use any port and plain text. Everything else they enter must be a "
+             "public host on the protocol's ports, over TLS."),
     Variable("GEOIP_DB", "(the bundled GeoLite2 City)", "Path to a MaxMind `.mmdb` city database for locations."),
     Variable("VAR_DIR", "var", "Where the SQLite database and the generated secret key live."),
     Variable("HEARTBEAT_SECONDS", "15", "How often idle live streams get a keep-alive comment (keeps proxies from closing them)."),
@@ -181,6 +196,7 @@ def from_env(env: dict | None = None, **overrides) -> Settings:
         stream_queue_size=int(_number(env, "STREAM_QUEUE_SIZE", 256, minimum=1)),
         target_cache_seconds=_number(env, "TARGET_CACHE_SECONDS", 30.0, minimum=0),
         demo=env.get(PREFIX + "DEMO", "") in ("1", "true", "yes"),
+        outbound_allow=_allowlist(env.get(PREFIX + "OUTBOUND_ALLOW", "")),
     )
     values.update(overrides)
     return Settings(**values)

@@ -399,7 +399,7 @@ async def run_pass(rt, connector: Connector, *, http: httpx.AsyncClient | None =
     """One sync pass; the connector's status, error and cursor are saved as it goes."""
     pace = pace or Pace()
     owned = http is None
-    http = http or httpx.AsyncClient(timeout=30)
+    http = http or rt.outbound.http_client(timeout=30)
 
     async def save(**values):
         def write():
@@ -461,7 +461,7 @@ async def refresh_person(rt, workspace_id: int, person_id: int, *, http: httpx.A
     if email is None:
         return False
     owned = http is None
-    http = http or httpx.AsyncClient(timeout=15)
+    http = http or rt.outbound.http_client(timeout=15)
     try:
         lead = await client_for(found[0], http, Pace(retries=1)).lead_by_email(email)
     finally:

@@ -7,8 +7,12 @@ from email.message import EmailMessage
 from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import ssl
+
 import aiosmtplib
 
+from ..core.outbound import SMTP_PORTS
+from ..integrations.outbound import Outbound, OutboundError
 from ..vault import Vault
 
 
@@ -54,6 +58,7 @@ class SmtpOptions:
     use_tls: bool  # implicit TLS (smtps://, port 465)
     start_tls: bool | None  # None: upgrade when the server offers it
     timeout: float = 30.0
+    outbound: Outbound | None = None  # a rep's account goes through the policy; the operator's URL is trusted
 
     @classmethod
     def from_url(cls, url: str) -> "SmtpOptions":
@@ -72,38 +77,81 @@ class SmtpOptions:
         )
 
     @classmethod
-    def account(cls, *, host: str, port: int, security: str, username: str, password: str,
+    def account(cls, *, host: str, port: int, security: str, username: str, password: str, outbound: Outbound,
                 timeout: float = 30.0) -> "SmtpOptions":
         """A rep's sending account: `security` is one of SECURITY (STARTTLS is required, not optional)."""
         return cls(host=host, port=port, username=username, password=password, use_tls=security == "tls",
-                   start_tls=security == "starttls", timeout=timeout)
+                   start_tls=security == "starttls", timeout=timeout, outbound=outbound)
 
 
-def _client(o: SmtpOptions) -> aiosmtplib.SMTP:
+def _client(o: SmtpOptions, sock=None) -> aiosmtplib.SMTP:
+    if sock is not None:  # connected to an address the outbound policy vetted; the name is for TLS
+        return aiosmtplib.SMTP(hostname=o.host, port=None, sock=sock, use_tls=o.use_tls, start_tls=o.start_tls, timeout=o.timeout)
     return aiosmtplib.SMTP(hostname=o.host, port=o.port, use_tls=o.use_tls, start_tls=o.start_tls, timeout=o.timeout)
 
 
-async def check(options: SmtpOptions) -> str:
-    """Connect, secure and sign in, as sending would, then quit; the server's greeting on success,
-    MailError with the server's own answer (and the setting it points at) on failure."""
-    client = _client(options)
-    try:
+async def _connect(o: SmtpOptions) -> aiosmtplib.SMTP:
+    """A client connected (and secured) to the server: through the outbound policy for a rep's own
+    account, directly for the operator's LIVEFEED_SMTP_URL. MailError in our words on failure."""
+    if o.outbound is None:
+        client = _client(o)
         await client.connect()
+        return client
+    try:
+        sock, deadline = await o.outbound.connect(o.host, o.port, ports=SMTP_PORTS, plain=not (o.use_tls or o.start_tls))
+    except OutboundError as exc:
+        raise MailError(str(exc), exc.field) from None
+    client = _client(o, sock)
+    try:
+        await client.connect(timeout=max(0.05, deadline - o.outbound.now()))  # the greeting, by the same deadline
+    except aiosmtplib.SMTPException as exc:
+        client.close()
+        if _certificate_failed(exc):
+            raise MailError(f"the TLS certificate of {o.host} could not be verified", "security") from None
+        if "STARTTLS" in str(exc) or isinstance(exc.__cause__ or exc.__context__, ssl.SSLError):
+            raise MailError(f"cannot secure the connection to {o.host}:{o.port} (TLS failed or STARTTLS not offered)", "security") from None
+        await o.outbound.until(deadline)
+        raise MailError(f"{o.host}:{o.port} did not answer as an SMTP server") from None
+    except (OSError, ssl.SSLError) as exc:
+        client.close()
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            raise MailError(f"the TLS certificate of {o.host} could not be verified", "security") from None
+        raise MailError(f"cannot secure the connection to {o.host}:{o.port} (TLS failed)", "security") from None
+    return client
+
+
+def _certificate_failed(exc: BaseException) -> bool:
+    while exc is not None:
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+async def check(options: SmtpOptions) -> str:
+    """Connect, secure and sign in, as sending would, then quit; the server's name on success,
+    MailError naming the setting on failure — in our words for a rep's account (the far side's
+    text never comes back), the server's own for the operator's."""
+    try:
+        client = await _connect(options)
+    except MailError:
+        raise
     except aiosmtplib.SMTPConnectError as exc:
         raise MailError(f"cannot connect to {options.host}:{options.port}: {_reason(exc)}") from None
     except aiosmtplib.SMTPException as exc:  # the TLS handshake or STARTTLS failed
         raise MailError(f"cannot secure the connection: {_reason(exc)}", "security") from None
     except OSError as exc:
-        raise MailError(f"cannot connect to {options.host}:{options.port}: {exc.__class__.__name__}: {exc}") from None
+        raise MailError(f"cannot connect to {options.host}:{options.port}: {exc.__class__.__name__}") from None
     try:
         if options.username:
             try:
                 await client.login(options.username, options.password or "")
             except aiosmtplib.SMTPAuthenticationError as exc:
-                raise MailError(f"sign-in refused: {_reason(exc)}", "password") from None
+                raise MailError(f"the server refused the username or password (SMTP {exc.code})", "password") from None
             except aiosmtplib.SMTPException as exc:
-                raise MailError(f"sign-in failed: {_reason(exc)}", "username") from None
-        return " ".join((client.last_ehlo_response.message if client.last_ehlo_response else "").split()[:1]) or options.host
+                code = getattr(exc, "code", None)
+                raise MailError("the server did not accept a sign-in" + (f" (SMTP {code})" if code else ""), "username") from None
+        return options.host
     finally:
         try:
             await client.quit()
@@ -119,7 +167,7 @@ class SmtpMailer:
 
     async def send(self, sender: str, copies: list[Outgoing]) -> None:
         o = self.options
-        client = _client(o)
+        client = await _connect(o) if o.outbound is not None else _client(o)
         try:
             async with client:
                 if o.username:

@@ -16,6 +16,7 @@ from .. import sync
 from ..core.model import iso_z
 from ..core.website import origin_of
 from ..db.tables import connectors
+from ..integrations.outbound import OutboundError
 from .api import error_422
 from .auth import admin_user, api_user, runtime
 
@@ -37,8 +38,12 @@ class ConnectorIn(BaseModel):
 async def set_connector(body: ConnectorIn, request: Request, kind: str = KIND, user=Depends(admin_user)):
     rt = runtime(request)
     base = body.base_url.strip().rstrip("/")
-    if origin_of(base) != base.lower() or not base.startswith("https://") and not _local(base):
+    if origin_of(base) != base.lower() or not base.startswith(("https://", "http://")):
         return error_422("base_url", "must be an https:// origin, e.g. https://123-ABC-456.mktorest.com")
+    try:
+        await rt.outbound.check_url(base)
+    except OutboundError as exc:
+        return error_422("base_url", str(exc))
     secrets = {"client_secret": body.client_secret}
     if kind == "salesforce":
         if not body.refresh_token:
@@ -46,7 +51,7 @@ async def set_connector(body: ConnectorIn, request: Request, kind: str = KIND, u
         secrets["refresh_token"] = body.refresh_token
     candidate = sync.Connector(user["workspace_id"], kind, base, body.client_id, secrets, None, body.interval_seconds, None)
     try:
-        await _get_token(candidate)
+        await _get_token(rt, candidate)
     except sync.SyncError as exc:
         return error_422("client_secret" if kind == "marketo" else "refresh_token", str(exc))
     except httpx.HTTPError as exc:
@@ -100,7 +105,7 @@ async def test_connector(request: Request, kind: str = KIND, user=Depends(admin_
     if connector is None:
         return JSONResponse({"detail": f"No {kind} connection"}, 404)
     try:
-        await _get_token(connector)
+        await _get_token(runtime(request), connector)
     except (sync.SyncError, httpx.HTTPError) as exc:
         return JSONResponse({"ok": False, "detail": str(exc) or exc.__class__.__name__}, 502)
     return {"ok": True, "message": f"{kind.title()} answered with a token"}
@@ -123,9 +128,9 @@ async def _stored(request: Request, user, kind: str) -> sync.Connector | None:
     return found[0] if found else None
 
 
-async def _get_token(connector: sync.Connector) -> None:
+async def _get_token(rt, connector: sync.Connector) -> None:
     """Credentials checked the one way that proves them: the vendor hands out a token."""
-    async with httpx.AsyncClient(timeout=15) as http:
+    async with rt.outbound.http_client(timeout=15) as http:
         await sync.client_for(connector, http, sync.Pace(retries=0)).token()
 
 
@@ -133,8 +138,3 @@ def view(row) -> dict:
     return {"kind": row["kind"], "base_url": row["base_url"], "client_id": row["client_id"], "secret_set": bool(row["secret"]),
             "interval_seconds": row["interval_seconds"], "status": row["status"], "error": row["error"],
             "synced_at": iso_z(row["synced_at"]), "has_cursor": row["cursor"] is not None}
-
-
-def _local(url: str) -> bool:
-    """Plain http only to this machine (tests, a local proxy)."""
-    return url.startswith(("http://127.0.0.1", "http://localhost", "http://[::1]"))

@@ -49,11 +49,16 @@ def delete_account(rt, table, user_id: int) -> bool:
         return bool(conn.execute(delete(table).where(table.c.user_id == user_id)).rowcount)
 
 
-def stored_password(rt, table, vault, user_id: int) -> str | JSONResponse:
-    """The rep's stored password for a mail account (IMAP or SMTP), or a 422 saying why not."""
+def stored_password(rt, table, vault, user_id: int, *, host: str, port: int, security: str, username: str) -> str | JSONResponse:
+    """The rep's stored password for a mail account (IMAP or SMTP), or a 422 saying why not.
+
+    A stored password is used only with the exact server, port, security and username it was
+    saved for: anything else could hand the rep's real password to a host of the caller's choosing."""
     row = read_account(rt, table, user_id)
     if row is None:
         return error_422("password", "is required")
+    if (row["host"], row["port"], row["security"], row["username"]) != (host, port, security, username):
+        return error_422("password", "is required again: the server, port, security or username changed since it was saved")
     try:
         return vault.open(row["secret"])
     except VaultError as exc:
@@ -69,18 +74,20 @@ async def _check(rt, body: "MailboxIn", user) -> tuple[MailboxConfig | None, JSO
         return None, error_422("security", f"must be one of {', '.join(SECURITY)}"), False
     if any(c in body.folder for c in '\r\n"'):
         return None, error_422("folder", "must be one line without quotes"), False
-    password = body.password or await asyncio.to_thread(stored_password, rt, mailboxes, mailbox_vault(rt.settings.secret_key), user["id"])
+    password = body.password or await asyncio.to_thread(
+        stored_password, rt, mailboxes, mailbox_vault(rt.settings.secret_key), user["id"],
+        host=host, port=body.port, security=body.security, username=body.username)
     if isinstance(password, JSONResponse):
         return None, password, False
     config = MailboxConfig(user["id"], host, body.port, body.security, body.username, password, body.folder)
-    session = ImapSession(config, CHECK_TIMEOUT_SECONDS)
+    session = ImapSession(config, CHECK_TIMEOUT_SECONDS, rt.outbound)
     try:
         await session.open()
         return config, None, session.can_idle
     except MailboxError as exc:
         return None, error_422(exc.field, str(exc)), False
-    except Exception as exc:  # a protocol failure: say what, not the password
-        return None, error_422("host", f"the server did not answer as IMAP ({exc.__class__.__name__})"), False
+    except Exception:  # a protocol failure: say what, never the far side's text nor the password
+        return None, error_422("host", f"{host}:{body.port} did not answer as an IMAP server"), False
     finally:
         await session.close()
 

@@ -75,7 +75,7 @@ async def probe_tracking_url(rt, url: str) -> str | None:
     nonce = secrets.randbits(48)
     target = f"{url}/api/v1/health?probe={rt.signer.sign(PROBE, nonce)}"
     try:
-        async with httpx.AsyncClient(timeout=PROBE_TIMEOUT_SECONDS, follow_redirects=False, trust_env=False) as client:
+        async with rt.outbound.http_client(timeout=PROBE_TIMEOUT_SECONDS, follow_redirects=False) as client:
             response = await client.get(target)
     except httpx.HTTPError as exc:
         return f"cannot reach {url}: {exc.__class__.__name__}: {exc or 'no answer'} (is its DNS record (CNAME) set, and its TLS certificate?)"

@@ -41,11 +41,13 @@ async def _check(rt, body: SmtpAccountIn, user) -> tuple[str | None, str | None,
         return None, None, error_422("host", "is not a host name or an IP address")
     if body.security not in SECURITY:
         return None, None, error_422("security", f"must be one of {', '.join(SECURITY)}")
-    password = body.password or await asyncio.to_thread(stored_password, rt, smtp_accounts, smtp_vault(rt.settings.secret_key), user["id"])
+    password = body.password or await asyncio.to_thread(
+        stored_password, rt, smtp_accounts, smtp_vault(rt.settings.secret_key), user["id"],
+        host=host, port=body.port, security=body.security, username=body.username)
     if isinstance(password, JSONResponse):
         return None, None, password
     options = SmtpOptions.account(host=host, port=body.port, security=body.security, username=body.username,
-                                  password=password, timeout=CHECK_TIMEOUT_SECONDS)
+                                  password=password, timeout=CHECK_TIMEOUT_SECONDS, outbound=rt.outbound)
     try:
         server = await check(options)
     except MailError as exc:

@@ -31,11 +31,22 @@
 
   // --- the rep's mail accounts: IMAP for replies, SMTP for sending --------------------------------
   // One pattern for both: test (the server's own answer), save (checked by signing in), show the
-  // stored account (never the password: saving again without one keeps it), disconnect.
+  // stored account (never the password: saving again without one keeps it, but only for the same
+  // server, port, security and username — the server refuses to send it anywhere else), disconnect.
+  const BOUND = ["host", "port", "security", "username"];
   function accountForm(name, { url, fields, describe, saved, removed }) {
     const form = document.querySelector("[data-form=" + name + "]");
     const state = document.querySelector("#" + name + " [data-state]");
     const result = form.querySelector(".result");
+    let stored = null;
+    function passwordNeeded() {
+      const f = form.elements;
+      const moved = stored && BOUND.some((k) => String(f[k].value).trim().toLowerCase() !== String(stored[k]).toLowerCase());
+      f.password.required = !stored || moved;
+      f.password.placeholder = !stored ? "" : moved ? "Required: the server or user name changed" : "•••••••• (stored; type to change)";
+    }
+    for (const k of BOUND) form.elements[k].addEventListener("input", passwordNeeded);
+    for (const k of BOUND) form.elements[k].addEventListener("change", passwordNeeded);
     function body() {
       const f = form.elements, out = {};
       for (const field of fields) out[field] = f[field].type === "number" ? Number(f[field].value) : f[field].value.trim();
@@ -45,11 +56,12 @@
     function show(account) {
       state.hidden = !account;
       form.querySelector("[data-action=remove]").hidden = !account;
-      form.elements.password.required = !account;
-      form.elements.password.placeholder = account ? "•••••••• (stored; type to change)" : "";
-      if (!account) return;
-      state.textContent = describe(account);
-      for (const field of fields) form.elements[field].value = account[field];
+      stored = account;
+      if (account) {
+        state.textContent = describe(account);
+        for (const field of fields) form.elements[field].value = account[field];
+      }
+      passwordNeeded();
     }
     form.querySelector("[data-action=test]").addEventListener("click", (e) => busy(e.target, async () => {
       try { say(result, (await api("POST", url + "/test", body())).message); }

@@ -1,0 +1,1 @@
+"""What LiveFeed calls out to: mail servers, vendors' APIs — each through the outbound policy."""
