@@ -59,7 +59,7 @@ def test_users_add_and_tokens_create(tmp_path):
     assert created.stdout == token + "\n" and token.startswith("lf_")
     engine = make_engine(env["LIVEFEED_DATABASE_URL"])
     with engine.connect() as conn:
-        user = actions.user_for_token(conn, token)
+        user = actions.user_for_token(conn, token, now=now_utc())
         assert (user["email"], user["timezone"]) == ("rita@seller.test", "Europe/Paris")
         assert conn.exec_driver_sql("SELECT password_hash FROM users").scalar() is None
     engine.dispose()

@@ -37,7 +37,8 @@ async def test_admins_manage_users_and_reps_cannot_change_the_workspace(server, 
         demoted = await client.patch(f"/api/v1/users/{rep.id}", json={"role": "rep"}, headers=other.headers)
         listed = (await client.get("/api/v1/users", headers=rep.headers)).json()["users"]
         link = added.json()["signin_link"]
-        signed_in = await client.get(link.replace(server.url, ""))
+        from .test_web import use_signin_link
+        signed_in = await use_signin_link(client, link.replace(server.url, ""))
     assert me["role"] == "admin" and them["role"] == "rep"
     assert [r.status_code for r in refused] == [403, 403, 403, 403]
     assert added.status_code == 201 and added.json()["email"] == "nora@seller.test" and "/signin/link/" in link

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sys
 import tempfile
+from datetime import timedelta
 
 import typer
 
@@ -21,9 +23,13 @@ GRACEFUL_SHUTDOWN_SECONDS = 3
 LOG_CONFIG = {
     "version": 1, "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stderr"}},
+    "filters": {"redact": {"()": "livefeed.web.accesslog.RedactSecrets"}},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stderr"},
+                 # the access log never holds a sign-in link or tracking token (web/accesslog.py)
+                 "access": {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stderr",
+                            "filters": ["redact"]}},
     "loggers": {"livefeed": {"handlers": ["stderr"], "level": "INFO"}, "httpx": {"level": "WARNING"},
-                "uvicorn": {"handlers": ["stderr"], "level": "INFO"}, "uvicorn.access": {"handlers": ["stderr"], "level": "INFO", "propagate": False}},
+                "uvicorn": {"handlers": ["stderr"], "level": "INFO"}, "uvicorn.access": {"handlers": ["access"], "level": "INFO", "propagate": False}},
 }
 users_app = typer.Typer(help="Manage reps.", no_args_is_help=True)
 tokens_app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
@@ -173,17 +179,81 @@ def users_signin_link(email: str = typer.Option(..., help="The rep's email addre
     typer.echo(signin_url(TokenSigner(settings.secret_key), settings.public_url, user_id=user["id"], now=now_utc()))
 
 
+def _duration(text: str | None) -> timedelta | None:
+    """`90d`, `12h`, `2w` → a timedelta; None for none; exit 2 naming the option otherwise."""
+    if not text:
+        return None
+    found = re.fullmatch(r"\s*(\d{1,5})\s*([hdw])\s*", text.lower())
+    if found is None or int(found.group(1)) == 0:
+        _fail(f"--expires-in: {text!r} is not a duration such as 12h, 90d or 2w", 2)
+    return timedelta(hours=int(found.group(1)) * {"h": 1, "d": 24, "w": 168}[found.group(2)])
+
+
 @tokens_app.command("create")
-def tokens_create(email: str = typer.Option(..., help="The rep the token acts as")):
+def tokens_create(email: str = typer.Option(..., help="The rep the token acts as"),
+                  expires_in: str = typer.Option(None, help="Lifetime such as 90d, 12h or 2w (default: until revoked)"),
+                  name: str = typer.Option(None, help="What it is for, shown in the token list (\"Gmail extension\")")):
     """Create an API token; prints the token alone (it is stored hashed and cannot be shown again)."""
+    lifetime = _duration(expires_in)
     settings = _settings()
     engine = make_engine(settings.database_url)
     migrations.upgrade(engine)
     try:
-        token = actions.create_token(engine, email=email, now=now_utc())
+        token = actions.create_token(engine, email=email, now=now_utc(), expires_in=lifetime, name=name)
     except actions.ActionError as exc:
         _fail(f"Cannot create token: {exc}")
     typer.echo(token)
+
+
+@tokens_app.command("list")
+def tokens_list(email: str = typer.Option(..., help="The rep whose tokens to list")):
+    """List a rep's API tokens (id, name, created, expires; never the token)."""
+    engine = _ready_engine(_settings())
+    with engine.connect() as conn:
+        user = actions.find_user(conn, email)
+        if user is None:
+            _fail(f"No user {email}.")
+        tokens = actions.list_tokens(conn, workspace_id=user["workspace_id"], user_id=user["id"])
+    if not tokens:
+        typer.echo(f"{email} has no API tokens.")
+    for t in tokens:
+        expires = t["expires_at"].isoformat(timespec="minutes") if t["expires_at"] else "never"
+        typer.echo(f"{t['id']}\t{t['name'] or '-'}\tcreated {t['created_at'].isoformat(timespec='minutes')}\texpires {expires}")
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(token_id: int = typer.Argument(..., help="The token's id (from tokens list)", min=1, max=2**63 - 1)):
+    """Revoke an API token: it stops working at once (other workers within 10 seconds)."""
+    engine = _ready_engine(_settings())
+    if not actions.revoke_token(engine, token_id=token_id, workspace_id=None, user_id=None):
+        _fail(f"No token {token_id}.")
+    typer.echo(f"Revoked token {token_id}.")
+
+
+def _set_disabled(email: str, disabled: bool) -> None:
+    engine = _ready_engine(_settings())
+    with engine.connect() as conn:
+        user = actions.find_user(conn, email)
+    if user is None:
+        _fail(f"No user {email}.")
+    try:
+        actions.set_disabled(engine, user_id=user["id"], disabled=disabled, now=now_utc())
+    except actions.ActionError as exc:
+        _fail(f"Cannot disable {email}: {exc.message}")
+
+
+@users_app.command("disable")
+def users_disable(email: str = typer.Option(..., help="The user's email address")):
+    """Disable a user: sign-in refused, sessions ended, API tokens refused, mailbox no longer watched."""
+    _set_disabled(email, True)
+    typer.echo(f"Disabled {email}: signed out everywhere; API tokens and the mailbox watcher stop.")
+
+
+@users_app.command("enable")
+def users_enable(email: str = typer.Option(..., help="The user's email address")):
+    """Enable a disabled user again (their API tokens work again; sessions must sign in anew)."""
+    _set_disabled(email, False)
+    typer.echo(f"Enabled {email}.")
 
 
 @import_app.command("people")

@@ -24,7 +24,7 @@ import aioimaplib
 from sqlalchemy import Engine, select, update
 
 from .core.outbound import IMAP_PORTS
-from .db.tables import mailboxes
+from .db.tables import mailboxes, users
 from .integrations.outbound import Outbound, OutboundError
 from .inbound import MAX_MESSAGE_BYTES, record_inbound
 from .vault import Vault, VaultError
@@ -260,9 +260,10 @@ class MailWatch:
     async def reconcile(self) -> None:
         """Match the watchers to the mailboxes table: start new ones, restart changed ones (the
         rep edited the settings, maybe in another worker), stop removed ones."""
-        def read():
+        def read():  # a disabled user's mailbox is not watched
+            query = select(mailboxes).join(users, users.c.id == mailboxes.c.user_id).where(users.c.disabled_at.is_(None))
             with self.rt.engine.connect() as conn:
-                return {row["user_id"]: row for row in conn.execute(select(mailboxes)).mappings()}
+                return {row["user_id"]: row for row in conn.execute(query).mappings()}
         rows = await asyncio.to_thread(read)
         for user_id in [u for u in self.watchers if u not in rows or rows[u]["updated_at"] != self.watchers[u][2]]:
             await self._stop(user_id)

@@ -84,6 +84,8 @@ users = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("salesforce_user_id", String(18)),
     Column("role", String(8), nullable=False, server_default="rep"),  # admin | rep: admins change workspace settings
+    # Set: the user cannot sign in, and their sessions, API tokens and mailbox watcher stop.
+    Column("disabled_at", UTCDateTime),
 )
 
 api_tokens = Table(
@@ -92,6 +94,8 @@ api_tokens = Table(
     Column("user_id", Id, ForeignKey("users.id"), nullable=False, index=True),
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime),  # None: until revoked
+    Column("name", String(100)),  # what the rep called it ("Gmail extension", "CRM script")
 )
 
 sessions = Table(
@@ -101,6 +105,26 @@ sessions = Table(
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
+    Column("ip", String(45)),  # where it was signed in from, shown to the rep beside the revoke button
+    Column("user_agent", String(300)),
+)
+
+# Sign-in links used once: a link is refused the second time (kept until it would have expired).
+used_signin_links = Table(
+    "used_signin_links", metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("expires_at", UTCDateTime, nullable=False),
+)
+
+# Failed password sign-ins, counted per address typed and per client address to lock out guessing.
+signin_failures = Table(
+    "signin_failures", metadata,
+    Column("id", Id, primary_key=True),
+    Column("email", String(254), nullable=False),
+    Column("ip", String(45)),
+    Column("at", UTCDateTime, nullable=False),
+    Index("ix_signin_failures_email_at", "email", "at"),
+    Index("ix_signin_failures_ip_at", "ip", "at"),
 )
 
 # Addresses a rep signs in from: a hit from one of them is the rep's own ("self").

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -13,6 +14,9 @@ from ..db import queries
 from .auth import api_user, runtime
 
 router = APIRouter(prefix="/api/v1")
+MAX_ID = 2**63 - 1  # ids are 64-bit: anything larger is no id of ours (422, never an overflow in the database)
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="An id")]
+IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
 
 class EmailIn(BaseModel):

@@ -17,11 +17,11 @@ from sqlalchemy import func, select, update
 from .. import actions
 from ..core.model import Invalid
 from ..db.tables import users, workspaces
-from .api import error_422
+from .api import IdPath, error_422
 from .auth import admin_user, api_user, credentials, runtime
 
 router = APIRouter(prefix="/api/v1")
-COLUMNS = (users.c.id, users.c.email, users.c.name, users.c.timezone, users.c.role, users.c.salesforce_user_id)
+COLUMNS = (users.c.id, users.c.email, users.c.name, users.c.timezone, users.c.role, users.c.salesforce_user_id, users.c.disabled_at)
 SALESFORCE_ID = re.compile(r"005[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?")
 
 
@@ -40,10 +40,18 @@ class UserPatch(BaseModel):
     name: str | None = Field(None, min_length=1, max_length=200)
     timezone: str | None = None
     salesforce_user_id: str | None = None
+    disabled: bool | None = Field(None, description="true: signed out everywhere, API tokens and the mailbox watcher stop; "
+                                                    "the workspace's last admin cannot be disabled")
+
+
+def _view(row) -> dict:
+    out = {k: v for k, v in dict(row).items() if k != "disabled_at"}
+    out["disabled"] = row["disabled_at"] is not None
+    return out
 
 
 def list_users(conn, workspace_id: int) -> list[dict]:
-    return [dict(row) for row in conn.execute(select(*COLUMNS).where(users.c.workspace_id == workspace_id).order_by(users.c.email)).mappings()]
+    return [_view(row) for row in conn.execute(select(*COLUMNS).where(users.c.workspace_id == workspace_id).order_by(users.c.email)).mappings()]
 
 
 @router.get("/users", summary="The workspace's reps and admins")
@@ -70,20 +78,24 @@ def create_user(rt, admin, *, email: str, name: str, timezone: str, role: str, s
 def change_user(rt, admin, user_id: int, values: dict) -> dict | None:
     """Change a user of the admin's workspace (None: no such user); Invalid on bad input or when
     it would leave the workspace without an admin."""
+    disabled = values.pop("disabled", None)
     check_user_values(values)
+    if disabled is not None:
+        if not actions.set_disabled(rt.engine, user_id=user_id, disabled=disabled, now=rt.clock(), workspace_id=admin["workspace_id"]):
+            return None
     with rt.engine.begin() as conn:
         found = conn.execute(select(users.c.role).where(users.c.id == user_id, users.c.workspace_id == admin["workspace_id"])).first()
         if found is None:
             return None
         if values.get("role") == "rep" and found.role == "admin":
             admins = conn.execute(select(func.count()).select_from(users).where(
-                users.c.workspace_id == admin["workspace_id"], users.c.role == "admin")).scalar()
+                users.c.workspace_id == admin["workspace_id"], users.c.role == "admin", users.c.disabled_at.is_(None))).scalar()
             if admins <= 1:
                 raise Invalid("role", "the workspace needs at least one admin: make someone else admin first")
         if values:
             conn.execute(update(users).where(users.c.id == user_id).values(**values))
-        changed = dict(conn.execute(select(*COLUMNS).where(users.c.id == user_id)).mappings().one())
-    credentials(rt).clear()  # the role is part of the remembered credentials
+        changed = _view(conn.execute(select(*COLUMNS).where(users.c.id == user_id)).mappings().one())
+    credentials(rt).clear()  # the role (and being enabled) is part of the remembered credentials
     return changed
 
 
@@ -99,15 +111,21 @@ async def add_user(body: UserIn, request: Request, user=Depends(admin_user)):
     return JSONResponse({"id": user_id, "email": body.email.strip().lower(), "role": body.role, "signin_link": link}, 201)
 
 
-@router.patch("/users/{user_id}", summary="Change a user's role, name, time zone or Salesforce id",
+@router.patch("/users/{user_id}", summary="Change a user's role, name, time zone or Salesforce id, or disable them",
               responses={404: {"description": "No such user in your workspace"}, 403: {"description": "Not an admin"}})
-async def patch_user(user_id: int, body: UserPatch, request: Request, user=Depends(admin_user)):
+async def patch_user(user_id: IdPath, body: UserPatch, request: Request, user=Depends(admin_user)):
+    rt = runtime(request)
+    values = body.model_dump(exclude_unset=True)
+    if "disabled" in values and values["disabled"] is None:
+        return error_422("disabled", "must be true or false")
     try:
-        changed = await asyncio.to_thread(change_user, runtime(request), user, user_id, body.model_dump(exclude_unset=True))
+        changed = await asyncio.to_thread(change_user, rt, user, user_id, values)
     except Invalid as exc:
         return error_422(exc.field, exc.message)
     if changed is None:
         return JSONResponse({"detail": "No such user"}, 404)
+    if "disabled" in body.model_fields_set and rt.services is not None:
+        await rt.services.changed_mailbox(user_id)  # the watcher stops (or starts again) now
     return changed
 
 

@@ -19,7 +19,8 @@ from ..runtime import Runtime
 from ..services import Services, ServiceTiming
 from ..settings import Settings
 from . import (
-    api, api_connectors, api_items, api_mailbox, api_people, api_smtp, api_tasks, api_templates, api_users, pages, people_pages, stream,
+    api, api_connectors, api_items, api_mailbox, api_people, api_smtp, api_tasks, api_templates, api_tokens, api_users, pages,
+    people_pages, stream,
 )
 from .track import TrackingFrontdoor
 
@@ -100,6 +101,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = now_utc, o
     app.include_router(api_templates.router)
     app.include_router(api_connectors.router)
     app.include_router(api_users.router)
+    app.include_router(api_tokens.router)
     app.include_router(pages.router)
     app.include_router(people_pages.router)
 

@@ -66,7 +66,7 @@ async def authenticate(rt, authorization: str | None, session: str | None):
     now = rt.clock()
     if scheme.lower() == "bearer" and token.strip():
         key = "t" + secret_hash(token.strip())
-        lookup = lambda conn: actions.user_for_token(conn, token.strip())  # noqa: E731
+        lookup = lambda conn: actions.user_for_token(conn, token.strip(), now=now)  # noqa: E731
     elif session:
         key = "s" + secret_hash(session)
         lookup = lambda conn: actions.user_for_session(conn, session, now=now)  # noqa: E731

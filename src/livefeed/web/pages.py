@@ -20,7 +20,7 @@ from ..core import taskdates
 from ..core.model import Invalid
 from ..core.netaddr import client_ip
 from ..core.tokens import TokenSigner
-from ..db.tables import emails, events, outbox, recipients, smtp_accounts
+from ..db.tables import emails, events, outbox, recipients, smtp_accounts, users
 from ..richtext import autolink, clean_html, is_blank
 from .auth import CSRF_COOKIE, SESSION_COOKIE, check_csrf, csrf_token, forget_session, page_user, runtime
 from .track import SELF_COOKIE
@@ -85,24 +85,57 @@ async def signin_form(request: Request):
 
 
 @router.post("/signin")
-async def signin(request: Request, email: str = Form(""), password: str = Form(""), csrf: str = Form("")):
+async def signin(request: Request, email: str = Form("", max_length=320), password: str = Form("", max_length=1000),
+                 csrf: str = Form("")):
     check_csrf(request, csrf)
     rt = runtime(request)
-    result = await asyncio.to_thread(actions.sign_in, rt.engine, email=email, password=password, ip=_peer_ip(request), now=rt.clock())
+    try:
+        result = await asyncio.to_thread(actions.sign_in, rt.engine, email=email, password=password, ip=_peer_ip(request),
+                                         now=rt.clock(), user_agent=request.headers.get("user-agent"))
+    except actions.SignInLocked as exc:
+        minutes = max(1, round(exc.retry_after / 60))
+        response = render(request, "signin.html", status=429, email=email,
+                          error=f"Too many failed sign-ins. Try again in {minutes} minute{'s' if minutes > 1 else ''}.")
+        response.headers["retry-after"] = str(exc.retry_after)
+        return response
     if result is None:
         return render(request, "signin.html", status=401, error="Wrong email or password.", email=email)
     user, session = result
     return _signed_in(request, user["id"], session)
 
 
+LINK_REFUSED = "That sign-in link is invalid, has expired or was used already: ask for a new one."
+
+
 @router.get("/signin/link/{token}")
-async def signin_link(request: Request, token: str):
+async def signin_link_page(request: Request, token: str):
+    """Says whose link it is, with a button: the link is used up only by that POST, so a mail
+    scanner fetching the link does not spend it."""
     rt = runtime(request)
     user_id = actions.user_for_signin_link(rt.signer, token, now=rt.clock())
+    email = await asyncio.to_thread(_user_email, rt, user_id) if user_id is not None else None
+    if email is None:
+        return render(request, "signin.html", status=401, error=LINK_REFUSED, email="")
+    response = render(request, "signin_link.html", token=token, email=email)
+    response.headers["referrer-policy"] = "no-referrer"
+    return response
+
+
+@router.post("/signin/link")
+async def signin_link(request: Request, token: str = Form("", max_length=200), csrf: str = Form("")):
+    check_csrf(request, csrf)
+    rt = runtime(request)
+    user_id = await asyncio.to_thread(actions.use_signin_link, rt.engine, rt.signer, token, now=rt.clock())
     if user_id is None:
-        return render(request, "signin.html", status=401, error="That sign-in link is invalid or has expired.", email="")
-    session = await asyncio.to_thread(actions.start_session, rt.engine, user_id=user_id, ip=_peer_ip(request), now=rt.clock())
+        return render(request, "signin.html", status=401, error=LINK_REFUSED, email="")
+    session = await asyncio.to_thread(actions.start_session, rt.engine, user_id=user_id, ip=_peer_ip(request), now=rt.clock(),
+                                      user_agent=request.headers.get("user-agent"))
     return _signed_in(request, user_id, session)
+
+
+def _user_email(rt, user_id: int) -> str | None:
+    with rt.engine.connect() as conn:
+        return conn.execute(select(users.c.email).where(users.c.id == user_id, users.c.disabled_at.is_(None))).scalar()
 
 
 @router.post("/signout")

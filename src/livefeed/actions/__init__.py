@@ -8,26 +8,28 @@ import secrets
 import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate
 
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from .core import compose
-from .core.model import Invalid
-from .core.secrets import check_password, hash_password, new_secret, secret_hash
-from .core.tokens import CLICK, MESSAGE, OPEN, TokenSigner
-from .db.tables import api_tokens, emails, links, people, recipients, sessions, smtp_accounts, user_ips, users, workspaces
-from .integrations.outbound import Outbound
-from .mail.smtp import MailError, Mailer, Outgoing, SmtpMailer, SmtpOptions
-from .vault import Vault, VaultError
-from .people import ensure_person
+from ..core import compose
+from ..core.model import Invalid
+from ..core.secrets import hash_password
+from ..core.tokens import CLICK, MESSAGE, OPEN, TokenSigner
+from ..db.tables import emails, links, people, recipients, smtp_accounts, users, workspaces
+from ..integrations.outbound import Outbound
+from ..mail.smtp import MailError, Mailer, Outgoing, SmtpMailer, SmtpOptions
+from ..vault import Vault, VaultError
+from ..people import ensure_person
+from .sessions import (  # noqa: F401 - the one way in: actions.sign_in, actions.create_token…
+    SESSION_DAYS, SIGNIN_LINK_MINUTES, SignInLocked, create_token, end_session, find_user, list_sessions, list_tokens,
+    remember_ip, revoke_session, revoke_token, set_disabled, sign_in, signin_link_token, start_session, use_signin_link,
+    user_for_session, user_for_signin_link, user_for_token,
+)
 
-SESSION_DAYS = 30
-SIGNIN_LINK_MINUTES = 15
-SIGNIN = b"l"
 SELF = b"s"
 DEFAULT_WORKSPACE = "Default"
 
@@ -78,75 +80,6 @@ def add_user(engine: Engine, *, email: str, name: str, timezone: str, workspace:
             )).inserted_primary_key[0]
         except IntegrityError:
             raise ActionError("email", f"a user with {email} already exists") from None
-
-
-def find_user(conn: Connection, email: str):
-    return conn.execute(select(users).where(users.c.email == email.strip().lower())).mappings().first()
-
-
-def create_token(engine: Engine, *, email: str, now: datetime) -> str:
-    """A new API token for the user; only its hash is stored."""
-    with engine.begin() as conn:
-        user = find_user(conn, email)
-        if user is None:
-            raise ActionError("email", f"no user {email}")
-        token = new_secret("lf_")
-        conn.execute(insert(api_tokens).values(user_id=user["id"], token_hash=secret_hash(token), created_at=now))
-        return token
-
-
-def user_for_token(conn: Connection, token: str):
-    query = select(users).join(api_tokens, api_tokens.c.user_id == users.c.id).where(api_tokens.c.token_hash == secret_hash(token))
-    return conn.execute(query).mappings().first()
-
-
-def user_for_session(conn: Connection, token: str, *, now: datetime):
-    query = (select(users, sessions.c.expires_at).join(sessions, sessions.c.user_id == users.c.id)
-             .where(sessions.c.token_hash == secret_hash(token), sessions.c.expires_at > now))
-    return conn.execute(query).mappings().first()
-
-
-def sign_in(engine: Engine, *, email: str, password: str, ip: str | None, now: datetime):
-    """Check the password; return (user, session token) or None. A failed check costs the same."""
-    with engine.connect() as conn:
-        user = find_user(conn, email)
-    if not check_password(password, user["password_hash"] if user else hash_password("timing-equaliser")) or user is None:
-        return None
-    return user, start_session(engine, user_id=user["id"], ip=ip, now=now)
-
-
-def start_session(engine: Engine, *, user_id: int, ip: str | None, now: datetime) -> str:
-    """A new session; the sign-in address is remembered so the rep's own opens are recognised."""
-    token = new_secret("lfs_")
-    with engine.begin() as conn:
-        conn.execute(insert(sessions).values(user_id=user_id, token_hash=secret_hash(token), created_at=now,
-                                             expires_at=now + timedelta(days=SESSION_DAYS)))
-        if ip:
-            remember_ip(conn, user_id=user_id, ip=ip, now=now)
-    return token
-
-
-def remember_ip(conn: Connection, *, user_id: int, ip: str, now: datetime) -> None:
-    updated = conn.execute(update(user_ips).where(user_ips.c.user_id == user_id, user_ips.c.ip == ip).values(last_seen=now))
-    if not updated.rowcount:
-        conn.execute(insert(user_ips).values(user_id=user_id, ip=ip, last_seen=now))
-
-
-def end_session(engine: Engine, token: str) -> None:
-    with engine.begin() as conn:
-        conn.execute(delete(sessions).where(sessions.c.token_hash == secret_hash(token)))
-
-
-def signin_link_token(signer: TokenSigner, *, user_id: int, now: datetime) -> str:
-    expires = int(now.timestamp()) + SIGNIN_LINK_MINUTES * 60
-    return f"{expires}.{signer.sign(SIGNIN + str(expires).encode(), user_id)}"
-
-
-def user_for_signin_link(signer: TokenSigner, token: str, *, now: datetime) -> int | None:
-    expires, _, signed = token.partition(".")
-    if not expires.isdigit() or int(expires) < now.timestamp():
-        return None
-    return signer.verify(SIGNIN + expires.encode(), signed)
 
 
 # --- sending tracked email ---------------------------------------------------------------------
