@@ -11,7 +11,7 @@ import pytest
 from playwright.async_api import expect
 
 from .conftest import make_rep, pixel_path, send
-from .test_browser import CHROME, browser, signin_url  # noqa: F401  (fixture)
+from .test_browser import CHROME, browser, open_signin_link, signin_url  # noqa: F401  (fixture)
 
 AXE = Path(__file__).with_name("vendor") / "axe-4.14.1.min.js"
 PAGES = ["/app", "/app/people", "/app/tasks", "/app/settings", "/app/admin/users", "/app/outbox", "/app/templates"]
@@ -44,7 +44,7 @@ async def test_no_serious_violations_on_the_window_and_the_main_pages(browser, s
                           headers=rep.headers)
     context = await browser.new_context(viewport={"width": width, "height": 900}, bypass_csp=True)
     page = await context.new_page()
-    await page.goto(signin_url(server.runtime.signer, server.url, user_id=rep.id, now=clock()))
+    await open_signin_link(page, signin_url(server.runtime.signer, server.url, user_id=rep.id, now=clock()))
     found = {}
     for path in PAGES + [f"/app/people/{person_id}"]:
         await page.goto(server.url + path)

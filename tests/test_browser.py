@@ -11,6 +11,13 @@ from livefeed.db.tables import recipients
 from livefeed.runtime import Runtime
 from livefeed.web.pages import signin_url
 
+
+async def open_signin_link(page, link: str) -> None:
+    """Follow a sign-in link as a rep does: the page, then its Sign in button (links work once)."""
+    await page.goto(link)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url("**/app")
+
 from .conftest import LiveServer, pixel_path, require, send
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -35,7 +42,7 @@ async def open_window(browser, server, rep, clock):
     page = await context.new_page()
     dialogs = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-    await page.goto(signin_url(server.runtime.signer, server.url, user_id=rep.id, now=clock()))
+    await open_signin_link(page, signin_url(server.runtime.signer, server.url, user_id=rep.id, now=clock()))
     await page.goto(server.url + "/live")
     await page.wait_for_selector("#status.live")
     return page, dialogs

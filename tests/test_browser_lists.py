@@ -3,7 +3,7 @@
 from playwright.async_api import expect
 
 from .conftest import send
-from .test_browser import browser, hit, open_window  # noqa: F401  (fixture)
+from .test_browser import browser, hit, open_signin_link, open_window  # noqa: F401  (fixture)
 
 
 async def post_person(client, rep, **body):
@@ -179,7 +179,7 @@ async def test_the_editor_formats_saves_a_template_loads_it_and_sends_it(browser
     from livefeed.web.pages import signin_url
 
     page = await (await browser.new_context()).new_page()
-    await page.goto(signin_url(server.runtime.signer, server.url, user_id=rep.id, now=clock()))
+    await open_signin_link(page, signin_url(server.runtime.signer, server.url, user_id=rep.id, now=clock()))
     answers = iter(["Follow-up", "https://example.com/deck"])
 
     async def answer(dialog):  # the template name, then the link address

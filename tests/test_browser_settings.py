@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from playwright.async_api import expect
 
-from .test_browser import browser, signin_url  # noqa: F401  (fixture)
+from .test_browser import browser, open_signin_link, signin_url  # noqa: F401  (fixture)
 from .test_connectors import vendors  # noqa: F401  (fixture)
 from .test_mailwatch import PASSWORD, dovecot  # noqa: F401  (fixture)
 from .test_smtp_account import mail_server  # noqa: F401  (fixture)
@@ -17,7 +17,7 @@ async def test_settings_connect_mailbox_website_webhook_and_marketo(browser, ser
     # a phone's width, in a browser set to New York while the rep's own zone is London
     context = await browser.new_context(viewport={"width": 360, "height": 800}, timezone_id="America/New_York", locale="en-US")
     page = await context.new_page()
-    await page.goto(signin_url(server.runtime.signer, server.url, user_id=rep.id, now=clock()))
+    await open_signin_link(page, signin_url(server.runtime.signer, server.url, user_id=rep.id, now=clock()))
     await page.goto(server.url + "/app/settings")
 
     mailbox = page.locator("#mailbox")
@@ -27,7 +27,7 @@ async def test_settings_connect_mailbox_website_webhook_and_marketo(browser, ser
     await mailbox.locator("[name=username]").fill(rep.email)
     await mailbox.locator("[name=password]").fill("wrong-password")
     await mailbox.locator("[data-action=test]").click()
-    await expect(mailbox.locator(".result")).to_contain_text("password: sign-in refused")
+    await expect(mailbox.locator(".result")).to_contain_text("password: the server refused the username or password")
     await mailbox.locator("[name=password]").fill(PASSWORD)
     await mailbox.locator("[data-action=test]").click()
     await expect(mailbox.locator(".result")).to_contain_text("Signed in to 127.0.0.1; folder INBOX opened (IDLE")
@@ -104,7 +104,7 @@ async def test_settings_smtp_account_test_save_keep_password_and_remove(browser,
     port, _ = mail_server
     context = await browser.new_context()
     page = await context.new_page()
-    await page.goto(signin_url(server.runtime.signer, server.url, user_id=rep.id, now=clock()))
+    await open_signin_link(page, signin_url(server.runtime.signer, server.url, user_id=rep.id, now=clock()))
     await page.goto(server.url + "/app/settings")
     smtp = page.locator("#smtp")
     await smtp.locator("[name=host]").fill("127.0.0.1")
@@ -113,10 +113,10 @@ async def test_settings_smtp_account_test_save_keep_password_and_remove(browser,
     await smtp.locator("[name=username]").fill("rita")
     await smtp.locator("[name=password]").fill("wrong-password")
     await smtp.locator("[data-action=test]").click()
-    await expect(smtp.locator(".result")).to_contain_text("password: sign-in refused: 535")
+    await expect(smtp.locator(".result")).to_contain_text("password: the server refused the username or password (SMTP 535)")
     await smtp.locator("[name=password]").fill("app-password-1")
     await smtp.locator("[data-action=test]").click()
-    await expect(smtp.locator(".result")).to_contain_text("Signed in to mx.seller.test as rita")
+    await expect(smtp.locator(".result")).to_contain_text("Signed in to 127.0.0.1 as rita")
     await smtp.locator("[type=submit]").click()
     await expect(smtp.locator("[data-state]")).to_have_text(f"Sending as you through rita on 127.0.0.1:{port}")
     await page.reload()
@@ -124,6 +124,11 @@ async def test_settings_smtp_account_test_save_keep_password_and_remove(browser,
     assert await smtp.locator("[name=password]").input_value() == ""
     await smtp.locator("[type=submit]").click()  # no password typed: the stored one is kept
     await expect(smtp.locator(".result")).to_have_text("Saved: your email now goes out through this account.")
+    await smtp.locator("[name=port]").fill("2525")  # another server: the stored password does not go with it
+    await expect(smtp.locator("[name=password]")).to_have_attribute("placeholder", "Required: the server or user name changed")
+    assert await smtp.locator("[name=password]").evaluate("el => el.required")
+    await smtp.locator("[name=port]").fill(str(port))
+    assert not await smtp.locator("[name=password]").evaluate("el => el.required")
     await smtp.locator("[data-action=remove]").click()
     await expect(smtp.locator(".result")).to_contain_text("Removed; the password is deleted.")
     await expect(smtp.locator("[data-state]")).to_be_hidden()

@@ -161,7 +161,8 @@ async def test_stream_accepts_the_session_cookie(server, rep, clock):
     from livefeed.web.pages import signin_url
 
     async with server.client() as client:
-        await client.get(signin_url(server.runtime.signer, server.url, user_id=rep.id, now=clock()))
+        from .test_web import use_signin_link
+        await use_signin_link(client, signin_url(server.runtime.signer, server.url, user_id=rep.id, now=clock()))
         async with client.stream("GET", "/api/v1/feed/stream") as response:
             assert response.status_code == 200
             assert (await SseReader(response).next_event("ready"))["data"] == '{"last_id":0}'

@@ -152,3 +152,19 @@ def test_tokens_and_users_from_the_command_line(tmp_path):
     assert "script" in listed.output and made.output.strip() not in listed.output
     assert revoked.exit_code == 0 and again.exit_code == 1 and "No token" in again.output
     assert disabled.exit_code == 0 and last_admin.exit_code == 1 and "last admin" in last_admin.output
+
+
+async def test_a_cookie_session_changes_nothing_without_the_csrf_header_and_our_origin(server, rep):
+    url = "/api/v1/workspace/marketo-webhook-secret"
+    async with server.client() as client:
+        await sign_in(client)
+        csrf = csrf_of((await client.get("/app/settings")).text)
+        forged = await client.post(url, headers={"origin": "https://evil.example"})  # what a cross-site form or fetch sends
+        no_origin = await client.post(url, headers={"x-csrf-token": csrf})
+        other_origin = await client.post(url, headers={"x-csrf-token": csrf, "origin": "https://evil.example"})
+        ours = await client.post(url, headers={"x-csrf-token": csrf, "origin": server.url})
+        reading = await client.get("/api/v1/me")  # reads need neither
+    async with server.client() as client:
+        bearer = await client.post(url, headers=rep.headers)  # browsers never send a token on their own
+    assert [forged.status_code, no_origin.status_code, other_origin.status_code] == [403, 403, 403]
+    assert ours.status_code == 200 and reading.status_code == 200 and bearer.status_code == 200

@@ -35,8 +35,12 @@ async def capture(base: str, link: str) -> None:
 
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path="/usr/bin/chromium")
-        window = await browser.new_page(viewport={"width": 380, "height": 680})
+        context = await browser.new_context()  # one sign-in (links work once) for both pages
+        window = await context.new_page()
+        await window.set_viewport_size({"width": 380, "height": 680})
         await window.goto(link)
+        await window.get_by_role("button", name="Sign in").click()
+        await window.wait_for_url("**/app")
         await window.goto(base + "/live")
         await window.wait_for_selector("#feed .row")
         await window.wait_for_timeout(1000)
@@ -45,8 +49,8 @@ async def capture(base: str, link: str) -> None:
             await window.click(f"[data-tab={tab}]")
             await window.wait_for_selector(rows)
             await window.screenshot(path=OUT / f"window-{tab}.png")
-        app = await browser.new_page(viewport={"width": 1200, "height": 800})
-        await app.goto(link)
+        app = await context.new_page()
+        await app.set_viewport_size({"width": 1200, "height": 800})
         for path, name in (("/app?template=1", "app-compose-sent"), ("/app/people", "app-people"),
                            ("/app/settings", "app-settings"), ("/app/templates", "app-templates")):
             await app.goto(base + path)

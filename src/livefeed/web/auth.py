@@ -108,12 +108,43 @@ def _with_conn(rt, fn):
         return fn(conn)
 
 
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+CSRF_HEADER = "x-csrf-token"
+
+
 async def api_user(request: Request):
-    """FastAPI dependency for the JSON API: 401 unless a valid token or session is presented."""
+    """FastAPI dependency for the JSON API: 401 unless a valid token or session is presented; a
+    session (cookie) that changes something must also prove the request comes from our own pages."""
     user = await _lookup(request)
     if user is None:
         raise HTTPException(401, "Sign in or send Authorization: Bearer <token>", headers={"WWW-Authenticate": "Bearer"})
+    if request.method not in SAFE_METHODS and not _has_bearer(request):
+        check_same_origin(request)
     return user
+
+
+def _has_bearer(request: Request) -> bool:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and bool(token.strip())
+
+
+def check_same_origin(request: Request) -> None:
+    """403 unless the request carries the page's CSRF token (double submit: header = cookie) and
+    comes from this server's origin — the two checks OWASP's CSRF cheat sheet pairs."""
+    cookie = request.cookies.get(CSRF_COOKIE)
+    sent = request.headers.get(CSRF_HEADER)
+    if not cookie or not sent or not hmac.compare_digest(cookie, sent):
+        raise HTTPException(403, f"Changes made with a session need the page's {CSRF_HEADER} header: reload the page and try again")
+    origin = request.headers.get("origin")
+    if not origin or not _is_our_origin(request, origin):
+        raise HTTPException(403, "This request came from another site")
+
+
+def _is_our_origin(request: Request, origin: str) -> bool:
+    public = runtime(request).settings.public_url
+    ours = "://".join(public.split("://", 1)[:1] + [public.split("://", 1)[1].split("/", 1)[0]])
+    host = request.headers.get("host")
+    return origin.lower() == ours.lower() or (host is not None and origin.split("://", 1)[-1].lower() == host.lower())
 
 
 async def admin_user(request: Request):
