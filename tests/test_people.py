@@ -53,10 +53,10 @@ async def test_a_rise_is_a_feed_event_for_the_owner_and_a_first_score_is_not(ser
     colleague = make_rep(engine, clock, "olga@seller.test")
     async with server.client() as client:
         async with ready_stream(client, rep.headers) as reader:
-            person = await upsert(client, colleague, email="paul@prospect.test", first_name="Paul", owner_email=rep.email, lead_score=40)
+            person = await upsert(client, rep, email="paul@prospect.test", first_name="Paul", owner_email=rep.email, lead_score=40)
             assert (await reader.next())["event"] == "changed"  # the Target list changed; no feed row
-            await upsert(client, colleague, email="paul@prospect.test", lead_score=30)  # a fall: no row
-            await upsert(client, colleague, email="paul@prospect.test", lead_score=65)
+            await upsert(client, rep, email="paul@prospect.test", lead_score=30)  # a fall: no row
+            await upsert(client, rep, email="paul@prospect.test", lead_score=65)
             frame = await reader.next_event("hit")
         feed = (await client.get("/api/v1/feed", headers=rep.headers)).json()["events"]
         assert (await client.get("/api/v1/feed", headers=colleague.headers)).json()["events"] == []

@@ -56,11 +56,23 @@ class Applied:
     rises: int = 0  # score rises announced as feed events
 
 
+class NotYours(Exception):
+    """A rep tried to change a person another rep owns: only the owner or an admin may."""
+
+
+def may_change(actor: Mapping | None, owner_id: int | None) -> bool:
+    """Who changes a person (fields, owner, do-not-track): an admin, its owner, anyone while it has
+    no owner; the operator's imports and the connectors (no actor) always."""
+    return actor is None or actor["role"] == "admin" or owner_id is None or owner_id == actor["id"]
+
+
 def apply_people(conn: Connection, *, workspace_id: int, records: list[tuple[int, dict]], source: str, now: datetime,
-                 partial: bool = False, existing: dict[str, dict] | None = None) -> tuple[Applied, list[dict]]:
+                 partial: bool = False, existing: dict[str, dict] | None = None,
+                 actor: Mapping | None = None) -> tuple[Applied, list[dict]]:
     """Upsert people by email in one transaction; return what happened and the score-rise events
     to append. A row whose owner is not a rep of the workspace is rejected; unless `partial`, any
-    rejection raises Rejection before anything is written."""
+    rejection raises Rejection before anything is written. NotYours when `actor` (a rep) changes
+    someone another rep owns."""
     applied = Applied(rejected=[])
     reps = dict(conn.execute(select(users.c.email, users.c.id).where(users.c.workspace_id == workspace_id)).all())
     if existing is None:
@@ -72,6 +84,8 @@ def apply_people(conn: Connection, *, workspace_id: int, records: list[tuple[int
             applied.rejected.append(Rejected(line, record["email"], "owner_email", f"no rep {owner} in this workspace"))
             continue
         current = existing.get(record["email"])
+        if current is not None and not may_change(actor, current["owner_id"]):
+            raise NotYours(record["email"])
         if current is not None:
             applied.ids[record["email"]] = current["id"]
         values, change = merge(current, record, owner_id=KEEP if owner is KEEP else reps.get(owner), source=source, now=now)
@@ -111,7 +125,8 @@ def apply_people(conn: Connection, *, workspace_id: int, records: list[tuple[int
     return applied, events
 
 
-async def upsert_people(rt, *, workspace_id: int, records: list[tuple[int, dict]], source: str, before=None) -> Applied:
+async def upsert_people(rt, *, workspace_id: int, records: list[tuple[int, dict]], source: str, before=None,
+                        actor: Mapping | None = None) -> Applied:
     """Apply person records through the recorder's writer (score rises become feed events, in id
     order with the hits), then drop the affected Target lists and tell the owners' windows.
     `before(conn)` runs first in the same transaction. Raise Invalid for a rejected record."""
@@ -120,7 +135,7 @@ async def upsert_people(rt, *, workspace_id: int, records: list[tuple[int, dict]
     def job(conn):
         if before is not None:
             before(conn)
-        return apply_people(conn, workspace_id=workspace_id, records=records, source=source, now=now)
+        return apply_people(conn, workspace_id=workspace_id, records=records, source=source, now=now, actor=actor)
 
     try:
         applied = await rt.recorder.write(job)

@@ -79,6 +79,15 @@ def _check_refs(conn: Connection, workspace_id: int, fields: Mapping) -> None:
             raise Invalid("assignee_id", f"no rep {fields['assignee_id']} in this workspace")
 
 
+def visible_to(user: Mapping):
+    """The tasks a user sees and changes: a rep those assigned to them or that they created (and
+    so assigned); an admin every task of the workspace."""
+    clause = tasks.c.workspace_id == user["workspace_id"]
+    if user["role"] != "admin":
+        clause = and_(clause, or_(tasks.c.assignee_id == user["id"], tasks.c.created_by == user["id"]))
+    return clause
+
+
 def create_task(conn: Connection, user: Mapping, data: Mapping, *, now: datetime) -> int:
     fields = task_fields(data, creating=True)
     _check_refs(conn, user["workspace_id"], fields)
@@ -94,8 +103,7 @@ def create_task(conn: Connection, user: Mapping, data: Mapping, *, now: datetime
 def update_task(conn: Connection, user: Mapping, task_id: int, data: Mapping, *, now: datetime) -> tuple[int, int] | None:
     """Change the given fields; (old assignee, new assignee), or None when there is no such task."""
     fields = task_fields(data, creating=False)
-    current = conn.execute(select(tasks.c.assignee_id, tasks.c.status).where(
-        tasks.c.id == task_id, tasks.c.workspace_id == user["workspace_id"])).first()
+    current = conn.execute(select(tasks.c.assignee_id, tasks.c.status).where(tasks.c.id == task_id, visible_to(user))).first()
     if current is None:
         return None
     _check_refs(conn, user["workspace_id"], fields)
@@ -113,7 +121,7 @@ def complete_task(conn: Connection, user: Mapping, task_id: int, *, now: datetim
 
 def delete_task(conn: Connection, user: Mapping, task_id: int) -> int | None:
     """Delete; the assignee, or None when there is no such task in the workspace."""
-    assignee = conn.execute(select(tasks.c.assignee_id).where(tasks.c.id == task_id, tasks.c.workspace_id == user["workspace_id"])).scalar()
+    assignee = conn.execute(select(tasks.c.assignee_id).where(tasks.c.id == task_id, visible_to(user))).scalar()
     if assignee is not None:
         conn.execute(delete(tasks).where(tasks.c.id == task_id))
     return assignee
@@ -136,7 +144,7 @@ _SELECT = _build_select()
 
 
 def get_task(conn: Connection, user: Mapping, task_id: int, *, now: datetime) -> dict | None:
-    row = conn.execute(_SELECT.where(tasks.c.id == task_id, tasks.c.workspace_id == user["workspace_id"])).mappings().first()
+    row = conn.execute(_SELECT.where(tasks.c.id == task_id, visible_to(user))).mappings().first()
     return task_view(row, now) if row else None
 
 
@@ -144,6 +152,8 @@ def assignee_zone(conn: Connection, user: Mapping, assignee_id: int | None) -> t
     """The assignee whose tasks are listed (the rep by default) and their time zone."""
     if assignee_id is None or assignee_id == user["id"]:
         return user["id"], taskdates.zone(user["timezone"])
+    if user["role"] != "admin":
+        raise PermissionError("only an admin lists another rep's tasks")
     found = conn.execute(select(users.c.timezone).where(users.c.id == assignee_id, users.c.workspace_id == user["workspace_id"])).scalar()
     if found is None:
         raise Invalid("assignee_id", f"no rep {assignee_id} in this workspace")

@@ -106,7 +106,7 @@ class ArchiveIn(BaseModel):
 
 @router.patch("/emails/{email_id}", summary="Archive or unarchive an email (turns its tracking off or on)",
               responses={404: {"description": "No such email of yours"}})
-async def archive_email(email_id: int, body: ArchiveIn, request: Request, user=Depends(api_user)):
+async def archive_email(email_id: IdPath, body: ArchiveIn, request: Request, user=Depends(api_user)):
     found = await asyncio.to_thread(actions.set_archived, runtime(request).engine, user, email_id, body.archived)
     if not found:
         return JSONResponse({"detail": "No such email"}, 404)
@@ -115,7 +115,7 @@ async def archive_email(email_id: int, body: ArchiveIn, request: Request, user=D
 
 @router.get("/feed", summary="The rep's engagement events, newest first")
 async def feed(request: Request, user=Depends(api_user),
-               limit: int = Query(50, ge=1, le=500), before: int | None = Query(None, ge=1)):
+               limit: int = Query(50, ge=1, le=500), before: IdQuery = None):
     rt = runtime(request)
 
     def read():

@@ -21,7 +21,7 @@ from ..core.model import Invalid, iso_z
 from ..core.secrets import new_secret, secret_hash
 from ..core.tokens import PROBE
 from ..db.tables import people, workspaces
-from .api import error_422
+from .api import IdPath, error_422
 from .auth import admin_user, api_user, runtime
 
 router = APIRouter(prefix="/api/v1")
@@ -90,12 +90,20 @@ async def probe_tracking_url(rt, url: str) -> str | None:
     return None
 
 
+NOT_YOURS = {403: {"description": "The person belongs to another rep: only they or an admin change them"}}
+
+
+def not_yours() -> JSONResponse:
+    return JSONResponse({"detail": "This person belongs to another rep: only they or an admin can change them"}, 403)
+
+
 async def write_people(request: Request, user, records: list[tuple[int, dict]], *, before=None):
+    """Upsert as `user`: NotYours when they change someone another rep owns."""
     return await people_actions.upsert_people(runtime(request), workspace_id=user["workspace_id"], records=records,
-                                              source="api", before=before)
+                                              source="api", before=before, actor=user)
 
 
-@router.post("/people", summary="Create or update a person (upsert by email)", responses={**INVALID, 200: {"description": "Updated"}},
+@router.post("/people", summary="Create or update a person (upsert by email)", responses={**INVALID, **NOT_YOURS, 200: {"description": "Updated"}},
              status_code=201)
 async def upsert_person(body: PersonIn, request: Request, user=Depends(api_user)):
     try:
@@ -103,12 +111,14 @@ async def upsert_person(body: PersonIn, request: Request, user=Depends(api_user)
         applied = await write_people(request, user, [(1, record)])
     except Invalid as exc:
         return error_422(exc.field, exc.message)
+    except people_actions.NotYours:
+        return not_yours()
     view = await _read_person(request, user, applied.ids[record["email"]])
     return JSONResponse(view, status_code=201 if applied.created else 200)
 
 
-@router.patch("/people/{person_id}", summary="Change a person", responses={**INVALID, **NOT_FOUND})
-async def patch_person(person_id: int, body: PersonPatch, request: Request, user=Depends(api_user)):
+@router.patch("/people/{person_id}", summary="Change a person (yours, unowned, or any as an admin)", responses={**INVALID, **NOT_FOUND, **NOT_YOURS})
+async def patch_person(person_id: IdPath, body: PersonPatch, request: Request, user=Depends(api_user)):
     current = await _read_person(request, user, person_id)
     if current is None:
         return JSONResponse({"detail": "No such person"}, 404)
@@ -127,14 +137,18 @@ async def patch_person(person_id: int, body: PersonPatch, request: Request, user
             if flag is not None:
                 conn.execute(update(people).where(people.c.id == person_id).values(do_not_track=flag))
 
+        if not people_actions.may_change(user, current["owner"]["id"] if current["owner"] else None):
+            return not_yours()
         await write_people(request, user, [(1, record)], before=rename)
     except Invalid as exc:
         return error_422(exc.field, exc.message)
+    except people_actions.NotYours:
+        return not_yours()
     return await _read_person(request, user, person_id)
 
 
 @router.get("/people/{person_id}", summary="One person, with the newest score changes", responses=NOT_FOUND)
-async def get_person(person_id: int, request: Request, user=Depends(api_user)):
+async def get_person(person_id: IdPath, request: Request, user=Depends(api_user)):
     view = await _read_person(request, user, person_id, history=50)
     return view if view is not None else JSONResponse({"detail": "No such person"}, 404)
 
@@ -282,7 +296,7 @@ async def new_hook_secret(request: Request, user=Depends(admin_user)):
 
 
 @router.post("/people/{person_id}/add", summary="Add someone known only from marketing to LiveFeed", responses=NOT_FOUND)
-async def add_person(person_id: int, request: Request, user=Depends(api_user)):
+async def add_person(person_id: IdPath, request: Request, user=Depends(api_user)):
     rt = runtime(request)
     now = rt.clock()
 

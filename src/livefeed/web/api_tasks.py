@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from .. import tasks as task_actions
 from ..core import taskdates
 from ..core.model import Invalid
-from .api import error_422
+from .api import MAX_ID, IdPath, error_422
 from .auth import api_user, runtime
 
 router = APIRouter(prefix="/api/v1")
@@ -86,7 +86,7 @@ async def list_tasks(request: Request, user=Depends(api_user),
                      to: str | None = Query(None, description="YYYY-MM-DD, inclusive"),
                      status: Literal["open", "done", "all"] = "open",
                      overdue: bool = Query(False, description="Only open tasks whose due time has passed"),
-                     assignee_id: int | None = Query(None, description="Another rep of the workspace (default: you)"),
+                     assignee_id: int | None = Query(None, ge=1, le=MAX_ID, description="Another rep of the workspace (admins; default: you)"),
                      limit: int = Query(200, ge=1, le=task_actions.MAX_LIST)):
     rt = runtime(request)
     now = rt.clock()
@@ -112,16 +112,18 @@ async def list_tasks(request: Request, user=Depends(api_user),
         return Response(json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode(), media_type="application/json")
     except Invalid as exc:
         return error_422(exc.field, exc.message, where="query")
+    except PermissionError as exc:
+        return JSONResponse({"detail": f"Not allowed: {exc}"}, 403)
 
 
 @router.get("/tasks/{task_id}", summary="One task", responses=NOT_FOUND)
-async def get_task(task_id: int, request: Request, user=Depends(api_user)):
+async def get_task(task_id: IdPath, request: Request, user=Depends(api_user)):
     view = await _view(request, user, task_id)
     return view if view is not None else JSONResponse({"detail": "No such task"}, 404)
 
 
 @router.patch("/tasks/{task_id}", summary="Change a task (status done completes it)", responses={**INVALID, **NOT_FOUND})
-async def patch_task(task_id: int, body: TaskPatch, request: Request, user=Depends(api_user)):
+async def patch_task(task_id: IdPath, body: TaskPatch, request: Request, user=Depends(api_user)):
     fields = body.model_dump(exclude_unset=True)
     try:
         changed = await _transaction(request, lambda conn, now: task_actions.update_task(conn, user, task_id, fields, now=now))
@@ -130,11 +132,12 @@ async def patch_task(task_id: int, body: TaskPatch, request: Request, user=Depen
     if changed is None:
         return JSONResponse({"detail": "No such task"}, 404)
     await _changed(request, *changed)
-    return await _view(request, user, task_id)
+    view = await _view(request, user, task_id)
+    return view if view is not None else {"id": task_id, "detail": "Reassigned: the task is no longer yours"}
 
 
 @router.delete("/tasks/{task_id}", status_code=204, summary="Delete a task", responses=NOT_FOUND)
-async def delete_task(task_id: int, request: Request, user=Depends(api_user)):
+async def delete_task(task_id: IdPath, request: Request, user=Depends(api_user)):
     assignee = await _transaction(request, lambda conn, now: task_actions.delete_task(conn, user, task_id))
     if assignee is None:
         return JSONResponse({"detail": "No such task"}, 404)

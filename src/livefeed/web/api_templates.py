@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .. import email_templates
 from ..core.model import Invalid
-from .api import error_422
+from .api import IdPath, error_422
 from .auth import api_user, runtime
 
 router = APIRouter(prefix="/api/v1")
@@ -71,13 +71,13 @@ async def create_template(body: TemplateIn, request: Request, user=Depends(api_u
 
 
 @router.get("/templates/{template_id}", summary="One template", responses=NOT_YOURS)
-async def get_template(template_id: int, request: Request, user=Depends(api_user)):
+async def get_template(template_id: IdPath, request: Request, user=Depends(api_user)):
     found = await _in_transaction(request, lambda conn, now: email_templates.get_template(conn, user, template_id))
     return found if found is not None else _refusal("missing")
 
 
 @router.patch("/templates/{template_id}", summary="Change a template", responses={**INVALID, **NOT_YOURS})
-async def patch_template(template_id: int, body: TemplatePatch, request: Request, user=Depends(api_user)):
+async def patch_template(template_id: IdPath, body: TemplatePatch, request: Request, user=Depends(api_user)):
     given = body.model_dump(exclude_unset=True)
     for name, value in given.items():
         if value is None:
@@ -95,6 +95,6 @@ async def patch_template(template_id: int, body: TemplatePatch, request: Request
 
 
 @router.delete("/templates/{template_id}", status_code=204, summary="Delete a template", responses=NOT_YOURS)
-async def delete_template(template_id: int, request: Request, user=Depends(api_user)):
+async def delete_template(template_id: IdPath, request: Request, user=Depends(api_user)):
     outcome = await _in_transaction(request, lambda conn, now: email_templates.remove(conn, user, template_id))
     return _refusal(outcome) or Response(status_code=204)

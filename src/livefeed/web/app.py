@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import StatementError
 
 from ..db.tables import now_utc
 from ..runtime import Runtime
@@ -110,6 +111,17 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = now_utc, o
     @app.exception_handler(pages.SignInRequired)
     async def sign_in_required(request: Request, exc: pages.SignInRequired):
         return pages.to_signin()
+
+    @app.exception_handler(OverflowError)
+    async def number_out_of_range(request: Request, exc: OverflowError):
+        # a number no column holds (an id past 64 bits in a form or body): bad input, never a 500
+        return JSONResponse({"detail": "A number in the request is out of range"}, status_code=422)
+
+    @app.exception_handler(StatementError)
+    async def statement_error(request: Request, exc: StatementError):
+        if isinstance(exc.orig, OverflowError):
+            return await number_out_of_range(request, exc.orig)
+        raise exc
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):

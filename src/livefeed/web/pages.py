@@ -22,6 +22,7 @@ from ..core.netaddr import client_ip
 from ..core.tokens import TokenSigner
 from ..db.tables import emails, events, outbox, recipients, smtp_accounts, users
 from ..richtext import autolink, clean_html, is_blank
+from .api import IdPath
 from .auth import CSRF_COOKIE, SESSION_COOKIE, check_csrf, csrf_token, forget_session, page_user, runtime
 from .track import SELF_COOKIE
 
@@ -243,7 +244,7 @@ async def compose(request: Request, to: str = Form(""), cc: str = Form(""), subj
 
 
 @router.post("/app/emails/{email_id}/archive")
-async def archive_email(request: Request, email_id: int, archived: str = Form(""), csrf: str = Form(""),
+async def archive_email(request: Request, email_id: IdPath, archived: str = Form(""), csrf: str = Form(""),
                         user=Depends(signed_in_rep)):
     """The Sent list's Archive / Unarchive button: tracking off or back on."""
     check_csrf(request, csrf)
@@ -296,7 +297,7 @@ async def outbox_list(request: Request, user=Depends(signed_in_rep)):
 
 
 @router.get("/app/outbox/{message_id}")
-async def outbox_message(request: Request, message_id: int, user=Depends(signed_in_rep)):
+async def outbox_message(request: Request, message_id: IdPath, user=Depends(signed_in_rep)):
     rows = await asyncio.to_thread(_outbox_rows, runtime(request), user, message_id)
     if not rows:
         return render(request, "outbox.html", status=404, user=user, rows=[], missing=True)
@@ -304,7 +305,7 @@ async def outbox_message(request: Request, message_id: int, user=Depends(signed_
 
 
 @router.get("/app/outbox/{message_id}/body")
-async def outbox_body(request: Request, message_id: int):
+async def outbox_body(request: Request, message_id: IdPath):
     """The recipient's copy, served sandboxed: no scripts, an opaque origin (so no rep cookies)."""
     user = await page_user(request)
     if user is None:
@@ -381,7 +382,7 @@ async def tasks_create(request: Request, user=Depends(signed_in_rep)):
 
 
 @router.post("/app/tasks/{task_id}")
-async def tasks_change(request: Request, task_id: int, action: str = Form(""), csrf: str = Form(""),
+async def tasks_change(request: Request, task_id: IdPath, action: str = Form(""), csrf: str = Form(""),
                        back: str = Form("/app/tasks"), user=Depends(signed_in_rep)):
     check_csrf(request, csrf)
     rt = runtime(request)
@@ -452,7 +453,7 @@ async def admin_add_user(request: Request, user=Depends(signed_in_rep)):
 
 
 @router.post("/app/admin/users/{user_id}")
-async def admin_change_user(request: Request, user_id: int, user=Depends(signed_in_rep)):
+async def admin_change_user(request: Request, user_id: IdPath, user=Depends(signed_in_rep)):
     from .api_users import change_user
 
     _require_admin(user)

@@ -17,6 +17,7 @@ from .. import tasks as task_actions
 from ..core import scoring, taskdates
 from ..db import queries
 from ..db.tables import page_views, people, score_changes, users
+from .api import IdPath
 from .auth import check_csrf, runtime
 from .pages import render, signed_in_rep
 
@@ -50,7 +51,7 @@ async def people_list(request: Request, user=Depends(signed_in_rep)):
 
 
 @router.get("/app/people/{person_id}")
-async def person_page(request: Request, person_id: int, user=Depends(signed_in_rep)):
+async def person_page(request: Request, person_id: IdPath, user=Depends(signed_in_rep)):
     rt = runtime(request)
     now = rt.clock()
     tz = taskdates.zone(user["timezone"])
@@ -87,7 +88,7 @@ async def person_page(request: Request, person_id: int, user=Depends(signed_in_r
 
 
 @router.post("/app/people/{person_id}/add")
-async def person_add(request: Request, person_id: int, csrf: str = Form(""), user=Depends(signed_in_rep)):
+async def person_add(request: Request, person_id: IdPath, csrf: str = Form(""), user=Depends(signed_in_rep)):
     check_csrf(request, csrf)
     rt = runtime(request)
     now = rt.clock()
@@ -103,7 +104,7 @@ async def person_add(request: Request, person_id: int, csrf: str = Form(""), use
 
 
 @router.post("/app/people/{person_id}/tracking")
-async def person_tracking(request: Request, person_id: int, csrf: str = Form(""), track: str = Form(""),
+async def person_tracking(request: Request, person_id: IdPath, csrf: str = Form(""), track: str = Form(""),
                           user=Depends(signed_in_rep)):
     """Mark a person do-not-track (track=off) or trackable again (track=on)."""
     check_csrf(request, csrf)
@@ -142,7 +143,7 @@ async def templates_page(request: Request, user=Depends(signed_in_rep)):
 
 
 @router.post("/app/templates/{template_id}/{action}")
-async def template_action(request: Request, template_id: int, action: str, csrf: str = Form(""), shared: str = Form(""),
+async def template_action(request: Request, template_id: IdPath, action: str, csrf: str = Form(""), shared: str = Form(""),
                           user=Depends(signed_in_rep)):
     """Share / stop sharing, or delete, one template (its author, or an admin once shared)."""
     check_csrf(request, csrf)

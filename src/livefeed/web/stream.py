@@ -16,6 +16,7 @@ from urllib.parse import parse_qs
 
 from ..db import queries
 from ..live.hub import sse_frame
+from .api import MAX_ID
 from .auth import authenticate, cookie_value
 
 PATH = "/api/v1/feed/stream"
@@ -46,7 +47,7 @@ class FeedStream:
             return await _json(send, 401, {"detail": "Sign in or send Authorization: Bearer <token>"},
                                extra=[(b"www-authenticate", b"Bearer")])
         header = headers.get(b"last-event-id", b"").decode("latin-1")
-        last_id = int(header) if header.isdigit() else after
+        last_id = int(header) if _is_id(header) else after
         await self._stream(rt, user, last_id, backlog, receive, send)
 
     async def _stream(self, rt, user, last_id, backlog, receive, send) -> None:
@@ -93,6 +94,11 @@ async def _json(send, status: int, body: dict, extra: list | None = None) -> Non
     await send({"type": "http.response.body", "body": json.dumps(body).encode()})
 
 
+def _is_id(text: str, *, allow_zero: bool = False) -> bool:
+    """ASCII digits of a 64-bit id ("²" is a digit to str.isdigit, and 2**64 overflows the database)."""
+    return text.isascii() and text.isdigit() and len(text) <= 19 and (allow_zero or int(text) > 0) and int(text) <= MAX_ID
+
+
 def _query(raw: bytes) -> tuple[int | None, int]:
     """Parse `after` and `backlog`; raise ValueError(field, message) on a bad value."""
     query = parse_qs(raw.decode("latin-1"))
@@ -101,8 +107,9 @@ def _query(raw: bytes) -> tuple[int | None, int]:
         if name not in query:
             return None
         value = query[name][-1]
-        if not value.isdigit() or (maximum is not None and int(value) > maximum):
-            raise ValueError(name, f"must be a whole number{f' from 0 to {maximum}' if maximum is not None else ' ≥ 0'}")
+        maximum = MAX_ID if maximum is None else maximum
+        if not _is_id(value, allow_zero=True) or int(value) > maximum:
+            raise ValueError(name, f"must be a whole number from 0 to {maximum}")
         return int(value)
 
     return number("after"), number("backlog", MAX_BACKLOG) or 0
