@@ -35,6 +35,7 @@ class Settings:
     target_cache_seconds: float = 30.0
     demo: bool = False
     outbound_allow: Allowlist = field(default_factory=Allowlist)
+    max_body_bytes: int = 6 * 1024 * 1024  # a 2 MB email body in JSON, with room; 413 beyond
     outbound_timeout_seconds: float = 10.0  # connect and greeting to a host a user named; every failure takes this long
     extra: dict = field(default_factory=dict)
 
@@ -162,6 +163,8 @@ VARIABLES = (
     Variable("STREAM_QUEUE_SIZE", "256", "Frames buffered per open stream; a stream that falls this far behind is cut off "
              "and resumes by event id."),
     Variable("TARGET_CACHE_SECONDS", "30", "The most a cached Target list can lag behind changes no signal covers."),
+    Variable("MAX_BODY_BYTES", "6291456 (6 MiB)", "The largest request body the API and pages read (413 beyond, before "
+             "anything reads it). The tracking beacon and the Marketo webhook have smaller limits of their own."),
     Variable("DEMO", "(off)", "`1` runs the demo simulator (what `serve --demo` sets)."),
 )
 
@@ -197,6 +200,7 @@ def from_env(env: dict | None = None, **overrides) -> Settings:
         target_cache_seconds=_number(env, "TARGET_CACHE_SECONDS", 30.0, minimum=0),
         demo=env.get(PREFIX + "DEMO", "") in ("1", "true", "yes"),
         outbound_allow=_allowlist(env.get(PREFIX + "OUTBOUND_ALLOW", "")),
+        max_body_bytes=int(_number(env, "MAX_BODY_BYTES", 6 * 1024 * 1024, minimum=64 * 1024)),
     )
     values.update(overrides)
     return Settings(**values)

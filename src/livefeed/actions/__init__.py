@@ -220,12 +220,13 @@ class EmailSender:
         copy = compose.tracked_copy(html_body=compose.fill(draft.html, values, html_body=True),
                                     text_body=compose.fill(draft.text, values), pixel_url=pixel,
                                     track=track if draft.track_clicks and tracked else None)
+        safe = compose.header_safe  # stored names and fields (CRM, imports) may hold line breaks
         message = EmailMessage()
-        message["From"] = formataddr((user["name"], user["email"]))
-        message["To"] = ", ".join(formataddr((draft.names.get(a, ""), a)) for a in draft.to)
+        message["From"] = formataddr((safe(user["name"]), user["email"]))
+        message["To"] = ", ".join(formataddr((safe(draft.names.get(a, "")), a)) for a in draft.to)
         if draft.cc:
-            message["Cc"] = ", ".join(formataddr((draft.names.get(a, ""), a)) for a in draft.cc)
-        message["Subject"] = compose.fill(draft.subject, values)
+            message["Cc"] = ", ".join(formataddr((safe(draft.names.get(a, "")), a)) for a in draft.cc)
+        message["Subject"] = safe(compose.fill(draft.subject, values))
         message["Date"] = formatdate(self._clock().timestamp(), localtime=False)
         message["Message-ID"] = self.message_id(recipient_id)
         message.set_content(copy.text)

@@ -21,13 +21,26 @@ _BLOCK_END = re.compile(r"</(p|div|h[1-6]|li|tr|table)>|<br\s*/?>", re.IGNORECAS
 _HIDDEN = re.compile(r"<(script|style|head)\b.*?</\1>", re.IGNORECASE | re.DOTALL)
 
 
+# Every character Python's str.splitlines() (and so the email package) breaks a line on: CR and LF,
+# but also VT, FF, the file/group/record separators, NEL and the Unicode line and paragraph separators.
+_LINE_BREAKS = frozenset("\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029")
+
+
 def header_problem(value: str) -> str | None:
     """Why a header value is unsafe, or None."""
-    if "\r" in value or "\n" in value:
-        return "must not contain line breaks (CR/LF)"
-    if "\x00" in value:
-        return "must not contain NUL"
+    if any(c in _LINE_BREAKS for c in value):
+        return "must not contain line breaks (CR, LF, VT, FF, NEL, U+2028 or U+2029)"
+    if any((ord(c) < 32 and c != "\t") or 0x7F <= ord(c) <= 0x9F for c in value):
+        return "must not contain control characters"
     return None
+
+
+def header_safe(value: str) -> str:
+    """A stored value made fit for a header: each line break or control character becomes a space
+    (names and fields come from CRMs and imports, where such characters do occur)."""
+    if not any(c in _LINE_BREAKS or ord(c) < 32 or 0x7F <= ord(c) <= 0x9F for c in value):
+        return value
+    return " ".join("".join(" " if c in _LINE_BREAKS or ord(c) < 32 or 0x7F <= ord(c) <= 0x9F else c for c in value).split())
 
 
 def address_problem(address: str) -> str | None:

@@ -29,6 +29,8 @@ def json_object(body: bytes) -> dict:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         raise Invalid("body", "is not JSON") from None
+    except RecursionError:  # [[[[…: the parser's recursion, not a server fault
+        raise TooDeep("body", "is nested too deeply") from None
     if not isinstance(data, dict):
         raise Invalid("body", "must be a JSON object")
     return data
@@ -40,6 +42,10 @@ class Invalid(ValueError):
     def __init__(self, field: str, message: str):
         super().__init__(f"{field}: {message}")
         self.field, self.message = field, message
+
+
+class TooDeep(Invalid):
+    """A body nested beyond what the parser follows: malformed (400), not merely invalid."""
 
 
 @dataclass(frozen=True)

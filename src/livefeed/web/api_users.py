@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select, update
 
 from .. import actions
+from ..core import compose
 from ..core.model import Invalid
 from ..db.tables import users, workspaces
 from .api import IdPath, error_422
@@ -142,3 +143,5 @@ def check_user_values(values: dict) -> None:
     for name in ("role", "name", "timezone"):
         if name in values and values[name] is None:
             raise Invalid(name, "must not be null")
+    if values.get("name") is not None and (problem := compose.header_problem(values["name"])):
+        raise Invalid("name", problem)  # it becomes the From header of the rep's mail

@@ -23,6 +23,7 @@ from . import (
     api, api_connectors, api_items, api_mailbox, api_people, api_smtp, api_tasks, api_templates, api_tokens, api_users, pages,
     people_pages, stream,
 )
+from .limits import BodyLimit
 from .track import TrackingFrontdoor
 
 log = logging.getLogger(__name__)
@@ -106,11 +107,17 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = now_utc, o
     app.include_router(pages.router)
     app.include_router(people_pages.router)
 
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(pages.SignInRequired)
     async def sign_in_required(request: Request, exc: pages.SignInRequired):
         return pages.to_signin()
+
+    @app.exception_handler(RecursionError)
+    async def nested_too_deeply(request: Request, exc: RecursionError):
+        # [[[[… in a JSON body: the parser gives up; the client sent something malformed
+        return JSONResponse({"detail": [{"loc": ["body"], "msg": "is nested too deeply", "type": "value_error"}]}, status_code=400)
 
     @app.exception_handler(OverflowError)
     async def number_out_of_range(request: Request, exc: OverflowError):

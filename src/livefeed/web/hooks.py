@@ -18,7 +18,7 @@ from collections.abc import Callable
 from sqlalchemy import select
 
 from ..core.marketo import read_hook
-from ..core.model import Invalid
+from ..core.model import Invalid, TooDeep
 from ..core.secrets import secret_hash
 from ..db.tables import workspaces
 from ..marketing import Batcher, record_activities
@@ -51,6 +51,8 @@ class MarketoHook:
             return await _answer(send, 413, {"detail": f"Body over {MAX_BODY} bytes"})
         try:
             engagement = read_hook(body, rt.clock())
+        except TooDeep as exc:
+            return await _answer(send, 400, {"detail": [{"loc": ["body"], "msg": exc.message, "type": "value_error"}]})
         except Invalid as exc:
             loc = ["body", *exc.field.split(".")] if exc.field != "body" else ["body"]
             return await _answer(send, 422, {"detail": [{"loc": loc, "msg": exc.message, "type": "value_error"}]})
