@@ -65,7 +65,9 @@ async def test_a_colleague_replying_is_a_reply_and_evidence_of_forwarding(server
     assert event["forwarded"] and "anna@prospect.test replied to the copy sent to paul@prospect.test" in event["forward_evidence"][0]
 
 
-async def test_someone_replying_with_the_recipient_in_cc_is_evidence_of_forwarding(server, rep, inbound):
+async def test_a_reply_from_outside_the_email_and_the_recipients_domain_is_kept_greyed_as_unknown(server, rep, inbound):
+    # Our Message-ID travels in every reply and forward, so anyone holding one can write "a reply".
+    # Only the recipient, anyone the email went to, or a colleague at the recipient's domain counts.
     async with server.client() as client:
         _, message_id = await sent_copy(client, server, rep)
         raw = (f"From: Carol CFO <carol@holding.test>\r\nTo: rita@seller.test\r\nCc: Paul <paul@prospect.test>\r\n"
@@ -75,11 +77,22 @@ async def test_someone_replying_with_the_recipient_in_cc_is_evidence_of_forwardi
         stranger = raw.replace(b"Cc: Paul <paul@prospect.test>\r\n", b"").replace(b"<cc-1@", b"<cc-2@")
         await deliver(inbound, stranger, sender="carol@holding.test")
         events = await feed(client, rep)
-    copying, alone = events[1], events[0]
-    assert copying["reason"] == "Reply from carol@holding.test, copying paul@prospect.test" and copying["detail"].startswith("Paul sent me")
-    assert copying["forward_evidence"] == [
-        "2026-11-26 09:00 UTC: carol@holding.test replied to the copy sent to paul@prospect.test, with paul@prospect.test in CC"]
-    assert alone["reason"] == "Reply from carol@holding.test" and alone["kind"] == "reply"
+    assert len(events) == 2
+    for event in events:
+        assert event["kind"] == "reply" and event["class"] == "machine" and not event["alert"] and not event["forwarded"]
+        assert event["reason"] == "Reply from an unknown sender, carol@holding.test: not on the email nor at prospect.test"
+        assert event["detail"].startswith("Paul sent me")
+
+
+async def test_a_reply_from_someone_the_email_was_copied_to_counts(server, rep, inbound):
+    async with server.client() as client:
+        sent = await send(client, rep, to=["paul@prospect.test"], cc=["dana@partner.test"])
+        message_id = server.runtime.sender.message_id(sent["recipients"][0]["recipient_id"])
+        raw = (f"From: Dana <dana@partner.test>\r\nTo: rita@seller.test\r\nSubject: Re: Hello\r\n"
+               f"Message-ID: <d-1@partner.test>\r\nIn-Reply-To: {message_id}\r\n\r\nCount us in.\r\n").encode()
+        await deliver(inbound, raw, sender="dana@partner.test")
+        [event] = await feed(client, rep)
+    assert event["class"] == "human" and event["alert"] and event["reason"].startswith("Reply from dana@partner.test")
 
 
 async def test_auto_replies_and_bounces(server, rep, inbound):
@@ -118,3 +131,30 @@ async def test_forged_foreign_own_and_archived_mail_records_nothing(server, rep,
             conn.execute(update(emails).where(emails.c.id == sent["id"]).values(archived=True))
         await deliver(inbound, message("gmail_reply.eml", message_id))
         assert await feed(client, rep) == []
+
+
+async def test_a_message_nested_too_deeply_is_refused_for_good_and_a_flood_is_slowed(server, rep, engine):
+    from livefeed.inbound import InboundHandler
+
+    port = free_port()
+    smtp = await serve_smtp(server.runtime, "127.0.0.1", port, handler=InboundHandler(server.runtime, limit=3))
+    try:
+        async with server.client() as client:
+            _, message_id = await sent_copy(client, server, rep)
+        nested = f"From: paul@prospect.test\r\nIn-Reply-To: {message_id}\r\n" + "".join(
+            f'Content-Type: multipart/mixed; boundary="b{i}"\r\n\r\n--b{i}\r\n' for i in range(3000)) + "\r\nhi\r\n"
+        async with aiosmtplib.SMTP(hostname="127.0.0.1", port=port) as client:
+            with pytest.raises(aiosmtplib.SMTPDataError) as refused:
+                await client.sendmail("paul@prospect.test", ["replies@livefeed.test"], nested.encode())
+            answers = []
+            for _ in range(3):
+                try:
+                    await client.sendmail("x@flood.test", ["replies@livefeed.test"], b"Subject: hi\r\n\r\nhi\r\n")
+                    answers.append(250)
+                except aiosmtplib.SMTPResponseException as exc:
+                    answers.append(exc.code)
+                    break
+    finally:
+        smtp.close()
+    assert refused.value.code == 550
+    assert answers == [250, 250, 421]  # the nested one counted as the first of three

@@ -48,9 +48,11 @@ async def record_inbound(rt, raw: bytes) -> str | None:
         if inbound.sender == rep_email:
             return None, []  # the rep's own message in the thread
         address = conn.execute(select(recipients.c.address).where(recipients.c.id == context["id"])).scalar()
+        addressed = set(conn.execute(select(recipients.c.address).where(recipients.c.email_id == context["email_id"])).scalars())
         state = ForwardState.from_json(context["forward_state"])
         evidence = list(state.evidence)
-        row = _event_row(inbound, context, address, state, now)
+        row = _event_row(inbound, context, address, state, now,
+                         known=replies.sender_is_plausible(inbound.sender, recipient=address, addressed=addressed))
         row["idempotency_key"] = key
         if state.evidence != evidence:
             log_.save_forward_states(conn, {context["id"]: state.to_json()})
@@ -62,7 +64,7 @@ async def record_inbound(rt, raw: bytes) -> str | None:
         return None
 
 
-def _event_row(inbound: replies.Inbound, context: dict, address: str, state: ForwardState, now) -> dict:
+def _event_row(inbound: replies.Inbound, context: dict, address: str, state: ForwardState, now, *, known: bool = True) -> dict:
     if inbound.kind == replies.BOUNCE:
         bounce = inbound.bounce
         cls, reason = MACHINE, f"{'Hard' if bounce.hard else 'Soft'} bounce{' ' + bounce.status if bounce.status else ''}"
@@ -71,6 +73,9 @@ def _event_row(inbound: replies.Inbound, context: dict, address: str, state: For
         detail = bounce.reason
     elif inbound.kind == replies.AUTO_REPLY:
         cls, reason, detail = MACHINE, f"Auto-reply ({inbound.auto_reason})", inbound.excerpt
+    elif not known:  # kept, greyed and not counted: a Message-ID is no proof of who writes
+        cls, detail = MACHINE, inbound.excerpt
+        reason = f"Reply from an unknown sender, {inbound.sender or 'no address'}: not on the email nor at {address.rpartition('@')[2]}"
     else:
         cls, reason, detail = HUMAN, f"Reply from {inbound.sender}", inbound.excerpt
         colleague = inbound.sender.rpartition("@")[2] == address.rpartition("@")[2]
@@ -95,29 +100,58 @@ def _event_row(inbound: replies.Inbound, context: dict, address: str, state: For
 
 # --- the inbound SMTP server (`livefeed smtpd`) --------------------------------------------------
 
+# 120 messages a minute from one client address: far above a mail server relaying replies to a
+# team, far below a flood; past it the client is told to slow down (4xx: real servers retry later).
+MESSAGES_PER_MINUTE = 120
+
+
+class ClientLimit:
+    """Messages per client address in fixed one-minute windows, by the injected clock."""
+
+    def __init__(self, clock, limit: int = MESSAGES_PER_MINUTE):
+        self.clock, self.limit = clock, limit
+        self._window: int | None = None
+        self._counts: dict[str, int] = {}
+
+    def allow(self, client: str) -> bool:
+        window = int(self.clock().timestamp() // 60)
+        if window != self._window:
+            self._window, self._counts = window, {}
+        self._counts[client] = self._counts.get(client, 0) + 1
+        return self._counts[client] <= self.limit
+
+
 class InboundHandler:
     """aiosmtpd handler: every message delivered here is read; the answer waits for the commit."""
 
-    def __init__(self, rt):
+    def __init__(self, rt, *, limit: int = MESSAGES_PER_MINUTE):
         self.rt = rt
+        self.limit = ClientLimit(rt.clock, limit)
 
     async def handle_DATA(self, server, session, envelope) -> str:
+        peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer)
+        if not self.limit.allow(peer):
+            log.warning("inbound SMTP: over %d messages a minute from %s", self.limit.limit, peer)
+            return "421 4.7.0 Too many messages from your address, try again later"
         raw = envelope.original_content or envelope.content
         if isinstance(raw, str):
             raw = raw.encode("utf-8", "surrogateescape")
         try:
             await record_inbound(self.rt, raw)
+        except replies.Unreadable as exc:  # the same bytes would fail the same way: refuse for good
+            log.warning("inbound message refused: %s", exc)
+            return "550 5.6.0 Message not readable: MIME parts nested too deeply"
         except Exception:  # not stored: the sending server keeps it and retries
             log.exception("inbound message not recorded")
             return "451 4.3.0 Not stored, try again later"
         return "250 2.0.0 Accepted"
 
 
-async def serve_smtp(rt, host: str, port: int):
+async def serve_smtp(rt, host: str, port: int, *, handler: InboundHandler | None = None):
     """Start the inbound SMTP server on the running loop; returns the asyncio server."""
     from aiosmtpd.smtp import SMTP
 
-    handler = InboundHandler(rt)
+    handler = handler or InboundHandler(rt)
     loop = asyncio.get_running_loop()
     return await loop.create_server(lambda: SMTP(handler, data_size_limit=MAX_MESSAGE_BYTES, enable_SMTPUTF8=True,
                                                  hostname="livefeed"), host, port)

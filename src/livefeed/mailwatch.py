@@ -26,6 +26,7 @@ from sqlalchemy import Engine, select, update
 from .core.outbound import IMAP_PORTS
 from .db.tables import mailboxes, users
 from .integrations.outbound import Outbound, OutboundError
+from .core.replies import Unreadable
 from .inbound import MAX_MESSAGE_BYTES, record_inbound
 from .vault import Vault, VaultError
 
@@ -209,7 +210,10 @@ class MailboxWatcher:
             for uid in await session.uids_after(last_uid):
                 raw = await session.fetch(uid)
                 if raw is not None:
-                    await self.record(raw)  # an error here is retried: the place is not moved past it
+                    try:
+                        await self.record(raw)  # an error here is retried: the place is not moved past it
+                    except Unreadable as exc:  # ...except a message that can never be read: skipped
+                        log.warning("mailbox of user %s: message %s skipped: %s", self.config.user_id, uid, exc)
                 last_uid = uid
                 await self._save(last_uid=uid)
             await self._save(checked_at=self.clock())

@@ -45,6 +45,13 @@ class Bounce:
     reason: str  # the diagnostic, one line
 
 
+def sender_is_plausible(sender: str, *, recipient: str, addressed: set[str]) -> bool:
+    """Whether a reply could come from `sender`: the person written to, anyone the email was
+    addressed to (To or Cc), or someone at the recipient's domain (a colleague). Anyone else who
+    quotes our Message-ID (it travels in every reply and forward) is an unknown sender."""
+    return sender == recipient or sender in addressed or sender.rpartition("@")[2] == recipient.rpartition("@")[2]
+
+
 @dataclass(frozen=True)
 class Inbound:
     kind: str  # reply | auto_reply | bounce
@@ -58,8 +65,21 @@ class Inbound:
     message_id: str = ""  # the inbound message's own Message-ID: the same message twice records once
 
 
+class Unreadable(ValueError):
+    """A message the parser cannot follow (MIME nested thousands deep): refused for good (SMTP 550),
+    never retried."""
+
+
 def read_message(raw: bytes) -> Inbound | None:
-    """What an inbound message is, or None when it names none of LiveFeed's Message-IDs."""
+    """What an inbound message is, or None when it names none of LiveFeed's Message-IDs;
+    Unreadable for a message no mail client would produce."""
+    try:
+        return _read(raw)
+    except RecursionError:
+        raise Unreadable("the message's MIME parts are nested too deeply") from None
+
+
+def _read(raw: bytes) -> Inbound | None:
     message = message_from_bytes(raw, policy=policy.default)
     sender = parseaddr(str(message.get("from", "")))[1].lower()
     cc = tuple(a.lower() for _, a in getaddresses([str(v) for v in message.get_all("cc", [])]) if a)
