@@ -85,3 +85,21 @@ async def test_bodies_over_the_limit_are_refused_before_they_are_read(settings, 
         small = await client.post("/api/v1/people", content=b"{}", headers={"content-type": "application/json"})
     assert declared.status_code == 413 and streamed.startswith(b"HTTP/1.1 413 ")
     assert small.status_code == 401  # under the limit: on to authentication as usual
+
+
+async def test_html_sent_through_the_api_is_cleaned_like_the_compose_forms(server, rep, engine):
+    html = ('<table width="600"><tr><td onclick="steal()"><p style="color:#333;behavior:url(x)">Hi</p>'
+            '<img src="https://cdn.seller.test/logo.png" onerror="steal()"><a href="javascript:steal()">x</a>'
+            '<script>steal()</script><iframe src="https://evil.test"></iframe>'
+            '<a href="https://example.com/deck">the deck</a></td></tr></table>')
+    async with server.client() as client:
+        await send(client, rep, html=html)
+        empty = await client.post("/api/v1/emails", headers=rep.headers, json={
+            "to": ["paul@prospect.test"], "subject": "Hi", "html": "<script>steal()</script>"})
+    with engine.connect() as conn:
+        raw = conn.execute(select(outbox.c.raw)).scalar()
+    for active in ("steal()", "<script", "onerror", "onclick", "<iframe", "javascript:", "behavior"):
+        assert active not in raw
+    assert 'width=3D"600"' in raw or 'width="600"' in raw  # presentation stays
+    assert "https://cdn.seller.test/logo.png" in raw and "/c/" in raw  # the image, and the link tracked
+    assert empty.status_code == 422 and empty.json()["detail"][0]["loc"] == ["body", "html"]

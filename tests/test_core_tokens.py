@@ -33,3 +33,20 @@ def test_token_from_another_secret_is_rejected():
 def test_garbage_is_rejected_without_error():
     for junk in ("", "a", "x" * 200, "é" * 20, "!!!!!!!!!!!!!!!!!!!!", "AAAAAAAAAAAAAAAAAAAA"):
         assert signer.verify(OPEN, junk) is None
+
+
+def test_only_the_canonical_spelling_of_a_token_is_accepted():
+    from livefeed.core.tokens import OPEN, TokenSigner, _b64, _unb64
+
+    signer = TokenSigner(b"k" * 32)
+    token = signer.sign(OPEN, 1234)
+    assert signer.verify(OPEN, token) == 1234
+    last = token[-1]
+    spare_bits = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+                  if c != last and _unb64(token[-14:-1] + c) == _unb64(token[-14:])]
+    assert spare_bits  # base64 leaves bits unused in the last character: other spellings decode the same
+    for other in spare_bits:
+        assert signer.verify(OPEN, token[:-1] + other) is None
+    assert signer.verify(OPEN, token[:3] + "." + token[3:]) is None  # stray characters base64 would skip
+    padded = _b64(bytes([0xD2 | 0x80, 0x89, 0x00]))  # 1234 as a padded varint
+    assert signer.verify(OPEN, padded + token[-14:]) is None

@@ -29,3 +29,20 @@ def test_smtp_url_options():
     assert SmtpOptions.from_url("smtp://mail.test").port == 587 and SmtpOptions.from_url("smtp://mail.test").start_tls is None
     implicit = SmtpOptions.from_url("smtps://mail.test")
     assert implicit.use_tls and implicit.port == 465 and implicit.start_tls is None
+
+
+def test_the_database_and_its_folder_are_private_to_the_server_user(tmp_path):
+    import stat
+
+    from livefeed.db.engine import make_engine
+    from livefeed.settings import from_env
+
+    var = tmp_path / "var"
+    settings = from_env({"LIVEFEED_VAR_DIR": str(var)})
+    engine = make_engine(settings.database_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (x)")
+    engine.dispose()
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in [var, *var.iterdir()]}
+    assert modes["var"] == 0o700 and modes["secret_key"] == 0o600 and modes["livefeed.db"] == 0o600
+    assert all(mode & 0o077 == 0 for name, mode in modes.items()), modes  # -wal and -shm too

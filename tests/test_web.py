@@ -284,3 +284,17 @@ async def test_templates_page_shares_and_deletes_with_csrf(server, rep, engine, 
     assert forged.status_code == 403 and shared.status_code == 303 and not_visible.status_code == 404
     assert {t["name"] for t in olga_sees} == {"Intro <1>", "Hers"}
     assert deleted.status_code == 303 and "Intro" not in after.text and "No templates yet" in after.text
+
+
+async def test_hsts_is_sent_only_with_an_https_public_url(settings, clock):
+    from livefeed.web.app import create_app
+    import httpx
+
+    for public, expected in (("https://feed.example.com", "max-age=31536000"), ("http://127.0.0.1:8000", None)):
+        app = create_app(settings.with_(public_url=public), clock=clock)
+        async with app.app.router.lifespan_context(app.app):
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=public) as client:
+                page = await client.get("/signin")
+                api = await client.get("/api/v1/health")
+        assert page.headers.get("strict-transport-security") == expected
+        assert api.headers.get("strict-transport-security") == expected

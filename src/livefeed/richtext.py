@@ -25,6 +25,41 @@ def clean_html(html: str) -> str:
                      clean_content_tags={"script", "style"}, strip_comments=True).strip()
 
 
+# Mail written elsewhere (the API, Gmail's compose window) keeps what mail clients render —
+# tables, images, fonts, inline styles limited to presentation — and loses what runs or reaches
+# out: scripts, event handlers, forms, frames, objects, `javascript:` URLs, style sheets.
+EMAIL_TAGS = TAGS | {"h4", "h5", "h6", "hr", "pre", "code", "sub", "sup", "small", "big", "center", "font", "img",
+                     "table", "thead", "tbody", "tfoot", "tr", "td", "th", "caption", "colgroup", "col", "strike", "del", "ins"}
+_BOX = {"style", "align", "valign", "width", "height", "bgcolor", "border", "dir"}
+EMAIL_ATTRIBUTES = {
+    "*": {"style", "dir", "align"},
+    "a": {"href", "title", "style"},
+    "img": {"src", "alt", "title", "width", "height", "style", "border"},
+    "font": {"color", "face", "size", "style"},
+    "table": _BOX | {"cellpadding", "cellspacing", "role"},
+    "td": _BOX | {"colspan", "rowspan", "nowrap"},
+    "th": _BOX | {"colspan", "rowspan", "nowrap", "scope"},
+    "tr": _BOX, "col": {"width", "span", "style"}, "colgroup": {"width", "span", "style"},
+}
+EMAIL_SCHEMES = SCHEMES | {"cid"}  # cid: images attached to the message itself
+STYLE_PROPERTIES = {
+    "color", "background-color", "font", "font-family", "font-size", "font-weight", "font-style", "text-align",
+    "text-decoration", "line-height", "margin", "margin-top", "margin-bottom", "margin-left", "margin-right",
+    "padding", "padding-top", "padding-bottom", "padding-left", "padding-right", "border", "border-collapse",
+    "border-top", "border-bottom", "border-left", "border-right", "border-color", "border-width", "border-style",
+    "width", "height", "max-width", "min-width", "vertical-align", "white-space", "display", "text-transform",
+    "letter-spacing", "list-style-type",
+}
+
+
+def clean_email_html(html: str) -> str:
+    """An email's HTML from anywhere made safe to send and to show: presentation kept, anything
+    that runs or loads from elsewhere (scripts, handlers, forms, frames, style sheets) dropped."""
+    return nh3.clean(html, tags=EMAIL_TAGS, attributes=EMAIL_ATTRIBUTES, url_schemes=EMAIL_SCHEMES, link_rel=None,
+                     clean_content_tags={"script", "style", "title"}, strip_comments=True,
+                     filter_style_properties=STYLE_PROPERTIES).strip()
+
+
 _PIECES = re.compile(r"(<[^>]*>)")
 _URL = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
 _TRAILING = ".,;:!?)]}"

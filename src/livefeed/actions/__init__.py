@@ -24,6 +24,7 @@ from ..integrations.outbound import Outbound
 from ..mail.smtp import MailError, Mailer, Outgoing, SmtpMailer, SmtpOptions
 from ..vault import Vault, VaultError
 from ..people import ensure_person
+from ..richtext import clean_email_html
 from .sessions import (  # noqa: F401 - the one way in: actions.sign_in, actions.create_token…
     SESSION_DAYS, SIGNIN_LINK_MINUTES, SignInLocked, create_token, end_session, find_user, list_sessions, list_tokens,
     remember_ip, revoke_session, revoke_token, set_disabled, sign_in, signin_link_token, start_session, use_signin_link,
@@ -143,6 +144,10 @@ def validate_draft(*, to: list[str], cc: list[str], subject: str | None, html: s
             fields += [f for f in compose.fields_used(value) if f not in fields]
         except ValueError as exc:
             raise ActionError(name, str(exc)) from None
+    if html and html.strip():  # whoever wrote it (API, compose, Gmail), scripts and handlers never reach a recipient
+        html = clean_email_html(html)
+        if not html and not (text and text.strip()):
+            raise ActionError("html", "nothing is left to send once scripts and other active content are removed")
     return Draft(to=parsed["to"], cc=parsed["cc"], subject=subject.strip(), html=html or None, text=text or None, names=names,
                  track_opens=track_opens, track_clicks=track_clicks, fields=tuple(fields))
 

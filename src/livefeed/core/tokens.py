@@ -71,4 +71,9 @@ class TokenSigner:
             return None
         if not hmac.compare_digest(mac, self._mac(purpose, body)):
             return None
-        return _unvarint(body)
+        number = _unvarint(body)
+        # One spelling per value: base64 has spare bits and skips stray characters, a varint can be
+        # padded; only the exact text sign() makes is accepted (one token, one cache key, one row).
+        if number is None or _b64(_varint(number)) + _b64(mac) != token:
+            return None
+        return number

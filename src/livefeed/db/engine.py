@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -22,7 +23,7 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite:///"):
         path = url[len("sqlite:///"):]
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            private_file(Path(path))
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_MS / 1000},
                                pool_size=8, max_overflow=16)
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -31,6 +32,15 @@ def make_engine(url: str) -> Engine:
     options = f"-c statement_timeout={STATEMENT_TIMEOUT_MS} -c lock_timeout={STATEMENT_TIMEOUT_MS}"
     return create_engine(sqlalchemy_url(url), pool_size=10, max_overflow=20, pool_pre_ping=True,
                          connect_args={"options": options, "application_name": "livefeed"})
+
+
+def private_file(path: Path) -> None:
+    """Create the database file (and a missing directory) readable by this user only: 0600 in
+    0700. SQLite gives its -wal and -shm files the database file's mode. Existing files keep theirs."""
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

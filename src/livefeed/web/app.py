@@ -39,11 +39,16 @@ SECURITY_HEADERS = {
 PAGE_CSP = "default-src 'self'; img-src 'self' data:; frame-src 'self'; script-src 'self'; style-src 'self'; object-src 'none'; base-uri 'none'"
 
 
+# With an https public URL, browsers are told to come back over https only (a year, RFC 6797).
+HSTS = ("strict-transport-security", "max-age=31536000")
+
+
 class SecurityHeaders:
     """Pure ASGI middleware (BaseHTTPMiddleware would add a task group to every open stream)."""
 
-    def __init__(self, app):
+    def __init__(self, app, https: bool = False):
         self.app = app
+        self.headers = [(k.encode(), v.encode()) for k, v in [*SECURITY_HEADERS.items(), *([HSTS] if https else [])]]
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -53,7 +58,7 @@ class SecurityHeaders:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 present = {name.lower() for name, _ in headers}
-                headers += [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items() if k.encode() not in present]
+                headers += [(k, v) for k, v in self.headers if k not in present]
                 content_type = dict(headers).get(b"content-type", b"")
                 if content_type.startswith(b"text/html") and b"content-security-policy" not in present:
                     headers.append((b"content-security-policy", PAGE_CSP.encode()))
@@ -108,7 +113,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = now_utc, o
     app.include_router(people_pages.router)
 
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, https=settings.secure_cookies)
 
     @app.exception_handler(pages.SignInRequired)
     async def sign_in_required(request: Request, exc: pages.SignInRequired):
