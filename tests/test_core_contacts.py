@@ -43,7 +43,7 @@ def test_duplicates_quotes_bom_and_blank_lines():
     text = '\ufeffemail,company,lead_score\r\na@p.test,"Smith, Jones & Co",5\r\n\r\nA@p.test,,6\r\nb@p.test,"multi\nline",1\r\n'
     records, rejected = contacts.read_csv(text)
     assert [r for _, r in records][0] == {"email": "a@p.test", "company": "Smith, Jones & Co", "lead_score": 5}
-    assert [(r.line, r.field, r.message) for r in rejected] == [(4, "email", "already on line 2"), (6, "company", "must not contain line breaks (CR/LF)")]
+    assert [(r.line, r.field, r.message) for r in rejected] == [(4, "email", "already on line 2"), (6, "company", "must not contain line breaks (CR, LF, VT, FF, NEL, U+2028 or U+2029)")]
 
 
 @pytest.mark.parametrize("text, message", [

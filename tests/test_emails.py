@@ -8,7 +8,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
 from livefeed.core import tokens
-from livefeed.db.tables import emails, events, links, outbox, people, recipients
+from livefeed.db.tables import emails, events, links, outbox, people, recipients, send_queue, users
 
 from .conftest import LiveServer, free_port, make_rep, pixel_path, send
 
@@ -152,12 +152,89 @@ async def test_smtp_refusal_is_502_and_the_email_is_stored_as_failed(settings, c
     assert row.status == "failed" and "Mailbox unavailable" in row.error and row.sent_at is None
 
 
-async def test_unreachable_smtp_server_is_502(settings, clock, rep):
-    async with LiveServer(settings.with_(smtp_url=f"smtp://127.0.0.1:{free_port()}"), clock) as server:
+class Busy:
+    """A server that says "later" (4xx) the first `times` messages, then takes them."""
+
+    def __init__(self, times: int):
+        self.times, self.inbox = times, Inbox()
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.times > 0:
+            self.times -= 1
+            return "451 4.3.0 Mailbox busy, try again later"
+        return await self.inbox.handle_DATA(server, session, envelope)
+
+
+def queue_row(engine):
+    with engine.connect() as conn:
+        return conn.execute(select(send_queue)).mappings().one()
+
+
+def email_row(engine):
+    with engine.connect() as conn:
+        return conn.execute(select(emails.c.status, emails.c.error, emails.c.sent_at)).one()
+
+
+async def test_an_unreachable_smtp_server_keeps_the_email_queued_and_a_retry_sends_it(settings, clock, rep, engine):
+    port = free_port()
+    async with LiveServer(settings.with_(smtp_url=f"smtp://127.0.0.1:{port}?starttls=false"), clock) as server:
         async with server.client() as client:
             response = await client.post("/api/v1/emails", headers=rep.headers,
                                          json={"to": ["paul@prospect.test"], "subject": "Hello", "text": "hi"})
-    assert response.status_code == 502
+        assert response.status_code == 202 and response.json()["status"] == "sending"
+        assert "retrying" in response.json()["detail"]
+        assert email_row(engine).status == "sending" and queue_row(engine)["attempts"] == 1
+        assert await server.runtime.sender.send_due() == 0  # not due before its backoff
+        inbox = Inbox()
+        controller = Controller(inbox, hostname="127.0.0.1", port=port)
+        controller.start()
+        try:
+            clock.advance(seconds=61)
+            assert await server.runtime.sender.send_due() == 1
+        finally:
+            controller.stop()
+    assert [m[1] for m in inbox.messages] == [["paul@prospect.test"]]
+    assert email_row(engine).status == "sent" and queue_row(engine)["status"] == "sent" and queue_row(engine)["raw"] is None
+
+
+async def test_a_server_that_keeps_saying_later_fails_the_copy_after_the_last_attempt(settings, clock, rep, engine, smtp_server):
+    from livefeed.actions.sending import Retry
+
+    busy = Busy(times=99)
+    async with LiveServer(settings.with_(smtp_url=smtp_server(busy)), clock) as server:
+        server.runtime.sender.retry = Retry(backoff_seconds=(10,), max_attempts=3)
+        async with server.client() as client:
+            first = await client.post("/api/v1/emails", headers=rep.headers,
+                                      json={"to": ["paul@prospect.test"], "subject": "Hello", "text": "hi"})
+        for _ in range(2):
+            clock.advance(seconds=11)
+            assert await server.runtime.sender.send_due() == 1
+    assert first.status_code == 202
+    row = email_row(engine)
+    assert row.status == "failed" and "451 4.3.0 Mailbox busy" in row.error and queue_row(engine)["attempts"] == 3
+
+
+async def test_copies_left_queued_by_a_crashed_process_are_sent_once_their_claim_runs_out(settings, clock, rep, engine, smtp_server):
+    import asyncio
+
+    from livefeed.actions import validate_draft
+
+    inbox = Inbox()
+    async with LiveServer(settings.with_(smtp_url=smtp_server(inbox)), clock) as server:
+        sender = server.runtime.sender
+        with engine.connect() as conn:
+            user = dict(conn.execute(select(users).where(users.c.id == rep.id)).mappings().one())
+        draft = validate_draft(to=["paul@prospect.test", "zoe@prospect.test"], cc=[], subject="Hello", html=None, text="hi")
+        await asyncio.to_thread(sender._store, user, draft)  # stored and queued; the process "dies" before sending
+        assert await sender.send_due() == 0  # still claimed by the dead sender
+        clock.advance(seconds=sender.retry.claim_seconds + 1)
+        assert await sender.send_due() == 2
+        assert await sender.send_due() == 0  # sent once
+    with engine.connect() as conn:
+        ids = set(conn.execute(select(recipients.c.message_id)).scalars())
+    assert sorted(m[1][0] for m in inbox.messages) == ["paul@prospect.test", "zoe@prospect.test"]
+    assert {m[2]["Message-ID"] for m in inbox.messages} == ids  # the Message-IDs it was stored with
+    assert email_row(engine).status == "sent"
 
 
 async def test_display_names_name_new_people(server, rep, engine):

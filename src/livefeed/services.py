@@ -69,6 +69,7 @@ class Services:
             try:
                 await self.mail.reconcile()
                 await scheduler.tick()
+                await self.rt.sender.send_due()  # retries, and copies a crashed process left queued
             except Exception:  # the next round tries again
                 log.exception("background services round failed")
             await asyncio.sleep(self.timing.reconcile_seconds)

@@ -19,12 +19,13 @@ from ..core import compose
 from ..core.model import Invalid
 from ..core.secrets import hash_password
 from ..core.tokens import CLICK, MESSAGE, OPEN, TokenSigner
-from ..db.tables import emails, links, people, recipients, smtp_accounts, users, workspaces
+from ..db.tables import emails, links, people, recipients, send_queue, smtp_accounts, users, workspaces
 from ..integrations.outbound import Outbound
 from ..mail.smtp import MailError, Mailer, Outgoing, SmtpMailer, SmtpOptions
 from ..vault import Vault, VaultError
 from ..people import ensure_person
 from ..richtext import clean_email_html
+from . import sending
 from .sessions import (  # noqa: F401 - the one way in: actions.sign_in, actions.create_token…
     SESSION_DAYS, SIGNIN_LINK_MINUTES, SignInLocked, create_token, end_session, find_user, list_sessions, list_tokens,
     remember_ip, revoke_session, revoke_token, set_disabled, sign_in, signin_link_token, start_session, use_signin_link,
@@ -156,30 +157,40 @@ class EmailSender:
     """send_email: store the email and its tracked copies, send them, record the outcome."""
 
     def __init__(self, engine: Engine, *, signer: TokenSigner, public_url: str, mailer: Mailer, clock: Callable[[], datetime],
-                 vault: Vault, outbound: Outbound):
+                 vault: Vault, outbound: Outbound, retry: sending.Retry | None = None):
         self._engine, self._signer, self._public_url = engine, signer, public_url
         self._mailer, self._clock, self._vault, self._outbound = mailer, clock, vault, outbound
+        self.retry = retry or sending.Retry()
         self._domain = public_url.split("://", 1)[1].split("/", 1)[0].split(":", 1)[0]
 
     async def send_email(self, user, draft: Draft) -> Sent:
-        """Store, then send through the rep's own SMTP account when one is set up, else the server's."""
+        """Store (each copy queued), then send through the rep's own SMTP account when one is set
+        up, else the server's; a copy that fails for now stays queued and is retried."""
         email_id, copies, result, account = await asyncio.to_thread(self._store, user, draft)
+        status, error = (await self._deliver(user["email"], account, copies))[email_id]
+        return Sent(email_id, status, result, error)
+
+    async def send_due(self) -> int:
+        """One pass of the background sender: the queued copies that are due (retries, and copies
+        whose sender died), sent and settled; how many were tried."""
+        groups = await asyncio.to_thread(sending.claim_due, self._engine, now=self._clock(), retry=self.retry)
+        for group in groups:
+            await self._deliver(group.sender, group.account, group.copies)
+        return sum(len(g.copies) for g in groups)
+
+    async def _deliver(self, sender: str, account, copies: list[Outgoing]) -> dict[int, tuple[str, str | None]]:
         try:
-            mailer = self._mailer
-            if account is not None:
-                mailer = SmtpMailer(self._account_options(account))
-            await mailer.send(user["email"], copies)
-        except MailError as exc:
-            await asyncio.to_thread(self._finish, email_id, "failed", str(exc))
-            return Sent(email_id, "failed", result, str(exc))
-        await asyncio.to_thread(self._finish, email_id, "sent", None)
-        return Sent(email_id, "sent", result)
+            mailer = self._mailer if account is None else SmtpMailer(self._account_options(account))
+            outcomes = await mailer.send(sender, copies)
+        except MailError as exc:  # nothing could be tried: the same outcome for every copy
+            outcomes = [exc] * len(copies)
+        return await asyncio.to_thread(sending.settle, self._engine, copies, outcomes, now=self._clock(), retry=self.retry)
 
     def _account_options(self, account) -> SmtpOptions:
         try:
             password = self._vault.open(account["secret"])
         except VaultError as exc:
-            raise MailError(f"your SMTP account: {exc}", "password") from None
+            raise MailError(f"your SMTP account: {exc}", "password", permanent=True) from None
         return SmtpOptions.account(host=account["host"], port=account["port"], security=account["security"],
                                    username=account["username"], password=password, outbound=self._outbound)
 
@@ -211,6 +222,7 @@ class EmailSender:
                 conn.execute(update(recipients).where(recipients.c.id == recipient_id).values(message_id=message["Message-ID"]))
                 copies.append(Outgoing(user["workspace_id"], user["id"], email_id, recipient_id, address, message))
                 result.append({"address": address, "field": field, "person_id": person_id, "recipient_id": recipient_id})
+            conn.execute(insert(send_queue), sending.queue_rows(copies, now=now, retry=self.retry))
         return email_id, copies, result, account
 
     def _message(self, conn: Connection, user, draft: Draft, recipient_id: int, values: dict[str, str], *,
@@ -238,11 +250,6 @@ class EmailSender:
         if copy.html:
             message.add_alternative(copy.html, subtype="html")
         return message
-
-    def _finish(self, email_id: int, status: str, error: str | None) -> None:
-        with self._engine.begin() as conn:
-            conn.execute(update(emails).where(emails.c.id == email_id).values(
-                status=status, error=error, sent_at=self._clock() if status == "sent" else None))
 
 
 def untracked_addresses(conn: Connection, workspace_id: int, addresses: list[str], listed: list[str]) -> set[str]:

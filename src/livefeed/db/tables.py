@@ -219,6 +219,25 @@ emails = Table(
     Index("ix_emails_user_id_id", "user_id", "id"),
 )
 
+# Each recipient's copy, built once and kept until its server accepts it: sent at least once,
+# retried with backoff after a transient failure or a crash (the same Message-ID each time, so a
+# resend is recognisable), failed with the server's words after a permanent refusal or the last try.
+send_queue = Table(
+    "send_queue", metadata,
+    Column("recipient_id", Id, ForeignKey("recipients.id"), primary_key=True),
+    Column("email_id", Id, ForeignKey("emails.id"), nullable=False, index=True),
+    Column("workspace_id", Id, nullable=False),
+    Column("user_id", Id, nullable=False),
+    Column("rcpt", String(254), nullable=False),
+    Column("raw", Text),  # the MIME message; dropped once it is sent
+    Column("status", String(8), nullable=False),  # queued | sent | failed
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UTCDateTime, nullable=False),  # due, or claimed by a sender until then
+    Column("error", Text),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_send_queue_status_next_attempt_at", "status", "next_attempt_at"),
+)
+
 recipients = Table(
     "recipients", metadata,
     Column("id", Id, primary_key=True),

@@ -16,8 +16,9 @@ class OutboxMailer:
     def __init__(self, engine: Engine, *, clock: Callable[[], datetime]):
         self._engine, self._clock = engine, clock
 
-    async def send(self, sender: str, copies: list[Outgoing]) -> None:
+    async def send(self, sender: str, copies: list[Outgoing]) -> list[None]:
         await asyncio.to_thread(self._store, copies)
+        return [None] * len(copies)
 
     def _store(self, copies: list[Outgoing]) -> None:
         now = self._clock()

@@ -26,11 +26,12 @@ def smtp_vault(secret_key: bytes) -> Vault:
 
 class MailError(Exception):
     """The mail server refused or could not be reached; str() is the server's reason and `field`
-    the setting it points at (host, security, username/password)."""
+    the setting it points at (host, security, username/password). `permanent`: a 5xx answer or a
+    setting the policy refuses, which sending again cannot change (else it is retried)."""
 
-    def __init__(self, message: str, field: str = "host"):
+    def __init__(self, message: str, field: str = "host", *, permanent: bool = False):
         super().__init__(message)
-        self.field = field
+        self.field, self.permanent = field, permanent
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,8 @@ class Outgoing:
 
 
 class Mailer(Protocol):
-    async def send(self, sender: str, copies: list[Outgoing]) -> None: ...
+    async def send(self, sender: str, copies: list[Outgoing]) -> list["MailError | None"]:
+        """Each copy's outcome, in order (None: accepted); MailError when none could be tried."""
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,7 @@ async def _connect(o: SmtpOptions) -> aiosmtplib.SMTP:
     try:
         sock, deadline = await o.outbound.connect(o.host, o.port, ports=SMTP_PORTS, plain=not (o.use_tls or o.start_tls))
     except OutboundError as exc:
-        raise MailError(str(exc), exc.field) from None
+        raise MailError(str(exc), exc.field, permanent=exc.field != "host" or "private" in str(exc)) from None
     client = _client(o, sock)
     try:
         await client.connect(timeout=max(0.05, deadline - o.outbound.now()))  # the greeting, by the same deadline
@@ -165,20 +167,39 @@ class SmtpMailer:
     def __init__(self, options: SmtpOptions):
         self.options = options
 
-    async def send(self, sender: str, copies: list[Outgoing]) -> None:
+    async def send(self, sender: str, copies: list[Outgoing]) -> list[MailError | None]:
         o = self.options
-        client = await _connect(o) if o.outbound is not None else _client(o)
+        outcomes: list[MailError | None] = []
         try:
+            client = await _connect(o) if o.outbound is not None else _client(o)
             async with client:
                 if o.username:
                     await client.login(o.username, o.password or "")
                 for copy in copies:
-                    await client.send_message(copy.message, sender=sender, recipients=[copy.rcpt])
+                    try:
+                        await client.send_message(copy.message, sender=sender, recipients=[copy.rcpt])
+                        outcomes.append(None)
+                    except aiosmtplib.SMTPServerDisconnected:
+                        raise
+                    except (aiosmtplib.SMTPRecipientsRefused, aiosmtplib.SMTPResponseException) as exc:
+                        outcomes.append(MailError(_reason(exc), permanent=_permanent(exc)))
         except (aiosmtplib.SMTPException, OSError) as exc:
-            raise MailError(_reason(exc)) from exc
+            if not outcomes:
+                raise MailError(_reason(exc), permanent=_permanent(exc)) from exc
+            # the session broke part-way: what was accepted stays sent, the rest is tried again
+            outcomes += [MailError(_reason(exc))] * (len(copies) - len(outcomes))
+        return outcomes
 
     def __repr__(self) -> str:  # never the password
         return f"SmtpMailer({self.options.host}:{self.options.port})"
+
+
+def _permanent(exc: Exception) -> bool:
+    """A 5xx answer (RFC 5321 §4.2.1: permanent negative completion) is not worth repeating."""
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        return all(500 <= r.code < 600 for r in exc.recipients)
+    code = getattr(exc, "code", None)
+    return isinstance(code, int) and 500 <= code < 600
 
 
 def _reason(exc: Exception) -> str:

@@ -75,7 +75,8 @@ async def me(user=Depends(api_user)):
 
 @router.post("/emails", status_code=201, response_model=EmailOut, summary="Send a tracked email",
              responses={422: {"description": "Invalid input; `detail[].loc` names the field"},
-                        502: {"description": "The SMTP server refused; the email is stored as failed"}})
+                        202: {"description": "Stored and queued: the mail server could not take it yet; it is retried with backoff"},
+                        502: {"description": "The SMTP server refused for good; the email is stored as failed"}})
 async def send_email(body: EmailIn, request: Request, user=Depends(api_user)):
     try:
         draft = actions.validate_draft(to=body.to, cc=body.cc, subject=body.subject, html=body.html, text=body.text,
@@ -85,7 +86,10 @@ async def send_email(body: EmailIn, request: Request, user=Depends(api_user)):
         return error_422(exc.field, exc.message)
     if sent.status == "failed":
         return JSONResponse({"detail": f"The mail server refused: {sent.error}", "id": sent.email_id, "status": "failed"}, 502)
-    return EmailOut(id=sent.email_id, status=sent.status, recipients=[RecipientOut(**r) for r in sent.recipients])
+    answer = EmailOut(id=sent.email_id, status=sent.status, recipients=[RecipientOut(**r) for r in sent.recipients])
+    if sent.status == "sending":  # stored and queued: the server could not take it yet, it is retried
+        return JSONResponse({**answer.model_dump(), "detail": f"Not sent yet, retrying: {sent.error}"}, 202)
+    return answer
 
 
 @router.post("/emails/preview", summary="Each recipient's copy with the personal fields filled (nothing is stored or sent)",

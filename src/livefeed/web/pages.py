@@ -239,7 +239,7 @@ async def compose(request: Request, to: str = Form(""), cc: str = Form(""), subj
         sent = await asyncio.to_thread(_sent_emails, rt, user)
         return render(request, "app.html", status=422, user=user, sent=sent, outbox_mode=await _outbox_mode(rt, user),
                       form=form, error=_form_error(exc), notice=None)
-    notice = "sent" if result.status == "sent" else "failed"
+    notice = {"sent": "sent", "sending": "retrying"}.get(result.status, "failed")
     return RedirectResponse(f"/app?notice={notice}", status_code=303)
 
 
