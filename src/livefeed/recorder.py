@@ -14,7 +14,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import Connection, Engine
+from collections import OrderedDict
+
+from sqlalchemy import Connection, Engine, select
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from .agents import AgentParser
 from .core import forwarding
@@ -23,9 +26,20 @@ from .core.model import CLICK, OPEN, ForwardState, Hit, Location, Verdict
 from .db.eventlog import EventLog
 from .db.queries import event_view, log_after, newest_id
 from .geo import GeoLocator
+from .db.tables import events
 from .live.hub import Hub, Message, sse_frame
+from .spool import Spool, SpoolError
 
 log = logging.getLogger(__name__)
+LINK_CACHE = 100_000  # ≈ 20 MB at most: the links of the last emails, which are the ones clicked
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` says the database is away (down, restarting, unreachable, or its disk full) —
+    something that passes — rather than a fault in what was asked of it."""
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
@@ -35,6 +49,7 @@ class Outcome:
     url: str | None = None
     person_id: int | None = None  # a click's: who clicked (the website identifies them on arrival)
     workspace_id: int | None = None
+    spooled: bool = False  # kept on local disk while the database is away; recorded when it is back
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +64,13 @@ class Revision:
 class Recorder:
     """The one way in for tracking hits (record_open, record_click)."""
 
-    def __init__(self, engine: Engine, *, hub: Hub, agents: AgentParser, geo: GeoLocator, scanners: ScannerWatch | None = None):
+    def __init__(self, engine: Engine, *, hub: Hub, agents: AgentParser, geo: GeoLocator, scanners: ScannerWatch | None = None,
+                 spool: Spool | None = None):
         self._engine, self._hub, self._agents, self._geo = engine, hub, agents, geo
+        self._spool = spool
+        # link id → (copy id, destination), immutable once written: lets a click redirect while the
+        # database is away (bounded; the newest links are the ones being clicked)
+        self._links: OrderedDict[int, tuple[int, str]] = OrderedDict()
         self._log = EventLog(engine.dialect.name)
         self._scanners = scanners or ScannerWatch()
         self._pending: list[tuple[Hit, asyncio.Future]] = []
@@ -78,6 +98,8 @@ class Recorder:
             except asyncio.CancelledError:
                 pass
         self._executor.shutdown(wait=True)
+        if self._spool is not None:
+            self._spool.close()
         if self.batches:
             log.info("recorder: %d hits in %d group commits (%.1f a commit)", self.hits, self.batches, self.hits / self.batches)
 
@@ -150,7 +172,10 @@ class Recorder:
         try:
             outcomes, messages = await asyncio.get_running_loop().run_in_executor(
                 self._executor, self._write, [hit for hit, _ in batch])
-        except Exception as exc:  # the batch is not durable: every caller learns it
+        except Exception as exc:  # not in the database: spooled when it is away, else every caller learns it
+            if self._spool is not None and database_unavailable(exc):
+                await self._spool_batch(batch, exc)
+                return
             log.exception("writing %d hits failed", len(batch))
             for _, future in batch:
                 if not future.done():
@@ -162,6 +187,44 @@ class Recorder:
             if not future.done():
                 future.set_result(outcome)
         await self._publish(messages)
+
+    async def _spool_batch(self, batch: list[tuple[Hit, asyncio.Future]], cause: Exception) -> None:
+        """Keep the batch on local disk (fsync'd) and answer as stored; a click whose destination is
+        not known here cannot be answered, so it is neither spooled nor acknowledged."""
+        keep, refused = [], []
+        for hit, future in batch:
+            (keep if hit.kind == OPEN or hit.target_id in self._links else refused).append((hit, future))
+        try:
+            if keep:
+                await asyncio.get_running_loop().run_in_executor(self._executor, self._spool.append, [h for h, _ in keep])
+        except SpoolError as exc:
+            log.error("%d hits lost to the caller: the database (%s) and the spool (%s) both failed", len(batch),
+                      cause.__class__.__name__, exc)
+            refused = batch
+            keep = []
+        for hit, future in keep:
+            if not future.done():
+                future.set_result(Outcome(None, url=self._links[hit.target_id][1] if hit.kind == CLICK else None, spooled=True))
+        for _, future in refused:
+            if not future.done():
+                future.set_exception(cause)
+
+    async def replay_spool(self, chunk: int = 500) -> int:
+        """Record the spooled hits now that the database answers; how many were replayed. Raises
+        (and keeps the spool) while the database is still away."""
+        if self._spool is None or not self._spool.pending():
+            return 0
+        loop = asyncio.get_running_loop()
+        replayed = 0
+        for path, hits in await loop.run_in_executor(self._executor, self._spool.take):
+            for start in range(0, len(hits), chunk):
+                _, messages = await loop.run_in_executor(self._executor, self._write, hits[start:start + chunk])
+                await self._publish(messages)
+            await loop.run_in_executor(self._executor, self._spool.done, path)
+            replayed += len(hits)
+        if replayed:
+            log.warning("the database is back: %d spooled hits recorded", replayed)
+        return replayed
 
     # --- the writer thread -------------------------------------------------------------------
 
@@ -204,6 +267,7 @@ class Recorder:
             if log_.sqlite:
                 log_.lock(conn)  # BEGIN IMMEDIATE first: a read-then-write upgrade could fail with BUSY
             link_rows = log_.links(conn, (h.target_id for h in hits if h.kind == CLICK))
+            self._remember_links(link_rows)
             copies = [h.target_id if h.kind == OPEN else (link_rows.get(h.target_id) or (None,))[0] for h in hits]
             contexts = log_.contexts(conn, (c for c in copies if c is not None))
             rep_ips = log_.rep_addresses(conn, (h.ip for h in hits if h.ip))
@@ -220,6 +284,8 @@ class Recorder:
                 placed.append(index)
                 if changed:
                     dirty.add(copy_id)
+            if any(row["idempotency_key"] for row in rows):  # a replayed spool: what is in already stays once
+                rows, placed = self._not_recorded(conn, rows, placed)
             if not log_.sqlite:
                 log_.lock(conn)  # PostgreSQL: hold the id lock only for the insert and the commit
             ids = log_.append(conn, rows) if rows else []
@@ -257,8 +323,25 @@ class Recorder:
             "city": location.city, "region": location.region, "country": location.country,
             "country_code": location.country_code, "radius_km": location.radius_km, "location_note": location.note,
             "forwarded": state.forwarded, "score_old": None, "score_new": None, "detail": None,
-            "url": None, "idempotency_key": None,
+            "url": None, "idempotency_key": hit.key,
         }, changed
+
+    def _remember_links(self, link_rows: Mapping[int, tuple[int, str]]) -> None:
+        for link_id, found in link_rows.items():
+            self._links[link_id] = found
+            self._links.move_to_end(link_id)
+        while len(self._links) > LINK_CACHE:
+            self._links.popitem(last=False)
+
+    @staticmethod
+    def _not_recorded(conn: Connection, rows: list[dict], placed: list[int]) -> tuple[list[dict], list[int]]:
+        """The rows whose idempotency key is not in the events yet (each spooled hit records once)."""
+        keys = [row["idempotency_key"] for row in rows if row["idempotency_key"]]
+        users = sorted({row["user_id"] for row in rows})
+        found = set(conn.execute(select(events.c.idempotency_key).where(
+            events.c.user_id.in_(users), events.c.idempotency_key.in_(keys))).scalars())
+        kept = [(row, index) for row, index in zip(rows, placed) if row["idempotency_key"] not in found]
+        return [row for row, _ in kept], [index for _, index in kept]
 
     def _watch_scanners(self, conn, hits, placed, rows, ids) -> list[Revision]:
         """Feed clicks to the burst detector; revise the verdict of every click in a burst."""

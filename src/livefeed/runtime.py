@@ -22,6 +22,7 @@ from .live.postgres import PgNotifyHub
 from .mail.outbox import OutboxMailer
 from .mail.smtp import SmtpMailer, SmtpOptions, smtp_vault
 from .recorder import Recorder
+from .spool import Spool
 from .settings import Settings
 from .targets import ListCache, TierCache
 
@@ -56,7 +57,7 @@ class Runtime:
             hub = MemoryHub(queue_size=settings.stream_queue_size)
         await hub.start()
         agents, geo = AgentParser(), GeoLocator(settings.geoip_db)
-        recorder = Recorder(engine, hub=hub, agents=agents, geo=geo)
+        recorder = Recorder(engine, hub=hub, agents=agents, geo=geo, spool=Spool(settings.var_dir / "spool"))
         await recorder.start()
         if settings.smtp_url:
             mailer = SmtpMailer(SmtpOptions.from_url(settings.smtp_url))
@@ -72,7 +73,17 @@ class Runtime:
         if engine.dialect.name == "sqlite":
             runtime.background.append(asyncio.create_task(runtime._checkpoints(), name="livefeed-checkpoint"))
         runtime.background.append(asyncio.create_task(runtime._heartbeats(), name="livefeed-heartbeat"))
+        runtime.background.append(asyncio.create_task(runtime._replays(), name="livefeed-spool"))
         return runtime
+
+    async def _replays(self) -> None:
+        """Record spooled hits (this process's, or a dead one's) as soon as the database takes them."""
+        while True:
+            try:
+                await self.recorder.replay_spool()
+            except Exception as exc:  # still away: the next round tries again
+                log.debug("spool not replayed yet: %s", exc)
+            await asyncio.sleep(self.settings.spool_seconds)
 
     async def _heartbeats(self) -> None:
         """One timer queues a heartbeat on every idle stream (keeps proxies from closing them)."""

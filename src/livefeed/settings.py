@@ -35,6 +35,7 @@ class Settings:
     target_cache_seconds: float = 30.0
     demo: bool = False
     outbound_allow: Allowlist = field(default_factory=Allowlist)
+    spool_seconds: float = 2.0  # how often hits spooled while the database was away are retried
     max_body_bytes: int = 6 * 1024 * 1024  # a 2 MB email body in JSON, with room; 413 beyond
     outbound_timeout_seconds: float = 10.0  # connect and greeting to a host a user named; every failure takes this long
     extra: dict = field(default_factory=dict)

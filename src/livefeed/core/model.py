@@ -106,6 +106,7 @@ class Hit:
     ip: str | None
     user_agent: str
     rep_cookie: int | None = None  # user id from a valid self cookie
+    key: str | None = None  # set once spooled: the event's idempotency key, so a replay records it once
 
 
 @dataclass

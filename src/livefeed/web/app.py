@@ -23,6 +23,7 @@ from . import (
     api, api_connectors, api_items, api_mailbox, api_people, api_smtp, api_tasks, api_templates, api_tokens, api_users, pages,
     people_pages, stream,
 )
+from ..recorder import database_unavailable
 from .limits import BodyLimit
 from .track import TrackingFrontdoor
 
@@ -133,6 +134,10 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = now_utc, o
     async def statement_error(request: Request, exc: StatementError):
         if isinstance(exc.orig, OverflowError):
             return await number_out_of_range(request, exc.orig)
+        if database_unavailable(exc):  # restarting, unreachable, or its disk full: nothing was stored
+            log.warning("database unavailable: %s %s answered 503", request.method, request.url.path)
+            return JSONResponse({"detail": "The database is unavailable; nothing was changed. Try again shortly."},
+                                status_code=503, headers={"retry-after": "5"})
         raise exc
 
     @app.exception_handler(RequestValidationError)

@@ -16,6 +16,7 @@ from urllib.parse import parse_qs
 
 from ..db import queries
 from ..live.hub import sse_frame
+from ..recorder import database_unavailable
 from .api import MAX_ID
 from .auth import authenticate, cookie_value
 
@@ -41,8 +42,14 @@ class FeedStream:
         except ValueError as exc:
             return await _json(send, 422, {"detail": [{"loc": ["query", exc.args[0]], "msg": exc.args[1], "type": "value_error"}]})
         headers = dict(scope["headers"])
-        user = await authenticate(rt, headers.get(b"authorization", b"").decode("latin-1"),
-                                  cookie_value(headers.get(b"cookie")))
+        try:
+            user = await authenticate(rt, headers.get(b"authorization", b"").decode("latin-1"),
+                                      cookie_value(headers.get(b"cookie")))
+        except Exception as exc:
+            if not database_unavailable(exc):
+                raise
+            return await _json(send, 503, {"detail": "The database is unavailable; reconnect shortly"},
+                               extra=[(b"retry-after", b"5")])
         if user is None:
             return await _json(send, 401, {"detail": "Sign in or send Authorization: Bearer <token>"},
                                extra=[(b"www-authenticate", b"Bearer")])
@@ -54,10 +61,17 @@ class FeedStream:
         subscription = rt.hub.subscribe(user["id"], user["workspace_id"])
         watcher = asyncio.create_task(_watch_disconnect(receive, subscription))
         try:
+            try:  # the replay is read before answering, so a database that is away is a 503, not a cut stream
+                rows = await asyncio.to_thread(_replay, rt, user, last_id, backlog)
+            except Exception as exc:
+                if not database_unavailable(exc):
+                    raise
+                return await _json(send, 503, {"detail": "The database is unavailable; reconnect shortly"},
+                                   extra=[(b"retry-after", b"5")])
             await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
             await _body(send, f"retry: {RETRY_MS}\n\n".encode())
             sent = last_id or 0
-            for row in await asyncio.to_thread(_replay, rt, user, last_id, backlog):
+            for row in rows:
                 await _body(send, sse_frame(event="hit", data=queries.event_view(row), event_id=row["id"]))
                 sent = row["id"]
             await _body(send, sse_frame(event="ready", data={"last_id": sent}))

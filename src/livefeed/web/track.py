@@ -17,6 +17,7 @@ from datetime import datetime
 from ..core import tokens
 from ..core.model import CLICK, OPEN, Hit
 from ..core.netaddr import client_ip
+from ..recorder import database_unavailable
 from .auth import cookie_value
 from ..core import website
 from .beacon import BEACON_PATH, SCRIPT_PATH, Beacon, Sites
@@ -37,6 +38,11 @@ NOT_FOUND_PAGE = (b"<!doctype html><meta charset=utf-8><title>Link not found</ti
                   b"<p style='font:16px system-ui;margin:3em'>This link is not valid or has expired.</p>")
 SELF_COOKIE = "lf_self"
 MAX_UA = 500
+
+
+RETRY_AFTER = (b"retry-after", b"5")
+UNAVAILABLE_PAGE = (b"<!doctype html><meta charset=utf-8><title>Try again</title>"
+                    b"<p>This link is taking a moment. Please try again in a few seconds.</p>")
 
 
 class TrackingFrontdoor:
@@ -89,8 +95,12 @@ class TrackingFrontdoor:
             if recipient_id is not None:
                 try:
                     await runtime.recorder.record_open(self._hit(scope, OPEN, recipient_id))
-                except Exception:  # the pixel is always served; the failure is logged
-                    log.exception("recording an open failed")
+                except Exception as exc:  # neither the database nor the spool took it: not a 2xx, the image all the same
+                    if not database_unavailable(exc):
+                        log.exception("recording an open failed")
+                    await send({"type": "http.response.start", "status": 503, "headers": [*PIXEL_HEADERS, RETRY_AFTER]})
+                    await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else PIXEL})
+                    return
         await send({"type": "http.response.start", "status": 200, "headers": PIXEL_HEADERS})
         await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else PIXEL})
 
@@ -100,7 +110,15 @@ class TrackingFrontdoor:
         url = None
         if link_id is not None:
             if scope["method"] == "GET":
-                outcome = await runtime.recorder.record_click(self._hit(scope, CLICK, link_id))
+                try:
+                    outcome = await runtime.recorder.record_click(self._hit(scope, CLICK, link_id))
+                except Exception as exc:  # not stored and the destination unknown here: try again shortly
+                    if not database_unavailable(exc):
+                        log.exception("recording a click failed")
+                    await send({"type": "http.response.start", "status": 503,
+                                "headers": [(b"content-type", b"text/html; charset=utf-8"), RETRY_AFTER, *NO_CACHE]})
+                    await send({"type": "http.response.body", "body": UNAVAILABLE_PAGE})
+                    return
                 url = outcome.url
                 if url is not None and outcome.person_id is not None:
                     url = await self._identify(runtime, url, outcome)
