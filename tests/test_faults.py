@@ -126,9 +126,10 @@ async def test_a_full_disk_under_sqlite_is_never_acknowledged_and_nothing_acknow
             assert click.status_code in (302, 503) and write.status_code in (201, 503)
             filler.unlink()  # room again: the same server goes on
             after = await client.get(pixel_path(signer, recipient_id))
-            assert after.status_code == 200
+            clicked = await client.get(f"/c/{signer.sign(tokens.CLICK, deck)}")
+            assert after.status_code == 200 and clicked.status_code == 302
             await server.runtime.recorder.replay_spool()
             opens = answers.count(200) + 1
-            clicks = 1 + (click.status_code == 302)
+            clicks = 2 + (click.status_code == 302)
             assert count(engine, "open") == opens and count(engine, "click") == clicks  # acknowledged = stored
             engine.dispose()

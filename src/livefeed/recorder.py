@@ -80,6 +80,7 @@ class Recorder:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="livefeed-writer")
         self._task: asyncio.Task | None = None
         self.batches = self.hits = 0
+        self.refused = 0  # hits answered 503 since the database and the spool both failed
 
     async def start(self) -> None:
         if self._log.sqlite:
@@ -183,6 +184,9 @@ class Recorder:
             return
         self.batches += 1
         self.hits += len(batch)
+        if self.refused:
+            log.warning("the database takes hits again; %d were answered 503 meanwhile", self.refused)
+            self.refused = 0
         for (_, future), outcome in zip(batch, outcomes):
             if not future.done():
                 future.set_result(outcome)
@@ -198,8 +202,10 @@ class Recorder:
             if keep:
                 await asyncio.get_running_loop().run_in_executor(self._executor, self._spool.append, [h for h, _ in keep])
         except SpoolError as exc:
-            log.error("%d hits lost to the caller: the database (%s) and the spool (%s) both failed", len(batch),
-                      cause.__class__.__name__, exc)
+            if not self.refused:  # once an outage, not once a batch: a full disk must not fill the log too
+                log.error("neither the database (%s) nor the spool (%s) takes hits: answering 503 until one does",
+                          cause.__class__.__name__, exc)
+            self.refused += len(batch)
             refused = batch
             keep = []
         for hit, future in keep:

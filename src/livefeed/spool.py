@@ -94,6 +94,7 @@ class Spool:
         if path == self.path and self._fd is not None:
             os.ftruncate(self._fd, 0)
             os.fsync(self._fd)
+            self.spooled = 0  # the next outage is announced again
         else:
             path.unlink(missing_ok=True)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -42,6 +43,22 @@ PAGE_CSP = "default-src 'self'; img-src 'self' data:; frame-src 'self'; script-s
 
 # With an https public URL, browsers are told to come back over https only (a year, RFC 6797).
 HSTS = ("strict-transport-security", "max-age=31536000")
+
+
+class Throttle:
+    """At most one log line per `seconds` for a repeating condition; counts what it held back."""
+
+    def __init__(self, seconds: float):
+        self.seconds, self.count, self._last = seconds, 0, float("-inf")
+
+    def due(self) -> int | None:
+        """None while quiet; else how many times it happened since the last line (counting restarts)."""
+        self.count += 1
+        now = time.monotonic()
+        if now - self._last < self.seconds:
+            return None
+        count, self.count, self._last = self.count, 0, now
+        return count
 
 
 class SecurityHeaders:
@@ -125,6 +142,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = now_utc, o
         # [[[[… in a JSON body: the parser gives up; the client sent something malformed
         return JSONResponse({"detail": [{"loc": ["body"], "msg": "is nested too deeply", "type": "value_error"}]}, status_code=400)
 
+    unavailable_log = Throttle(seconds=10.0)
+
     @app.exception_handler(OverflowError)
     async def number_out_of_range(request: Request, exc: OverflowError):
         # a number no column holds (an id past 64 bits in a form or body): bad input, never a 500
@@ -135,7 +154,9 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = now_utc, o
         if isinstance(exc.orig, OverflowError):
             return await number_out_of_range(request, exc.orig)
         if database_unavailable(exc):  # restarting, unreachable, or its disk full: nothing was stored
-            log.warning("database unavailable: %s %s answered 503", request.method, request.url.path)
+            if (times := unavailable_log.due()) is not None:
+                log.warning("database unavailable (%s): answered 503 %d time(s) since the last such line",
+                            (exc.orig or exc).__class__.__name__, times)
             return JSONResponse({"detail": "The database is unavailable; nothing was changed. Try again shortly."},
                                 status_code=503, headers={"retry-after": "5"})
         raise exc
