@@ -17,12 +17,12 @@ from datetime import timedelta
 from collections import OrderedDict
 
 from sqlalchemy import Connection, Engine, select
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from .agents import AgentParser
 from .core import forwarding
 from .core.classify import Facts, ScannerWatch, classify
 from .core.model import CLICK, OPEN, ForwardState, Hit, Location, Verdict
+from .db.engine import database_unavailable
 from .db.eventlog import EventLog
 from .db.queries import event_view, log_after, newest_id
 from .geo import GeoLocator
@@ -33,13 +33,6 @@ from .spool import Spool, SpoolError
 log = logging.getLogger(__name__)
 LINK_CACHE = 100_000  # ≈ 20 MB at most: the links of the last emails, which are the ones clicked
 
-
-def database_unavailable(exc: BaseException) -> bool:
-    """Whether `exc` says the database is away (down, restarting, unreachable, or its disk full) —
-    something that passes — rather than a fault in what was asked of it."""
-    if isinstance(exc, (OperationalError, InterfaceError)):
-        return True
-    return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 @dataclass(frozen=True, slots=True)
 class Outcome:

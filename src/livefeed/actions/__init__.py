@@ -26,6 +26,7 @@ from ..vault import Vault, VaultError
 from ..people import ensure_person
 from ..richtext import clean_email_html
 from . import sending
+from ..db.engine import database_unavailable
 from .sessions import (  # noqa: F401 - the one way in: actions.sign_in, actions.create_token…
     SESSION_DAYS, SIGNIN_LINK_MINUTES, SignInLocked, create_token, end_session, find_user, list_sessions, list_tokens,
     remember_ip, revoke_session, revoke_token, set_disabled, sign_in, signin_link_token, start_session, use_signin_link,
@@ -167,7 +168,12 @@ class EmailSender:
         """Store (each copy queued), then send through the rep's own SMTP account when one is set
         up, else the server's; a copy that fails for now stays queued and is retried."""
         email_id, copies, result, account = await asyncio.to_thread(self._store, user, draft)
-        status, error = (await self._deliver(user["email"], account, copies))[email_id]
+        try:
+            status, error = (await self._deliver(user["email"], account, copies))[email_id]
+        except Exception as exc:  # stored and queued: the background sender settles it (never answer "not stored")
+            if not database_unavailable(exc):
+                raise
+            return Sent(email_id, "sending", result, "the outcome could not be recorded yet; the queue will finish it")
         return Sent(email_id, status, result, error)
 
     async def send_due(self) -> int:

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 # 5 s: long enough to ride out another writer's group commit, short enough to fail visibly.
 SQLITE_BUSY_MS = 5000
@@ -55,6 +56,14 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     # in the background instead.
     cursor.execute("PRAGMA wal_autocheckpoint=0")
     cursor.close()
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` says the database is away (down, restarting, unreachable, or its disk full) —
+    something that passes — rather than a fault in what was asked of it."""
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
 def checkpoint(engine: Engine) -> None:

@@ -24,7 +24,7 @@ from . import (
     api, api_connectors, api_items, api_mailbox, api_people, api_smtp, api_tasks, api_templates, api_tokens, api_users, pages,
     people_pages, stream,
 )
-from ..recorder import database_unavailable
+from ..db.engine import database_unavailable
 from .limits import BodyLimit
 from .track import TrackingFrontdoor
 

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs
 
 from ..db import queries
 from ..live.hub import sse_frame
-from ..recorder import database_unavailable
+from ..db.engine import database_unavailable
 from .api import MAX_ID
 from .auth import authenticate, cookie_value
 

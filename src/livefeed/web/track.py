@@ -17,7 +17,7 @@ from datetime import datetime
 from ..core import tokens
 from ..core.model import CLICK, OPEN, Hit
 from ..core.netaddr import client_ip
-from ..recorder import database_unavailable
+from ..db.engine import database_unavailable
 from .auth import cookie_value
 from ..core import website
 from .beacon import BEACON_PATH, SCRIPT_PATH, Beacon, Sites
