@@ -42,7 +42,7 @@ def prepare(workspace: Workspace, data: dict) -> dict:
     secret = new_secret("lfwh_")
     with engine.begin() as conn:
         conn.execute(update(workspaces).values(site_origins=SITE, marketo_hook_secret_hash=secret_hash(secret)))
-        key = conn.execute(select(workspaces.c.site_key)).scalar()
+        key, workspace_id = conn.execute(select(workspaces.c.site_key, workspaces.c.id)).one()
         owners = conn.execute(select(recipients.c.person_id, emails.c.user_id).join(emails, emails.c.id == recipients.c.email_id)).all()
         for person_id, user_id in owners:
             conn.execute(update(people).where(people.c.id == person_id).values(owner_id=user_id))
@@ -51,24 +51,27 @@ def prepare(workspace: Workspace, data: dict) -> dict:
     signer = TokenSigner(SECRET.encode())
     expires = now_utc() + website.IDENTITY_TTL
     identities = [signer.sign(website.IDENTIFY, website.identity_number(pid, expires)) for pid, _ in owners[:100]]
-    return {"key": key, "secret": secret, "emails": emails_, "identities": identities}
+    # 1,000 returning visitors, with the ids the server issued them (signed for this workspace)
+    visitors = [signer.sign(website.VISITOR, website.visitor_number(workspace_id, n)) for n in range(1000)]
+    return {"key": key, "secret": secret, "emails": emails_, "identities": identities, "visitors": visitors}
 
 
 def post_script(kind: str, setup: dict) -> Path:
     """A wrk script: every request a new body (a new activity id / another visitor's page)."""
     emails = ",".join(json.dumps(e) for e in setup["emails"][:500])
     ids = ",".join(json.dumps(i) for i in setup["identities"])
+    visitors = ",".join(json.dumps(v) for v in setup["visitors"])
     if kind == "hook":
         path, headers = f"/hooks/marketo/{setup['key']}", f"['Content-Type'] = 'application/json', ['X-LiveFeed-Secret'] = '{setup['secret']}'"
         body = ('\'{"type":"interesting_moment","moment_type":"Web","description":"Viewed pricing","activity_id":"\' .. tid .. "-" .. n .. '
                 '\'","lead":{"email":"\' .. emails[n % #emails + 1] .. \'"}}\'')
     else:
         path, headers = f"/w/b?s={setup['key']}", f"['Content-Type'] = 'text/plain;charset=UTF-8', ['Origin'] = '{SITE}', ['User-Agent'] = '{UA}'"
-        body = ('\'{"v":"visitor-\' .. string.format("%012d", n % 1000) .. \'","u":"' + SITE + '/page/\' .. n % 50 .. \'","t":"Page","r":""\' '
+        body = ('\'{"v":"\' .. visitors[n % 1000 + 1] .. \'","u":"' + SITE + '/page/\' .. n % 50 .. \'","t":"Page","r":""\' '
                 '.. (n % 1000 < 100 and (\',"i":"\' .. ids[n % 100 + 1] .. \'"\') or "") .. \'}\'')
     script = Path(tempfile.mkstemp(suffix=".lua")[1])
     script.write_text(
-        f"emails = {{{emails}}}\nids = {{{ids}}}\nn = 0\ntid = 0\nlocal threads = 0\n"
+        f"emails = {{{emails}}}\nids = {{{ids}}}\nvisitors = {{{visitors}}}\nn = 0\ntid = 0\nlocal threads = 0\n"
         "setup = function(thread) threads = threads + 1; thread:set('tid', threads) end\n"
         f"request = function()\n  n = n + 1\n  return wrk.format('POST', '{path}', {{{headers}}}, {body})\nend\n")
     return script

@@ -30,11 +30,19 @@ async def configure(client, rep, **settings):
     return answer.json()
 
 
+ISSUED: dict[tuple[str, str], str] = {}  # (site key, the browser's first id) → the id the server issued
+
+
 async def beacon(client, key, *, origin=SITE, ua=CHROME, headers=None, **page):
-    body = {"v": VISITOR, "u": f"{SITE}/pricing", "t": "Pricing", "r": "", **page}
-    return await client.post(f"/w/b?s={key}", content=json.dumps(body),
-                             headers={"origin": origin, "user-agent": ua, "content-type": "text/plain;charset=UTF-8",
-                                      **(headers or {})})
+    """A page view as w.js sends it: with the visitor id the server issued to this browser, once it has."""
+    first = page.pop("v", VISITOR)
+    body = {"v": ISSUED.get((key, first), first), "u": f"{SITE}/pricing", "t": "Pricing", "r": "", **page}
+    answer = await client.post(f"/w/b?s={key}", content=json.dumps(body),
+                               headers={"origin": origin, "user-agent": ua, "content-type": "text/plain;charset=UTF-8",
+                                        **(headers or {})})
+    if answer.status_code == 200:
+        ISSUED[(key, first)] = answer.json()["v"]
+    return answer
 
 
 def count(server, table) -> int:
@@ -69,7 +77,7 @@ async def test_only_the_configured_origins_bots_and_privacy_signals(server, rep)
     assert elsewhere.status_code == 403 and "access-control-allow-origin" not in elsewhere.headers
     assert wrong_page.status_code == 400 and unknown_site.status_code == 403
     assert bot.status_code == 204 and dnt.status_code == 204 and gpc.status_code == 204
-    assert ok.status_code == 204 and ok.headers["access-control-allow-origin"] == SITE
+    assert ok.status_code == 200 and ok.headers["access-control-allow-origin"] == SITE and ok.json()["v"]  # its id, issued
     assert count(server, page_views) == 1 and count(server, visitors) == 1
 
 
@@ -144,4 +152,25 @@ async def test_honouring_dnt_can_be_switched_off_for_anonymous_visitors(server, 
         settings = await configure(client, rep, honour_dnt=False)
         recorded = await beacon(client, settings["site_key"], headers={"dnt": "1"})
     assert 'data-honour-dnt="false"' in settings["website_script"]
-    assert recorded.status_code == 204 and count(server, page_views) == 1
+    assert recorded.status_code == 200 and count(server, page_views) == 1
+
+
+async def test_only_visitor_ids_the_server_issued_for_this_site_carry_an_identification(server, rep, engine, clock):
+    """Identification is bound to a visitor id the server signed for this workspace: an id made up,
+    altered, from before, or issued by another company's site gets a fresh anonymous one instead."""
+    async with server.client() as client:
+        key = (await configure(client, rep))["site_key"]
+        await send(client, rep, to=["paul@prospect.test"])
+        person_id = (await client.get("/api/v1/people?q=paul", headers=rep.headers)).json()["people"][0]["id"]
+        identity = server.runtime.signer.sign(website.IDENTIFY, website.identity_number(person_id, clock() + website.IDENTITY_TTL))
+        first = await beacon(client, key, v="p" * 24, i=identity)  # Paul arrives from the email
+        paul = first.json()["v"]
+        again = await beacon(client, key, v="p" * 24, t="Docs")  # Paul's browser, with its issued id
+        other_site = server.runtime.signer.sign(website.VISITOR, website.visitor_number(999, 7))
+        replays = [await beacon(client, key, v=made_up, t="Replay")
+                   for made_up in (paul[:-1] + ("A" if paul[-1] != "A" else "B"), "p" * 24 + "x", other_site)]
+    assert first.status_code == 200 and again.status_code == 204
+    assert all(r.status_code == 200 and r.json()["v"] != paul for r in replays)
+    with engine.connect() as conn:
+        by_title = {t: p for t, p in conn.execute(select(page_views.c.title, page_views.c.person_id))}
+    assert by_title["Pricing"] == person_id and by_title["Docs"] == person_id and by_title["Replay"] is None

@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from .model import Invalid, json_object
 
 IDENTIFY = b"i"  # the token purpose of the identification parameter
+VISITOR = b"v"  # the token purpose of a visitor id: issued by the server, bound to its workspace
 PARAM = "lf_id"
 IDENTITY_TTL = timedelta(days=7)
 VISIT_GAP = timedelta(minutes=30)
@@ -116,6 +117,16 @@ def add_param(url: str, token: str) -> str:
     parts = urlsplit(url)
     query = (parts.query + "&" if parts.query else "") + f"{PARAM}={token}"
     return urlunsplit(parts._replace(query=query))
+
+
+def visitor_number(workspace_id: int, nonce: int) -> int:
+    """What a visitor id signs: its workspace and 64 random bits. The server hands it out, so a
+    browser cannot choose an id (a known person's) nor carry one from another company's site."""
+    return (workspace_id << 64) | (nonce & (2**64 - 1))
+
+
+def visitor_workspace(number: int | None) -> int | None:
+    return None if number is None else number >> 64
 
 
 def identity_number(person_id: int, expires: datetime) -> int:

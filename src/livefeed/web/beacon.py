@@ -8,10 +8,12 @@ The body is sent as text/plain by navigator.sendBeacon, so browsers send it with
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sqlalchemy import select
@@ -116,6 +118,13 @@ class Beacon:
         private = site.honour_dnt and (page.private or headers.get(b"dnt") == b"1" or headers.get(b"sec-gpc") == b"1")
         if private != page.private:
             page = website.PageView(page.visitor, page.url, page.title, page.referrer, page.identity, True)
+        issued = None
+        anonymous_private = page.private and not page.identity  # not recorded: nothing to issue either
+        if not anonymous_private and website.visitor_workspace(rt.signer.verify(website.VISITOR, page.visitor)) != site.workspace_id:
+            # not an id this server gave this site's visitor: a new one is issued (the page view, and
+            # an identification it carries, go to it), so nobody records views as a visitor they chose
+            issued = rt.signer.sign(website.VISITOR, website.visitor_number(site.workspace_id, secrets.randbits(64)))
+            page = replace(page, visitor=issued)
         now = self._clock()
         person_id = website.read_identity(rt.signer.verify(website.IDENTIFY, page.identity), now) if page.identity else None
         peer = scope.get("client")
@@ -131,11 +140,21 @@ class Beacon:
         except Exception:
             log.exception("page view not recorded")
             return await _empty(send, 503, cors)
+        if issued is not None:  # the script keeps it for the next page views
+            return await _json(send, {"v": issued}, cors)
         await _empty(send, 204, cors)
 
     async def close(self) -> None:
         if self._batcher is not None:
             await self._batcher.close()
+
+
+async def _json(send, body: dict, headers: list) -> None:
+    data = json.dumps(body).encode()
+    await send({"type": "http.response.start", "status": 200, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()), (b"cache-control", b"no-store"),
+        *headers]})
+    await send({"type": "http.response.body", "body": data})
 
 
 async def _empty(send, status: int, headers: list | None = None) -> None:

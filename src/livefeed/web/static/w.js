@@ -11,8 +11,9 @@
     (w.crypto || w.msCrypto).getRandomValues(a);
     return btoa(String.fromCharCode.apply(null, a)).replace(/\+/g, "-").replace(/\//g, "_");
   }
-  var q = new URLSearchParams(w.location.search), id = q.get(P), vid = get(K);
-  if (!vid) { vid = rid(); put(K, vid); }
+  /* the visitor id is the server's (signed for this site): until it has given one, page views go
+     by fetch, whose answer carries it; afterwards by sendBeacon */
+  var q = new URLSearchParams(w.location.search), id = q.get(P), vid = get(K + "s");
   if (id) {
     put(K + "k", "1");                       /* known from now on: arrived through the rep's email */
     q.delete(P);
@@ -22,13 +23,15 @@
   var priv = n.doNotTrack === "1" || w.doNotTrack === "1" || n.globalPrivacyControl === true;
   if (priv && !id && !get(K + "k") && s.dataset.honourDnt !== "false") return;   /* anonymous, asked not to be tracked */
   function send() {
-    var body = JSON.stringify({ v: vid, u: w.location.href,
+    var body = JSON.stringify({ v: vid || rid(), u: w.location.href,
                                 t: d.title, r: d.referrer, i: id, p: priv });
     id = null;
     var blob = new Blob([body], { type: "text/plain;charset=UTF-8" });
-    if (!(n.sendBeacon && n.sendBeacon(end, blob))) {
-      fetch(end, { method: "POST", body: blob, keepalive: true, mode: "cors", credentials: "omit" });
-    }
+    if (vid && n.sendBeacon && n.sendBeacon(end, blob)) return;
+    fetch(end, { method: "POST", body: blob, keepalive: true, mode: "cors", credentials: "omit" })
+      .then(function (r) { return r.status === 200 ? r.json() : null; })
+      .then(function (a) { if (a && a.v) { vid = a.v; put(K + "s", vid); } })
+      .catch(function () {});
   }
   send();
   /* single-page sites: a new history entry is a new page view */
