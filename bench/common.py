@@ -129,12 +129,19 @@ class Process:
 
     def __init__(self, args: list[str], *, env: dict | None = None, port: int):
         self.port = port
-        self.proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        # The log goes to a file: an unread pipe fills at 64 KB and then blocks the server's logging.
+        self.log = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=self.log, start_new_session=True)
         try:
             wait_port(port)
         except RuntimeError:
             self.stop()
-            raise RuntimeError(f"{args[0]} did not start: {self.proc.stderr.read().decode()[-2000:]}") from None
+            raise RuntimeError(f"{args[0]} did not start: {self.output()[-2000:]}") from None
+
+    def output(self) -> str:
+        """What the server wrote to its log so far."""
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
 
     def stop(self, sig=signal.SIGTERM) -> None:
         if self.proc.poll() is None:

@@ -94,13 +94,17 @@ class Runtime:
     async def _checkpoints(self) -> None:
         """Keep the SQLite WAL short from a background thread (commits never checkpoint), and
         publish events another process (`livefeed import`) appended meanwhile."""
+        failing = False
         while True:
             await asyncio.sleep(self.settings.checkpoint_seconds)
             try:
                 await asyncio.to_thread(checkpoint, self.engine)
                 await self.recorder.catch_up()
-            except Exception:  # a busy database: the next round catches up
-                log.warning("WAL checkpoint or catch-up failed", exc_info=True)
+                failing = False
+            except Exception as exc:  # a busy database or a full disk: the next round catches up
+                if not failing:  # once, not every second for as long as it lasts
+                    log.warning("WAL checkpoint or catch-up failed (said once until it works again): %s", exc)
+                failing = True
 
     async def stop(self) -> None:
         if self.services is not None:
