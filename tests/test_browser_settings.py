@@ -133,3 +133,31 @@ async def test_settings_smtp_account_test_save_keep_password_and_remove(browser,
     await expect(smtp.locator(".result")).to_contain_text("Removed; the password is deleted.")
     await expect(smtp.locator("[data-state]")).to_be_hidden()
     await context.close()
+
+
+async def test_settings_lists_sessions_and_tokens_and_revokes_them(browser, server, rep, clock):  # noqa: F811
+    context = await browser.new_context()
+    page = await context.new_page()
+    await open_signin_link(page, signin_url(server.runtime.signer, server.url, user_id=rep.id, now=clock()))
+    async with server.client() as client:  # another browser signed in as the rep
+        from .test_web import sign_in
+        await sign_in(client)
+    await page.goto(server.url + "/app/settings")
+    access = page.locator("#access")
+    sessions = access.locator("[data-list=sessions] li")
+    await expect(sessions).to_have_count(2)
+    await expect(sessions.filter(has_text="This browser")).to_have_count(1)
+    await sessions.filter(has_not_text="This browser").get_by_role("button", name="Sign out").click()
+    await expect(sessions).to_have_count(1)
+    tokens = access.locator("[data-list=tokens] li")
+    await expect(tokens).to_have_count(1)  # the fixture's token
+    await access.locator("[name=name]").fill("Gmail extension")
+    await access.locator("[type=submit]").click()
+    await expect(access.locator(".result")).to_contain_text("New token (shown once, copy it now): lf_")
+    made = (await access.locator(".result").text_content()).rsplit(" ", 1)[1]
+    await expect(tokens.filter(has_text="Gmail extension")).to_contain_text("expires")
+    await tokens.filter(has_text="Gmail extension").get_by_role("button", name="Revoke").click()
+    await expect(tokens.filter(has_text="Gmail extension")).to_have_count(0)
+    async with server.client() as client:
+        assert (await client.get("/api/v1/me", headers={"authorization": f"Bearer {made}"})).status_code == 401
+    await context.close()

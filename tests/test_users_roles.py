@@ -83,3 +83,21 @@ async def test_the_users_page_adds_a_rep_and_changes_roles_and_reps_cannot_open_
     assert 'id="website"' in settings and 'href="/app/admin/users"' in settings
     assert refused.status_code == 403
     assert 'id="website"' not in their_settings and "set by your workspace's admins" in their_settings
+
+
+async def test_the_users_page_disables_and_enables_a_rep(server, rep, engine, clock):
+    from .test_web import csrf_of, sign_in
+
+    olga = make_rep(engine, clock, "olga@seller.test", password="olga's long password")
+    async with server.client() as admin, server.client() as her:
+        await sign_in(her, "olga@seller.test", "olga's long password")
+        await sign_in(admin)
+        page = await admin.get("/app/admin/users")
+        disabled = await admin.post(f"/app/admin/users/{olga.id}", data={"csrf": csrf_of(page.text), "disabled": "1"})
+        listed = await admin.get("/app/admin/users")
+        her_page = await her.get("/app")
+        enabled = await admin.post(f"/app/admin/users/{olga.id}", data={"csrf": csrf_of(page.text), "disabled": "0"})
+        token_again = await her.get("/api/v1/me", headers=olga.headers)
+    assert disabled.status_code == 303 and "disabled</span>" in listed.text and ">Enable<" in listed.text
+    assert her_page.status_code == 303  # her session ended
+    assert enabled.status_code == 303 and token_again.status_code == 200

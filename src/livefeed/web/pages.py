@@ -460,11 +460,14 @@ async def admin_change_user(request: Request, user_id: IdPath, user=Depends(sign
     form = dict(await request.form())
     check_csrf(request, form.pop("csrf", None))
     try:
-        changed = await asyncio.to_thread(change_user, runtime(request), user, user_id, {"role": form.get("role")})
+        values = {"disabled": form["disabled"] == "1"} if "disabled" in form else {"role": form.get("role")}
+        changed = await asyncio.to_thread(change_user, runtime(request), user, user_id, values)
     except Invalid as exc:
         return await _admin_page(request, user, status=422, error=f"{exc.field.capitalize()}: {exc.message}")
     if changed is None:
         return await _admin_page(request, user, status=404, error="No such user in this workspace")
+    if "disabled" in values and runtime(request).services is not None:
+        await runtime(request).services.changed_mailbox(user_id)  # the watcher stops (or starts again) now
     return RedirectResponse("/app/admin/users", status_code=303)
 
 

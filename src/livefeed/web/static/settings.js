@@ -223,7 +223,59 @@
     }));
   }
 
+  // --- sessions and API tokens: listed, signed out / revoked, created (a token is shown once) ----
+  const access = document.getElementById("access");
+  function accessRow(text, action, onClick) {
+    const item = document.createElement("li");
+    const label = document.createElement("span");
+    label.textContent = text;
+    item.append(label);
+    if (action) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "link";
+      button.textContent = action;
+      button.addEventListener("click", () => busy(button, onClick));
+      item.append(button);
+    }
+    return item;
+  }
+  function browserName(ua) {
+    if (!ua) return "A browser";
+    const found = /(Edg|Firefox|Chrome|Safari)\/[\d.]+/.exec(ua);
+    const os = /(Windows|Mac OS X|Android|iPhone|iPad|Linux)/.exec(ua);
+    return (found ? found[1].replace("Edg", "Edge") : "A browser") + (os ? " on " + os[1].replace("Mac OS X", "macOS") : "");
+  }
+  async function loadAccess() {
+    const [{ sessions }, { tokens }] = await Promise.all([api("GET", "/api/v1/sessions"), api("GET", "/api/v1/tokens")]);
+    const me = Number(document.body.dataset.userId);
+    access.querySelector("[data-list=sessions]").replaceChildren(...sessions.map((s) => accessRow(
+      (s.current ? "This browser" : browserName(s.user_agent)) + (s.ip ? " · " + s.ip : "") + " · signed in " + when(s.created_at),
+      s.current ? null : "Sign out", async () => { await api("DELETE", "/api/v1/sessions/" + s.id); await loadAccess(); })));
+    const list = access.querySelector("[data-list=tokens]");
+    list.replaceChildren(...tokens.map((t) => accessRow(
+      (t.name || "Unnamed token") + (t.user_id !== me ? " (" + t.email + ")" : "") + " · created " + when(t.created_at) +
+      " · " + (t.expires_at ? "expires " + when(t.expires_at) : "never expires"),
+      "Revoke", async () => { await api("DELETE", "/api/v1/tokens/" + t.id); await loadAccess(); })));
+    if (!tokens.length) list.replaceChildren(accessRow("No API tokens.", null));
+  }
+  const tokenForm = access.querySelector("[data-form=token]");
+  tokenForm.addEventListener("submit", (e) => {
+    e.preventDefault();
+    busy(tokenForm.querySelector("[type=submit]"), async () => {
+      const f = tokenForm.elements, result = tokenForm.querySelector(".result");
+      try {
+        const made = await api("POST", "/api/v1/tokens", { name: f.name.value.trim(),
+          expires_in_days: f.expires_in_days.value ? Number(f.expires_in_days.value) : null });
+        say(result, "New token (shown once, copy it now): " + made.token);
+        f.name.value = "";
+        await loadAccess();
+      } catch (err) { say(result, err.message, true); }
+    });
+  });
+
   async function load() {
+    loadAccess();
     const admin = !!website;
     const [box, smtp, ws, listed] = await Promise.all([
       api("GET", "/api/v1/mailbox").catch(() => null), api("GET", "/api/v1/smtp").catch(() => null),
