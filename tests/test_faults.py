@@ -38,64 +38,67 @@ def backend() -> str:
     return "postgresql"
 
 
-async def test_with_postgresql_away_hits_are_spooled_and_recorded_once_when_it_is_back(settings, clock, engine, tmp_path):
-    rep = make_rep(engine, clock, "rita@seller.test")
+@pytest.fixture
+async def proxied(settings, clock):
+    """(the proxy, a live server whose PostgreSQL is reached through it)."""
     proxy = await Unpluggable().start()
     try:
-        async with LiveServer(settings.with_(database_url=proxy.url(settings.database_url)), clock) as server, \
-                server.client() as client:
-            recipient_id = (await send(client, rep, html=HTML))["recipients"][0]["recipient_id"]
-            deck, price = link_ids(engine)
-            signer = server.runtime.signer
-            assert (await client.get(f"/c/{signer.sign(tokens.CLICK, deck)}")).status_code == 302  # before: recorded
-            before = (await client.get("/api/v1/feed", headers=rep.headers)).json()["events"][0]["id"]
-
-            proxy.cut()  # PostgreSQL restarts
-            pixels = [await client.get(pixel_path(signer, recipient_id)) for _ in range(3)]
-            known = await client.get(f"/c/{signer.sign(tokens.CLICK, deck)}")
-            unknown = await client.get(f"/c/{signer.sign(tokens.CLICK, price)}")  # never clicked here: no destination
-            write = await client.post("/api/v1/people", json={"email": "x@prospect.test"}, headers=rep.headers)
-            stream = await client.get("/api/v1/feed/stream", headers={**rep.headers, "last-event-id": str(before)})
-            assert [p.status_code for p in pixels] == [200] * 3 and all(p.content.startswith(b"GIF89a") for p in pixels)
-            assert known.status_code == 302 and known.headers["location"] == "https://example.com/deck"
-            assert unknown.status_code == 503 and unknown.headers["retry-after"]
-            assert write.status_code == 503 and stream.status_code == 503
-            spooled = [json.loads(line) for path in (tmp_path / "spool").glob("spool-*.jsonl") for line in path.read_text().splitlines()]
-            assert len(spooled) == 4 and all(hit["key"].startswith("spool:") for hit in spooled)
-            assert count(engine) == 1  # nothing reached the database
-
-            proxy.restore()
-            assert await server.runtime.recorder.replay_spool() == 4
-            assert await server.runtime.recorder.replay_spool() == 0
-            assert count(engine, "open") == 3 and count(engine, "click") == 2
-            async with client.stream("GET", "/api/v1/feed/stream", headers={**rep.headers, "last-event-id": str(before)}) as resumed:
-                reader = SseReader(resumed)
-                frames = [await reader.next_event("hit") for _ in range(4)]
-            ids = [int(f["id"]) for f in frames]
-            assert ids == sorted(ids) and len(set(ids)) == 4 and ids[0] > before  # the stream resumes without a gap
-            assert (await client.post("/api/v1/people", json={"email": "x@prospect.test"}, headers=rep.headers)).status_code == 201
+        async with LiveServer(settings.with_(database_url=proxy.url(settings.database_url)), clock) as server:
+            yield proxy, server
     finally:
         await proxy.stop()
 
 
-async def test_a_spool_replayed_twice_records_each_hit_once(settings, clock, engine, tmp_path):
+async def test_with_postgresql_away_hits_are_spooled_and_recorded_once_when_it_is_back(proxied, clock, engine, tmp_path):
     rep = make_rep(engine, clock, "rita@seller.test")
-    proxy = await Unpluggable().start()
-    try:
-        async with LiveServer(settings.with_(database_url=proxy.url(settings.database_url)), clock) as server, \
-                server.client() as client:
-            recipient_id = (await send(client, rep))["recipients"][0]["recipient_id"]
-            proxy.cut()
-            assert (await client.get(pixel_path(server.runtime.signer, recipient_id))).status_code == 200
-            [path] = (tmp_path / "spool").glob("spool-*.jsonl")
-            copy = path.read_text()
-            proxy.restore()
-            assert await server.runtime.recorder.replay_spool() == 1
-            (tmp_path / "spool" / "spool-1-dead.jsonl").write_text(copy)  # a crash between the commit and the truncate
-            assert await server.runtime.recorder.replay_spool() == 1
-        assert count(engine, "open") == 1
-    finally:
-        await proxy.stop()
+    proxy, server = proxied
+    async with server.client() as client:
+        recipient_id = (await send(client, rep, html=HTML))["recipients"][0]["recipient_id"]
+        deck, price = link_ids(engine)
+        signer = server.runtime.signer
+        assert (await client.get(f"/c/{signer.sign(tokens.CLICK, deck)}")).status_code == 302  # before: recorded
+        before = (await client.get("/api/v1/feed", headers=rep.headers)).json()["events"][0]["id"]
+
+        proxy.cut()  # PostgreSQL restarts
+        pixels = [await client.get(pixel_path(signer, recipient_id)) for _ in range(3)]
+        known = await client.get(f"/c/{signer.sign(tokens.CLICK, deck)}")
+        unknown = await client.get(f"/c/{signer.sign(tokens.CLICK, price)}")  # never clicked here: no destination
+        write = await client.post("/api/v1/people", json={"email": "x@prospect.test"}, headers=rep.headers)
+        stream = await client.get("/api/v1/feed/stream", headers={**rep.headers, "last-event-id": str(before)})
+        assert [p.status_code for p in pixels] == [200] * 3 and all(p.content.startswith(b"GIF89a") for p in pixels)
+        assert known.status_code == 302 and known.headers["location"] == "https://example.com/deck"
+        assert unknown.status_code == 503 and unknown.headers["retry-after"]
+        assert write.status_code == 503 and stream.status_code == 503
+        spooled = [json.loads(line) for path in (tmp_path / "spool").glob("spool-*.jsonl") for line in path.read_text().splitlines()]
+        assert len(spooled) == 4 and all(hit["key"].startswith("spool:") for hit in spooled)
+        assert count(engine) == 1  # nothing reached the database
+
+        proxy.restore()
+        assert await server.runtime.recorder.replay_spool() == 4
+        assert await server.runtime.recorder.replay_spool() == 0
+        assert count(engine, "open") == 3 and count(engine, "click") == 2
+        async with client.stream("GET", "/api/v1/feed/stream", headers={**rep.headers, "last-event-id": str(before)}) as resumed:
+            reader = SseReader(resumed)
+            frames = [await reader.next_event("hit") for _ in range(4)]
+        ids = [int(f["id"]) for f in frames]
+        assert ids == sorted(ids) and len(set(ids)) == 4 and ids[0] > before  # the stream resumes without a gap
+        assert (await client.post("/api/v1/people", json={"email": "x@prospect.test"}, headers=rep.headers)).status_code == 201
+
+
+async def test_a_spool_replayed_twice_records_each_hit_once(proxied, clock, engine, tmp_path):
+    rep = make_rep(engine, clock, "rita@seller.test")
+    proxy, server = proxied
+    async with server.client() as client:
+        recipient_id = (await send(client, rep))["recipients"][0]["recipient_id"]
+        proxy.cut()
+        assert (await client.get(pixel_path(server.runtime.signer, recipient_id))).status_code == 200
+        [path] = (tmp_path / "spool").glob("spool-*.jsonl")
+        copy = path.read_text()
+        proxy.restore()
+        assert await server.runtime.recorder.replay_spool() == 1
+        (tmp_path / "spool" / "spool-1-dead.jsonl").write_text(copy)  # a crash between the commit and the truncate
+        assert await server.runtime.recorder.replay_spool() == 1
+    assert count(engine, "open") == 1
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])

@@ -168,3 +168,19 @@ async def test_a_cookie_session_changes_nothing_without_the_csrf_header_and_our_
         bearer = await client.post(url, headers=rep.headers)  # browsers never send a token on their own
     assert [forged.status_code, no_origin.status_code, other_origin.status_code] == [403, 403, 403]
     assert ours.status_code == 200 and reading.status_code == 200 and bearer.status_code == 200
+
+
+async def test_a_disabled_users_open_stream_ends_and_cannot_come_back(server, rep, engine, clock):
+    import pytest as _pytest
+
+    from .conftest import ready_stream
+
+    colleague = make_rep(engine, clock, "colin@seller.test")
+    async with server.client() as client:
+        async with ready_stream(client, colleague.headers) as reader:
+            disabled = await client.patch(f"/api/v1/users/{colleague.id}", json={"disabled": True}, headers=rep.headers)
+            with _pytest.raises(EOFError):
+                while True:
+                    await reader.next(timeout=5)
+        again = await client.get("/api/v1/feed/stream", headers=colleague.headers)
+    assert disabled.status_code == 200 and again.status_code == 401

@@ -79,6 +79,7 @@ def create_user(rt, admin, *, email: str, name: str, timezone: str, role: str, s
 def change_user(rt, admin, user_id: int, values: dict) -> dict | None:
     """Change a user of the admin's workspace (None: no such user); Invalid on bad input or when
     it would leave the workspace without an admin."""
+    values = dict(values)
     disabled = values.pop("disabled", None)
     check_user_values(values)
     if disabled is not None:
@@ -125,9 +126,19 @@ async def patch_user(user_id: IdPath, body: UserPatch, request: Request, user=De
         return error_422(exc.field, exc.message)
     if changed is None:
         return JSONResponse({"detail": "No such user"}, 404)
-    if "disabled" in body.model_fields_set and rt.services is not None:
-        await rt.services.changed_mailbox(user_id)  # the watcher stops (or starts again) now
+    if "disabled" in body.model_fields_set:
+        await user_access_changed(rt, user_id, disabled=bool(body.disabled))
     return changed
+
+
+async def user_access_changed(rt, user_id: int, *, disabled: bool) -> None:
+    """After disabling or enabling: the mailbox watcher stops or starts, and a disabled user's open
+    live streams in this process end (they reconnect, and are refused)."""
+    if rt.services is not None:
+        await rt.services.changed_mailbox(user_id)
+    if disabled:
+        for subscription in rt.hub.subscriptions(user_id):
+            subscription.close()
 
 
 def check_user_values(values: dict) -> None:

@@ -454,20 +454,21 @@ async def admin_add_user(request: Request, user=Depends(signed_in_rep)):
 
 @router.post("/app/admin/users/{user_id}")
 async def admin_change_user(request: Request, user_id: IdPath, user=Depends(signed_in_rep)):
-    from .api_users import change_user
+    from .api_users import change_user, user_access_changed
 
     _require_admin(user)
     form = dict(await request.form())
     check_csrf(request, form.pop("csrf", None))
     try:
-        values = {"disabled": form["disabled"] == "1"} if "disabled" in form else {"role": form.get("role")}
+        disabled = form["disabled"] == "1" if "disabled" in form else None
+        values = {"disabled": disabled} if disabled is not None else {"role": form.get("role")}
         changed = await asyncio.to_thread(change_user, runtime(request), user, user_id, values)
     except Invalid as exc:
         return await _admin_page(request, user, status=422, error=f"{exc.field.capitalize()}: {exc.message}")
     if changed is None:
         return await _admin_page(request, user, status=404, error="No such user in this workspace")
-    if "disabled" in values and runtime(request).services is not None:
-        await runtime(request).services.changed_mailbox(user_id)  # the watcher stops (or starts again) now
+    if disabled is not None:
+        await user_access_changed(runtime(request), user_id, disabled=disabled)
     return RedirectResponse("/app/admin/users", status_code=303)
 
 
