@@ -106,7 +106,15 @@ class ImapSession:
         context = ssl.create_default_context() if c.security == "tls" else None
         self.client = _SocketImap(sock, c.host, context, self.timeout)
         try:
-            await asyncio.wait_for(self.client.wait_hello_from_server(), max(0.05, deadline - self.outbound.now()))
+            try:
+                await asyncio.wait_for(self.client.wait_hello_from_server(), max(0.05, deadline - self.outbound.now()))
+            except BaseException:  # given up: close it, through its transport when one took the socket over
+                transport = getattr(self.client.protocol, "transport", None)
+                if transport is not None:
+                    transport.close()
+                else:
+                    sock.close()
+                raise
         except ssl.SSLCertVerificationError:
             raise MailboxError(f"the TLS certificate of {c.host} could not be verified", "security") from None
         except ssl.SSLError:

@@ -107,7 +107,7 @@ async def _connect(o: SmtpOptions) -> aiosmtplib.SMTP:
     try:
         await client.connect(timeout=max(0.05, deadline - o.outbound.now()))  # the greeting, by the same deadline
     except aiosmtplib.SMTPException as exc:
-        client.close()
+        _give_up(client, sock)
         if _certificate_failed(exc):
             raise MailError(f"the TLS certificate of {o.host} could not be verified", "security") from None
         if "STARTTLS" in str(exc) or isinstance(exc.__cause__ or exc.__context__, ssl.SSLError):
@@ -115,11 +115,20 @@ async def _connect(o: SmtpOptions) -> aiosmtplib.SMTP:
         await o.outbound.until(deadline)
         raise MailError(f"{o.host}:{o.port} did not answer as an SMTP server") from None
     except (OSError, ssl.SSLError) as exc:
-        client.close()
+        _give_up(client, sock)
         if isinstance(exc, ssl.SSLCertVerificationError):
             raise MailError(f"the TLS certificate of {o.host} could not be verified", "security") from None
         raise MailError(f"cannot secure the connection to {o.host}:{o.port} (TLS failed)", "security") from None
     return client
+
+
+def _give_up(client: aiosmtplib.SMTP, sock) -> None:
+    """Close a failed connection: through its transport when one took the socket over (closing the
+    socket under it would free a descriptor the event loop still counts as the transport's)."""
+    if client.transport is not None:
+        client.close()
+    else:
+        sock.close()
 
 
 def _certificate_failed(exc: BaseException) -> bool:
