@@ -16,7 +16,7 @@ from ..integrations.outbound import Outbound, OutboundError
 from ..vault import Vault
 
 
-SECURITY = ("starttls", "tls", "plain")  # STARTTLS on 587, implicit TLS on 465, none (local servers only)
+SECURITY = ("starttls", "tls", "plain")  # STARTTLS on 587, implicit TLS on 465, none (only hosts on LIVEFEED_OUTBOUND_ALLOW)
 
 
 def smtp_vault(secret_key: bytes) -> Vault:

@@ -29,7 +29,7 @@ class MailboxIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     host: str = Field(..., description="IMAP server, e.g. imap.gmail.com")
     port: int = Field(993, ge=1, le=65535)
-    security: str = Field("tls", description="tls (implicit TLS, port 993) or plain (unencrypted: local servers only)")
+    security: str = Field("tls", description="tls (implicit TLS, port 993) or plain (unencrypted: only hosts on LIVEFEED_OUTBOUND_ALLOW)")
     username: str = Field(..., min_length=1, max_length=254)
     password: str | None = Field(None, max_length=1000, description="The password or an app password; never shown back; omit to keep the stored one")
     folder: str = Field("INBOX", min_length=1, max_length=200)

@@ -29,7 +29,7 @@ class SmtpAccountIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     host: str = Field(..., description="SMTP server, e.g. smtp.gmail.com")
     port: int = Field(587, ge=1, le=65535)
-    security: str = Field("starttls", description="starttls (port 587), tls (implicit TLS, port 465) or plain (local servers only)")
+    security: str = Field("starttls", description="starttls (port 587), tls (implicit TLS, port 465) or plain (unencrypted: only hosts on LIVEFEED_OUTBOUND_ALLOW)")
     username: str = Field(..., min_length=1, max_length=254)
     password: str | None = Field(None, max_length=1000, description="The password or an app password; omit to keep the stored one")
 
