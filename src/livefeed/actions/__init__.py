@@ -19,14 +19,14 @@ from ..core import compose
 from ..core.model import Invalid
 from ..core.secrets import hash_password
 from ..core.tokens import CLICK, MESSAGE, OPEN, TokenSigner
+from ..db.engine import database_unavailable
 from ..db.tables import emails, links, people, recipients, send_queue, smtp_accounts, users, workspaces
 from ..integrations.outbound import Outbound
 from ..mail.smtp import MailError, Mailer, Outgoing, SmtpMailer, SmtpOptions
-from ..vault import Vault, VaultError
 from ..people import ensure_person
 from ..richtext import clean_email_html
+from ..vault import Vault, VaultError
 from . import sending
-from ..db.engine import database_unavailable
 from .sessions import (  # noqa: F401 - the one way in: actions.sign_in, actions.create_token…
     SESSION_DAYS, SIGNIN_LINK_MINUTES, SignInLocked, create_token, end_session, find_user, list_sessions, list_tokens,
     remember_ip, revoke_session, revoke_token, set_disabled, sign_in, signin_link_token, start_session, use_signin_link,
@@ -40,7 +40,7 @@ DEFAULT_WORKSPACE = "Default"
 ActionError = Invalid  # bad input to an action; `field` names what is wrong
 
 
-# --- workspaces, users, tokens, sessions -------------------------------------------------------
+# --- workspaces and users (sign-in, sessions and tokens: sessions.py) -------------------------------------------------------
 
 def ensure_workspace(conn: Connection, name: str, *, now: datetime) -> int:
     found = conn.execute(select(workspaces.c.id).where(workspaces.c.name == name)).scalar()
