@@ -190,10 +190,14 @@ class Recorder:
         not known here cannot be answered, so it is neither spooled nor acknowledged."""
         keep, refused = [], []
         for hit, future in batch:
-            (keep if hit.kind == OPEN or hit.target_id in self._links else refused).append((hit, future))
+            url = self._links.get(hit.target_id, (None, None))[1] if hit.kind == CLICK else None
+            if hit.kind == OPEN or url is not None:
+                keep.append((hit, future, url))
+            else:
+                refused.append((hit, future))
         try:
             if keep:
-                await asyncio.get_running_loop().run_in_executor(self._executor, self._spool.append, [h for h, _ in keep])
+                await asyncio.get_running_loop().run_in_executor(self._executor, self._spool.append, [h for h, _, _ in keep])
         except SpoolError as exc:
             if not self.refused:  # once an outage, not once a batch: a full disk must not fill the log too
                 log.error("neither the database (%s) nor the spool (%s) takes hits: answering 503 until one does",
@@ -201,9 +205,9 @@ class Recorder:
             self.refused += len(batch)
             refused = batch
             keep = []
-        for hit, future in keep:
+        for _, future, url in keep:
             if not future.done():
-                future.set_result(Outcome(None, url=self._links[hit.target_id][1] if hit.kind == CLICK else None, spooled=True))
+                future.set_result(Outcome(None, url=url, spooled=True))
         for _, future in refused:
             if not future.done():
                 future.set_exception(cause)
