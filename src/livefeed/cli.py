@@ -28,7 +28,7 @@ LOG_CONFIG = {
                  # the access log never holds a sign-in link or tracking token (web/accesslog.py)
                  "access": {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stderr",
                             "filters": ["redact"]}},
-    "loggers": {"livefeed": {"handlers": ["stderr"], "level": "INFO"}, "httpx": {"level": "WARNING"},
+    "loggers": {"livefeed": {"handlers": ["stderr"], "level": "INFO"}, "httpx": {"level": "WARNING"}, "httpx2": {"level": "WARNING"},
                 "uvicorn": {"handlers": ["stderr"], "level": "INFO"}, "uvicorn.access": {"handlers": ["access"], "level": "INFO", "propagate": False}},
 }
 users_app = typer.Typer(help="Manage reps.", no_args_is_help=True)

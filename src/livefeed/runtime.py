@@ -16,6 +16,7 @@ from .core.tokens import TokenSigner
 from .db.engine import checkpoint, make_engine
 from .db.tables import links, now_utc
 from .geo import GeoLocator
+from .integrations.identity import providers
 from .integrations.outbound import Outbound
 from .live.hub import Hub, MemoryHub
 from .live.postgres import PgNotifyHub
@@ -45,7 +46,8 @@ class Runtime:
     credentials: object | None = None  # web.auth.Credentials, made on first use
     services: object | None = None  # services.Services: mailbox watchers and syncs (the served app)
     background: list[asyncio.Task] = field(default_factory=list)
-    outbound: Outbound = field(default_factory=Outbound)  # the policy for hosts users name (IMAP, SMTP, connectors)
+    outbound: Outbound = field(default_factory=Outbound)
+    identity: dict = field(default_factory=dict)  # the configured OpenID providers by name (integrations/identity.py)  # the policy for hosts users name (IMAP, SMTP, connectors)
 
     @classmethod
     async def start(cls, settings: Settings, *, clock: Callable[[], datetime] = now_utc, engine: Engine | None = None) -> "Runtime":
@@ -69,7 +71,7 @@ class Runtime:
         lists = ListCache(clock=clock, ttl=settings.target_cache_seconds)
         hub.watchers.append(lists.forget)
         runtime = cls(settings, engine, signer, hub, recorder, sender, agents, geo, clock, TierCache(engine, clock=clock), lists,
-                      outbound=outbound)
+                      outbound=outbound, identity=providers(settings.google, settings.microsoft))
         if engine.dialect.name == "sqlite":
             runtime.background.append(asyncio.create_task(runtime._checkpoints(), name="livefeed-checkpoint"))
         runtime.background.append(asyncio.create_task(runtime._heartbeats(), name="livefeed-heartbeat"))

@@ -20,6 +20,15 @@ class SettingsError(ValueError):
 
 
 @dataclass(frozen=True)
+class OidcSettings:
+    """An OpenID provider the operator registered LiveFeed with (trusted configuration)."""
+
+    client_id: str
+    client_secret: str = field(repr=False)
+    discovery_url: str  # {issuer}/.well-known/openid-configuration
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str
     public_url: str
@@ -35,6 +44,8 @@ class Settings:
     target_cache_seconds: float = 30.0
     demo: bool = False
     outbound_allow: Allowlist = field(default_factory=Allowlist)
+    google: "OidcSettings | None" = None  # sign in with Google, when a client id and secret are set
+    microsoft: "OidcSettings | None" = None
     spool_seconds: float = 2.0  # how often hits spooled while the database was away are retried
     max_body_bytes: int = 6 * 1024 * 1024  # a 2 MB email body in JSON, with room; 413 beyond
     outbound_timeout_seconds: float = 10.0  # connect and greeting to a host a user named; every failure takes this long
@@ -95,6 +106,24 @@ def _check_smtp_url(url: str | None) -> str | None:
     except ValueError:
         raise SettingsError(f"{PREFIX}SMTP_URL: the port is not a number") from None
     return url
+
+
+def _url(env: dict, name: str, default: str) -> str:
+    value = (env.get(PREFIX + name) or default).rstrip("/")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SettingsError(f"{PREFIX}{name}: {value!r} is not an http(s) URL")
+    return value
+
+
+def _oidc(env: dict, name: str, *, discovery: str) -> OidcSettings | None:
+    client_id, secret = env.get(f"{PREFIX}{name}_CLIENT_ID") or "", env.get(f"{PREFIX}{name}_CLIENT_SECRET") or ""
+    if not client_id and not secret:
+        return None
+    if not client_id or not secret:
+        missing = f"{PREFIX}{name}_CLIENT_SECRET" if client_id else f"{PREFIX}{name}_CLIENT_ID"
+        raise SettingsError(f"{missing}: needed too (sign-in with {name.title()} takes a client id and its secret)")
+    return OidcSettings(client_id=client_id, client_secret=secret, discovery_url=discovery)
 
 
 def _allowlist(value: str) -> Allowlist:
@@ -158,6 +187,18 @@ VARIABLES = (
              "and admins' settings may reach although they are not on the public internet (IMAP and SMTP servers, "
              "connector URLs); these may also use any port and plain text. Everything else they enter must be a "
              "public host on the protocol's ports, over TLS."),
+    Variable("GOOGLE_CLIENT_ID", "(none: no Google sign-in)", "The OAuth client id of LiveFeed's Google Cloud project "
+             "(docs/integrations.md); with the secret, the sign-in page offers *Sign in with Google*."),
+    Variable("GOOGLE_CLIENT_SECRET", "(none)", "That client's secret."),
+    Variable("GOOGLE_ISSUER", "https://accounts.google.com", "Google's OpenID issuer: endpoints and keys come from "
+             "`{issuer}/.well-known/openid-configuration`."),
+    Variable("MICROSOFT_CLIENT_ID", "(none: no Microsoft sign-in)", "The application (client) id of LiveFeed's Microsoft "
+             "Entra app registration; with the secret, the sign-in page offers *Sign in with Microsoft*."),
+    Variable("MICROSOFT_CLIENT_SECRET", "(none)", "That registration's client secret."),
+    Variable("MICROSOFT_TENANT", "organizations", "Which Entra tenants may sign in: `organizations` (any work account), "
+             "or your tenant's id or domain."),
+    Variable("MICROSOFT_AUTHORITY", "https://login.microsoftonline.com", "Discovery at "
+             "`{authority}/{tenant}/v2.0/.well-known/openid-configuration`."),
     Variable("GEOIP_DB", "(the bundled GeoLite2 City)", "Path to a MaxMind `.mmdb` city database for locations."),
     Variable("VAR_DIR", "var", "Where the SQLite database and the generated secret key live."),
     Variable("HEARTBEAT_SECONDS", "15", "How often idle live streams get a keep-alive comment (keeps proxies from closing them)."),
@@ -201,6 +242,11 @@ def from_env(env: dict | None = None, **overrides) -> Settings:
         target_cache_seconds=_number(env, "TARGET_CACHE_SECONDS", 30.0, minimum=0),
         demo=env.get(PREFIX + "DEMO", "") in ("1", "true", "yes"),
         outbound_allow=_allowlist(env.get(PREFIX + "OUTBOUND_ALLOW", "")),
+        google=_oidc(env, "GOOGLE", discovery=f"{_url(env, 'GOOGLE_ISSUER', 'https://accounts.google.com')}"
+                                                  "/.well-known/openid-configuration"),
+        microsoft=_oidc(env, "MICROSOFT", discovery=f"{_url(env, 'MICROSOFT_AUTHORITY', 'https://login.microsoftonline.com')}/"
+                                                        f"{env.get(PREFIX + 'MICROSOFT_TENANT') or 'organizations'}"
+                                                        "/v2.0/.well-known/openid-configuration"),
         max_body_bytes=int(_number(env, "MAX_BODY_BYTES", 6 * 1024 * 1024, minimum=64 * 1024)),
     )
     values.update(overrides)

@@ -28,7 +28,7 @@ from ..richtext import clean_email_html
 from ..vault import Vault, VaultError
 from . import sending
 from .sessions import (  # noqa: F401 - the one way in: actions.sign_in, actions.create_token…
-    SESSION_DAYS, SIGNIN_LINK_MINUTES, SignInLocked, create_token, end_session, find_user, list_sessions, list_tokens,
+    SESSION_DAYS, SIGNIN_LINK_MINUTES, IdentityRefused, SignInLocked, create_token, sign_in_with_identity, use_once, end_session, find_user, list_sessions, list_tokens,
     remember_ip, revoke_session, revoke_token, set_disabled, sign_in, signin_link_token, start_session, use_signin_link,
     user_for_session, user_for_signin_link, user_for_token,
 )

@@ -10,10 +10,11 @@ from functools import lru_cache
 from sqlalchemy import Connection, Engine, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from ..core import compose, identity
 from ..core.model import Invalid
 from ..core.secrets import check_password, hash_password, new_secret, secret_hash
 from ..core.tokens import TokenSigner
-from ..db.tables import api_tokens, sessions, signin_failures, used_signin_links, user_ips, users
+from ..db.tables import api_tokens, sessions, signin_failures, used_signin_links, user_ips, users, workspaces
 
 log = logging.getLogger(__name__)
 
@@ -160,16 +161,59 @@ def use_signin_link(engine: Engine, signer: TokenSigner, token: str, *, now: dat
     if user_id is None:
         return None
     expires = datetime.fromtimestamp(int(token.partition(".")[0]), tz=now.tzinfo)
-    try:
-        with engine.begin() as conn:
-            conn.execute(delete(used_signin_links).where(used_signin_links.c.expires_at < now))
-            conn.execute(insert(used_signin_links).values(token_hash=secret_hash(token), expires_at=expires))
-            disabled = conn.execute(select(users.c.disabled_at).where(users.c.id == user_id)).first()
-    except IntegrityError:
+    if not use_once(engine, "link:" + token, expires=expires, now=now):
         return None
+    with engine.connect() as conn:
+        disabled = conn.execute(select(users.c.disabled_at).where(users.c.id == user_id)).first()
     if disabled is None or disabled.disabled_at is not None:
         return None
     return user_id
+
+
+def use_once(engine: Engine, value: str, *, expires: datetime, now: datetime) -> bool:
+    """Mark `value` (a sign-in link, an OpenID nonce) used; False when it was used before."""
+    try:
+        with engine.begin() as conn:
+            conn.execute(delete(used_signin_links).where(used_signin_links.c.expires_at < now))
+            conn.execute(insert(used_signin_links).values(token_hash=secret_hash(value), expires_at=expires))
+    except IntegrityError:
+        return False
+    return True
+
+
+# --- signing in with Google or Microsoft -----------------------------------------------------------
+
+class IdentityRefused(Exception):
+    """The provider vouched for an address LiveFeed does not let in; str() says why and what to do."""
+
+
+def sign_in_with_identity(engine: Engine, *, email: str, name: str | None, ip: str | None, now: datetime,
+                          user_agent: str | None = None):
+    """(user, session token) for an address a provider verified: its user, or a new rep of the
+    workspace that lists the address's domain among its sign-in domains. IdentityRefused otherwise."""
+    with engine.begin() as conn:
+        user = find_user(conn, email)
+        if user is None:
+            workspace_id = _workspace_for_domain(conn, identity.email_domain(email))
+            if workspace_id is None:
+                domain = identity.email_domain(email)
+                raise IdentityRefused(f"{email} has no LiveFeed account, and {domain} is not one of a workspace's sign-in "
+                                      f"domains. Ask your LiveFeed admin to add you, or to add {domain} to the sign-in domains.")
+            shown = " ".join((name or "").split())[:200] or email.split("@")[0]
+            if compose.header_problem(shown):
+                shown = email.split("@")[0]
+            conn.execute(insert(users).values(workspace_id=workspace_id, email=email, name=shown, timezone="UTC",
+                                              created_at=now, role="rep"))
+            user = find_user(conn, email)
+            log.info("user %s added on signing in with a sign-in domain of workspace %s", user["id"], workspace_id)
+        elif user["disabled_at"] is not None:
+            raise IdentityRefused("This LiveFeed account is disabled. Ask your LiveFeed admin.")
+    return user, start_session(engine, user_id=user["id"], ip=ip, now=now, user_agent=user_agent)
+
+
+def _workspace_for_domain(conn: Connection, domain: str) -> int | None:
+    rows = conn.execute(select(workspaces.c.id, workspaces.c.signin_domains).where(workspaces.c.signin_domains != ""))
+    return next((row.id for row in rows if domain in row.signin_domains.split()), None)
 
 
 # --- API tokens ---------------------------------------------------------------------------------

@@ -71,6 +71,9 @@ workspaces = Table(
     # The base URL of tracking links ("https://t.example.com", a CNAME to this server); None: the
     # server's public URL. A hostname of the sender's own domain reads better and filters less.
     Column("tracking_url", String(300)),
+    # Domains whose people may sign in with Google or Microsoft without being added first ("example.com ...");
+    # a domain belongs to one workspace at most.
+    Column("signin_domains", Text, nullable=False, server_default=""),
 )
 
 users = Table(

@@ -16,7 +16,7 @@ from sqlalchemy import or_, select, update
 from .. import people as people_actions
 from .. import targets
 from ..core import contacts, scoring
-from ..core import compose, website
+from ..core import compose, identity, website
 from ..core.model import Invalid, iso_z
 from ..core.secrets import new_secret, secret_hash
 from ..core.tokens import PROBE
@@ -60,6 +60,8 @@ class WorkspaceSettings(BaseModel):
     anonymize_ips: bool | None = Field(None, description="Website tracking: keep only the network part of visitors' IP addresses")
     honour_dnt: bool | None = Field(None, description="Website tracking: drop anonymous page views that ask not to be tracked (DNT/GPC)")
     do_not_track: list[str] | None = Field(None, max_length=5000, description='Never tracked: addresses or "@domain"s; mail to them goes out without pixel or tracked links')
+    signin_domains: list[str] | None = Field(None, max_length=50, description='Domains whose people may sign in with Google or '
+                                              'Microsoft and are then added as reps, ["example.com"]')
     tracking_url: str | None = Field(None, max_length=300, description="Tracking links' base URL, a hostname of yours pointing at this server "
                                      '("https://t.example.com"; checked by fetching it); null: the server\'s public URL')
 
@@ -232,6 +234,11 @@ async def patch_workspace(body: WorkspaceSettings, request: Request, user=Depend
                 raise Invalid(name, "must not be null")
         if "site_origins" in values:
             values["site_origins"] = " ".join(website.check_origins(values["site_origins"]))
+        if "signin_domains" in values:
+            domains = identity.check_signin_domains(values["signin_domains"] or [])
+            if taken := await asyncio.to_thread(_domains_elsewhere, rt, user["workspace_id"], domains):
+                raise Invalid("signin_domains", f"{taken} is a sign-in domain of another workspace")
+            values["signin_domains"] = " ".join(domains)
         if "do_not_track" in values:
             try:
                 values["do_not_track"] = " ".join(compose.check_do_not_track(values["do_not_track"]))
@@ -252,6 +259,15 @@ async def patch_workspace(body: WorkspaceSettings, request: Request, user=Depend
     return await asyncio.to_thread(_workspace_settings, rt, user["workspace_id"])
 
 
+def _domains_elsewhere(rt, workspace_id: int, domains: list[str]) -> str | None:
+    """The first of `domains` another workspace already lets sign in (a domain belongs to one)."""
+    with rt.engine.connect() as conn:
+        rows = conn.execute(select(workspaces.c.signin_domains).where(workspaces.c.id != workspace_id,
+                                                                     workspaces.c.signin_domains != "")).scalars()
+        taken = {d for row in rows for d in row.split()}
+    return next((d for d in domains if d in taken), None)
+
+
 def _workspace_settings(rt, workspace_id: int) -> dict:
     with rt.engine.connect() as conn:
         row = conn.execute(select(workspaces).where(workspaces.c.id == workspace_id)).mappings().one()
@@ -259,7 +275,7 @@ def _workspace_settings(rt, workspace_id: int) -> dict:
     return {"id": row["id"], "name": row["name"], "tier_method": row["tier_method"], "star_thresholds": row["star_thresholds"],
             "flame_thresholds": row["flame_thresholds"], "engagement_ranking": bool(row["engagement_ranking"]),
             "site_key": row["site_key"], "site_origins": row["site_origins"].split(), "anonymize_ips": bool(row["anonymize_ips"]),
-            "honour_dnt": bool(row["honour_dnt"]), "do_not_track": row["do_not_track"].split(),
+            "honour_dnt": bool(row["honour_dnt"]), "do_not_track": row["do_not_track"].split(), "signin_domains": row["signin_domains"].split(),
             "tracking_url": row["tracking_url"], "tracking_links": row["tracking_url"] or public,
             "website_script": f'<script async src="{public}/w.js" data-site="{row["site_key"]}"'
                               + ('' if row["honour_dnt"] else ' data-honour-dnt="false"') + '></script>',

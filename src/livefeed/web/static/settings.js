@@ -106,6 +106,7 @@
     website.elements.anonymize_ips.checked = ws.anonymize_ips;
     website.elements.honour_dnt.checked = ws.honour_dnt;
     never.elements.do_not_track.value = ws.do_not_track.join("\n");
+    domains.elements.signin_domains.value = ws.signin_domains.join("\n");
     target.elements.tier_method.value = ws.tier_method;
     target.elements.star_thresholds.value = ws.star_thresholds || "";
     target.elements.flame_thresholds.value = ws.flame_thresholds || "";
@@ -156,6 +157,15 @@
       }
       try { showWorkspace(await api("PATCH", "/api/v1/workspace", body)); say(target.querySelector(".result"), "Saved: the Target list uses it now."); }
       catch (err) { say(target.querySelector(".result"), err.message, true); }
+    });
+  });
+  const domains = document.querySelector("[data-form=domains]");
+  if (domains) domains.addEventListener("submit", (e) => {
+    e.preventDefault();
+    busy(domains.querySelector("[type=submit]"), async () => {
+      const entries = domains.elements.signin_domains.value.split(/\s+/).filter(Boolean);
+      try { showWorkspace(await api("PATCH", "/api/v1/workspace", { signin_domains: entries })); say(domains.querySelector(".result"), "Saved."); }
+      catch (err) { say(domains.querySelector(".result"), err.message, true); }
     });
   });
   const never = document.querySelector("[data-form=never]");
