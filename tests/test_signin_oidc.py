@@ -181,3 +181,15 @@ async def test_a_disabled_user_and_an_unconfigured_provider_are_refused(settings
     async with LiveServer(configured, clock) as live, live.client() as client:
         answer = await sign_in_with(client, "google")
     assert answer.status_code == 403 and "disabled" in answer.text
+
+
+def test_a_provider_needs_its_client_id_and_secret_together(tmp_path):
+    from livefeed.settings import SettingsError, from_env
+
+    with pytest.raises(SettingsError, match="LIVEFEED_MICROSOFT_CLIENT_SECRET"):
+        from_env({"LIVEFEED_VAR_DIR": str(tmp_path), "LIVEFEED_MICROSOFT_CLIENT_ID": "app-id"})
+    configured = from_env({"LIVEFEED_VAR_DIR": str(tmp_path), "LIVEFEED_MICROSOFT_CLIENT_ID": "app-id",
+                           "LIVEFEED_MICROSOFT_CLIENT_SECRET": "the-secret", "LIVEFEED_MICROSOFT_TENANT": "contoso.com"})
+    assert configured.microsoft.discovery_url == \
+        "https://login.microsoftonline.com/contoso.com/v2.0/.well-known/openid-configuration"
+    assert "client_secret" not in repr(configured.microsoft)  # the secret is never shown

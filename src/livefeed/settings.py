@@ -108,16 +108,16 @@ def _check_smtp_url(url: str | None) -> str | None:
     return url
 
 
-def _url(env: dict, name: str, default: str) -> str:
-    value = (env.get(PREFIX + name) or default).rstrip("/")
+def _url(value: str | None, default: str, *, name: str) -> str:
+    value = (value or default).rstrip("/")
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise SettingsError(f"{PREFIX}{name}: {value!r} is not an http(s) URL")
     return value
 
 
-def _oidc(env: dict, name: str, *, discovery: str) -> OidcSettings | None:
-    client_id, secret = env.get(f"{PREFIX}{name}_CLIENT_ID") or "", env.get(f"{PREFIX}{name}_CLIENT_SECRET") or ""
+def _oidc(client_id: str | None, secret: str | None, *, name: str, discovery: str) -> OidcSettings | None:
+    client_id, secret = client_id or "", secret or ""
     if not client_id and not secret:
         return None
     if not client_id or not secret:
@@ -242,11 +242,13 @@ def from_env(env: dict | None = None, **overrides) -> Settings:
         target_cache_seconds=_number(env, "TARGET_CACHE_SECONDS", 30.0, minimum=0),
         demo=env.get(PREFIX + "DEMO", "") in ("1", "true", "yes"),
         outbound_allow=_allowlist(env.get(PREFIX + "OUTBOUND_ALLOW", "")),
-        google=_oidc(env, "GOOGLE", discovery=f"{_url(env, 'GOOGLE_ISSUER', 'https://accounts.google.com')}"
-                                                  "/.well-known/openid-configuration"),
-        microsoft=_oidc(env, "MICROSOFT", discovery=f"{_url(env, 'MICROSOFT_AUTHORITY', 'https://login.microsoftonline.com')}/"
-                                                        f"{env.get(PREFIX + 'MICROSOFT_TENANT') or 'organizations'}"
-                                                        "/v2.0/.well-known/openid-configuration"),
+        google=_oidc(env.get(PREFIX + "GOOGLE_CLIENT_ID"), env.get(PREFIX + "GOOGLE_CLIENT_SECRET"), name="GOOGLE",
+                     discovery=_url(env.get(PREFIX + "GOOGLE_ISSUER"), "https://accounts.google.com", name="GOOGLE_ISSUER")
+                     + "/.well-known/openid-configuration"),
+        microsoft=_oidc(env.get(PREFIX + "MICROSOFT_CLIENT_ID"), env.get(PREFIX + "MICROSOFT_CLIENT_SECRET"), name="MICROSOFT",
+                        discovery=_url(env.get(PREFIX + "MICROSOFT_AUTHORITY"), "https://login.microsoftonline.com",
+                                       name="MICROSOFT_AUTHORITY")
+                        + "/" + (env.get(PREFIX + "MICROSOFT_TENANT") or "organizations") + "/v2.0/.well-known/openid-configuration"),
         max_body_bytes=int(_number(env, "MAX_BODY_BYTES", 6 * 1024 * 1024, minimum=64 * 1024)),
     )
     values.update(overrides)
