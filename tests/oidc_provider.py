@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 import uvicorn
-from fastapi import FastAPI, Form, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
@@ -43,6 +43,7 @@ class Knobs:
     lifetime: int = 3600  # seconds until exp (negative: already expired)
     forge: bool = False  # sign with a key that is not published
     reuse_codes: bool = False  # accept a code twice (to reach LiveFeed's own nonce check)
+    withhold_scopes: tuple[str, ...] = ()  # scopes the person unticks on the consent screen (Google's granular consent)
 
 
 class OpenIdStandIn:
@@ -51,6 +52,8 @@ class OpenIdStandIn:
         self.knobs = Knobs()
         self.keys = [RSAKey.generate_key(2048, parameters={"kid": "key-1", "use": "sig", "alg": "RS256"})]
         self.codes: dict[str, dict] = {}
+        self.refresh_tokens: dict[str, str] = {}  # refresh token → the scope it grants (removed when revoked)
+        self.revoked: list[str] = []
         self.authorize_requests: list[dict] = []
         self.token_requests: list[dict] = []
         self.port = free_port()
@@ -89,7 +92,8 @@ class OpenIdStandIn:
             return {"issuer": self.issuer, "authorization_endpoint": f"{self.url}/authorize",
                     "token_endpoint": f"{self.url}/token", "jwks_uri": f"{self.url}/keys",
                     "response_types_supported": ["code"], "id_token_signing_alg_values_supported": ["RS256"],
-                    "code_challenge_methods_supported": ["S256"]}
+                    "code_challenge_methods_supported": ["S256"],
+                    **({"revocation_endpoint": f"{self.url}/revoke"} if self.kind == "google" else {})}
 
         @app.get("/keys")
         async def keys():
@@ -106,21 +110,43 @@ class OpenIdStandIn:
             return RedirectResponse(f"{query['redirect_uri']}?{urlencode({'code': code, 'state': query.get('state', '')})}")
 
         @app.post("/token")
-        async def token(request: Request, grant_type: str = Form(...), code: str = Form(...), redirect_uri: str = Form(...),
-                        code_verifier: str = Form("")):
-            self.token_requests.append({"code": code, "redirect_uri": redirect_uri, "code_verifier": code_verifier})
+        async def token(request: Request):
+            form = dict(await request.form())
+            self.token_requests.append(form)
             basic = request.headers.get("authorization", "")
             expected = "Basic " + base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
             if basic != expected:
                 return JSONResponse({"error": "invalid_client"}, 401)
+            if form.get("grant_type") == "refresh_token":  # RFC 6749 §6
+                scope = self.refresh_tokens.get(form.get("refresh_token", ""))
+                if scope is None:
+                    return JSONResponse({"error": "invalid_grant", "error_description": "Token has been expired or revoked."}, 400)
+                return {"access_token": "at-" + secrets.token_urlsafe(24), "token_type": "Bearer", "expires_in": 3599, "scope": scope}
+            code = form.get("code", "")
             asked = self.codes.get(code) if self.knobs.reuse_codes else self.codes.pop(code, None)
-            if grant_type != "authorization_code" or asked is None or asked["redirect_uri"] != redirect_uri:
+            if form.get("grant_type") != "authorization_code" or asked is None or asked["redirect_uri"] != form.get("redirect_uri"):
                 return JSONResponse({"error": "invalid_grant"}, 400)
-            challenge = base64.urlsafe_b64encode(hashlib.sha256(code_verifier.encode()).digest()).rstrip(b"=").decode()
+            verifier = form.get("code_verifier", "")
+            challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
             if asked.get("code_challenge_method") != "S256" or challenge != asked.get("code_challenge"):
                 return JSONResponse({"error": "invalid_grant", "error_description": "PKCE verification failed"}, 400)
-            return {"access_token": secrets.token_urlsafe(24), "token_type": "Bearer", "expires_in": 3599,
-                    "scope": asked.get("scope", ""), "id_token": self.id_token(asked.get("nonce", ""))}
+            scope = " ".join(s for s in asked.get("scope", "").split() if s not in self.knobs.withhold_scopes)
+            answer = {"access_token": "at-" + secrets.token_urlsafe(24), "token_type": "Bearer", "expires_in": 3599,
+                      "scope": scope, "id_token": self.id_token(asked.get("nonce", ""))}
+            offline = asked.get("access_type") == "offline" if self.kind == "google" else "offline_access" in scope.split()
+            if offline:
+                answer["refresh_token"] = "rt-" + secrets.token_urlsafe(24)
+                self.refresh_tokens[answer["refresh_token"]] = scope
+            return answer
+
+        if self.kind == "google":
+            @app.post("/revoke")  # Google: "Revoking a token" — POST token=…, 200 when revoked
+            async def revoke(request: Request):
+                token = dict(await request.form()).get("token", "")
+                if self.refresh_tokens.pop(token, None) is None:
+                    return JSONResponse({"error": "invalid_token"}, 400)
+                self.revoked.append(token)
+                return {}
 
         return app
 

@@ -319,6 +319,24 @@ mailboxes = Table(
     Column("updated_at", UTCDateTime, nullable=False),
 )
 
+# A rep's Google or Microsoft account, connected by signing in: mail goes out through the Gmail API
+# or Microsoft Graph as them. `secret` is the refresh token, sealed; it is used only with the token
+# endpoint it was issued by.
+mail_connections = Table(
+    "mail_connections", metadata,
+    Column("user_id", Id, ForeignKey("users.id"), primary_key=True),
+    Column("workspace_id", Id, ForeignKey("workspaces.id"), nullable=False),
+    Column("provider", String(16), nullable=False),  # google | microsoft
+    Column("address", String(254), nullable=False),
+    Column("secret", Text, nullable=False),
+    Column("token_endpoint", String(500), nullable=False),
+    Column("status", String(16), nullable=False),  # connected | reconnect
+    Column("error", Text),
+    Column("checked_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
 # A rep's own SMTP account for sending (else the server's LIVEFEED_SMTP_URL). `secret` is the
 # password sealed like a mailbox's.
 smtp_accounts = Table(

@@ -24,6 +24,15 @@ from joserfc.jws import extract_compact
 from ..settings import OidcSettings
 
 SCOPE = "openid email profile"
+# Connecting mail: send as the rep and read their new mail (replies), with a refresh token.
+# Google: the Gmail API scopes, access_type=offline and prompt=consent (Google's "Using OAuth 2.0 for
+# Web Server Applications": a refresh token comes only with offline access, and again only on consent).
+# Microsoft: Graph's delegated Mail.Send and Mail.Read, and offline_access for the refresh token.
+MAIL_SCOPES = {
+    "google": "openid email https://www.googleapis.com/auth/gmail.send https://www.googleapis.com/auth/gmail.readonly",
+    "microsoft": "openid email offline_access Mail.Send Mail.Read",
+}
+MAIL_EXTRA = {"google": {"access_type": "offline", "prompt": "consent"}, "microsoft": {}}
 DISCOVERY_SECONDS = 3600.0  # re-read the discovery document and keys at most hourly (unless a new kid appears)
 LEEWAY_SECONDS = 60  # clock skew allowed on exp / iat
 TIMEOUT_SECONDS = 15.0
@@ -31,6 +40,10 @@ TIMEOUT_SECONDS = 15.0
 
 class IdentityError(Exception):
     """The provider's answer or token is not acceptable; str() says why, for the refusal page."""
+
+
+class GrantRevoked(IdentityError):
+    """The refresh token no longer works: the rep must connect again."""
 
 
 class OpenIdProvider:
@@ -63,15 +76,42 @@ class OpenIdProvider:
         except (httpx2.HTTPError, ValueError) as exc:
             raise IdentityError(f"{self.name.title()} could not be reached ({exc.__class__.__name__})") from None
 
-    def _client(self, redirect_uri: str) -> AsyncOAuth2Client:
-        return AsyncOAuth2Client(self.settings.client_id, self.settings.client_secret, scope=SCOPE, redirect_uri=redirect_uri,
+    def _client(self, redirect_uri: str | None = None, scope: str = SCOPE) -> AsyncOAuth2Client:
+        return AsyncOAuth2Client(self.settings.client_id, self.settings.client_secret, scope=scope, redirect_uri=redirect_uri,
                                  code_challenge_method="S256", timeout=TIMEOUT_SECONDS)
 
-    async def authorization_url(self, redirect_uri: str, *, state: str, nonce: str, code_verifier: str, **extra: str) -> str:
+    async def authorization_url(self, redirect_uri: str, *, state: str, nonce: str, code_verifier: str, scope: str = SCOPE,
+                                **extra: str) -> str:
         endpoint = (await self.metadata())["authorization_endpoint"]
-        url, _ = self._client(redirect_uri).create_authorization_url(
+        url, _ = self._client(redirect_uri, scope).create_authorization_url(
             endpoint, state=state, nonce=nonce, code_verifier=code_verifier, **extra)
         return url
+
+    async def refresh(self, refresh_token: str, *, token_endpoint: str) -> dict:
+        """A fresh access token from the endpoint that issued `refresh_token` (and no other).
+        GrantRevoked when the provider says the grant is gone (revoked, expired, password changed)."""
+        try:
+            async with self._client() as client:
+                return dict(await client.refresh_token(token_endpoint, refresh_token=refresh_token))
+        except httpx2.HTTPError as exc:
+            raise IdentityError(f"{self.name.title()} could not be reached ({exc.__class__.__name__})") from None
+        except Exception as exc:  # Authlib's OAuth errors
+            if getattr(exc, "error", None) == "invalid_grant":
+                raise GrantRevoked(f"{self.name.title()} no longer accepts this connection: reconnect") from None
+            raise IdentityError(f"{self.name.title()} refused to refresh the connection ({getattr(exc, 'error', None) or exc.__class__.__name__})") from None
+
+    async def revoke(self, token: str) -> bool:
+        """Revoke a grant where the provider offers it (Google's revocation endpoint, RFC 7009);
+        False where it does not (Microsoft has no revocation endpoint for a single grant)."""
+        endpoint = (await self.metadata()).get("revocation_endpoint")
+        if not endpoint:
+            return False
+        try:
+            async with httpx2.AsyncClient(timeout=TIMEOUT_SECONDS) as client:
+                response = await client.post(endpoint, data={"token": token})
+        except httpx2.HTTPError:
+            return False
+        return response.status_code == 200
 
     async def exchange(self, code: str, redirect_uri: str, *, code_verifier: str) -> dict:
         """The token response for an authorization code (PKCE: the verifier goes with it)."""

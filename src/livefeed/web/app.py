@@ -21,7 +21,7 @@ from ..runtime import Runtime
 from ..services import Services, ServiceTiming
 from ..settings import Settings
 from . import (
-    api, api_connectors, api_items, api_mailbox, api_people, api_smtp, api_tasks, api_templates, api_tokens, api_users, oauth,
+    api, api_connections, api_connectors, api_items, api_mailbox, api_people, api_smtp, api_tasks, api_templates, api_tokens, api_users, oauth,
     pages, people_pages, stream,
 )
 from ..db.engine import database_unavailable
@@ -127,6 +127,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = now_utc, o
     app.include_router(api_connectors.router)
     app.include_router(api_users.router)
     app.include_router(api_tokens.router)
+    app.include_router(api_connections.router)
     app.include_router(pages.router)
     app.include_router(oauth.router)
     app.include_router(people_pages.router)

@@ -19,11 +19,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 
 from .. import actions
+from ..actions import connections
 from ..core import identity
-from ..integrations.identity import IdentityError
+from ..integrations.identity import MAIL_EXTRA, MAIL_SCOPES, IdentityError
 from ..vault import Vault, VaultError
-from .auth import runtime
-from .pages import _peer_ip, _signed_in, render
+from .auth import page_user, runtime
+from .pages import _peer_ip, _signed_in, render, to_signin
 
 router = APIRouter(include_in_schema=False)
 FLOW_COOKIE = "lf_oauth"
@@ -48,17 +49,31 @@ def _refusal(request: Request, message: str, status: int = 400):
 
 @router.get("/signin/{provider}")
 async def signin_with(request: Request, provider: str):
+    return await _start(request, provider, purpose="signin")
+
+
+@router.get("/connect/{provider}")
+async def connect_with(request: Request, provider: str):
+    """A signed-in rep connects their Google or Microsoft mail: consent to send and read, offline."""
+    user = await page_user(request)
+    if user is None:
+        return to_signin()
+    return await _start(request, provider, purpose="connect", user_id=user["id"])
+
+
+async def _start(request: Request, provider: str, *, purpose: str, user_id: int | None = None):
     rt = runtime(request)
     found = rt.identity.get(provider)
     if found is None:
         return _refusal(request, "Signing in that way is not set up on this server.", 404)
     state, nonce, verifier = secrets.token_urlsafe(32), secrets.token_urlsafe(32), secrets.token_urlsafe(48)
+    extra = {"scope": MAIL_SCOPES[provider], **MAIL_EXTRA[provider]} if purpose == "connect" else {}
     try:
-        url = await found.authorization_url(redirect_uri(rt, provider), state=state, nonce=nonce, code_verifier=verifier)
+        url = await found.authorization_url(redirect_uri(rt, provider), state=state, nonce=nonce, code_verifier=verifier, **extra)
     except IdentityError as exc:
         return _refusal(request, f"{exc}. Try again in a moment.", 502)
-    flow = {"provider": provider, "state": state, "nonce": nonce, "verifier": verifier,
-            "expires": int(rt.clock().timestamp()) + FLOW_SECONDS, "purpose": "signin"}
+    flow = {"provider": provider, "state": state, "nonce": nonce, "verifier": verifier, "user_id": user_id,
+            "expires": int(rt.clock().timestamp()) + FLOW_SECONDS, "purpose": purpose}
     response = RedirectResponse(url, status_code=303)
     response.set_cookie(FLOW_COOKIE, _flow_vault(rt).seal(json.dumps(flow)), max_age=FLOW_SECONDS, path="/oauth/",
                         httponly=True, samesite="lax", secure=rt.settings.secure_cookies)
@@ -96,6 +111,8 @@ async def callback(request: Request, provider: str):
     email = identity.verified_email(provider, claims)
     if email is None:
         return _refusal(request, f"{name} did not confirm an email address for this account, so LiveFeed cannot tell who you are.", 403)
+    if flow["purpose"] == "connect":
+        return await _connected(request, rt, provider, flow, token, email)
     try:
         user, session = await asyncio.to_thread(actions.sign_in_with_identity, rt.engine, email=email, name=claims.get("name"),
                                                 ip=_peer_ip(request), now=rt.clock(), user_agent=request.headers.get("user-agent"))
@@ -113,6 +130,33 @@ def _read_flow(rt, sealed: str | None) -> dict | None:
         flow = json.loads(_flow_vault(rt).open(sealed))
     except (VaultError, ValueError):
         return None
-    if not isinstance(flow, dict) or flow.get("purpose") != "signin" or flow.get("expires", 0) < rt.clock().timestamp():
+    if not isinstance(flow, dict) or flow.get("purpose") not in ("signin", "connect") or flow.get("expires", 0) < rt.clock().timestamp():
         return None
     return flow
+
+
+async def _connected(request: Request, rt, provider: str, flow: dict, token: dict, email: str):
+    """The callback of a connect flow: the same rep, a refresh token and the mail scopes granted."""
+    name = NAMES[provider]
+    user = await page_user(request)
+    if user is None or user["id"] != flow["user_id"]:
+        return _settings_answer(request, "Sign in to LiveFeed as the rep who started connecting, then connect again.", 403)
+    granted = set(str(token.get("scope", MAIL_SCOPES[provider])).split())
+    missing = [s for s in MAIL_SCOPES[provider].split() if s not in granted and s not in ("openid", "email", "offline_access")]
+    if missing:
+        return _settings_answer(request, f"{name} did not allow {', '.join(missing)}: connect again and allow sending and reading mail.", 403)
+    if not token.get("refresh_token"):
+        return _settings_answer(request, f"{name} gave no lasting access (no refresh token): connect again and accept every step.", 403)
+    endpoint = (await rt.identity[provider].metadata())["token_endpoint"]
+    await asyncio.to_thread(connections.connect_mail, rt.engine, connections.connection_vault(rt.settings.secret_key), user=user,
+                            provider=provider, address=email, refresh_token=token["refresh_token"], token_endpoint=endpoint,
+                            now=rt.clock())
+    response = RedirectResponse(f"/app/settings?connected={provider}#mail-connection", status_code=303)
+    response.delete_cookie(FLOW_COOKIE, path="/oauth/")
+    return response
+
+
+def _settings_answer(request: Request, message: str, status: int):
+    response = render(request, "notice.html", status=status, title="Mail not connected", message=message, user=None)
+    response.delete_cookie(FLOW_COOKIE, path="/oauth/")
+    return response

@@ -284,8 +284,30 @@
     });
   });
 
+  // --- the rep's Google or Microsoft account, connected by signing in -----------------------------
+  const connection = document.getElementById("mail-connection");
+  const PROVIDER_NAMES = { google: "Google", microsoft: "Microsoft 365" };
+  function showConnection(found) {
+    if (!connection) return;
+    const state = connection.querySelector("[data-state]");
+    state.hidden = !found;
+    connection.querySelector("[data-action=disconnect]").hidden = !found;
+    connection.querySelector("[data-connect]").hidden = !!found && found.status === "connected";
+    if (found) {
+      state.textContent = "Connected: " + found.address + " (" + PROVIDER_NAMES[found.provider] + ")" +
+        (found.status === "reconnect" ? " · reconnect needed: " + (found.error || "the provider no longer accepts it") : "") +
+        " · last used " + when(found.checked_at);
+    }
+  }
+  if (connection) connection.querySelector("[data-action=disconnect]").addEventListener("click", (e) => busy(e.target, async () => {
+    const result = connection.querySelector(".result");
+    try { say(result, (await api("DELETE", "/api/v1/mail-connection")).message); showConnection(null); }
+    catch (err) { say(result, err.message, true); }
+  }));
+
   async function load() {
     loadAccess();
+    if (connection) showConnection(await api("GET", "/api/v1/mail-connection").catch(() => null));
     const admin = !!website;
     const [box, smtp, ws, listed] = await Promise.all([
       api("GET", "/api/v1/mailbox").catch(() => null), api("GET", "/api/v1/smtp").catch(() => null),
