@@ -54,6 +54,7 @@ class OpenIdStandIn:
         self.codes: dict[str, dict] = {}
         self.refresh_tokens: dict[str, str] = {}  # refresh token → the scope it grants (removed when revoked)
         self.revoked: list[str] = []
+        self.access_tokens: set[str] = set()  # what the mail API stand-ins accept (tests empty it: "expired")
         self.authorize_requests: list[dict] = []
         self.token_requests: list[dict] = []
         self.port = free_port()
@@ -121,7 +122,9 @@ class OpenIdStandIn:
                 scope = self.refresh_tokens.get(form.get("refresh_token", ""))
                 if scope is None:
                     return JSONResponse({"error": "invalid_grant", "error_description": "Token has been expired or revoked."}, 400)
-                return {"access_token": "at-" + secrets.token_urlsafe(24), "token_type": "Bearer", "expires_in": 3599, "scope": scope}
+                access = "at-" + secrets.token_urlsafe(24)
+                self.access_tokens.add(access)
+                return {"access_token": access, "token_type": "Bearer", "expires_in": 3599, "scope": scope}
             code = form.get("code", "")
             asked = self.codes.get(code) if self.knobs.reuse_codes else self.codes.pop(code, None)
             if form.get("grant_type") != "authorization_code" or asked is None or asked["redirect_uri"] != form.get("redirect_uri"):
@@ -133,6 +136,7 @@ class OpenIdStandIn:
             scope = " ".join(s for s in asked.get("scope", "").split() if s not in self.knobs.withhold_scopes)
             answer = {"access_token": "at-" + secrets.token_urlsafe(24), "token_type": "Bearer", "expires_in": 3599,
                       "scope": scope, "id_token": self.id_token(asked.get("nonce", ""))}
+            self.access_tokens.add(answer["access_token"])
             offline = asked.get("access_type") == "offline" if self.kind == "google" else "offline_access" in scope.split()
             if offline:
                 answer["refresh_token"] = "rt-" + secrets.token_urlsafe(24)

@@ -16,6 +16,7 @@ from .core.tokens import TokenSigner
 from .db.engine import checkpoint, make_engine
 from .db.tables import links, now_utc
 from .geo import GeoLocator
+from .actions.connections import connection_vault
 from .integrations.identity import providers
 from .integrations.outbound import Outbound
 from .live.hub import Hub, MemoryHub
@@ -66,12 +67,15 @@ class Runtime:
         else:
             mailer = OutboxMailer(engine, clock=clock)
         outbound = Outbound(settings.outbound_allow, timeout=settings.outbound_timeout_seconds)
+        identity = providers(settings.google, settings.microsoft)
         sender = EmailSender(engine, signer=signer, public_url=settings.public_url, mailer=mailer, clock=clock,
-                             vault=smtp_vault(settings.secret_key), outbound=outbound)
+                             vault=smtp_vault(settings.secret_key), outbound=outbound, identity=identity,
+                             api_urls={"google": settings.gmail_api_url, "microsoft": settings.graph_api_url},
+                             connection_vault=connection_vault(settings.secret_key))
         lists = ListCache(clock=clock, ttl=settings.target_cache_seconds)
         hub.watchers.append(lists.forget)
         runtime = cls(settings, engine, signer, hub, recorder, sender, agents, geo, clock, TierCache(engine, clock=clock), lists,
-                      outbound=outbound, identity=providers(settings.google, settings.microsoft))
+                      outbound=outbound, identity=identity)
         if engine.dialect.name == "sqlite":
             runtime.background.append(asyncio.create_task(runtime._checkpoints(), name="livefeed-checkpoint"))
         runtime.background.append(asyncio.create_task(runtime._heartbeats(), name="livefeed-heartbeat"))

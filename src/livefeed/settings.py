@@ -44,6 +44,8 @@ class Settings:
     target_cache_seconds: float = 30.0
     demo: bool = False
     outbound_allow: Allowlist = field(default_factory=Allowlist)
+    gmail_api_url: str = "https://gmail.googleapis.com"
+    graph_api_url: str = "https://graph.microsoft.com"
     google: "OidcSettings | None" = None  # sign in with Google, when a client id and secret are set
     microsoft: "OidcSettings | None" = None
     spool_seconds: float = 2.0  # how often hits spooled while the database was away are retried
@@ -199,6 +201,8 @@ VARIABLES = (
              "or your tenant's id or domain."),
     Variable("MICROSOFT_AUTHORITY", "https://login.microsoftonline.com", "Discovery at "
              "`{authority}/{tenant}/v2.0/.well-known/openid-configuration`."),
+    Variable("GMAIL_API_URL", "https://gmail.googleapis.com", "Where the Gmail API is reached (reps' mail sent as them)."),
+    Variable("GRAPH_API_URL", "https://graph.microsoft.com", "Where Microsoft Graph is reached (reps' mail sent as them)."),
     Variable("GEOIP_DB", "(the bundled GeoLite2 City)", "Path to a MaxMind `.mmdb` city database for locations."),
     Variable("VAR_DIR", "var", "Where the SQLite database and the generated secret key live."),
     Variable("HEARTBEAT_SECONDS", "15", "How often idle live streams get a keep-alive comment (keeps proxies from closing them)."),
@@ -242,6 +246,8 @@ def from_env(env: dict | None = None, **overrides) -> Settings:
         target_cache_seconds=_number(env, "TARGET_CACHE_SECONDS", 30.0, minimum=0),
         demo=env.get(PREFIX + "DEMO", "") in ("1", "true", "yes"),
         outbound_allow=_allowlist(env.get(PREFIX + "OUTBOUND_ALLOW", "")),
+        gmail_api_url=_url(env.get(PREFIX + "GMAIL_API_URL"), "https://gmail.googleapis.com", name="GMAIL_API_URL"),
+        graph_api_url=_url(env.get(PREFIX + "GRAPH_API_URL"), "https://graph.microsoft.com", name="GRAPH_API_URL"),
         google=_oidc(env.get(PREFIX + "GOOGLE_CLIENT_ID"), env.get(PREFIX + "GOOGLE_CLIENT_SECRET"), name="GOOGLE",
                      discovery=_url(env.get(PREFIX + "GOOGLE_ISSUER"), "https://accounts.google.com", name="GOOGLE_ISSUER")
                      + "/.well-known/openid-configuration"),

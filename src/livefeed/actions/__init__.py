@@ -20,13 +20,14 @@ from ..core.model import Invalid
 from ..core.secrets import hash_password
 from ..core.tokens import CLICK, MESSAGE, OPEN, TokenSigner
 from ..db.engine import database_unavailable
-from ..db.tables import emails, links, people, recipients, send_queue, smtp_accounts, users, workspaces
+from ..db.tables import emails, links, mail_connections, people, recipients, send_queue, smtp_accounts, users, workspaces
+from ..integrations.mailapi import AccessTokens, ProviderMailer
 from ..integrations.outbound import Outbound
 from ..mail.smtp import MailError, Mailer, Outgoing, SmtpMailer, SmtpOptions
 from ..people import ensure_person
 from ..richtext import clean_email_html
 from ..vault import Vault, VaultError
-from . import sending
+from . import connections, sending
 from .sessions import (  # noqa: F401 - the one way in: actions.sign_in, actions.create_token…
     SESSION_DAYS, SIGNIN_LINK_MINUTES, IdentityRefused, SignInLocked, create_token, sign_in_with_identity, use_once, end_session, find_user, list_sessions, list_tokens,
     remember_ip, revoke_session, revoke_token, set_disabled, sign_in, signin_link_token, start_session, use_signin_link,
@@ -158,18 +159,22 @@ class EmailSender:
     """send_email: store the email and its tracked copies, send them, record the outcome."""
 
     def __init__(self, engine: Engine, *, signer: TokenSigner, public_url: str, mailer: Mailer, clock: Callable[[], datetime],
-                 vault: Vault, outbound: Outbound, retry: sending.Retry | None = None):
+                 vault: Vault, outbound: Outbound, retry: sending.Retry | None = None, identity: dict | None = None,
+                 api_urls: dict[str, str] | None = None, connection_vault: Vault | None = None):
         self._engine, self._signer, self._public_url = engine, signer, public_url
         self._mailer, self._clock, self._vault, self._outbound = mailer, clock, vault, outbound
         self.retry = retry or sending.Retry()
+        # Google and Microsoft accounts connected by signing in (integrations/mailapi.py)
+        self._identity, self._api_urls, self._connection_vault = identity or {}, api_urls or {}, connection_vault
+        self._tokens = AccessTokens()
         self._domain = public_url.split("://", 1)[1].split("/", 1)[0].split(":", 1)[0]
 
     async def send_email(self, user, draft: Draft) -> Sent:
         """Store (each copy queued), then send through the rep's own SMTP account when one is set
         up, else the server's; a copy that fails for now stays queued and is retried."""
-        email_id, copies, result, account = await asyncio.to_thread(self._store, user, draft)
+        email_id, copies, result, account, connection = await asyncio.to_thread(self._store, user, draft)
         try:
-            status, error = (await self._deliver(user["email"], account, copies))[email_id]
+            status, error = (await self._deliver(user["email"], account, copies, connection))[email_id]
         except Exception as exc:  # stored and queued: the background sender settles it (never answer "not stored")
             if not database_unavailable(exc):
                 raise
@@ -181,16 +186,37 @@ class EmailSender:
         whose sender died), sent and settled; how many were tried."""
         groups = await asyncio.to_thread(sending.claim_due, self._engine, now=self._clock(), retry=self.retry)
         for group in groups:
-            await self._deliver(group.sender, group.account, group.copies)
+            await self._deliver(group.sender, group.account, group.copies, group.connection)
         return sum(len(g.copies) for g in groups)
 
-    async def _deliver(self, sender: str, account, copies: list[Outgoing]) -> dict[int, tuple[str, str | None]]:
+    async def _deliver(self, sender: str, account, copies: list[Outgoing], connection=None) -> dict[int, tuple[str, str | None]]:
         try:
-            mailer = self._mailer if account is None else SmtpMailer(self._account_options(account))
-            outcomes = await mailer.send(sender, copies)
+            outcomes = await self._mailer_for(account, connection, copies[0].user_id).send(sender, copies)
         except MailError as exc:  # nothing could be tried: the same outcome for every copy
             outcomes = [exc] * len(copies)
         return await asyncio.to_thread(sending.settle, self._engine, copies, outcomes, now=self._clock(), retry=self.retry)
+
+    def _mailer_for(self, account, connection, user_id: int) -> Mailer:
+        """The rep's connected Google or Microsoft account, else their SMTP account, else the server's
+        — never another account silently when the one they chose cannot be used."""
+        if connection is not None:
+            provider = self._identity.get(connection["provider"])
+            if connection["status"] != "connected" or provider is None or self._connection_vault is None:
+                raise MailError("your Google or Microsoft account needs connecting again (Settings)", "account", permanent=True)
+            try:
+                refresh_token = self._connection_vault.open(connection["secret"])
+            except VaultError as exc:
+                raise MailError(f"your connected account: {exc}", "account", permanent=True) from None
+
+            async def revoked(message: str) -> None:
+                await asyncio.to_thread(connections.mark_connection, self._engine, user_id, status="reconnect",
+                                        error=message, now=self._clock())
+            return ProviderMailer(user_id=user_id, provider=provider, api_url=self._api_urls[connection["provider"]],
+                                  refresh_token=refresh_token, token_endpoint=connection["token_endpoint"], tokens=self._tokens,
+                                  on_revoked=revoked)
+        if account is not None:
+            return SmtpMailer(self._account_options(account))
+        return self._mailer
 
     def _account_options(self, account) -> SmtpOptions:
         try:
@@ -212,6 +238,7 @@ class EmailSender:
                                      .where(workspaces.c.id == user["workspace_id"])).one()
             untracked = untracked_addresses(conn, user["workspace_id"], draft.to + draft.cc, workspace.do_not_track.split())
             account = conn.execute(select(smtp_accounts).where(smtp_accounts.c.user_id == user["id"])).mappings().first()
+            connection = conn.execute(select(mail_connections).where(mail_connections.c.user_id == user["id"])).mappings().first()
             base = workspace.tracking_url or self._public_url  # the workspace's own tracking hostname, if set
             email_id = conn.execute(insert(emails).values(
                 workspace_id=user["workspace_id"], user_id=user["id"], subject=draft.subject, html=draft.html,
@@ -229,7 +256,7 @@ class EmailSender:
                 copies.append(Outgoing(user["workspace_id"], user["id"], email_id, recipient_id, address, message))
                 result.append({"address": address, "field": field, "person_id": person_id, "recipient_id": recipient_id})
             conn.execute(insert(send_queue), sending.queue_rows(copies, now=now, retry=self.retry))
-        return email_id, copies, result, account
+        return email_id, copies, result, account, connection
 
     def _message(self, conn: Connection, user, draft: Draft, recipient_id: int, values: dict[str, str], *,
                  base: str, tracked: bool = True) -> EmailMessage:

@@ -18,7 +18,7 @@ from email import message_from_string, policy
 
 from sqlalchemy import Connection, Engine, func, select, update
 
-from ..db.tables import emails, send_queue, smtp_accounts, users
+from ..db.tables import emails, mail_connections, send_queue, smtp_accounts, users
 from ..mail.smtp import MailError, Outgoing
 
 QUEUED, SENT, FAILED = "queued", "sent", "failed"
@@ -58,7 +58,7 @@ def _settled(conn: Connection, recipient_id: int, outcome: MailError | None, now
     attempts = conn.execute(select(send_queue.c.attempts).where(send_queue.c.recipient_id == recipient_id)).scalar() + 1
     if outcome.permanent or attempts >= retry.max_attempts:
         return {"status": FAILED, "attempts": attempts, "error": str(outcome)[:2000], "updated_at": now}
-    wait = retry.backoff_seconds[min(attempts, len(retry.backoff_seconds)) - 1]
+    wait = max(retry.backoff_seconds[min(attempts, len(retry.backoff_seconds)) - 1], outcome.retry_after or 0)  # the server's Retry-After
     return {"status": QUEUED, "attempts": attempts, "error": str(outcome)[:2000], "updated_at": now,
             "next_attempt_at": now + timedelta(seconds=wait)}
 
@@ -87,6 +87,7 @@ class Claimed:
     sender: str  # the rep's address (the envelope sender)
     account: dict | None  # the rep's own SMTP account, if any
     copies: list[Outgoing]
+    connection: dict | None = None  # the rep's connected Google or Microsoft account, if any (it comes first)
 
 
 def claim_due(engine: Engine, *, now: datetime, retry: Retry) -> list[Claimed]:
@@ -108,7 +109,9 @@ def claim_due(engine: Engine, *, now: datetime, retry: Retry) -> list[Claimed]:
             if row["user_id"] not in groups:
                 sender = conn.execute(select(users.c.email).where(users.c.id == row["user_id"])).scalar()
                 account = conn.execute(select(smtp_accounts).where(smtp_accounts.c.user_id == row["user_id"])).mappings().first()
-                groups[row["user_id"]] = Claimed(sender, dict(account) if account else None, [])
+                connection = conn.execute(select(mail_connections).where(mail_connections.c.user_id == row["user_id"])).mappings().first()
+                groups[row["user_id"]] = Claimed(sender, dict(account) if account else None, [],
+                                                 dict(connection) if connection else None)
             message = message_from_string(row["raw"], policy=policy.default)
             groups[row["user_id"]].copies.append(Outgoing(row["workspace_id"], row["user_id"], row["email_id"],
                                                           row["recipient_id"], row["rcpt"], message))

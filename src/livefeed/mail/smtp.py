@@ -29,9 +29,9 @@ class MailError(Exception):
     the setting it points at (host, security, username/password). `permanent`: a 5xx answer or a
     setting the policy refuses, which sending again cannot change (else it is retried)."""
 
-    def __init__(self, message: str, field: str = "host", *, permanent: bool = False):
+    def __init__(self, message: str, field: str = "host", *, permanent: bool = False, retry_after: float | None = None):
         super().__init__(message)
-        self.field, self.permanent = field, permanent
+        self.field, self.permanent, self.retry_after = field, permanent, retry_after
 
 
 @dataclass(frozen=True)

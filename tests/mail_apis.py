@@ -1,0 +1,97 @@
+"""Local stand-ins for the Gmail API and Microsoft Graph's sendMail, in the documented shapes:
+
+- Gmail API reference, "Method: users.messages.send": `POST /gmail/v1/users/me/messages/send` with
+  `{"raw": base64url}` answers a Message resource (`id`, `threadId`, `labelIds`); the media upload
+  `POST /upload/gmail/v1/users/me/messages/send?uploadType=media` takes `message/rfc822`. Errors are
+  `{"error": {"code", "message", "status"}}`; 429 carries `Retry-After`.
+- Microsoft Graph, "user: sendMail" (example "Send a new message using MIME format"): `POST
+  /v1.0/me/sendMail`, `Content-Type: text/plain`, the MIME message base64-encoded; `202 Accepted`.
+  Errors are `{"error": {"code", "message"}}`.
+
+A bearer token is accepted when the OpenID stand-in issued it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import email
+from email import policy
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from .conftest import free_port
+
+
+class MailApiStandIn:
+    def __init__(self, issuer):
+        self.issuer = issuer  # an OpenIdStandIn: its access tokens are the valid ones
+        self.sent: list[tuple[str, email.message.EmailMessage]] = []  # (how, message) — the rep's Sent folder
+        self.fail_next: list[tuple[int, dict, dict]] = []  # (status, headers, error body) to answer before accepting
+        self.unauthorised = 0
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.app = self._build()
+
+    def _authorised(self, request: Request) -> bool:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        ok = scheme == "Bearer" and token in self.issuer.access_tokens
+        self.unauthorised += not ok
+        return ok
+
+    def _failure(self):
+        if self.fail_next:
+            status, headers, body = self.fail_next.pop(0)
+            return JSONResponse(body, status, headers=headers)
+        return None
+
+    def _keep(self, how: str, raw: bytes) -> None:
+        self.sent.append((how, email.message_from_bytes(raw, policy=policy.default)))
+
+    def _build(self) -> FastAPI:
+        app = FastAPI()
+        unauthorised = {"error": {"code": 401, "message": "Request had invalid authentication credentials.", "status": "UNAUTHENTICATED"}}
+
+        @app.post("/gmail/v1/users/me/messages/send")
+        async def gmail_send(request: Request):
+            if not self._authorised(request):
+                return JSONResponse(unauthorised, 401)
+            if failed := self._failure():
+                return failed
+            self._keep("gmail", base64.urlsafe_b64decode((await request.json())["raw"]))
+            return {"id": f"m{len(self.sent)}", "threadId": f"t{len(self.sent)}", "labelIds": ["SENT"]}
+
+        @app.post("/upload/gmail/v1/users/me/messages/send")
+        async def gmail_upload(request: Request):
+            if not self._authorised(request):
+                return JSONResponse(unauthorised, 401)
+            if request.query_params.get("uploadType") != "media" or request.headers.get("content-type") != "message/rfc822":
+                return JSONResponse({"error": {"code": 400, "message": "Media type not supported"}}, 400)
+            self._keep("gmail-upload", await request.body())
+            return {"id": f"m{len(self.sent)}", "threadId": f"t{len(self.sent)}", "labelIds": ["SENT"]}
+
+        @app.post("/v1.0/me/sendMail")
+        async def graph_send(request: Request):
+            if not self._authorised(request):
+                return JSONResponse({"error": {"code": "InvalidAuthenticationToken", "message": "Access token has expired."}}, 401)
+            if failed := self._failure():
+                return failed
+            if not request.headers.get("content-type", "").startswith("text/plain"):
+                return JSONResponse({"error": {"code": "RequestBodyRead", "message": "Content-Type must be text/plain"}}, 400)
+            self._keep("graph", base64.b64decode(await request.body()))
+            return Response(status_code=202)
+
+        return app
+
+    async def __aenter__(self) -> "MailApiStandIn":
+        self._server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"))
+        self._task = asyncio.create_task(self._server.serve())
+        while not self._server.started:
+            await asyncio.sleep(0.01)
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        self._server.should_exit = True
+        await self._task
