@@ -13,26 +13,23 @@ A bearer token is accepted when the OpenID stand-in issued it.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import email
 from email import policy
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from .conftest import free_port
+from .standin import StandIn
 
 
-class MailApiStandIn:
+class MailApiStandIn(StandIn):
     def __init__(self, issuer):
         self.issuer = issuer  # an OpenIdStandIn: its access tokens are the valid ones
         self.sent: list[tuple[str, email.message.EmailMessage]] = []  # (how, message) — the rep's Sent folder
         self.fail_next: list[tuple[int, dict, dict]] = []  # (status, headers, error body) to answer before accepting
         self.unauthorised = 0
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        super().__init__()
         self.app = self._build()
 
     def _authorised(self, request: Request) -> bool:
@@ -84,14 +81,3 @@ class MailApiStandIn:
             return Response(status_code=202)
 
         return app
-
-    async def __aenter__(self) -> "MailApiStandIn":
-        self._server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"))
-        self._task = asyncio.create_task(self._server.serve())
-        while not self._server.started:
-            await asyncio.sleep(0.01)
-        return self
-
-    async def __aexit__(self, *exc) -> None:
-        self._server.should_exit = True
-        await self._task

@@ -17,20 +17,18 @@ Knobs let a test make it refuse, lie or rotate its keys.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import secrets
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
-from .conftest import free_port
+from .standin import StandIn
 
 TENANT = "9d2f6c1e-5b0a-4c3e-8f7a-2b1c0d9e8f7a"
 
@@ -46,7 +44,7 @@ class Knobs:
     withhold_scopes: tuple[str, ...] = ()  # scopes the person unticks on the consent screen (Google's granular consent)
 
 
-class OpenIdStandIn:
+class OpenIdStandIn(StandIn):
     def __init__(self, kind: str, *, client_id: str, client_secret: str, clock):
         self.kind, self.client_id, self.client_secret, self.clock = kind, client_id, client_secret, clock
         self.knobs = Knobs()
@@ -57,8 +55,7 @@ class OpenIdStandIn:
         self.access_tokens: set[str] = set()  # what the mail API stand-ins accept (tests empty it: "expired")
         self.authorize_requests: list[dict] = []
         self.token_requests: list[dict] = []
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        super().__init__()
         self.app = self._build()
 
     def rotate(self) -> None:
@@ -153,15 +150,3 @@ class OpenIdStandIn:
                 return {}
 
         return app
-
-    async def __aenter__(self) -> "OpenIdStandIn":
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
-        self._server = uvicorn.Server(config)
-        self._task = asyncio.create_task(self._server.serve())
-        while not self._server.started:
-            await asyncio.sleep(0.01)
-        return self
-
-    async def __aexit__(self, *exc) -> None:
-        self._server.should_exit = True
-        await self._task
