@@ -21,7 +21,7 @@ from ..core.secrets import hash_password
 from ..core.tokens import CLICK, MESSAGE, OPEN, TokenSigner
 from ..db.engine import database_unavailable
 from ..db.tables import emails, links, mail_connections, people, recipients, send_queue, smtp_accounts, users, workspaces
-from ..integrations.mailapi import AccessTokens, ProviderMailer
+from ..integrations.mailapi import AccessTokens, ProviderAccount, ProviderMailer
 from ..integrations.outbound import Outbound
 from ..mail.smtp import MailError, Mailer, Outgoing, SmtpMailer, SmtpOptions
 from ..people import ensure_person
@@ -166,7 +166,7 @@ class EmailSender:
         self.retry = retry or sending.Retry()
         # Google and Microsoft accounts connected by signing in (integrations/mailapi.py)
         self._identity, self._api_urls, self._connection_vault = identity or {}, api_urls or {}, connection_vault
-        self._tokens = AccessTokens()
+        self.tokens = AccessTokens()  # shared with the reply poller
         self._domain = public_url.split("://", 1)[1].split("/", 1)[0].split(":", 1)[0]
 
     async def send_email(self, user, draft: Draft) -> Sent:
@@ -191,32 +191,38 @@ class EmailSender:
 
     async def _deliver(self, sender: str, account, copies: list[Outgoing], connection=None) -> dict[int, tuple[str, str | None]]:
         try:
-            outcomes = await self._mailer_for(account, connection, copies[0].user_id).send(sender, copies)
+            outcomes = await self._mailer_for(account, connection).send(sender, copies)
         except MailError as exc:  # nothing could be tried: the same outcome for every copy
             outcomes = [exc] * len(copies)
         return await asyncio.to_thread(sending.settle, self._engine, copies, outcomes, now=self._clock(), retry=self.retry)
 
-    def _mailer_for(self, account, connection, user_id: int) -> Mailer:
+    def _mailer_for(self, account, connection) -> Mailer:
         """The rep's connected Google or Microsoft account, else their SMTP account, else the server's
         — never another account silently when the one they chose cannot be used."""
         if connection is not None:
-            provider = self._identity.get(connection["provider"])
-            if connection["status"] != "connected" or provider is None or self._connection_vault is None:
-                raise MailError("your Google or Microsoft account needs connecting again (Settings)", "account", permanent=True)
-            try:
-                refresh_token = self._connection_vault.open(connection["secret"])
-            except VaultError as exc:
-                raise MailError(f"your connected account: {exc}", "account", permanent=True) from None
-
-            async def revoked(message: str) -> None:
-                await asyncio.to_thread(connections.mark_connection, self._engine, user_id, status="reconnect",
-                                        error=message, now=self._clock())
-            return ProviderMailer(user_id=user_id, provider=provider, api_url=self._api_urls[connection["provider"]],
-                                  refresh_token=refresh_token, token_endpoint=connection["token_endpoint"], tokens=self._tokens,
-                                  on_revoked=revoked)
+            return ProviderMailer(self.provider_account(connection))
         if account is not None:
             return SmtpMailer(self._account_options(account))
         return self._mailer
+
+    def provider_account(self, connection) -> ProviderAccount:
+        """The rep's connected Google or Microsoft account, ready for API calls (sending, reading);
+        MailError when it must be connected again."""
+        provider = self._identity.get(connection["provider"])
+        if connection["status"] != "connected" or provider is None or self._connection_vault is None:
+            raise MailError("your Google or Microsoft account needs connecting again (Settings)", "account", permanent=True)
+        try:
+            refresh_token = self._connection_vault.open(connection["secret"])
+        except VaultError as exc:
+            raise MailError(f"your connected account: {exc}", "account", permanent=True) from None
+        user_id = connection["user_id"]
+
+        async def revoked(message: str) -> None:
+            await asyncio.to_thread(connections.mark_connection, self._engine, user_id, status="reconnect",
+                                    error=message, now=self._clock())
+        return ProviderAccount(user_id=user_id, provider=provider, api_url=self._api_urls[connection["provider"]],
+                               refresh_token=refresh_token, token_endpoint=connection["token_endpoint"], tokens=self.tokens,
+                               on_revoked=revoked)
 
     def _account_options(self, account) -> SmtpOptions:
         try:

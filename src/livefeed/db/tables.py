@@ -333,6 +333,8 @@ mail_connections = Table(
     Column("status", String(16), nullable=False),  # connected | reconnect
     Column("error", Text),
     Column("checked_at", UTCDateTime),
+    # Where reading new mail resumes: Gmail's historyId, or Graph's delta link
+    Column("cursor", String(2000)),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )

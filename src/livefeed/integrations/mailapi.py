@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import formataddr, getaddresses
@@ -52,34 +52,21 @@ class AccessTokens:
         self._tokens.pop(user_id, None)
 
 
-class ProviderMailer:
-    """Sends one rep's copies through their connected Google or Microsoft account."""
+class ProviderAccount:
+    """One rep's connected account: access tokens from the stored refresh token, and API calls that
+    renew the token once on a 401."""
 
     def __init__(self, *, user_id: int, provider: OpenIdProvider, api_url: str, refresh_token: str, token_endpoint: str,
-                 tokens: AccessTokens, on_revoked: Callable[[str], object], timeout: float = 30.0):
+                 tokens: AccessTokens, on_revoked: Callable[[str], Awaitable[object]]):
         self.user_id, self.provider, self.api_url = user_id, provider, api_url.rstrip("/")
-        self._refresh_token, self._token_endpoint, self._tokens = refresh_token, token_endpoint, tokens
-        self._on_revoked, self._timeout = on_revoked, timeout
-
-    async def send(self, sender: str, copies: list[Outgoing]) -> list[MailError | None]:
-        token = await self._access_token()
-        outcomes: list[MailError | None] = []
-        async with httpx.AsyncClient(timeout=self._timeout, trust_env=False) as http:
-            for copy in copies:
-                outcomes.append(await self._send_one(http, copy, token))
-                if isinstance(outcomes[-1], _Unauthorised):  # once: a fresh token, then the same copy again
-                    self._tokens.forget(self.user_id)
-                    token = await self._access_token()
-                    outcomes[-1] = await self._send_one(http, copy, token)
-                    if isinstance(outcomes[-1], _Unauthorised):
-                        outcomes[-1] = MailError(f"{self._name} refused the access token twice", permanent=False)
-        return outcomes
+        self._refresh_token, self._token_endpoint, self._tokens, self._on_revoked = refresh_token, token_endpoint, tokens, on_revoked
 
     @property
-    def _name(self) -> str:
+    def name(self) -> str:
         return "Gmail" if self.provider.name == "google" else "Microsoft 365"
 
-    async def _access_token(self) -> str:
+    async def token(self) -> str:
+        """A valid access token; GrantRevoked (after marking the connection) when the grant is gone."""
         token = self._tokens.get(self.user_id)
         if token is not None:
             return token
@@ -87,37 +74,67 @@ class ProviderMailer:
             answer = await self.provider.refresh(self._refresh_token, token_endpoint=self._token_endpoint)
         except GrantRevoked as exc:
             await self._on_revoked(str(exc))
-            raise MailError(f"{exc} (Settings → Your Google or Microsoft mail)", "account", permanent=True) from None
-        except IdentityError as exc:
-            raise MailError(str(exc), "account") from None
+            raise
         self._tokens.put(self.user_id, answer["access_token"], float(answer.get("expires_in") or 3600))
         return answer["access_token"]
 
-    async def _send_one(self, http: httpx.AsyncClient, copy: Outgoing, token: str) -> MailError | None:
-        raw = addressed_to(copy.message, copy.rcpt).as_bytes()
-        headers = {"authorization": f"Bearer {token}"}
-        if self.provider.name == "google":
-            if len(raw) > UPLOAD_ABOVE:
-                request = http.post(f"{self.api_url}/upload/gmail/v1/users/me/messages/send", params={"uploadType": "media"},
-                                    content=raw, headers={**headers, "content-type": "message/rfc822"})
-            else:
-                request = http.post(f"{self.api_url}/gmail/v1/users/me/messages/send",
-                                    json={"raw": base64.urlsafe_b64encode(raw).decode()}, headers=headers)
-        else:
-            request = http.post(f"{self.api_url}/v1.0/me/sendMail", content=base64.b64encode(raw),
-                                headers={**headers, "content-type": "text/plain"})
+    async def call(self, http: httpx.AsyncClient, method: str, path_or_url: str, **options) -> httpx.Response:
+        """An API request with the rep's token, repeated once with a fresh token after a 401."""
+        url = path_or_url if path_or_url.startswith("http") else self.api_url + path_or_url
+        for attempt in (1, 2):
+            headers = {**options.pop("headers", {}), "authorization": f"Bearer {await self.token()}"}
+            response = await http.request(method, url, headers=headers, **options)
+            if response.status_code != 401 or attempt == 2:
+                return response
+            self._tokens.forget(self.user_id)
+            options["headers"] = {k: v for k, v in headers.items() if k != "authorization"}
+        return response
+
+
+class ProviderMailer:
+    """Sends one rep's copies through their connected Google or Microsoft account."""
+
+    def __init__(self, account: ProviderAccount, *, timeout: float = 30.0):
+        self.account, self._timeout = account, timeout
+
+    async def send(self, sender: str, copies: list[Outgoing]) -> list[MailError | None]:
         try:
-            response = await request
+            await self.account.token()
+        except GrantRevoked as exc:
+            raise MailError(f"{exc} (Settings → Your Google or Microsoft mail)", "account", permanent=True) from None
+        except IdentityError as exc:
+            raise MailError(str(exc), "account") from None
+        async with httpx.AsyncClient(timeout=self._timeout, trust_env=False) as http:
+            return [await self._send_one(http, copy) for copy in copies]
+
+    async def _send_one(self, http: httpx.AsyncClient, copy: Outgoing) -> MailError | None:
+        raw = addressed_to(copy.message, copy.rcpt).as_bytes()
+        name = self.account.name
+        try:
+            if self.account.provider.name == "google" and len(raw) > UPLOAD_ABOVE:
+                response = await self.account.call(http, "POST", "/upload/gmail/v1/users/me/messages/send",
+                                                   params={"uploadType": "media"}, content=raw,
+                                                   headers={"content-type": "message/rfc822"})
+            elif self.account.provider.name == "google":
+                response = await self.account.call(http, "POST", "/gmail/v1/users/me/messages/send",
+                                                   json={"raw": base64.urlsafe_b64encode(raw).decode()})
+            else:
+                response = await self.account.call(http, "POST", "/v1.0/me/sendMail", content=base64.b64encode(raw),
+                                                   headers={"content-type": "text/plain"})
+        except GrantRevoked as exc:
+            return MailError(f"{exc} (Settings → Your Google or Microsoft mail)", "account", permanent=True)
+        except IdentityError as exc:
+            return MailError(str(exc), "account")
         except httpx.HTTPError as exc:
-            return MailError(f"{self._name} could not be reached ({exc.__class__.__name__})")
+            return MailError(f"{name} could not be reached ({exc.__class__.__name__})")
         if response.status_code in (200, 202):
             return None
+        words = words_of(response)
         if response.status_code == 401:
-            return _Unauthorised("unauthorised")
-        words = _words(response)
+            return MailError(f"{name} refused the access token twice: {words}")
         if response.status_code == 429 or response.status_code >= 500:
-            return MailError(f"{self._name} answered {response.status_code}: {words}", retry_after=_retry_after(response))
-        return MailError(f"{self._name} refused the message ({response.status_code}): {words}", permanent=True)
+            return MailError(f"{name} answered {response.status_code}: {words}", retry_after=_retry_after(response))
+        return MailError(f"{name} refused the message ({response.status_code}): {words}", permanent=True)
 
 
 def addressed_to(message: EmailMessage, rcpt: str) -> EmailMessage:
@@ -133,11 +150,7 @@ def addressed_to(message: EmailMessage, rcpt: str) -> EmailMessage:
     return copy
 
 
-class _Unauthorised(MailError):
-    """A 401: the access token expired or was revoked early — refresh and try once more."""
-
-
-def _words(response: httpx.Response) -> str:
+def words_of(response: httpx.Response) -> str:
     """The provider's own message: Google's and Graph's error bodies are {"error": {"message": …}}."""
     try:
         error = response.json().get("error")

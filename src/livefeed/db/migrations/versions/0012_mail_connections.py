@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column('status', sa.String(length=16), nullable=False),
         sa.Column('error', sa.Text(), nullable=True),
         sa.Column('checked_at', UTCDateTime(), nullable=True),
+        sa.Column('cursor', sa.String(length=2000), nullable=True),
         sa.Column('created_at', UTCDateTime(), nullable=False),
         sa.Column('updated_at', UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_mail_connections_user_id_users')),
