@@ -29,6 +29,11 @@ class MailApiStandIn(StandIn):
         self.sent: list[tuple[str, email.message.EmailMessage]] = []  # (how, message) — the rep's Sent folder
         self.fail_next: list[tuple[int, dict, dict]] = []  # (status, headers, error body) to answer before accepting
         self.unauthorised = 0
+        # the rep's Gmail inbox, for reading: (message id, raw bytes, the historyId that added it)
+        self.inbox: list[tuple[str, bytes, int]] = []
+        self.history_id = 1000
+        self.oldest_history = 0  # a startHistoryId below this is "too old": 404
+        self.page_size = 2
         super().__init__()
         self.app = self._build()
 
@@ -43,6 +48,13 @@ class MailApiStandIn(StandIn):
             status, headers, body = self.fail_next.pop(0)
             return JSONResponse(body, status, headers=headers)
         return None
+
+    def deliver(self, raw: bytes) -> str:
+        """New mail arrives in the rep's Gmail inbox."""
+        self.history_id += 1
+        message_id = f"in{self.history_id}"
+        self.inbox.append((message_id, raw, self.history_id))
+        return message_id
 
     def _keep(self, how: str, raw: bytes) -> None:
         self.sent.append((how, email.message_from_bytes(raw, policy=policy.default)))
@@ -59,6 +71,49 @@ class MailApiStandIn(StandIn):
                 return failed
             self._keep("gmail", base64.urlsafe_b64decode((await request.json())["raw"]))
             return {"id": f"m{len(self.sent)}", "threadId": f"t{len(self.sent)}", "labelIds": ["SENT"]}
+
+        not_found = {"error": {"code": 404, "message": "Requested entity was not found.", "status": "NOT_FOUND"}}
+
+        @app.get("/gmail/v1/users/me/profile")  # "Method: users.getProfile"
+        async def gmail_profile(request: Request):
+            if not self._authorised(request):
+                return JSONResponse(unauthorised, 401)
+            return {"emailAddress": "rep@gmail.test", "messagesTotal": len(self.inbox), "threadsTotal": len(self.inbox),
+                    "historyId": str(self.history_id)}
+
+        @app.get("/gmail/v1/users/me/history")  # "Method: users.history.list"
+        async def gmail_history(request: Request):
+            if not self._authorised(request):
+                return JSONResponse(unauthorised, 401)
+            start = int(request.query_params["startHistoryId"])
+            if start < self.oldest_history:
+                return JSONResponse(not_found, 404)
+            added = [(mid, hid) for mid, _, hid in self.inbox if hid > start]
+            offset = int(request.query_params.get("pageToken", "0"))
+            page = added[offset:offset + self.page_size]
+            body = {"history": [{"id": str(hid), "messages": [{"id": mid, "threadId": mid}],
+                                 "messagesAdded": [{"message": {"id": mid, "threadId": mid, "labelIds": ["INBOX", "UNREAD"]}}]}
+                                for mid, hid in page], "historyId": str(self.history_id)}
+            if offset + self.page_size < len(added):
+                body["nextPageToken"] = str(offset + self.page_size)
+            return body
+
+        @app.get("/gmail/v1/users/me/messages")  # "Method: users.messages.list": newest first
+        async def gmail_list(request: Request):
+            if not self._authorised(request):
+                return JSONResponse(unauthorised, 401)
+            newest = list(reversed(self.inbox))[:int(request.query_params.get("maxResults", "100"))]
+            return {"messages": [{"id": mid, "threadId": mid} for mid, _, _ in newest], "resultSizeEstimate": len(newest)}
+
+        @app.get("/gmail/v1/users/me/messages/{message_id}")  # "Method: users.messages.get", format=raw
+        async def gmail_get(message_id: str, request: Request):
+            if not self._authorised(request):
+                return JSONResponse(unauthorised, 401)
+            found = next(((raw, hid) for mid, raw, hid in self.inbox if mid == message_id), None)
+            if found is None or request.query_params.get("format") != "raw":
+                return JSONResponse(not_found, 404)
+            return {"id": message_id, "threadId": message_id, "historyId": str(found[1]),
+                    "raw": base64.urlsafe_b64encode(found[0]).decode().rstrip("=")}
 
         @app.post("/upload/gmail/v1/users/me/messages/send")
         async def gmail_upload(request: Request):

@@ -24,6 +24,7 @@ class ServiceTiming:
     reconcile_seconds: float = 30.0  # re-read mailboxes and connectors changed by other workers
     mail: Timing | None = None
     pace: object | None = None  # sync.Pace for the scheduled connector passes
+    poll: object | None = None  # integrations.mailpoll.PollTiming: connected Gmail accounts read for replies
 
 
 class Lease:
@@ -54,6 +55,8 @@ class Services:
         self.mail = MailWatch(rt, timing=self.timing.mail)
         self.held = asyncio.Event()
         self._task: asyncio.Task | None = None
+        self._poller_task: asyncio.Task | None = None
+        self.poller = None
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="livefeed-services")
@@ -65,6 +68,10 @@ class Services:
         from .sync import Scheduler
 
         scheduler = Scheduler(self.rt, pace=self.timing.pace)
+        from .integrations.mailpoll import MailPoller
+
+        self.poller = MailPoller(self.rt, timing=self.timing.poll)
+        self._poller_task = asyncio.create_task(self.poller.run(), name="livefeed-mailpoll")
         while True:
             try:
                 await self.mail.reconcile()
@@ -90,8 +97,9 @@ class Services:
             log.warning("fields of person %s not refreshed from Marketo: %s", person_id, exc)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        for task in (self._task, self._poller_task):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         await self.mail.stop()
         await asyncio.to_thread(self.lease.release)

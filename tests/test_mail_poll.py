@@ -1,0 +1,91 @@
+"""Replies read through the Gmail API: the first look only takes the mailbox's place; then new
+mail (paged history) goes through the same reader as IMAP and smtpd — a reply row, once; a
+history too old to follow is read again without duplicates; a revoked grant stops the polling."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from livefeed.db.tables import mail_connections
+from livefeed.integrations.mailpoll import PollTiming
+from livefeed.services import ServiceTiming
+from livefeed.settings import OidcSettings
+
+from .conftest import LiveServer, send
+from .mail_apis import MailApiStandIn
+from .oidc_provider import OpenIdStandIn
+from .test_send_as_rep import connected
+from .test_signin_oidc import GOOGLE_ID, SECRET
+
+
+@pytest.fixture
+async def gmail_setup(settings, clock):
+    async with OpenIdStandIn("google", client_id=GOOGLE_ID, client_secret=SECRET, clock=clock) as google, \
+            MailApiStandIn(google) as gmail:
+        configured = settings.with_(google=OidcSettings(GOOGLE_ID, SECRET, google.discovery_url), gmail_api_url=gmail.url)
+        quiet = ServiceTiming(poll=PollTiming(poll_seconds=3600))  # the test polls; the background round stays out of the way
+        async with LiveServer(configured, clock, services=quiet) as server:
+            await server.runtime.services.held.wait()
+            yield server, google, gmail
+
+
+def reply_to(message_id: str, sender: str = "paul@prospect.test", text: str = "Sounds good, call me Monday") -> bytes:
+    return (f"From: Paul <{sender}>\r\nTo: rita@seller.test\r\nSubject: Re: Hello\r\nMessage-ID: <r-{text[:5]}@prospect.test>\r\n"
+            f"In-Reply-To: {message_id}\r\nReferences: {message_id}\r\n\r\n{text}\r\n").encode()
+
+
+def replies(feed: list) -> list:
+    return [e for e in feed if e["kind"] == "reply"]
+
+
+async def test_a_reply_in_gmail_becomes_a_reply_row_once(gmail_setup, rep, engine):
+    server, google, gmail = gmail_setup
+    gmail.deliver(b"From: old@example.test\r\nSubject: before connecting\r\n\r\nold mail\r\n")
+    await connected(server, rep, "google", google)
+    poller = server.runtime.services.poller
+    assert await poller.poll_all() == 0  # the first look takes the place: older mail is not read
+    async with server.client() as client:
+        sent = await send(client, rep)
+        message_id = server.runtime.sender.message_id(sent["recipients"][0]["recipient_id"])
+        gmail.deliver(reply_to(message_id))
+        gmail.deliver(b"From: news@example.test\r\nSubject: Newsletter\r\n\r\nnot a reply\r\n")
+        gmail.deliver(reply_to(message_id, "anna@prospect.test", "Adding Anna from finance"))
+        assert await poller.poll_all() == 3  # two pages of history
+        assert await poller.poll_all() == 0
+        feed = (await client.get("/api/v1/feed", headers=rep.headers)).json()["events"]
+    assert sorted(e["detail"].split("\n")[0] for e in replies(feed)) == ["Adding Anna from finance", "Sounds good, call me Monday"]
+    with engine.connect() as conn:
+        assert conn.execute(select(mail_connections.c.cursor)).scalar() == str(gmail.history_id)
+
+
+async def test_a_history_too_old_to_follow_is_read_again_without_duplicates(gmail_setup, rep, engine):
+    server, google, gmail = gmail_setup
+    await connected(server, rep, "google", google)
+    poller = server.runtime.services.poller
+    await poller.poll_all()
+    async with server.client() as client:
+        sent = await send(client, rep)
+        message_id = server.runtime.sender.message_id(sent["recipients"][0]["recipient_id"])
+        gmail.deliver(reply_to(message_id))
+        await poller.poll_all()
+        gmail.deliver(reply_to(message_id, text="And one more thing"))
+        gmail.oldest_history = gmail.history_id + 1  # Gmail keeps history for a limited time: the cursor is now too old
+        assert await poller.poll_all() == 2  # the newest read again
+        feed = (await client.get("/api/v1/feed", headers=rep.headers)).json()["events"]
+    assert len(replies(feed)) == 2  # the first reply is not recorded twice
+
+
+async def test_a_revoked_grant_stops_the_polling_and_asks_to_reconnect(gmail_setup, rep, engine):
+    server, google, gmail = gmail_setup
+    await connected(server, rep, "google", google)
+    poller = server.runtime.services.poller
+    await poller.poll_all()
+    google.access_tokens.clear()
+    google.refresh_tokens.clear()
+    assert await poller.poll_all() == 0
+    requests = len(google.token_requests)
+    assert await poller.poll_all() == 0
+    assert len(google.token_requests) == requests  # not polled again: no retry storm
+    with engine.connect() as conn:
+        assert conn.execute(select(mail_connections.c.status)).scalar() == "reconnect"
