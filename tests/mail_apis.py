@@ -34,6 +34,7 @@ class MailApiStandIn(StandIn):
         self.history_id = 1000
         self.oldest_history = 0  # a startHistoryId below this is "too old": 404
         self.page_size = 2
+        self.received: dict[str, str] = {}  # Graph's receivedDateTime of each message
         super().__init__()
         self.app = self._build()
 
@@ -54,6 +55,7 @@ class MailApiStandIn(StandIn):
         self.history_id += 1
         message_id = f"in{self.history_id}"
         self.inbox.append((message_id, raw, self.history_id))
+        self.received[message_id] = self.issuer.clock().strftime("%Y-%m-%dT%H:%M:%SZ")
         return message_id
 
     def _keep(self, how: str, raw: bytes) -> None:
@@ -123,6 +125,36 @@ class MailApiStandIn(StandIn):
                 return JSONResponse({"error": {"code": 400, "message": "Media type not supported"}}, 400)
             self._keep("gmail-upload", await request.body())
             return {"id": f"m{len(self.sent)}", "threadId": f"t{len(self.sent)}", "labelIds": ["SENT"]}
+
+        @app.get("/v1.0/me/mailFolders/inbox/messages/delta")  # "message: delta"
+        async def graph_delta(request: Request):
+            if not self._authorised(request):
+                return JSONResponse({"error": {"code": "InvalidAuthenticationToken", "message": "Access token has expired."}}, 401)
+            query = request.query_params
+            if "$skiptoken" in query:
+                start, offset = map(int, query["$skiptoken"].split("-"))
+            else:
+                start, offset = int(query.get("$deltatoken", "0")), 0
+                if "$deltatoken" in query and start < self.oldest_history:
+                    return JSONResponse({"error": {"code": "SyncStateNotFound", "message": "The sync state generation is not found."}}, 410)
+            changed = self.inbox[start:]
+            page = changed[offset:offset + self.page_size]
+            base = f"{self.url}/v1.0/me/mailFolders/inbox/messages/delta"
+            body = {"value": [{"id": mid, "receivedDateTime": self.received[mid]} for mid, _, _ in page]}
+            if offset + self.page_size < len(changed):
+                body["@odata.nextLink"] = f"{base}?$skiptoken={start}-{offset + self.page_size}"
+            else:
+                body["@odata.deltaLink"] = f"{base}?$deltatoken={len(self.inbox)}"
+            return body
+
+        @app.get("/v1.0/me/messages/{message_id}/$value")  # "Get MIME content of a message"
+        async def graph_mime(message_id: str, request: Request):
+            if not self._authorised(request):
+                return JSONResponse({"error": {"code": "InvalidAuthenticationToken", "message": "Access token has expired."}}, 401)
+            found = next((raw for mid, raw, _ in self.inbox if mid == message_id), None)
+            if found is None:
+                return JSONResponse({"error": {"code": "ErrorItemNotFound", "message": "The specified object was not found in the store."}}, 404)
+            return Response(found, media_type="text/plain")
 
         @app.post("/v1.0/me/sendMail")
         async def graph_send(request: Request):

@@ -89,3 +89,41 @@ async def test_a_revoked_grant_stops_the_polling_and_asks_to_reconnect(gmail_set
     assert len(google.token_requests) == requests  # not polled again: no retry storm
     with engine.connect() as conn:
         assert conn.execute(select(mail_connections.c.status)).scalar() == "reconnect"
+
+
+@pytest.fixture
+async def graph_setup(settings, clock):
+    from .test_signin_oidc import MICROSOFT_ID
+
+    async with OpenIdStandIn("microsoft", client_id=MICROSOFT_ID, client_secret=SECRET, clock=clock) as microsoft, \
+            MailApiStandIn(microsoft) as graph:
+        configured = settings.with_(microsoft=OidcSettings(MICROSOFT_ID, SECRET, microsoft.discovery_url), graph_api_url=graph.url)
+        async with LiveServer(configured, clock, services=ServiceTiming(poll=PollTiming(poll_seconds=3600))) as server:
+            await server.runtime.services.held.wait()
+            yield server, microsoft, graph
+
+
+async def test_a_reply_in_microsoft_365_arrives_through_the_delta_query_once(graph_setup, rep, engine, clock):
+    server, microsoft, graph = graph_setup
+    for n in range(3):
+        graph.deliver(f"From: old{n}@example.test\r\nSubject: before\r\n\r\nold\r\n".encode())
+    await connected(server, rep, "microsoft", microsoft)
+    poller = server.runtime.services.poller
+    assert await poller.poll_all() == 0  # the first look follows the delta to its end, reading nothing
+    async with server.client() as client:
+        sent = await send(client, rep)
+        message_id = server.runtime.sender.message_id(sent["recipients"][0]["recipient_id"])
+        graph.deliver(reply_to(message_id))
+        graph.deliver(b"From: news@example.test\r\nSubject: Newsletter\r\n\r\nnot a reply\r\n")
+        graph.deliver(reply_to(message_id, "anna@prospect.test", "Adding Anna from finance"))
+        clock.advance(minutes=1)
+        assert await poller.poll_all() == 3
+        assert await poller.poll_all() == 0  # checked one minute after they arrived
+        clock.advance(minutes=5)
+        graph.deliver(reply_to(message_id, text="Gone state, one more"))
+        graph.oldest_history = 10**6  # Graph dropped the sync state: 410
+        assert await poller.poll_all() == 1  # only what arrived since the last check is read again
+        feed = (await client.get("/api/v1/feed", headers=rep.headers)).json()["events"]
+    assert len(replies(feed)) == 3
+    with engine.connect() as conn:
+        assert conn.execute(select(mail_connections.c.cursor)).scalar().startswith(graph.url + "/v1.0/")

@@ -1,4 +1,5 @@
-"""Reading connected reps' new mail through the Gmail API, for replies, auto-replies and bounces.
+"""Reading connected reps' new mail through the Gmail API or Microsoft Graph, for replies,
+auto-replies and bounces.
 
 Gmail (Gmail API reference and guide "Synchronize clients with Gmail"):
 - the first look takes the mailbox's current `historyId` (`GET /gmail/v1/users/me/profile`): mail
@@ -11,6 +12,16 @@ Gmail (Gmail API reference and guide "Synchronize clients with Gmail"):
 - a `404` means the history is too old to follow: the newest messages are read again (nothing
   records twice) and the cursor starts over from the current `historyId`.
 
+Microsoft Graph ("message: delta", and "Get MIME content of a message"):
+- the first look follows `GET /v1.0/me/mailFolders/inbox/messages/delta?$select=id` to its
+  `@odata.deltaLink` without reading anything (older mail);
+- then the delta link lists what changed (`@odata.nextLink` pages, a new delta link at the end);
+  each new message's MIME (`GET /v1.0/me/messages/{id}/$value`) goes the same way as Gmail's;
+- a `410` (the sync state is gone) starts a new delta and reads the messages received since the
+  last check again (recorded once each).
+A delta link is followed only when it points at the configured Graph URL: the rep's token is
+never sent anywhere else.
+
 One process polls (the background services' lease), every connected rep at most every
 `poll_seconds`, `concurrency` at a time. A grant that is gone marks the connection "reconnect
 needed" and it is not polled again until the rep reconnects.
@@ -22,6 +33,7 @@ import asyncio
 import base64
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 import httpx
 from sqlalchemy import select, update
@@ -61,7 +73,7 @@ class MailPoller:
         def read():
             with self.rt.engine.connect() as conn:
                 return [dict(r) for r in conn.execute(select(mail_connections).where(
-                    mail_connections.c.status == "connected", mail_connections.c.provider == "google")).mappings()]
+                    mail_connections.c.status == "connected")).mappings()]
         rows = await asyncio.to_thread(read)
         gate = asyncio.Semaphore(self.timing.concurrency)
 
@@ -77,7 +89,10 @@ class MailPoller:
         try:
             account = self.rt.sender.provider_account(row)
             async with httpx.AsyncClient(timeout=30, trust_env=False) as http:
-                cursor, read = await self._gmail(account, http, row["cursor"])
+                if row["provider"] == "google":
+                    cursor, read = await self._gmail(account, http, row["cursor"])
+                else:
+                    cursor, read = await self._graph(account, http, row["cursor"], since=row["checked_at"])
         except GrantRevoked:
             return 0  # marked "reconnect needed" by the account
         except (IdentityError, MailError, httpx.HTTPError, PollError) as exc:
@@ -128,6 +143,48 @@ class MailPoller:
         except ValueError as exc:  # Unreadable: never readable, skipped
             log.warning("connected mailbox of user %s: message skipped: %s", account.user_id, exc)
 
+    async def _graph(self, account: ProviderAccount, http: httpx.AsyncClient, cursor: str | None, *, since) -> tuple[str, int]:
+        if cursor is None or not cursor.startswith(account.api_url + "/"):  # first look, or a link that is not Graph's
+            return (await self._delta(account, http, "/v1.0/me/mailFolders/inbox/messages/delta?$select=id", record=False))[0], 0
+        try:
+            return await self._delta(account, http, cursor, record=True)
+        except _Gone:
+            start = "/v1.0/me/mailFolders/inbox/messages/delta?$select=id,receivedDateTime"
+            return await self._delta(account, http, start, record=True,
+                                     received_since=since or self.rt.clock() - timedelta(days=1))
+
+    async def _delta(self, account: ProviderAccount, http: httpx.AsyncClient, url: str, *, record: bool,
+                     received_since=None) -> tuple[str, int]:
+        read = 0
+        while True:
+            response = await account.call(http, "GET", url)
+            if response.status_code == 410:
+                raise _Gone()
+            body = _json(response, "delta", provider="Graph")
+            for message in body.get("value", []):
+                if "@removed" in message or not record:
+                    continue
+                if received_since is not None and message.get("receivedDateTime", "") < received_since.strftime("%Y-%m-%dT%H:%M:%SZ"):
+                    continue
+                read += await self._record_graph(account, http, message["id"])
+            if "@odata.deltaLink" in body:
+                return body["@odata.deltaLink"], read
+            url = body.get("@odata.nextLink")
+            if not url or not url.startswith(account.api_url + "/"):
+                raise PollError("Graph delta: a page without a next or delta link on Graph")
+
+    async def _record_graph(self, account: ProviderAccount, http: httpx.AsyncClient, message_id: str) -> int:
+        response = await account.call(http, "GET", f"/v1.0/me/messages/{message_id}/$value")
+        if response.status_code == 404:
+            return 0
+        if response.status_code != 200:
+            raise PollError(f"Graph message: {response.status_code} {words_of(response)}")
+        try:
+            await record_inbound(self.rt, response.content)
+        except ValueError as exc:
+            log.warning("connected mailbox of user %s: message skipped: %s", account.user_id, exc)
+        return 1
+
     def _save(self, user_id: int, cursor: str) -> None:
         with self.rt.engine.begin() as conn:
             conn.execute(update(mail_connections).where(mail_connections.c.user_id == user_id)
@@ -138,10 +195,14 @@ class PollError(Exception):
     """The provider answered something other than what its reference documents."""
 
 
-def _json(response: httpx.Response, what: str) -> dict:
+class _Gone(Exception):
+    """Graph's 410: the delta's sync state is no longer kept."""
+
+
+def _json(response: httpx.Response, what: str, provider: str = "Gmail") -> dict:
     if response.status_code != 200:
-        raise PollError(f"Gmail {what}: {response.status_code} {words_of(response)}")
+        raise PollError(f"{provider} {what}: {response.status_code} {words_of(response)}")
     try:
         return response.json()
     except ValueError:
-        raise PollError(f"Gmail {what}: the answer is not JSON") from None
+        raise PollError(f"{provider} {what}: the answer is not JSON") from None
