@@ -76,23 +76,24 @@ class MailPoller:
                     mail_connections.c.status == "connected")).mappings()]
         rows = await asyncio.to_thread(read)
         gate = asyncio.Semaphore(self.timing.concurrency)
-
-        async def one(row) -> int:
-            async with gate:
-                return await self.poll(row)
-        counts = await asyncio.gather(*(one(row) for row in rows))
+        # one client for the round: building one (its TLS context) costs more than a request
+        limits = httpx.Limits(max_connections=self.timing.concurrency * 2, max_keepalive_connections=self.timing.concurrency)
+        async with httpx.AsyncClient(timeout=30, trust_env=False, limits=limits) as http:
+            async def one(row) -> int:
+                async with gate:
+                    return await self.poll(row, http)
+            counts = await asyncio.gather(*(one(row) for row in rows))
         self.rounds += 1
         return sum(counts)
 
-    async def poll(self, row: dict) -> int:
-        """Read what arrived in one rep's Gmail since the cursor; how many messages were read."""
+    async def poll(self, row: dict, http: httpx.AsyncClient) -> int:
+        """Read what arrived in one rep's mailbox since the cursor; how many messages were read."""
         try:
             account = self.rt.sender.provider_account(row)
-            async with httpx.AsyncClient(timeout=30, trust_env=False) as http:
-                if row["provider"] == "google":
-                    cursor, read = await self._gmail(account, http, row["cursor"])
-                else:
-                    cursor, read = await self._graph(account, http, row["cursor"], since=row["checked_at"])
+            if row["provider"] == "google":
+                cursor, read = await self._gmail(account, http, row["cursor"])
+            else:
+                cursor, read = await self._graph(account, http, row["cursor"], since=row["checked_at"])
         except GrantRevoked:
             return 0  # marked "reconnect needed" by the account
         except (IdentityError, MailError, httpx.HTTPError, PollError) as exc:
