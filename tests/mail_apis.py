@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import base64
 import email
+
+import httpx
 from email import policy
 
 from fastapi import FastAPI, Request
@@ -35,6 +37,7 @@ class MailApiStandIn(StandIn):
         self.oldest_history = 0  # a startHistoryId below this is "too old": 404
         self.page_size = 2
         self.received: dict[str, str] = {}  # Graph's receivedDateTime of each message
+        self.subscriptions: dict[str, dict] = {}  # Graph change notification subscriptions by id
         super().__init__()
         self.app = self._build()
 
@@ -57,6 +60,19 @@ class MailApiStandIn(StandIn):
         self.inbox.append((message_id, raw, self.history_id))
         self.received[message_id] = self.issuer.clock().strftime("%Y-%m-%dT%H:%M:%SZ")
         return message_id
+
+    async def notify(self, message_id: str, *, client_state: str | None = None) -> list[int]:
+        """Graph tells every subscription that a message was created ("Change notification" payload)."""
+        answers = []
+        async with httpx.AsyncClient(timeout=10) as client:
+            for subscription in self.subscriptions.values():
+                item = {"subscriptionId": subscription["id"], "subscriptionExpirationDateTime": subscription["expirationDateTime"],
+                        "changeType": "created", "resource": f"Users/rep/Messages/{message_id}",
+                        "resourceData": {"@odata.type": "#Microsoft.Graph.Message", "id": message_id},
+                        "clientState": client_state if client_state is not None else subscription.get("clientState"),
+                        "tenantId": "9d2f6c1e-5b0a-4c3e-8f7a-2b1c0d9e8f7a"}
+                answers.append((await client.post(subscription["notificationUrl"], json={"value": [item]})).status_code)
+        return answers
 
     def _keep(self, how: str, raw: bytes) -> None:
         self.sent.append((how, email.message_from_bytes(raw, policy=policy.default)))
@@ -155,6 +171,33 @@ class MailApiStandIn(StandIn):
             if found is None:
                 return JSONResponse({"error": {"code": "ErrorItemNotFound", "message": "The specified object was not found in the store."}}, 404)
             return Response(found, media_type="text/plain")
+
+        @app.post("/v1.0/subscriptions")  # "Create subscription": validates the notificationUrl first
+        async def graph_subscribe(request: Request):
+            if not self._authorised(request):
+                return JSONResponse({"error": {"code": "InvalidAuthenticationToken", "message": "Access token has expired."}}, 401)
+            asked = await request.json()
+            token = f"Validation: Testing client application reachability for subscription Request-Id: {len(self.subscriptions)}"
+            async with httpx.AsyncClient(timeout=10) as client:
+                answer = await client.post(asked["notificationUrl"], params={"validationToken": token},
+                                           headers={"content-type": "text/plain"})
+            if answer.status_code != 200 or answer.text != token:
+                return JSONResponse({"error": {"code": "InvalidRequest",
+                                               "message": "Subscription validation request failed. Response must exactly match validationToken query parameter."}}, 400)
+            subscription_id = f"sub-{len(self.subscriptions) + 1}"
+            self.subscriptions[subscription_id] = {**asked, "id": subscription_id}
+            return JSONResponse({"id": subscription_id, "resource": asked["resource"], "changeType": asked["changeType"],
+                                 "notificationUrl": asked["notificationUrl"], "expirationDateTime": asked["expirationDateTime"],
+                                 "clientState": asked.get("clientState")}, 201)
+
+        @app.patch("/v1.0/subscriptions/{subscription_id}")  # "Update subscription": a new expirationDateTime
+        async def graph_renew(subscription_id: str, request: Request):
+            if not self._authorised(request):
+                return JSONResponse({"error": {"code": "InvalidAuthenticationToken", "message": "Access token has expired."}}, 401)
+            if subscription_id not in self.subscriptions:
+                return JSONResponse({"error": {"code": "ResourceNotFound", "message": "The object was not found."}}, 404)
+            self.subscriptions[subscription_id]["expirationDateTime"] = (await request.json())["expirationDateTime"]
+            return self.subscriptions[subscription_id]
 
         @app.post("/v1.0/me/sendMail")
         async def graph_send(request: Request):

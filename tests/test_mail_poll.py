@@ -127,3 +127,54 @@ async def test_a_reply_in_microsoft_365_arrives_through_the_delta_query_once(gra
     assert len(replies(feed)) == 3
     with engine.connect() as conn:
         assert conn.execute(select(mail_connections.c.cursor)).scalar().startswith(graph.url + "/v1.0/")
+
+
+@pytest.fixture
+async def notifying(settings, clock):
+    """Microsoft with change notifications on (they need an https public URL in production)."""
+    from .test_signin_oidc import MICROSOFT_ID
+
+    async with OpenIdStandIn("microsoft", client_id=MICROSOFT_ID, client_secret=SECRET, clock=clock) as microsoft, \
+            MailApiStandIn(microsoft) as graph:
+        configured = settings.with_(microsoft=OidcSettings(MICROSOFT_ID, SECRET, microsoft.discovery_url), graph_api_url=graph.url,
+                                    graph_notifications=True)
+        async with LiveServer(configured, clock, services=ServiceTiming(poll=PollTiming(poll_seconds=3600))) as server:
+            await server.runtime.services.held.wait()
+            yield server, microsoft, graph
+
+
+async def test_a_graph_notification_brings_the_reply_at_once_and_forged_ones_read_nothing(notifying, rep, engine, clock):
+    from livefeed.web import graph_hook
+
+    from .conftest import ready_stream
+
+    server, microsoft, graph = notifying
+    await connected(server, rep, "microsoft", microsoft)
+    await server.runtime.services.poller.poll_all()  # the delta's place, and the subscription (validated by Graph)
+    [subscription] = graph.subscriptions.values()
+    assert subscription["notificationUrl"] == f"{server.url}/hooks/graph" and subscription["changeType"] == "created"
+    assert subscription["resource"] == "me/mailFolders('Inbox')/messages" and len(subscription["clientState"]) >= 32
+    async with server.client() as client:
+        sent = await send(client, rep)
+        message_id = server.runtime.sender.message_id(sent["recipients"][0]["recipient_id"])
+        async with ready_stream(client, rep.headers) as reader:
+            arrived = graph.deliver(reply_to(message_id))
+            forged = await graph.notify(arrived, client_state="guessed")
+            assert forged == [202] and rep.id not in graph_hook._running  # a wrong clientState schedules no read
+            answers = await graph.notify(arrived)
+            frame = await reader.next_event("hit", timeout=10)  # no poll round: the notification read it
+    assert answers == [202] and '"kind":"reply"' in frame["data"] and "Sounds good" in frame["data"]
+    clock.advance(hours=59)  # 11 hours left of 70: renewed, not created again
+    await server.runtime.services.poller.poll_all()
+    assert len(graph.subscriptions) == 1 and subscription["expirationDateTime"] == "2026-12-01T18:00:00.0000000Z"  # now + 70 h
+
+
+async def test_the_hook_answers_graphs_validation_and_refuses_junk(notifying):
+    server, _, _ = notifying
+    async with server.client() as client:
+        validation = await client.post("/hooks/graph?validationToken=Validation%3A+abc", content=b"")
+        junk = await client.post("/hooks/graph", content=b"not json")
+        unknown = await client.post("/hooks/graph", json={"value": [{"subscriptionId": "nope", "clientState": "x"}]})
+    assert validation.status_code == 200 and validation.text == "Validation: abc"
+    assert validation.headers["content-type"].startswith("text/plain")
+    assert junk.status_code == 400 and unknown.status_code == 202

@@ -46,6 +46,7 @@ class Settings:
     outbound_allow: Allowlist = field(default_factory=Allowlist)
     gmail_api_url: str = "https://gmail.googleapis.com"
     graph_api_url: str = "https://graph.microsoft.com"
+    graph_notifications: bool | None = None  # Graph change notifications; None: when the public URL is https (Graph requires it)
     google: "OidcSettings | None" = None  # sign in with Google, when a client id and secret are set
     microsoft: "OidcSettings | None" = None
     spool_seconds: float = 2.0  # how often hits spooled while the database was away are retried
@@ -60,6 +61,10 @@ class Settings:
     @property
     def public_host(self) -> str:
         return urlsplit(self.public_url).hostname or "localhost"
+
+    @property
+    def notify_graph(self) -> bool:
+        return self.graph_notifications if self.graph_notifications is not None else self.public_url.startswith("https://")
 
     @property
     def secure_cookies(self) -> bool:

@@ -335,6 +335,11 @@ mail_connections = Table(
     Column("checked_at", UTCDateTime),
     # Where reading new mail resumes: Gmail's historyId, or Graph's delta link
     Column("cursor", String(2000)),
+    # Graph change notifications: the subscription, its clientState (hashed) and when it lapses
+    Column("subscription_id", String(200)),
+    Column("subscription_secret_hash", String(64)),
+    Column("subscription_expires_at", UTCDateTime),
+    Index("ix_mail_connections_subscription_id", "subscription_id"),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )

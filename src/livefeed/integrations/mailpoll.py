@@ -20,7 +20,11 @@ Microsoft Graph ("message: delta", and "Get MIME content of a message"):
 - a `410` (the sync state is gone) starts a new delta and reads the messages received since the
   last check again (recorded once each).
 A delta link is followed only when it points at the configured Graph URL: the rep's token is
-never sent anywhere else.
+never sent anywhere else. With an https public URL, each Microsoft connection also has a change
+notification subscription ("Create subscription": `POST /v1.0/subscriptions` on the Inbox's
+messages, `created`, a `clientState` secret, renewed with `PATCH` half a day before it lapses);
+a notification to `/hooks/graph` reads that rep's delta at once (web/graph_hook.py), so a reply
+arrives in about a second instead of at the next poll.
 
 One process polls (the background services' lease), every connected rep at most every
 `poll_seconds`, `concurrency` at a time. A grant that is gone marks the connection "reconnect
@@ -32,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -39,6 +44,7 @@ import httpx
 from sqlalchemy import select, update
 
 from ..actions.connections import mark_connection
+from ..core.secrets import secret_hash
 from ..db.tables import mail_connections
 from ..inbound import record_inbound
 from ..mail.smtp import MailError
@@ -47,6 +53,10 @@ from .mailapi import ProviderAccount, words_of
 
 log = logging.getLogger(__name__)
 RESYNC_MESSAGES = 25  # after a 404, the newest messages read again (recorded once each)
+# Graph allows Outlook message subscriptions up to 4,230 minutes ("subscription resource type"):
+# ask for 70 hours and renew when less than 12 are left.
+SUBSCRIPTION_LIFETIME = timedelta(hours=70)
+SUBSCRIPTION_RENEW_BEFORE = timedelta(hours=12)
 
 
 @dataclass
@@ -101,6 +111,11 @@ class MailPoller:
                                     error=str(exc)[:500], now=self.rt.clock())
             return 0
         await asyncio.to_thread(self._save, row["user_id"], cursor)
+        if row["provider"] == "microsoft" and self.rt.settings.notify_graph:
+            try:
+                await self._subscribe(account, http, row)
+            except (IdentityError, MailError, httpx.HTTPError, PollError) as exc:  # polling goes on without it
+                log.warning("Graph notifications for user %s not set up: %s", row["user_id"], exc)
         return read
 
     async def _gmail(self, account: ProviderAccount, http: httpx.AsyncClient, cursor: str | None) -> tuple[str, int]:
@@ -185,6 +200,47 @@ class MailPoller:
         except ValueError as exc:
             log.warning("connected mailbox of user %s: message skipped: %s", account.user_id, exc)
         return 1
+
+    async def poll_user(self, user_id: int) -> int:
+        """Read one rep's new mail now (a change notification arrived)."""
+        def read():
+            with self.rt.engine.connect() as conn:
+                return conn.execute(select(mail_connections).where(mail_connections.c.user_id == user_id,
+                                                                   mail_connections.c.status == "connected")).mappings().first()
+        row = await asyncio.to_thread(read)
+        if row is None:
+            return 0
+        async with httpx.AsyncClient(timeout=30, trust_env=False) as http:
+            return await self.poll(dict(row), http)
+
+    async def _subscribe(self, account: ProviderAccount, http: httpx.AsyncClient, row: dict) -> None:
+        """Keep a change notification subscription on the rep's Inbox (created, or renewed before it lapses)."""
+        now = self.rt.clock()
+        lapses = row["subscription_expires_at"]
+        if row["subscription_id"] and lapses is not None and lapses - now > SUBSCRIPTION_RENEW_BEFORE:
+            return
+        expires = now + SUBSCRIPTION_LIFETIME
+        stamp = expires.strftime("%Y-%m-%dT%H:%M:%S.0000000Z")
+        if row["subscription_id"] and lapses is not None and lapses > now:
+            response = await account.call(http, "PATCH", f"/v1.0/subscriptions/{row['subscription_id']}",
+                                          json={"expirationDateTime": stamp})
+            if response.status_code == 200:
+                await asyncio.to_thread(self._save_subscription, row["user_id"], row["subscription_id"], None, expires)
+                return
+        secret = secrets.token_urlsafe(32)
+        response = await account.call(http, "POST", "/v1.0/subscriptions", json={
+            "changeType": "created", "notificationUrl": f"{self.rt.settings.public_url}/hooks/graph",
+            "resource": "me/mailFolders('Inbox')/messages", "expirationDateTime": stamp, "clientState": secret})
+        if response.status_code != 201:
+            raise PollError(f"Graph subscription: {response.status_code} {words_of(response)}")
+        await asyncio.to_thread(self._save_subscription, row["user_id"], response.json()["id"], secret, expires)
+
+    def _save_subscription(self, user_id: int, subscription_id: str, secret: str | None, expires) -> None:
+        values = {"subscription_id": subscription_id, "subscription_expires_at": expires}
+        if secret is not None:
+            values["subscription_secret_hash"] = secret_hash(secret)
+        with self.rt.engine.begin() as conn:
+            conn.execute(update(mail_connections).where(mail_connections.c.user_id == user_id).values(**values))
 
     def _save(self, user_id: int, cursor: str) -> None:
         with self.rt.engine.begin() as conn:

@@ -21,8 +21,8 @@ from ..runtime import Runtime
 from ..services import Services, ServiceTiming
 from ..settings import Settings
 from . import (
-    api, api_connections, api_connectors, api_items, api_mailbox, api_people, api_smtp, api_tasks, api_templates, api_tokens, api_users, oauth,
-    pages, people_pages, stream,
+    api, api_connections, api_connectors, api_items, api_mailbox, api_people, api_smtp, api_tasks, api_templates, api_tokens, api_users, graph_hook,
+    oauth, pages, people_pages, stream,
 )
 from ..db.engine import database_unavailable
 from .limits import BodyLimit
@@ -130,6 +130,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = now_utc, o
     app.include_router(api_connections.router)
     app.include_router(pages.router)
     app.include_router(oauth.router)
+    app.include_router(graph_hook.router)
     app.include_router(people_pages.router)
 
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)

@@ -30,12 +30,16 @@ def upgrade() -> None:
         sa.Column('error', sa.Text(), nullable=True),
         sa.Column('checked_at', UTCDateTime(), nullable=True),
         sa.Column('cursor', sa.String(length=2000), nullable=True),
+        sa.Column('subscription_id', sa.String(length=200), nullable=True),
+        sa.Column('subscription_secret_hash', sa.String(length=64), nullable=True),
+        sa.Column('subscription_expires_at', UTCDateTime(), nullable=True),
         sa.Column('created_at', UTCDateTime(), nullable=False),
         sa.Column('updated_at', UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_mail_connections_user_id_users')),
         sa.ForeignKeyConstraint(['workspace_id'], ['workspaces.id'], name=op.f('fk_mail_connections_workspace_id_workspaces')),
         sa.PrimaryKeyConstraint('user_id', name=op.f('pk_mail_connections')),
     )
+    op.create_index('ix_mail_connections_subscription_id', 'mail_connections', ['subscription_id'])
 
 
 def downgrade() -> None:
