@@ -1,5 +1,5 @@
 """In Chromium: sign in with Google, connect Microsoft 365 from Settings, send — the copy leaves
-through Graph as the rep. The providers are the local stand-ins (tests/oidc_provider.py,
+through Graph as the rep — and the recipient's reply, read through Graph, appears in the window. The providers are the local stand-ins (tests/oidc_provider.py,
 tests/mail_apis.py), reached by real redirects, so the flow cookie crosses them as in a browser."""
 
 from __future__ import annotations
@@ -28,6 +28,17 @@ async def test_sign_in_with_google_connect_microsoft_and_send_as_the_rep(browser
     answer = await page.evaluate("""async () => (await fetch('/api/v1/emails', {method: 'POST', headers: {'content-type': 'application/json'},
         body: JSON.stringify({to: ['paul@prospect.test'], subject: 'From the browser', text: 'hello'})})).status""")
     assert answer == 201 and [m["Subject"] for _, m in graph.sent] == ["From the browser"]
+    message_id = graph.sent[0][1]["Message-ID"]
+    await server.runtime.services.held.wait()
+    poller = server.runtime.services.poller
+    await poller.poll_all()  # the delta's place
+    graph.deliver((f"From: Paul <paul@prospect.test>\r\nTo: rita@seller-corp.test\r\nSubject: Re: From the browser\r\n"
+                   f"Message-ID: <paul-1@prospect.test>\r\nIn-Reply-To: {message_id}\r\n\r\nLet's talk on Monday.\r\n").encode())
+    window = await context.new_page()
+    await window.goto(server.url + "/live")
+    await poller.poll_all()
+    reply = window.locator("#feed .row[data-kind=reply]")
+    await expect(reply).to_contain_text("Let's talk on Monday")
     await card.get_by_role("button", name="Disconnect").click()
     await expect(card.locator(".result")).to_contain_text("Microsoft offers no way to revoke")
     await context.close()
