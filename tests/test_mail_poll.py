@@ -1,8 +1,11 @@
-"""Replies read through the Gmail API: the first look only takes the mailbox's place; then new
-mail (paged history) goes through the same reader as IMAP and smtpd — a reply row, once; a
-history too old to follow is read again without duplicates; a revoked grant stops the polling."""
+"""Replies read through the Gmail API and Microsoft Graph: the first look only takes the mailbox's
+place; then new mail (paged history, the delta query, a change notification) goes through the
+same reader as IMAP and smtpd — a reply row, once; a history too old to follow (or a lost delta
+state) is read again without duplicates; a revoked grant stops the polling."""
 
 from __future__ import annotations
+
+import contextlib
 
 import pytest
 from sqlalchemy import select
@@ -16,18 +19,27 @@ from .conftest import LiveServer, send
 from .mail_apis import MailApiStandIn
 from .oidc_provider import OpenIdStandIn
 from .test_send_as_rep import connected
-from .test_signin_oidc import GOOGLE_ID, SECRET
+from .test_signin_oidc import GOOGLE_ID, MICROSOFT_ID, SECRET
+
+
+@contextlib.asynccontextmanager
+async def provider_server(settings, clock, kind: str, **changes):
+    """(a live server, the provider's OpenID stand-in, its mail API stand-in), the provider connected-ready."""
+    client_id = GOOGLE_ID if kind == "google" else MICROSOFT_ID
+    async with OpenIdStandIn(kind, client_id=client_id, client_secret=SECRET, clock=clock) as identity, \
+            MailApiStandIn(identity) as api:
+        api_url = {"gmail_api_url": api.url} if kind == "google" else {"graph_api_url": api.url}
+        configured = settings.with_(**{kind: OidcSettings(client_id, SECRET, identity.discovery_url)}, **api_url, **changes)
+        quiet = ServiceTiming(poll=PollTiming(poll_seconds=3600))  # the test polls; the background round stays out of the way
+        async with LiveServer(configured, clock, services=quiet) as server:
+            await server.runtime.services.held.wait()
+            yield server, identity, api
 
 
 @pytest.fixture
 async def gmail_setup(settings, clock):
-    async with OpenIdStandIn("google", client_id=GOOGLE_ID, client_secret=SECRET, clock=clock) as google, \
-            MailApiStandIn(google) as gmail:
-        configured = settings.with_(google=OidcSettings(GOOGLE_ID, SECRET, google.discovery_url), gmail_api_url=gmail.url)
-        quiet = ServiceTiming(poll=PollTiming(poll_seconds=3600))  # the test polls; the background round stays out of the way
-        async with LiveServer(configured, clock, services=quiet) as server:
-            await server.runtime.services.held.wait()
-            yield server, google, gmail
+    async with provider_server(settings, clock, "google") as found:
+        yield found
 
 
 def reply_to(message_id: str, sender: str = "paul@prospect.test", text: str = "Sounds good, call me Monday") -> bytes:
@@ -93,14 +105,8 @@ async def test_a_revoked_grant_stops_the_polling_and_asks_to_reconnect(gmail_set
 
 @pytest.fixture
 async def graph_setup(settings, clock):
-    from .test_signin_oidc import MICROSOFT_ID
-
-    async with OpenIdStandIn("microsoft", client_id=MICROSOFT_ID, client_secret=SECRET, clock=clock) as microsoft, \
-            MailApiStandIn(microsoft) as graph:
-        configured = settings.with_(microsoft=OidcSettings(MICROSOFT_ID, SECRET, microsoft.discovery_url), graph_api_url=graph.url)
-        async with LiveServer(configured, clock, services=ServiceTiming(poll=PollTiming(poll_seconds=3600))) as server:
-            await server.runtime.services.held.wait()
-            yield server, microsoft, graph
+    async with provider_server(settings, clock, "microsoft") as found:
+        yield found
 
 
 async def test_a_reply_in_microsoft_365_arrives_through_the_delta_query_once(graph_setup, rep, engine, clock):
@@ -132,15 +138,8 @@ async def test_a_reply_in_microsoft_365_arrives_through_the_delta_query_once(gra
 @pytest.fixture
 async def notifying(settings, clock):
     """Microsoft with change notifications on (they need an https public URL in production)."""
-    from .test_signin_oidc import MICROSOFT_ID
-
-    async with OpenIdStandIn("microsoft", client_id=MICROSOFT_ID, client_secret=SECRET, clock=clock) as microsoft, \
-            MailApiStandIn(microsoft) as graph:
-        configured = settings.with_(microsoft=OidcSettings(MICROSOFT_ID, SECRET, microsoft.discovery_url), graph_api_url=graph.url,
-                                    graph_notifications=True)
-        async with LiveServer(configured, clock, services=ServiceTiming(poll=PollTiming(poll_seconds=3600))) as server:
-            await server.runtime.services.held.wait()
-            yield server, microsoft, graph
+    async with provider_server(settings, clock, "microsoft", graph_notifications=True) as found:
+        yield found
 
 
 async def test_a_graph_notification_brings_the_reply_at_once_and_forged_ones_read_nothing(notifying, rep, engine, clock):
