@@ -6,6 +6,7 @@ import pytest
 from playwright.async_api import expect
 from sqlalchemy import select
 
+from livefeed import actions
 from livefeed.core.model import OPEN, Hit
 from livefeed.db.tables import recipients
 from livefeed.runtime import Runtime
@@ -99,6 +100,29 @@ async def test_hostile_subject_shows_as_text_and_fires_nothing(browser, server, 
         assert hostile in await row.locator(".what").inner_text()
         assert await page.locator("#feed script").count() == 0
         assert await page.locator("#feed img").count() == 0
+    assert dialogs == []
+
+
+async def test_a_mail_connection_that_needs_reconnecting_is_one_notice_row_with_a_way_to_act(browser, server, rep, clock):
+    from livefeed.actions import connections
+
+    rt = server.runtime
+    with rt.engine.connect() as conn:
+        user = dict(actions.find_user(conn, rep.email))
+    connections.connect_mail(rt.engine, connections.connection_vault(rt.settings.secret_key), user=user, provider="microsoft",
+                             address=rep.email, refresh_token="r-1", token_endpoint="https://login.example/token", now=clock())
+    page, dialogs = await open_window(browser, server, rep, clock)
+    for _ in range(2):  # found gone twice (a send and a poll): one row
+        await rt.recorder.write_events(lambda conn: connections.lose_connection(
+            conn, user_id=rep.id, error="revoked", settings_url=server.url + "/settings#mail-connection", now=clock()))
+    row = page.locator("#feed .row[data-kind=notice]")
+    await row.wait_for()
+    assert await row.count() == 1
+    assert await row.locator(".who").inner_text() == "Your Microsoft 365 mail needs connecting again"
+    assert rep.email in await row.locator(".what").inner_text()
+    assert not await row.locator(".mk-task").is_visible() and not await row.locator(".more").is_visible()
+    link = row.get_by_role("link", name="Open Settings →")
+    assert await link.get_attribute("href") == server.url + "/settings#mail-connection"
     assert dialogs == []
 
 

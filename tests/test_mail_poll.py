@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from livefeed.db.tables import mail_connections
+from livefeed.integrations.identity import GrantRevoked
 from livefeed.integrations.mailpoll import PollTiming
 from livefeed.services import ServiceTiming
 from livefeed.settings import OidcSettings
@@ -93,14 +94,37 @@ async def test_a_revoked_grant_stops_the_polling_and_asks_to_reconnect(gmail_set
     await connected(server, rep, "google", google)
     poller = server.runtime.services.poller
     await poller.poll_all()
+    with engine.connect() as conn:
+        stale = dict(conn.execute(select(mail_connections)).mappings().one())  # as a send racing the poll read it
     google.access_tokens.clear()
     google.refresh_tokens.clear()
     assert await poller.poll_all() == 0
+    server.runtime.sender.tokens.forget(rep.id)
+    with pytest.raises(GrantRevoked):  # the racing send finds the grant gone too
+        await server.runtime.sender.provider_account(stale).token()
     requests = len(google.token_requests)
     assert await poller.poll_all() == 0
     assert len(google.token_requests) == requests  # not polled again: no retry storm
     with engine.connect() as conn:
         assert conn.execute(select(mail_connections.c.status)).scalar() == "reconnect"
+    async with server.client() as client:
+        feed = (await client.get("/api/v1/feed", headers=rep.headers)).json()["events"]
+    notices = [e for e in feed if e["kind"] == "notice"]
+    assert len(notices) == 1  # one row tells the rep, however often the grant is found gone
+    assert notices[0]["person"] is None and notices[0]["alert"] is True
+    assert "Google" in notices[0]["reason"] and "rita" in notices[0]["message"]
+    assert notices[0]["link_url"].endswith("/settings#mail-connection")
+    # connected again, then revoked again: news again, once
+    await connected(server, rep, "google", google)
+    await poller.poll_all()
+    google.access_tokens.clear()
+    google.refresh_tokens.clear()
+    server.runtime.sender.tokens.forget(rep.id)
+    await poller.poll_all()
+    await poller.poll_all()
+    async with server.client() as client:
+        feed = (await client.get("/api/v1/feed", headers=rep.headers)).json()["events"]
+    assert len([e for e in feed if e["kind"] == "notice"]) == 2
 
 
 @pytest.fixture

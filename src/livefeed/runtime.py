@@ -71,7 +71,7 @@ class Runtime:
         sender = EmailSender(engine, signer=signer, public_url=settings.public_url, mailer=mailer, clock=clock,
                              vault=smtp_vault(settings.secret_key), outbound=outbound, identity=identity,
                              api_urls={"google": settings.gmail_api_url, "microsoft": settings.graph_api_url},
-                             connection_vault=connection_vault(settings.secret_key))
+                             connection_vault=connection_vault(settings.secret_key), recorder=recorder)
         lists = ListCache(clock=clock, ttl=settings.target_cache_seconds)
         hub.watchers.append(lists.forget)
         runtime = cls(settings, engine, signer, hub, recorder, sender, agents, geo, clock, TierCache(engine, clock=clock), lists,

@@ -160,13 +160,14 @@ class EmailSender:
 
     def __init__(self, engine: Engine, *, signer: TokenSigner, public_url: str, mailer: Mailer, clock: Callable[[], datetime],
                  vault: Vault, outbound: Outbound, retry: sending.Retry | None = None, identity: dict | None = None,
-                 api_urls: dict[str, str] | None = None, connection_vault: Vault | None = None):
+                 api_urls: dict[str, str] | None = None, connection_vault: Vault | None = None, recorder=None):
         self._engine, self._signer, self._public_url = engine, signer, public_url
         self._mailer, self._clock, self._vault, self._outbound = mailer, clock, vault, outbound
         self.retry = retry or sending.Retry()
         # Google and Microsoft accounts connected by signing in (integrations/mailapi.py)
         self._identity, self._api_urls, self._connection_vault = identity or {}, api_urls or {}, connection_vault
         self.tokens = AccessTokens()  # shared with the reply poller
+        self._recorder = recorder  # writes (and publishes) the "reconnect needed" feed row
         self._domain = public_url.split("://", 1)[1].split("/", 1)[0].split(":", 1)[0]
 
     async def send_email(self, user, draft: Draft) -> Sent:
@@ -218,8 +219,14 @@ class EmailSender:
         user_id = connection["user_id"]
 
         async def revoked(message: str) -> None:
-            await asyncio.to_thread(connections.mark_connection, self._engine, user_id, status="reconnect",
-                                    error=message, now=self._clock())
+            now = self._clock()
+            if self._recorder is None:
+                await asyncio.to_thread(connections.mark_connection, self._engine, user_id, status="reconnect",
+                                        error=message, now=now)
+                return
+            settings_url = self._public_url.rstrip("/") + "/settings#mail-connection"
+            await self._recorder.write_events(lambda conn: connections.lose_connection(
+                conn, user_id=user_id, error=message, settings_url=settings_url, now=now))
         return ProviderAccount(user_id=user_id, provider=provider, api_url=self._api_urls[connection["provider"]],
                                refresh_token=refresh_token, token_endpoint=connection["token_endpoint"], tokens=self.tokens,
                                on_revoked=revoked)

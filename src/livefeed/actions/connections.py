@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, delete, insert, select, update
 
+from ..core.model import NOTICE
+from ..db.eventlog import event_row
 from ..db.tables import mail_connections
 from ..vault import Vault
 
@@ -39,6 +41,30 @@ def mark_connection(engine: Engine, user_id: int, *, status: str, error: str | N
     with engine.begin() as conn:
         conn.execute(update(mail_connections).where(mail_connections.c.user_id == user_id)
                      .values(status=status, error=error, checked_at=now))
+
+
+def lose_connection(conn: Connection, *, user_id: int, error: str, settings_url: str, now: datetime) -> tuple[bool, list[dict]]:
+    """A recorder job: the provider no longer accepts the rep's grant. The connection is marked
+    "reconnect needed" (the poller skips it) and, the first time only, one notice row tells the rep
+    in the feed; marking it again while it waits for the rep changes nothing."""
+    row = conn.execute(select(mail_connections.c.workspace_id, mail_connections.c.provider, mail_connections.c.address,
+                              mail_connections.c.status).where(mail_connections.c.user_id == user_id)).mappings().first()
+    if row is None:  # disconnected meanwhile: nothing to tell
+        return False, []
+    conn.execute(update(mail_connections).where(mail_connections.c.user_id == user_id)
+                 .values(status="reconnect", error=error, checked_at=now))
+    if row["status"] != "connected":
+        return False, []
+    name = "Google" if row["provider"] == "google" else "Microsoft 365"
+    return True, [event_row(
+        workspace_id=row["workspace_id"], user_id=user_id, kind=NOTICE, cls=NOTICE, at=now,
+        reason=f"Your {name} mail needs connecting again",
+        detail=(f"{name} no longer accepts LiveFeed's access to {row['address']} (revoked, expired or the password "
+                f"changed): mail is not sent through it and replies are not read until you connect it again in Settings."),
+        url=settings_url,
+        # for the live frame
+        subject=None, person_email=None, person_name=None, person_added_at=None, link_url=settings_url, forward_state=None,
+    )]
 
 
 def remove_connection(engine: Engine, user_id: int):

@@ -12,6 +12,7 @@ CLASSES = (HUMAN, PROXY, MACHINE, SCANNER, SELF)
 ALERTING = frozenset({HUMAN, PROXY})  # only these alert the rep; the rest show greyed.
 SCORE = "score"  # the kind (and class) of a feed event announcing a lead score rise
 ITEM = "item"  # the kind (and class) of a row another system pushed into a rep's feed
+NOTICE = "notice"  # the kind (and class) of a row about the rep's own account (no person): "reconnect your mail"
 # Marketing engagement (purple rows): the class, and its kinds.
 MARKETING = "marketing"
 MOMENT, VISIT, FORM, MARKETING_OPEN, MARKETING_CLICK = "moment", "visit", "form", "marketing_open", "marketing_click"

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from sqlalchemy import Connection, func, select
 
-from ..core.model import ALERTING, ITEM, MARKETING, SCORE, Location, iso_z
+from ..core.model import ALERTING, ITEM, MARKETING, NOTICE, SCORE, Location, iso_z
 from ..core.replies import BOUNCE
 from .tables import emails, events, links, people, recipients
 
@@ -26,7 +26,7 @@ def _feed_select():
     return (
         select(*FEED_COLUMNS)
         .select_from(events)
-        .join(people, people.c.id == events.c.person_id)
+        .outerjoin(people, people.c.id == events.c.person_id)  # a notice is about no person
         .outerjoin(emails, emails.c.id == events.c.email_id)  # a score rise has no email
         .outerjoin(recipients, recipients.c.id == events.c.recipient_id)
         .outerjoin(links, links.c.id == events.c.link_id)
@@ -89,6 +89,12 @@ def verdicts(conn: Connection, *, workspace_id: int, user_id: int, ids: list[int
 
 def event_view(row: Mapping) -> dict:
     """The JSON shape of one feed event (API, stream and window)."""
+    if row["kind"] == NOTICE:  # about the rep's own account: no person, a message and where to act
+        return {
+            "id": row["id"], "at": iso_z(row["at"]), "kind": NOTICE, "class": NOTICE, "alert": True,
+            "reason": row["reason"], "email": None, "person": None, "message": row["detail"], "link_url": row["url"],
+            "device": None, "location": None, "forwarded": False, "forward_evidence": [], "detail": None,
+        }
     if row["kind"] == ITEM:
         return {
             "id": row["id"], "at": row["at"].isoformat().replace("+00:00", "Z"), "kind": ITEM, "class": ITEM,

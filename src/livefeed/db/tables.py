@@ -269,7 +269,7 @@ events = Table(
     Column("user_id", Id, nullable=False),
     Column("email_id", Id),  # None for events about a person, not an email (a score rise)
     Column("recipient_id", Id),
-    Column("person_id", Id, nullable=False),
+    Column("person_id", Id),  # None only for a notice about the rep's own account
     Column("link_id", Id),
     Column("kind", String(16), nullable=False),
     Column("cls", String(16), nullable=False),

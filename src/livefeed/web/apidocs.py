@@ -30,6 +30,11 @@ current description is served by every LiveFeed server:
   same JSON as `GET /api/v1/feed`, each with its event id; reconnect with `Last-Event-ID` (or
   `?after=`) and the missed rows are replayed before live ones, in id order, none twice. See
   architecture.md for the protocol.
+- **Feed rows** have a `kind`: `open`, `click`, `reply`, `auto_reply`, `bounce` (about an email;
+  `class` says human, proxy, machine, scanner or self), `score`, `item` (pushed through the API),
+  marketing kinds (`moment`, `visit`, `form`, `marketing_open`, `marketing_click`), and `notice`:
+  about the rep's own account, with `person: null`, a `message` and a `link_url` to act on (a
+  Google or Microsoft mail connection that needs connecting again). Ignore kinds you do not know.
 - **Public endpoints** (no token): the tracking pixel `/o/…` and links `/c/…`, the website snippet
   `/w.js` and its beacon, the Marketo webhook `/hooks/marketo/<site key>` (its own secret
   header), and `/api/v1/health`.

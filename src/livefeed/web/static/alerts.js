@@ -35,7 +35,7 @@
 
   function wanted(ev) {
     const group = KINDS[ev.kind];
-    if (!group || !ev.alert || !settings.kinds[group]) return false;
+    if (!group || !ev.alert || !ev.person || !settings.kinds[group]) return false;   // a notice shows in the window only
     if (group !== "marketing" && ev.class !== "human" && ev.class !== "proxy") return false;   // never machine, scanner, self
     if (settings.dndUntil > Date.now()) return false;
     return Date.now() - (read(LAST, {})[ev.person.id] || 0) >= PER_PERSON_MS;

@@ -63,15 +63,27 @@
     el.className = "row cls-" + ev.class + (ev.alert ? "" : " greyed") + (purple ? " purple" : " blue");
     el.dataset.kind = ev.kind;
     el.dataset.class = ev.class;
-    el.dataset.person = ev.person.id;
+    const notice = !ev.person;                        // about the rep's own account, not a person
+    el.dataset.person = notice ? "" : ev.person.id;
     el.querySelector(".icon use").setAttribute("href", "#icon-" + ev.kind);
-    el.querySelector(".who").textContent = ev.person.name || ev.person.email;
-    el.querySelector(".who").title = ev.person.email;
-    el.querySelector(".not-in").hidden = ev.person.in_livefeed !== false;
-    el.querySelector(".what").textContent = what(ev, row);
+    el.querySelector(".who").textContent = notice ? ev.reason : ev.person.name || ev.person.email;
+    el.querySelector(".who").title = notice ? "" : ev.person.email;
+    el.querySelector(".not-in").hidden = notice || ev.person.in_livefeed !== false;
+    el.querySelector(".what").textContent = notice ? ev.message : what(ev, row);
+    el.querySelector(".mk-task").hidden = notice;
+    el.querySelector(".more").hidden = notice;
     const link = el.querySelector(".link");
     link.hidden = !ev.link_url;
-    link.textContent = ev.link_url ? "→ " + ev.link_url : "";
+    if (notice && ev.link_url) {                     // where to act on it: a real link
+      const go = document.createElement("a");
+      go.href = ev.link_url;
+      go.target = "_blank";
+      go.rel = "noopener";
+      go.textContent = "Open Settings →";
+      link.replaceChildren(go);
+    } else {
+      link.textContent = ev.link_url ? "→ " + ev.link_url : "";
+    }
     const detail = el.querySelector(".detail");
     detail.hidden = !ev.detail;
     detail.textContent = ev.detail ? (ev.kind === "bounce" ? ev.reason + ": " : "") + ev.detail : "";
@@ -101,7 +113,7 @@
     if (rowsById.has(ev.id)) return;               // never show an event twice
     const at = new Date(ev.at);
     // A website visit is one row with its pages, however long it lasts.
-    const key = ev.visit_id ? "visit|" + ev.visit_id : [ev.person.id, ev.email ? ev.email.id : "-", ev.kind, ev.alert ? "a" : "m"].join("|");
+    const key = ev.visit_id ? "visit|" + ev.visit_id : [ev.person ? ev.person.id : "-", ev.email ? ev.email.id : "-", ev.kind, ev.alert ? "a" : "m"].join("|");
     let row = rowsByKey.get(key);
     if (row && (ev.visit_id || at - row.at <= coalesceMs)) {
       row.count += 1;
@@ -172,7 +184,7 @@
     }
     const person = await response.json();
     for (const other of new Set(rowsById.values())) {  // every row of this person: now in LiveFeed
-      if (other.event.person.id !== person.id) continue;
+      if (!other.event.person || other.event.person.id !== person.id) continue;
       other.event.person.in_livefeed = true;
       other.el.querySelector(".not-in").hidden = true;
     }
