@@ -1,4 +1,5 @@
-// Adds a "Live Feed" button to Gmail's page; it asks the extension to open the window.
+// Adds a "Live Feed" button to Gmail's page: the Live Feed opens in Chrome's side panel beside the
+// inbox (its own window where the panel cannot open).
 "use strict";
 (function () {
   if (document.getElementById("livefeed-open")) return;
@@ -6,7 +7,7 @@
   button.id = "livefeed-open";
   button.type = "button";
   button.textContent = "Live Feed";
-  button.title = "Open the LiveFeed Live Feed window";
+  button.title = "Open your Live Feed beside Gmail";
   button.addEventListener("click", () => chrome.runtime.sendMessage({ type: "open-live-feed" }));
   document.body.append(button);
 })();

@@ -4,6 +4,9 @@
   `{"raw": base64url}` answers a Message resource (`id`, `threadId`, `labelIds`); the media upload
   `POST /upload/gmail/v1/users/me/messages/send?uploadType=media` takes `message/rfc822`. Errors are
   `{"error": {"code", "message", "status"}}`; 429 carries `Retry-After`.
+- Gmail API reference, "Method: users.threads.get": `GET /gmail/v1/users/me/threads/{id}?format=metadata
+  &metadataHeaders=…` answers a Thread (`id`, `messages[]` oldest first, each with `payload.headers`
+  limited to the headers asked for); an unknown id is 404. A message sent with `threadId` joins it.
 - Microsoft Graph, "user: sendMail" (example "Send a new message using MIME format"): `POST
   /v1.0/me/sendMail`, `Content-Type: text/plain`, the MIME message base64-encoded; `202 Accepted`.
   Errors are `{"error": {"code", "message"}}`.
@@ -38,6 +41,8 @@ class MailApiStandIn(StandIn):
         self.page_size = 2
         self.received: dict[str, str] = {}  # Graph's receivedDateTime of each message
         self.subscriptions: dict[str, dict] = {}  # Graph change notification subscriptions by id
+        self.threads: dict[str, list[dict]] = {}  # Gmail thread id → its messages' headers, oldest first
+        self.sent_threads: list[str | None] = []  # the threadId each Gmail API send named
         super().__init__()
         self.app = self._build()
 
@@ -87,8 +92,27 @@ class MailApiStandIn(StandIn):
                 return JSONResponse(unauthorised, 401)
             if failed := self._failure():
                 return failed
-            self._keep("gmail", base64.urlsafe_b64decode((await request.json())["raw"]))
-            return {"id": f"m{len(self.sent)}", "threadId": f"t{len(self.sent)}", "labelIds": ["SENT"]}
+            body = await request.json()
+            self._keep("gmail", base64.urlsafe_b64decode(body["raw"]))
+            thread = body.get("threadId")
+            self.sent_threads.append(thread)
+            if thread in self.threads:
+                message = self.sent[-1][1]
+                self.threads[thread].append({"Message-ID": message["Message-ID"], "References": message.get("References", "")})
+            return {"id": f"m{len(self.sent)}", "threadId": thread or f"t{len(self.sent)}", "labelIds": ["SENT"]}
+
+        @app.get("/gmail/v1/users/me/threads/{thread_id}")  # "Method: users.threads.get"
+        async def gmail_thread(thread_id: str, request: Request):
+            if not self._authorised(request):
+                return JSONResponse(unauthorised, 401)
+            if thread_id not in self.threads:
+                return JSONResponse({"error": {"code": 404, "message": "Requested entity was not found.", "status": "NOT_FOUND"}}, 404)
+            wanted = {h.lower() for h in request.query_params.getlist("metadataHeaders")}
+            return {"id": thread_id, "historyId": str(self.history_id), "messages": [
+                {"id": f"{thread_id}-{n}", "threadId": thread_id, "labelIds": ["INBOX"],
+                 "payload": {"mimeType": "multipart/alternative",
+                             "headers": [{"name": k, "value": v} for k, v in headers.items() if k.lower() in wanted and v]}}
+                for n, headers in enumerate(self.threads[thread_id])]}
 
         not_found = {"error": {"code": 404, "message": "Requested entity was not found.", "status": "NOT_FOUND"}}
 

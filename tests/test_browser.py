@@ -126,6 +126,22 @@ async def test_a_mail_connection_that_needs_reconnecting_is_one_notice_row_with_
     assert dialogs == []
 
 
+async def test_which_rows_alert_is_the_reps_setting_kept_by_the_server(browser, server, rep, clock):
+    page, _ = await open_window(browser, server, rep, clock)
+    await page.click("#notify-toggle")
+    async with page.expect_response(lambda r: r.url.endswith("/api/v1/me/alerts") and r.request.method == "PUT") as saved:
+        await page.uncheck("#notify-panel input[name=kind-open]")
+    assert (await saved.value).ok
+    async with server.client() as client:
+        shared = (await client.get("/api/v1/me/alerts", headers=rep.headers)).json()
+    assert shared["kinds"] == {"open": False, "click": True, "reply": True, "marketing": True}
+    # another browser (the extension, a new tab elsewhere) starts from the rep's setting, not its own
+    clock.advance(seconds=1)  # a new sign-in link (each works once)
+    other, _ = await open_window(browser, server, rep, clock)
+    await other.click("#notify-toggle")
+    await other.wait_for_function("!document.querySelector('#notify-panel input[name=kind-open]').checked")
+
+
 async def test_window_reconnects_after_restart_and_shows_missed_rows(browser, settings, clock, rep):
     async with LiveServer(settings, clock) as server:
         async with server.client() as client:

@@ -101,3 +101,18 @@ async def test_an_expired_access_token_is_refreshed_once_and_a_revoked_grant_ask
     with engine.connect() as conn:
         assert conn.execute(select(mail_connections.c.status)).scalar() == "reconnect"
         assert all(row.status in ("sent", "failed") for row in conn.execute(select(send_queue.c.status)))
+
+
+async def test_a_reply_written_in_a_gmail_thread_is_sent_in_that_thread(setup, rep, engine):
+    server, google, _, gmail, _ = setup
+    await connected(server, rep, "google", google)
+    gmail.threads["18c2f0a1b2c3d4e5"] = [{"Message-ID": "<first@prospect.test>"},
+                                         {"Message-ID": "<second@prospect.test>", "References": "<first@prospect.test>"}]
+    async with server.client() as client:
+        await send(client, rep, subject="Re: Hello", thread_id="18c2f0a1b2c3d4e5")
+        await send(client, rep, subject="Elsewhere", thread_id="0000000000000bad")  # not a thread of this mailbox
+    reply, other = gmail.sent[0][1], gmail.sent[1][1]
+    assert gmail.sent_threads == ["18c2f0a1b2c3d4e5", None]
+    assert reply["In-Reply-To"] == "<second@prospect.test>"
+    assert reply["References"] == "<first@prospect.test> <second@prospect.test>"
+    assert other["In-Reply-To"] is None

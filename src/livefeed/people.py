@@ -349,3 +349,24 @@ def _add(total: Applied, applied: Applied) -> None:
 def _sorted(total: Applied) -> Applied:
     total.rejected.sort(key=lambda r: r.line)
     return total
+
+
+def card(conn: Connection, user: Mapping, *, email: str, stars_of: Callable[[int | None], int], now: datetime,
+         events_limit: int = 5) -> dict:
+    """What the rep sees beside a Gmail thread about the person they write to: the person (None
+    when unknown in the workspace), their Target stars, this rep's newest rows about them and the
+    rep's open tasks with them."""
+    from . import tasks as task_actions
+    from .core import taskdates
+    from .db import queries
+
+    found = conn.execute(select(people.c.id).where(people.c.workspace_id == user["workspace_id"], people.c.email == email)).scalar()
+    if found is None:
+        return {"email": email, "person": None, "stars": 0, "recent": [], "open_tasks": []}
+    view = person(conn, workspace_id=user["workspace_id"], person_id=found)
+    recent = [queries.event_view(row) for row in queries.person_events(conn, workspace_id=user["workspace_id"],
+                                                                          user_id=user["id"], person_id=found, limit=events_limit)]
+    tz = taskdates.zone(user["timezone"])
+    open_tasks = task_actions.list_tasks(conn, user, assignee_id=user["id"], tz=tz, window=None, status="open", overdue=False,
+                                         now=now, limit=5, person_id=found)
+    return {"email": email, "person": view, "stars": stars_of(view["lead_score"]), "recent": recent, "open_tasks": open_tasks}

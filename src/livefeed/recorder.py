@@ -316,7 +316,10 @@ class Recorder:
         )
         verdict = classify(facts)
         location = Location(note=verdict.location_note) if verdict.location_note else self._geo.locate(hit.ip)
-        changed = forwarding.observe(state, cls=verdict.cls, location=location, agent=agent, at=hit.at)
+        # One body shared by several recipients (sent by Gmail): different places are different
+        # recipients, not a forward.
+        shared = (context.get("shared_with") or 1) > 1
+        changed = False if shared else forwarding.observe(state, cls=verdict.cls, location=location, agent=agent, at=hit.at)
         return {
             "workspace_id": context["workspace_id"], "user_id": context["user_id"], "email_id": context["email_id"],
             "recipient_id": context["id"], "person_id": context["person_id"],
@@ -385,6 +388,7 @@ class Recorder:
             verdict = revised.get(event_id, Verdict(row["cls"], row["reason"]))
             view = event_view({
                 **row, "id": event_id, "cls": verdict.cls, "reason": verdict.reason, "subject": context["subject"],
+                "shared_with": context.get("shared_with"),
                 "person_email": context["person_email"], "person_name": context["person_name"],
                 "link_url": link_rows[row["link_id"]][1] if row["link_id"] else None,
                 "forward_state": states[row["recipient_id"]].to_json(),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import secrets
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -52,6 +53,7 @@ class Settings:
     spool_seconds: float = 2.0  # how often hits spooled while the database was away are retried
     max_body_bytes: int = 6 * 1024 * 1024  # a 2 MB email body in JSON, with room; 413 beyond
     outbound_timeout_seconds: float = 10.0  # connect and greeting to a host a user named; every failure takes this long
+    extension_ids: tuple[str, ...] = ()  # the Chrome extension ids allowed to connect; () any (docs/integrations.md)
     extra: dict = field(default_factory=dict)
 
     @property
@@ -133,6 +135,14 @@ def _oidc(client_id: str | None, secret: str | None, *, name: str, discovery: st
     return OidcSettings(client_id=client_id, client_secret=secret, discovery_url=discovery)
 
 
+def _extension_ids(value: str) -> tuple[str, ...]:
+    ids = tuple(part.strip() for part in value.split(",") if part.strip())
+    for found in ids:
+        if not re.fullmatch(r"[a-p]{32}", found):
+            raise SettingsError(f"{PREFIX}EXTENSION_IDS: {found!r} is not a Chrome extension id (32 letters a–p)")
+    return ids
+
+
 def _allowlist(value: str) -> Allowlist:
     try:
         return parse_allowlist(value)
@@ -194,6 +204,9 @@ VARIABLES = (
              "and admins' settings may reach although they are not on the public internet (IMAP and SMTP servers, "
              "connector URLs); these may also use any port and plain text. Everything else they enter must be a "
              "public host on the protocol's ports, over TLS."),
+    Variable("EXTENSION_IDS", "(any)", "Comma-separated Chrome extension ids (32 letters a–p, shown on chrome://extensions) "
+             "that may connect to this server and call its API from the browser; empty: any. Set it to your "
+             "Web Store or self-packed id in production."),
     Variable("GOOGLE_CLIENT_ID", "(none: no Google sign-in)", "The OAuth client id of LiveFeed's Google Cloud project "
              "(docs/integrations.md); with the secret, the sign-in page offers *Sign in with Google*."),
     Variable("GOOGLE_CLIENT_SECRET", "(none)", "That client's secret."),
@@ -251,6 +264,7 @@ def from_env(env: dict | None = None, **overrides) -> Settings:
         target_cache_seconds=_number(env, "TARGET_CACHE_SECONDS", 30.0, minimum=0),
         demo=env.get(PREFIX + "DEMO", "") in ("1", "true", "yes"),
         outbound_allow=_allowlist(env.get(PREFIX + "OUTBOUND_ALLOW", "")),
+        extension_ids=_extension_ids(env.get(PREFIX + "EXTENSION_IDS", "")),
         gmail_api_url=_url(env.get(PREFIX + "GMAIL_API_URL"), "https://gmail.googleapis.com", name="GMAIL_API_URL"),
         graph_api_url=_url(env.get(PREFIX + "GRAPH_API_URL"), "https://graph.microsoft.com", name="GRAPH_API_URL"),
         google=_oidc(env.get(PREFIX + "GOOGLE_CLIENT_ID"), env.get(PREFIX + "GOOGLE_CLIENT_SECRET"), name="GOOGLE",

@@ -30,7 +30,7 @@ from ..vault import Vault, VaultError
 from . import connections, sending
 from .sessions import (  # noqa: F401 - the one way in: actions.sign_in, actions.create_token…
     SESSION_DAYS, SIGNIN_LINK_MINUTES, IdentityRefused, SignInLocked, create_token, sign_in_with_identity, use_once, end_session, find_user, list_sessions, list_tokens,
-    remember_ip, revoke_session, revoke_token, set_disabled, sign_in, signin_link_token, start_session, use_signin_link,
+    remember_ip, revoke_presented_token, revoke_session, revoke_token, set_disabled, sign_in, signin_link_token, start_session, use_signin_link,
     user_for_session, user_for_signin_link, user_for_token,
 )
 
@@ -101,6 +101,22 @@ class Draft:
     track_opens: bool = True
     track_clicks: bool = True
     fields: tuple[str, ...] = ()  # the personal fields used ({{first_name}}…), filled per recipient
+    bcc: list[str] = field(default_factory=list)  # each gets their own copy; never named in any header
+    in_reply_to: str | None = None  # the Message-ID replied to (threads the reply in every mail client)
+    references: str | None = None
+    thread_id: str | None = None  # Gmail's thread id, when written in Gmail (sent in that thread through the Gmail API)
+
+    @property
+    def addresses(self) -> list[str]:
+        return self.to + self.cc + self.bcc
+
+    def field_of(self, index: int) -> str:
+        """`to[2]`, `cc[0]`, `bcc[1]`: where the index-th address came from (errors name it)."""
+        for name, group in (("to", self.to), ("cc", self.cc), ("bcc", self.bcc)):
+            if index < len(group):
+                return f"{name}[{index}]"
+            index -= len(group)
+        raise IndexError(index)
 
 
 @dataclass(frozen=True)
@@ -111,14 +127,20 @@ class Sent:
     error: str | None = None
 
 
+MESSAGE_ID = re.compile(r"<[^<>\s@]{1,250}@[^<>\s@]{1,250}>")
+GMAIL_THREAD = re.compile(r"[0-9a-f]{8,32}")
+
+
 def validate_draft(*, to: list[str], cc: list[str], subject: str | None, html: str | None, text: str | None,
-                   track_opens: bool = True, track_clicks: bool = True) -> Draft:
+                   track_opens: bool = True, track_clicks: bool = True, bcc: list[str] | None = None,
+                   in_reply_to: str | None = None, references: str | None = None, thread_id: str | None = None) -> Draft:
     """Check everything before anything is stored; raise ActionError naming the first bad field.
 
     Recipients are addresses or "Display Name <address>"."""
     names: dict[str, str] = {}
-    parsed = {"to": [], "cc": []}
-    for name, entries in (("to", to), ("cc", cc)):
+    bcc = bcc or []
+    parsed = {"to": [], "cc": [], "bcc": []}
+    for name, entries in (("to", to), ("cc", cc), ("bcc", bcc)):
         for index, entry in enumerate(entries):
             display, address = compose.split_recipient(entry)
             if problem := compose.header_problem(entry) or compose.address_problem(address):
@@ -128,8 +150,14 @@ def validate_draft(*, to: list[str], cc: list[str], subject: str | None, html: s
                 names[address] = display
     if not to:
         raise ActionError("to", "at least one recipient is required")
-    if len(to) + len(cc) > compose.MAX_RECIPIENTS:
-        raise ActionError("to", f"at most {compose.MAX_RECIPIENTS} recipients (to and cc together)")
+    if len(to) + len(cc) + len(bcc) > compose.MAX_RECIPIENTS:
+        raise ActionError("to", f"at most {compose.MAX_RECIPIENTS} recipients (to, cc and bcc together)")
+    if in_reply_to is not None and not MESSAGE_ID.fullmatch(in_reply_to):
+        raise ActionError("in_reply_to", "must be one Message-ID: <id@host>")
+    if references is not None and (len(references) > 4000 or not all(MESSAGE_ID.fullmatch(r) for r in references.split())):
+        raise ActionError("references", "must be Message-IDs (<id@host>) separated by spaces")
+    if thread_id is not None and not GMAIL_THREAD.fullmatch(thread_id):
+        raise ActionError("thread_id", "must be a Gmail thread id (hexadecimal)")
     if not subject or not subject.strip():
         raise ActionError("subject", "is required")
     if problem := compose.header_problem(subject):
@@ -151,8 +179,9 @@ def validate_draft(*, to: list[str], cc: list[str], subject: str | None, html: s
         html = clean_email_html(html)
         if not html and not (text and text.strip()):
             raise ActionError("html", "nothing is left to send once scripts and other active content are removed")
-    return Draft(to=parsed["to"], cc=parsed["cc"], subject=subject.strip(), html=html or None, text=text or None, names=names,
-                 track_opens=track_opens, track_clicks=track_clicks, fields=tuple(fields))
+    return Draft(to=parsed["to"], cc=parsed["cc"], bcc=parsed["bcc"], subject=subject.strip(), html=html or None,
+                 text=text or None, names=names, track_opens=track_opens, track_clicks=track_clicks, fields=tuple(fields),
+                 in_reply_to=in_reply_to, references=references or in_reply_to, thread_id=thread_id)
 
 
 class EmailSender:
@@ -249,16 +278,16 @@ class EmailSender:
             values = personal_values(conn, user, draft)  # a missing field stops here: nothing stored
             workspace = conn.execute(select(workspaces.c.do_not_track, workspaces.c.tracking_url)
                                      .where(workspaces.c.id == user["workspace_id"])).one()
-            untracked = untracked_addresses(conn, user["workspace_id"], draft.to + draft.cc, workspace.do_not_track.split())
+            untracked = untracked_addresses(conn, user["workspace_id"], draft.addresses, workspace.do_not_track.split())
             account = conn.execute(select(smtp_accounts).where(smtp_accounts.c.user_id == user["id"])).mappings().first()
             connection = conn.execute(select(mail_connections).where(mail_connections.c.user_id == user["id"])).mappings().first()
             base = workspace.tracking_url or self._public_url  # the workspace's own tracking hostname, if set
             email_id = conn.execute(insert(emails).values(
                 workspace_id=user["workspace_id"], user_id=user["id"], subject=draft.subject, html=draft.html,
-                text=draft.text, status="sending", archived=False, created_at=now,
+                text=draft.text, status="sending", archived=False, created_at=now, thread_id=draft.thread_id,
             )).inserted_primary_key[0]
             copies, result = [], []
-            for field, address in [("to", a) for a in draft.to] + [("cc", a) for a in draft.cc]:
+            for field, address in [("to", a) for a in draft.to] + [("cc", a) for a in draft.cc] + [("bcc", a) for a in draft.bcc]:
                 person_id = ensure_person(conn, user["workspace_id"], address, now, name=draft.names.get(address))
                 recipient_id = conn.execute(insert(recipients).values(
                     email_id=email_id, person_id=person_id, field=field, address=address,
@@ -266,10 +295,50 @@ class EmailSender:
                 message = self._message(conn, user, draft, recipient_id, values.get(address, {}), base=base,
                                     tracked=address not in untracked)
                 conn.execute(update(recipients).where(recipients.c.id == recipient_id).values(message_id=message["Message-ID"]))
-                copies.append(Outgoing(user["workspace_id"], user["id"], email_id, recipient_id, address, message))
+                copies.append(Outgoing(user["workspace_id"], user["id"], email_id, recipient_id, address, message, draft.thread_id))
                 result.append({"address": address, "field": field, "person_id": person_id, "recipient_id": recipient_id})
             conn.execute(insert(send_queue), sending.queue_rows(copies, now=now, retry=self.retry))
         return email_id, copies, result, account, connection
+
+    async def track_for_gmail(self, user, draft: Draft) -> dict:
+        """The extension without a sending account: one tracked body (one pixel, links rewritten)
+        for the rep's Gmail to send to every recipient, the email and its recipients recorded.
+        An open is then "one of N recipients" unless there is one; ActionError naming the field when
+        one body cannot serve them all (personal fields with several recipients)."""
+        return await asyncio.to_thread(self._store_shared, user, draft)
+
+    def _store_shared(self, user, draft: Draft) -> dict:
+        addresses = draft.addresses
+        if draft.fields and len(addresses) > 1:
+            raise ActionError("html", "personal fields ({{" + draft.fields[0] + "}}…) need one copy per recipient: "
+                                      "connect a sending account in LiveFeed's Settings, or send to one person")
+        now = self._clock()
+        with self._engine.begin() as conn:
+            values = personal_values(conn, user, draft)
+            workspace = conn.execute(select(workspaces.c.do_not_track, workspaces.c.tracking_url)
+                                     .where(workspaces.c.id == user["workspace_id"])).one()
+            untracked = untracked_addresses(conn, user["workspace_id"], addresses, workspace.do_not_track.split())
+            email_id = conn.execute(insert(emails).values(
+                workspace_id=user["workspace_id"], user_id=user["id"], subject=draft.subject, html=draft.html,
+                text=draft.text, status="sent", archived=False, created_at=now, sent_at=now, thread_id=draft.thread_id,
+                shared_with=len(addresses),
+            )).inserted_primary_key[0]
+            result = []
+            for field_name, address in ([("to", a) for a in draft.to] + [("cc", a) for a in draft.cc]
+                                        + [("bcc", a) for a in draft.bcc]):
+                person_id = ensure_person(conn, user["workspace_id"], address, now, name=draft.names.get(address))
+                recipient_id = conn.execute(insert(recipients).values(
+                    email_id=email_id, person_id=person_id, field=field_name, address=address,
+                )).inserted_primary_key[0]
+                result.append({"address": address, "field": field_name, "person_id": person_id, "recipient_id": recipient_id})
+            # Tracking one body tracks everyone who reads it: not when anyone on it must not be tracked.
+            tracked = not untracked
+            message = self._message(conn, user, draft, result[0]["recipient_id"], values.get(addresses[0], {}),
+                                    base=workspace.tracking_url or self._public_url, tracked=tracked)
+        html = next((part.get_content() for part in message.walk() if part.get_content_type() == "text/html"), None)
+        return {"id": email_id, "html": html, "subject": message["Subject"], "tracked": tracked,
+                "untracked_because": None if tracked else "a recipient is on the do-not-track list: sent as written",
+                "shared_with": len(addresses), "recipients": result}
 
     def _message(self, conn: Connection, user, draft: Draft, recipient_id: int, values: dict[str, str], *,
                  base: str, tracked: bool = True) -> EmailMessage:
@@ -292,6 +361,9 @@ class EmailSender:
         message["Subject"] = safe(compose.fill(draft.subject, values))
         message["Date"] = formatdate(self._clock().timestamp(), localtime=False)
         message["Message-ID"] = self.message_id(recipient_id)
+        if draft.in_reply_to:  # validated Message-IDs: no header injection
+            message["In-Reply-To"] = draft.in_reply_to
+            message["References"] = draft.references or draft.in_reply_to
         message.set_content(copy.text)
         if copy.html:
             message.add_alternative(copy.html, subtype="html")
@@ -312,7 +384,7 @@ def preview(engine: Engine, user, draft: Draft) -> list[dict]:
     with engine.connect() as conn:
         values = personal_values(conn, user, draft)
     copies = []
-    for address in draft.to + draft.cc:
+    for address in draft.addresses:
         mine = values.get(address, {})
         copy = compose.tracked_copy(html_body=compose.fill(draft.html, mine, html_body=True),
                                     text_body=compose.fill(draft.text, mine), pixel_url=None, track=None)
@@ -325,7 +397,7 @@ def personal_values(conn: Connection, user, draft: Draft) -> dict[str, dict[str,
     recipient and the field when one has no value (a blank would go out as "Hi ,")."""
     if not draft.fields:
         return {}
-    addresses = draft.to + draft.cc
+    addresses = draft.addresses
     known = {row.email: row for row in conn.execute(
         select(people.c.email, people.c.first_name, people.c.last_name, people.c.name, people.c.company, people.c.title)
         .where(people.c.workspace_id == user["workspace_id"], people.c.email.in_(addresses)))}
@@ -340,10 +412,22 @@ def personal_values(conn: Connection, user, draft: Draft) -> dict[str, dict[str,
                 "sender_name": user["name"]}
         for name in draft.fields:
             if not mine.get(name):
-                where = f"to[{index}]" if index < len(draft.to) else f"cc[{index - len(draft.to)}]"
+                where = draft.field_of(index)
                 raise ActionError(where, f"{address} has no {name} for {{{{{name}}}}}: add it to the person, or remove the field")
         values[address] = {name: mine[name] for name in draft.fields}
     return values
+
+
+def sending_account(engine: Engine, user_id: int) -> str | None:
+    """How mail leaves as this rep: "google"/"microsoft" (their connected account — even one that
+    needs connecting again: mail then fails saying so, never leaves through another account),
+    "smtp" (their own server), or None (no account of their own)."""
+    with engine.connect() as conn:
+        connected = conn.execute(select(mail_connections.c.provider).where(mail_connections.c.user_id == user_id)).scalar()
+        if connected:
+            return connected
+        own = conn.execute(select(smtp_accounts.c.user_id).where(smtp_accounts.c.user_id == user_id)).first()
+    return "smtp" if own else None
 
 
 def set_archived(engine: Engine, user, email_id: int, archived: bool) -> bool:

@@ -113,6 +113,7 @@ def claim_due(engine: Engine, *, now: datetime, retry: Retry) -> list[Claimed]:
                 groups[row["user_id"]] = Claimed(sender, dict(account) if account else None, [],
                                                  dict(connection) if connection else None)
             message = message_from_string(row["raw"], policy=policy.default)
+            thread_id = conn.execute(select(emails.c.thread_id).where(emails.c.id == row["email_id"])).scalar()
             groups[row["user_id"]].copies.append(Outgoing(row["workspace_id"], row["user_id"], row["email_id"],
-                                                          row["recipient_id"], row["rcpt"], message))
+                                                          row["recipient_id"], row["rcpt"], message, thread_id))
         return list(groups.values())

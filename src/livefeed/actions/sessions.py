@@ -263,6 +263,12 @@ def revoke_token(engine: Engine, *, token_id: int, workspace_id: int | None, use
         return bool(conn.execute(delete(api_tokens).where(api_tokens.c.id == token_id, api_tokens.c.user_id.in_(owner))).rowcount)
 
 
+def revoke_presented_token(engine: Engine, token: str) -> bool:
+    """Delete the token itself (its holder giving it up)."""
+    with engine.begin() as conn:
+        return bool(conn.execute(delete(api_tokens).where(api_tokens.c.token_hash == secret_hash(token))).rowcount)
+
+
 # --- disabled users -----------------------------------------------------------------------------
 
 def set_disabled(engine: Engine, *, user_id: int, disabled: bool, now: datetime, workspace_id: int | None = None) -> bool:

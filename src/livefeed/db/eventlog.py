@@ -22,7 +22,7 @@ EVENT_COLUMNS = (
 EVENT_ID_LOCK = 0x6C66_6576  # "lfev": the advisory lock under which event ids are assigned
 CONTEXT_COLUMNS = (
     "id", "email_id", "person_id", "forward_state", "workspace_id", "user_id", "subject", "sent_at", "archived",
-    "person_email", "person_name", "do_not_track",
+    "person_email", "person_name", "do_not_track", "shared_with",
 )
 
 
@@ -73,7 +73,7 @@ class EventLog:
             return {}
         rows = conn.exec_driver_sql(
             "SELECT r.id, r.email_id, r.person_id, r.forward_state, e.workspace_id, e.user_id, e.subject, e.sent_at, "
-            "e.archived, p.email, p.name, p.do_not_track FROM recipients r JOIN emails e ON e.id = r.email_id "
+            "e.archived, p.email, p.name, p.do_not_track, e.shared_with FROM recipients r JOIN emails e ON e.id = r.email_id "
             f"JOIN people p ON p.id = r.person_id WHERE r.id IN ({self._in(ids)})", tuple(ids))
         contexts = {}
         for row in rows:

@@ -14,6 +14,7 @@ from .tables import emails, events, links, people, recipients
 FEED_COLUMNS = (
     events,
     emails.c.subject,
+    emails.c.shared_with,
     people.c.email.label("person_email"),
     people.c.name.label("person_name"),
     people.c.added_at.label("person_added_at"),
@@ -130,7 +131,8 @@ def event_view(row: Mapping) -> dict:
         "class": row["cls"],
         "alert": row["cls"] in ALERTING or row["kind"] == BOUNCE,  # a bounce is news, though no person sent it
         "reason": row["reason"],
-        "email": {"id": row["email_id"], "subject": row["subject"]},
+        # shared_with N: one body Gmail sent to N recipients; the person is the first of them
+        "email": {"id": row["email_id"], "subject": row["subject"], "shared_with": row.get("shared_with")},
         "person": {"id": row["person_id"], "email": row["person_email"], "name": row["person_name"]},
         "link_url": row["link_url"],
         "device": row["client"] and " · ".join(p for p in (row["client"], row["device"]) if p),

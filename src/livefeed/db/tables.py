@@ -89,6 +89,8 @@ users = Table(
     Column("role", String(8), nullable=False, server_default="rep"),  # admin | rep: admins change workspace settings
     # Set: the user cannot sign in, and their sessions, API tokens and mailbox watcher stop.
     Column("disabled_at", UTCDateTime),
+    # Which rows alert and quiet time, shared by the web app and the extension (actions/alerts.py)
+    Column("alert_settings", JSON),
 )
 
 api_tokens = Table(
@@ -219,6 +221,10 @@ emails = Table(
     Column("archived", Boolean, nullable=False, default=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("sent_at", UTCDateTime),
+    Column("thread_id", String(32)),  # Gmail's thread id of a reply written in Gmail
+    # None: LiveFeed sent one copy per recipient. N: the rep's Gmail sent one tracked body shared by
+    # N recipients (the extension, without a sending account): an open is "one of N", not forwarded
+    Column("shared_with", Integer),
     Index("ix_emails_user_id_id", "user_id", "id"),
 )
 

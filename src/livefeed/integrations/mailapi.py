@@ -19,6 +19,7 @@ refusals fail the copy with the provider's words; a grant that is gone marks the
 from __future__ import annotations
 
 import base64
+import re
 import time
 from collections.abc import Awaitable, Callable
 from email import message_from_bytes, policy
@@ -105,10 +106,42 @@ class ProviderMailer:
         except IdentityError as exc:
             raise MailError(str(exc), "account") from None
         async with httpx.AsyncClient(timeout=self._timeout, trust_env=False) as http:
-            return [await self._send_one(http, copy) for copy in copies]
+            threads: dict[str, tuple[str, str] | None] = {}
+            return [await self._send_one(http, copy, threads) for copy in copies]
 
-    async def _send_one(self, http: httpx.AsyncClient, copy: Outgoing) -> MailError | None:
-        raw = addressed_to(copy.message, copy.rcpt).as_bytes()
+    async def _thread_headers(self, http: httpx.AsyncClient, thread_id: str) -> tuple[str, str] | None:
+        """(In-Reply-To, References) for a reply in this Gmail thread: its newest message's
+        Message-ID and references ("Method: users.threads.get", format=metadata); None when Gmail
+        does not know the thread (the reply then starts a new one)."""
+        try:
+            response = await self.account.call(http, "GET", f"/gmail/v1/users/me/threads/{thread_id}",
+                                               params=[("format", "metadata"), ("metadataHeaders", "Message-ID"),
+                                                       ("metadataHeaders", "References")])
+            messages = response.json().get("messages") if response.status_code == 200 else None
+        except (httpx.HTTPError, ValueError, AttributeError):
+            return None
+        if not isinstance(messages, list) or not messages or not isinstance(messages[-1], dict):
+            return None
+        headers = {str(h.get("name", "")).lower(): str(h.get("value", ""))
+                   for h in (messages[-1].get("payload") or {}).get("headers") or [] if isinstance(h, dict)}
+        last = headers.get("message-id", "").strip()
+        if not re.fullmatch(r"<[^<>\s@]{1,250}@[^<>\s@]{1,250}>", last):
+            return None
+        earlier = [r for r in headers.get("references", "").split() if re.fullmatch(r"<[^<>\s]{1,500}>", r)]
+        return last, " ".join(earlier[-20:] + [last])
+
+    async def _send_one(self, http: httpx.AsyncClient, copy: Outgoing, threads: dict) -> MailError | None:
+        message = addressed_to(copy.message, copy.rcpt)
+        thread_id = copy.thread_id if self.account.provider.name == "google" else None
+        if thread_id is not None:
+            if thread_id not in threads:
+                threads[thread_id] = await self._thread_headers(http, thread_id)
+            found = threads[thread_id]
+            if found is None:  # not a thread of this mailbox: sent on its own, never into another thread
+                thread_id = None
+            elif message["In-Reply-To"] is None:
+                message["In-Reply-To"], message["References"] = found
+        raw = message.as_bytes()
         name = self.account.name
         try:
             if self.account.provider.name == "google" and len(raw) > UPLOAD_ABOVE:
@@ -117,7 +150,8 @@ class ProviderMailer:
                                                    headers={"content-type": "message/rfc822"})
             elif self.account.provider.name == "google":
                 response = await self.account.call(http, "POST", "/gmail/v1/users/me/messages/send",
-                                                   json={"raw": base64.urlsafe_b64encode(raw).decode()})
+                                                   json={"raw": base64.urlsafe_b64encode(raw).decode(),
+                                                         **({"threadId": thread_id} if thread_id else {})})
             else:
                 response = await self.account.call(http, "POST", "/v1.0/me/sendMail", content=base64.b64encode(raw),
                                                    headers={"content-type": "text/plain"})

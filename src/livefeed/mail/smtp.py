@@ -44,6 +44,7 @@ class Outgoing:
     recipient_id: int
     rcpt: str
     message: EmailMessage
+    thread_id: str | None = None  # Gmail's thread id, when the rep wrote it as a reply in Gmail
 
 
 class Mailer(Protocol):

@@ -149,6 +149,25 @@ async def patch_person(person_id: IdPath, body: PersonPatch, request: Request, u
     return await _read_person(request, user, person_id)
 
 
+@router.get("/people/card", summary="A person by email as the Gmail plug-in shows them beside a thread: their newest rows "
+            "with you, your open tasks with them, Target stars; `person` null when unknown (offer Add to LiveFeed)",
+            responses={422: {"description": "Not an email address"}})
+async def person_card(request: Request, user=Depends(api_user), email: str = Query(..., max_length=254)):
+    rt = runtime(request)
+    address = email.strip().lower()
+    if problem := compose.address_problem(address):
+        return error_422("email", problem, where="query")
+    tiers = await rt.tiers.get(user["workspace_id"])
+    now = rt.clock()
+
+    def read():
+        with rt.engine.connect() as conn:
+            return people_actions.card(conn, user, email=address, now=now,
+                                       stars_of=lambda score: tiers.stars.tier(score) if score is not None else 0)
+
+    return await asyncio.to_thread(read)
+
+
 @router.get("/people/{person_id}", summary="One person, with the newest score changes", responses=NOT_FOUND)
 async def get_person(person_id: IdPath, request: Request, user=Depends(api_user)):
     view = await _read_person(request, user, person_id, history=50)

@@ -57,6 +57,17 @@ async def post_token(body: TokenIn, request: Request, user=Depends(api_user)):
     return JSONResponse({"token": token, "name": body.name, "expires_at": iso_z(expires)}, 201)
 
 
+@router.delete("/tokens/current", status_code=204, summary="Revoke the token this request presents (the extension's Disconnect)",
+               responses={400: {"description": "The request was not made with a token"}})
+async def delete_current_token(request: Request, user=Depends(api_user)):
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return JSONResponse({"detail": "Send the token to revoke as Authorization: Bearer <token>"}, 400)
+    await asyncio.to_thread(actions.revoke_presented_token, runtime(request).engine, token.strip())
+    credentials(runtime(request)).forget("t" + secret_hash(token.strip()))  # this worker refuses it at once
+    return Response(status_code=204)
+
+
 @router.delete("/tokens/{token_id}", status_code=204, summary="Revoke an API token (yours; admins: any of the workspace)",
                responses=NOT_FOUND)
 async def delete_token(token_id: IdPath, request: Request, user=Depends(api_user)):

@@ -21,7 +21,8 @@ from ..runtime import Runtime
 from ..services import Services, ServiceTiming
 from ..settings import Settings
 from . import (
-    api, api_connections, api_connectors, api_items, api_mailbox, api_people, api_smtp, api_tasks, api_templates, api_tokens, api_users, graph_hook,
+    api, api_connections, api_connectors, api_items, api_mailbox, api_people, api_smtp, api_tasks, api_templates, api_tokens, api_users, extension,
+    graph_hook,
     oauth, pages, people_pages, stream,
 )
 from ..db.engine import database_unavailable
@@ -128,6 +129,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = now_utc, o
     app.include_router(api_users.router)
     app.include_router(api_tokens.router)
     app.include_router(api_connections.router)
+    app.include_router(extension.api_router)
+    app.include_router(extension.router)
     app.include_router(pages.router)
     app.include_router(oauth.router)
     app.include_router(graph_hook.router)
@@ -135,10 +138,13 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = now_utc, o
 
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders, https=settings.secure_cookies)
+    app.add_middleware(extension.cors, settings=settings)  # outermost: preflights answered before anything else
 
     @app.exception_handler(pages.SignInRequired)
     async def sign_in_required(request: Request, exc: pages.SignInRequired):
-        return pages.to_signin()
+        # a page opened signed out (the Live Feed window, the extension's connect page) is where signing in returns
+        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return pages.to_signin(here if request.method == "GET" else None)
 
     @app.exception_handler(RecursionError)
     async def nested_too_deeply(request: Request, exc: RecursionError):

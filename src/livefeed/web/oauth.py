@@ -15,7 +15,7 @@ import json
 import secrets
 from datetime import datetime, timezone
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse
 
 from .. import actions
@@ -24,7 +24,7 @@ from ..core import identity
 from ..integrations.identity import MAIL_EXTRA, MAIL_SCOPES, IdentityError
 from ..vault import Vault, VaultError
 from .auth import page_user, runtime
-from .pages import _peer_ip, _signed_in, render, to_signin
+from .pages import _peer_ip, _signed_in, local_path, render, to_signin
 
 router = APIRouter(include_in_schema=False)
 FLOW_COOKIE = "lf_oauth"
@@ -48,8 +48,8 @@ def _refusal(request: Request, message: str, status: int = 400):
 
 
 @router.get("/signin/{provider}")
-async def signin_with(request: Request, provider: str):
-    return await _start(request, provider, purpose="signin")
+async def signin_with(request: Request, provider: str, next: str | None = Query(None, max_length=1000)):
+    return await _start(request, provider, purpose="signin", then=local_path(next))
 
 
 @router.get("/connect/{provider}")
@@ -61,7 +61,7 @@ async def connect_with(request: Request, provider: str):
     return await _start(request, provider, purpose="connect", user_id=user["id"])
 
 
-async def _start(request: Request, provider: str, *, purpose: str, user_id: int | None = None):
+async def _start(request: Request, provider: str, *, purpose: str, user_id: int | None = None, then: str | None = None):
     rt = runtime(request)
     found = rt.identity.get(provider)
     if found is None:
@@ -73,7 +73,7 @@ async def _start(request: Request, provider: str, *, purpose: str, user_id: int 
     except IdentityError as exc:
         return _refusal(request, f"{exc}. Try again in a moment.", 502)
     flow = {"provider": provider, "state": state, "nonce": nonce, "verifier": verifier, "user_id": user_id,
-            "expires": int(rt.clock().timestamp()) + FLOW_SECONDS, "purpose": purpose}
+            "expires": int(rt.clock().timestamp()) + FLOW_SECONDS, "purpose": purpose, "then": then}
     response = RedirectResponse(url, status_code=303)
     response.set_cookie(FLOW_COOKIE, _flow_vault(rt).seal(json.dumps(flow)), max_age=FLOW_SECONDS, path="/oauth/",
                         httponly=True, samesite="lax", secure=rt.settings.secure_cookies)
@@ -118,7 +118,7 @@ async def callback(request: Request, provider: str):
                                                 ip=_peer_ip(request), now=rt.clock(), user_agent=request.headers.get("user-agent"))
     except actions.IdentityRefused as exc:
         return _refusal(request, str(exc), 403)
-    response = _signed_in(request, user["id"], session)
+    response = _signed_in(request, user["id"], session, flow.get("then"))
     response.delete_cookie(FLOW_COOKIE, path="/oauth/")
     return response
 

@@ -7,8 +7,9 @@ import html
 import re
 from email import message_from_string, policy
 from pathlib import Path
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import func, or_, select
@@ -40,8 +41,22 @@ def render(request: Request, name: str, status: int = 200, **context) -> HTMLRes
     return response
 
 
-def to_signin() -> RedirectResponse:
-    return RedirectResponse("/signin", status_code=303)
+def to_signin(then: str | None = None) -> RedirectResponse:
+    """To the sign-in page; `then` (a local path) is where signing in returns to."""
+    then = local_path(then)
+    return RedirectResponse("/signin" + (f"?{urlencode({'next': then})}" if then != HOME else ""), status_code=303)
+
+
+HOME = "/app"
+_LOCAL = re.compile(r"/(?![/\\])[A-Za-z0-9/_.~%?=&+:@!$'()*,;-]*")
+
+
+def local_path(value: str | None) -> str:
+    """`value` when it is a path on this server (the Live Feed window, the extension's connect
+    page…), else the web app: never another site (`//evil.example`, `/\\evil`, `https://…`)."""
+    if not value or len(value) > 1000 or not _LOCAL.fullmatch(value):
+        return HOME
+    return value
 
 
 class SignInRequired(Exception):
@@ -62,9 +77,9 @@ def _peer_ip(request: Request) -> str | None:
     return str(ip) if ip else None
 
 
-def _signed_in(request: Request, user_id: int, session: str) -> RedirectResponse:
+def _signed_in(request: Request, user_id: int, session: str, then: str | None = None) -> RedirectResponse:
     rt = runtime(request)
-    response = RedirectResponse("/app", status_code=303)
+    response = RedirectResponse(local_path(then), status_code=303)
     secure = rt.settings.secure_cookies
     response.set_cookie(SESSION_COOKIE, session, httponly=True, samesite="lax", secure=secure,
                         max_age=actions.SESSION_DAYS * 86400)
@@ -81,13 +96,13 @@ async def home(request: Request):
 
 
 @router.get("/signin")
-async def signin_form(request: Request):
-    return render(request, "signin.html", error=None, email="")
+async def signin_form(request: Request, next: str | None = Query(None, max_length=1000)):
+    return render(request, "signin.html", error=None, email="", then=local_path(next))
 
 
 @router.post("/signin")
 async def signin(request: Request, email: str = Form("", max_length=320), password: str = Form("", max_length=1000),
-                 csrf: str = Form("")):
+                 csrf: str = Form(""), next: str = Form("", max_length=1000)):
     check_csrf(request, csrf)
     rt = runtime(request)
     try:
@@ -95,14 +110,14 @@ async def signin(request: Request, email: str = Form("", max_length=320), passwo
                                          now=rt.clock(), user_agent=request.headers.get("user-agent"))
     except actions.SignInLocked as exc:
         minutes = max(1, round(exc.retry_after / 60))
-        response = render(request, "signin.html", status=429, email=email,
+        response = render(request, "signin.html", status=429, email=email, then=local_path(next),
                           error=f"Too many failed sign-ins. Try again in {minutes} minute{'s' if minutes > 1 else ''}.")
         response.headers["retry-after"] = str(exc.retry_after)
         return response
     if result is None:
-        return render(request, "signin.html", status=401, error="Wrong email or password.", email=email)
+        return render(request, "signin.html", status=401, error="Wrong email or password.", email=email, then=local_path(next))
     user, session = result
-    return _signed_in(request, user["id"], session)
+    return _signed_in(request, user["id"], session, next)
 
 
 LINK_REFUSED = "That sign-in link is invalid, has expired or was used already: ask for a new one."

@@ -51,6 +51,7 @@ class TrackingFrontdoor:
     def __init__(self, app, *, runtime_getter: Callable, clock: Callable[[], datetime]):
         self.app, self._runtime, self._clock = app, runtime_getter, clock
         self._stream = FeedStream(runtime_getter)
+        self._stream_cors = None
         self.marketo_hook = MarketoHook(runtime_getter)
         self.sites = Sites(runtime_getter)
         self.beacon = Beacon(runtime_getter, self.sites, clock)
@@ -63,7 +64,10 @@ class TrackingFrontdoor:
             if path.startswith("/c/"):
                 return await self._click(scope, send, path[3:])
             if path == STREAM_PATH:
-                return await self._stream(scope, receive, send)
+                if self._stream_cors is None:  # the extension reads the stream from its own origin
+                    from .extension import cors
+                    self._stream_cors = cors(self._stream, self._runtime().settings)
+                return await self._stream_cors(scope, receive, send)
             if path == BEACON_PATH:
                 return await self.beacon(scope, receive, send)
             if path == SCRIPT_PATH and scope["method"] in ("GET", "HEAD"):

@@ -17,7 +17,27 @@
   const settings = Object.assign({ browser: false, sound: false, kinds: { open: true, click: true, reply: true, marketing: true },
                                    dndUntil: 0 }, read(KEY, {}));
 
-  function save() { localStorage.setItem(KEY, JSON.stringify(settings)); }
+  // Which kinds alert and quiet time are the rep's, kept by the server (the extension follows the
+  // same); notification and sound are this browser's.
+  function save() {
+    localStorage.setItem(KEY, JSON.stringify(settings));
+    if (!signedIn) return;
+    fetch("/api/v1/me/alerts", { method: "PUT", credentials: "same-origin", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ kinds: settings.kinds, quiet_until: settings.dndUntil > Date.now() ? new Date(settings.dndUntil).toISOString() : null }) })
+      .catch((err) => console.warn("alert settings not saved", err));
+  }
+
+  const signedIn = !!document.querySelector('meta[name="csrf-token"]') && !!document.getElementById("open-live-feed") ||
+                   !!document.getElementById("notify-panel");
+  if (signedIn) {
+    fetch("/api/v1/me/alerts", { credentials: "same-origin" }).then((r) => r.ok ? r.json() : null).then((shared) => {
+      if (!shared) return;
+      Object.assign(settings.kinds, shared.kinds);
+      settings.dndUntil = shared.quiet_until ? Date.parse(shared.quiet_until) : 0;
+      localStorage.setItem(KEY, JSON.stringify(settings));
+      document.dispatchEvent(new CustomEvent("livefeed:alert-settings"));
+    }).catch(() => {});
+  }
 
   function reload() { Object.assign(settings, read(KEY, {})); }   // another tab changed them
 
@@ -42,7 +62,7 @@
   }
 
   function text(ev) {
-    const who = ev.person.name || ev.person.email;
+    const who = (ev.person.name || ev.person.email) + (ev.email && ev.email.shared_with > 1 ? " (one of " + ev.email.shared_with + " recipients)" : "");
     if (ev.email) return who + " " + (VERBS[ev.kind] || ev.kind) + " “" + ev.email.subject + "”";
     return who + ": " + (ev.kind === "moment" ? ev.reason + " — " + (ev.message || "") : ev.message || ev.reason);
   }

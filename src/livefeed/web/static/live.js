@@ -66,7 +66,9 @@
     const notice = !ev.person;                        // about the rep's own account, not a person
     el.dataset.person = notice ? "" : ev.person.id;
     el.querySelector(".icon use").setAttribute("href", "#icon-" + ev.kind);
-    el.querySelector(".who").textContent = notice ? ev.reason : ev.person.name || ev.person.email;
+    // one body Gmail sent to several people: whoever opened it is one of them (the first is named)
+    const shared = ev.email && ev.email.shared_with > 1 ? " (one of " + ev.email.shared_with + " recipients)" : "";
+    el.querySelector(".who").textContent = notice ? ev.reason : (ev.person.name || ev.person.email) + shared;
     el.querySelector(".who").title = notice ? "" : ev.person.email;
     el.querySelector(".not-in").hidden = notice || ev.person.in_livefeed !== false;
     el.querySelector(".what").textContent = notice ? ev.message : what(ev, row);
@@ -205,6 +207,20 @@
     countMachine();
   }
 
+  // /live#event-123 (a desktop notification clicked): that row, scrolled to and marked.
+  function focusFromHash() {
+    const wanted = /^#event-(\d+)$/.exec(location.hash);
+    const row = wanted && rowsById.get(Number(wanted[1]));
+    if (!row) return;
+    showTab("engagement");
+    for (const el of feed.querySelectorAll(".row.focused")) el.classList.remove("focused");
+    row.el.classList.add("focused");
+    row.el.tabIndex = -1;
+    row.el.scrollIntoView({ block: "center" });
+    row.el.focus();
+  }
+  window.addEventListener("hashchange", focusFromHash);
+
   function connect() {
     const url = section.dataset.stream + (lastId !== null ? "&after=" + lastId : "");
     source = new EventSource(url);
@@ -214,6 +230,7 @@
       setStatus("live");
       announce("livefeed:changed", { what: "tasks" });      // (re)connected: reload the lists,
       announce("livefeed:changed", { what: "targets" });    // whatever changed while away
+      focusFromHash();
     });
     source.addEventListener("changed", (msg) => announce("livefeed:changed", JSON.parse(msg.data)));
     source.addEventListener("hit", (msg) => {

@@ -60,6 +60,7 @@
   });
 
   document.addEventListener("livefeed:row", (e) => alerts.consider(e.detail));
+  document.addEventListener("livefeed:alert-settings", show);   // the rep's shared settings arrived
 
   show();
 })();
