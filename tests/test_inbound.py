@@ -62,6 +62,7 @@ async def test_a_colleague_replying_is_a_reply_and_evidence_of_forwarding(server
         await deliver(inbound, message("outlook_reply.eml", message_id), sender="anna@prospect.test")
         [event] = await feed(client, rep)
     assert event["kind"] == "reply" and event["reason"] == "Reply from anna@prospect.test, a colleague of paul@prospect.test"
+    assert event["person"]["email"] == "anna@prospect.test"  # the row is the one who wrote, not the prospect
     assert event["forwarded"] and "anna@prospect.test replied to the copy sent to paul@prospect.test" in event["forward_evidence"][0]
 
 

@@ -147,3 +147,30 @@ def test_read_hook_maps_marketo_fields_and_keys_replays(clock):
     with pytest.raises(Invalid) as caught:
         read_hook(json.dumps({**MOMENT, "description": ""}).encode(), clock())
     assert caught.value.field == "description"
+
+
+async def test_a_late_or_replayed_delivery_never_takes_a_score_back_in_time(server, rep, clock):
+    def moment(activity: str, at: str, score: int) -> dict:
+        return {**MOMENT, "activity_id": activity, "occurred_at": at, "lead": {**MOMENT["lead"], "leadScore": score}}
+
+    async with server.client() as client:
+        await client.post("/api/v1/people", json={"email": "paul@prospect.test", "owner_email": rep.email}, headers=rep.headers)
+        secret = await new_secret(client, rep)
+        score = lambda: client.get("/api/v1/targets", headers=rep.headers)  # noqa: E731
+        await hook(client, rep, secret, moment("im-10", "2026-11-26T08:50:00Z", 80))
+        after_new = (await score()).json()["people"]
+        late = await hook(client, rep, secret, moment("im-05", "2026-11-26T08:45:00Z", 30))  # sent earlier, arrived later
+        replay = await hook(client, rep, secret, moment("im-10", "2026-11-26T08:50:00Z", 80))
+        old_replay = await hook(client, rep, secret, moment("im-01", "2026-11-26T08:40:00Z", 50))
+        after_late = (await score()).json()["people"]
+        api_late = await client.post("/api/v1/people", headers=rep.headers,
+                                     json={"email": "paul@prospect.test", "lead_score": 10, "title": "Intern", "as_of": "2026-11-26T08:30:00Z"})
+        newer = await hook(client, rep, secret, moment("im-20", "2026-11-26T08:55:00Z", 90))
+        final = (await score()).json()["people"]
+        bad = await client.post("/api/v1/people", headers=rep.headers, json={"email": "paul@prospect.test", "as_of": "yesterday"})
+    assert [p["score"] for p in after_new] == [80]
+    assert late.json()["recorded"] is True and replay.json()["duplicate"] is True and old_replay.status_code == 200
+    assert [p["score"] for p in after_late] == [80]  # neither the late one nor the replays moved it
+    assert api_late.status_code == 200 and api_late.json()["lead_score"] == 80 and api_late.json()["title"] is None
+    assert [p["score"] for p in final] == [90]
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"][-1] == "as_of"

@@ -18,7 +18,8 @@ from .core import forwarding, replies
 from .core.model import HUMAN, MACHINE, ForwardState
 from .core.tokens import MESSAGE
 from .db.eventlog import EventLog
-from .db.tables import events, recipients, users
+from .db.tables import events, people, recipients, users
+from .people import ensure_person
 
 log = logging.getLogger(__name__)
 MAX_MESSAGE_BYTES = 10 * 1024 * 1024
@@ -54,6 +55,11 @@ async def record_inbound(rt, raw: bytes) -> str | None:
         row = _event_row(inbound, context, address, state, now,
                          known=replies.sender_is_plausible(inbound.sender, recipient=address, addressed=addressed))
         row["idempotency_key"] = key
+        if row["cls"] == HUMAN and inbound.sender and inbound.sender != address:
+            # someone else answered (a colleague, someone copied): the row is theirs, with the evidence
+            person_id = ensure_person(conn, context["workspace_id"], inbound.sender, now)
+            found = conn.execute(select(people.c.name).where(people.c.id == person_id)).scalar()
+            row.update(person_id=person_id, person_email=inbound.sender, person_name=found)
         if state.evidence != evidence:
             log_.save_forward_states(conn, {context["id"]: state.to_json()})
         return row["kind"], [row]

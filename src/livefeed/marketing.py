@@ -16,7 +16,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 
 from sqlalchemy import Connection, func, select
 
@@ -47,9 +47,12 @@ def apply_activities(conn: Connection, activities: list[Engagement], now: dateti
     facts: dict[tuple[int, str], dict] = {}
     for workspace_id in sorted({a.workspace_id for a in activities}):
         records: dict[str, dict] = {}
-        for activity in activities:
-            if activity.workspace_id == workspace_id:
-                records.setdefault(activity.email, {"email": activity.email}).update(activity.person)
+        # each activity's lead data as of its own time, oldest first: the newest one wins
+        for activity in sorted((a for a in activities if a.workspace_id == workspace_id), key=lambda a: a.at):
+            if activity.person:
+                records.setdefault(activity.email, {"email": activity.email}).update(activity.person, as_of=activity.at)
+            else:
+                records.setdefault(activity.email, {"email": activity.email})
         existing = _people(conn, workspace_id, list(records))
         changing = [(line, record) for line, record in enumerate(records.values())
                     if _changes(existing.get(record["email"]), record, now)]
@@ -103,7 +106,7 @@ def apply_activities(conn: Connection, activities: list[Engagement], now: dateti
 # this runs for every group of webhook requests and page views): what merge() compares, the
 # facts a row needs, and `added` as a flag (marketing never sets it).
 _PEOPLE_COLUMNS = ("id", "email", "owner_id", "name", "first_name", "last_name", "title", "company", "phone",
-                   "linkedin_url", "marketo_id", "salesforce_id", "lead_score")
+                   "linkedin_url", "marketo_id", "salesforce_id", "lead_score", "fields_at")
 
 
 def _people(conn: Connection, workspace_id: int, addresses: list[str]) -> dict[str, dict]:
@@ -116,6 +119,10 @@ def _people(conn: Connection, workspace_id: int, addresses: list[str]) -> dict[s
         for row in conn.exec_driver_sql(sql, (workspace_id, *chunk)):
             person = dict(zip(_PEOPLE_COLUMNS, row))
             person["added_at"] = True if row[-1] else None
+            stamp = person["fields_at"]
+            if isinstance(stamp, str):  # SQLite keeps times as text
+                stamp = datetime.fromisoformat(stamp)
+            person["fields_at"] = stamp.replace(tzinfo=timezone.utc) if stamp is not None and stamp.tzinfo is None else stamp
             found[person["email"]] = person
     return found
 

@@ -30,7 +30,7 @@ CHUNK = 900  # rows per IN (…) lookup: under SQLite's old 999-variable limit
 # The columns an upsert may change, besides the email and the times.
 PERSON_COLUMNS = ("first_name", "last_name", "name", "title", "company", "phone", "linkedin_url", "owner_id",
                   "lead_score", "score_source", "score_changed_at", "last_increase_at", "updated_at", "added_at",
-                  "marketo_id", "salesforce_id")
+                  "marketo_id", "salesforce_id", "fields_at")
 PLAIN_FIELDS = ("first_name", "last_name", "title", "company", "phone", "linkedin_url", "marketo_id", "salesforce_id")
 
 
@@ -153,6 +153,13 @@ def merge(current: Mapping | None, record: Mapping, *, owner_id, source: str, no
     new) if any. `owner_id` is KEEP when the record leaves the owner as it is."""
     before = current or {}
     values: dict = {}
+    # A record may carry its source's own time ("as_of": a webhook's activity time, a CRM's
+    # modification stamp, the API's or a CSV's as_of). Older than the delivery that last changed
+    # the lead fields (a replayed or late webhook, an older page): those fields stay as they are.
+    as_of = record.get("as_of")
+    if as_of is not None and before.get("fields_at") is not None and as_of < before["fields_at"]:
+        record = {k: v for k, v in record.items() if k not in PLAIN_FIELDS and k != "lead_score" and k != "owner_email"}
+        owner_id = KEEP
     for name in PLAIN_FIELDS:
         if name in record and record[name] != before.get(name):
             values[name] = record[name]
@@ -171,6 +178,8 @@ def merge(current: Mapping | None, record: Mapping, *, owner_id, source: str, no
             values["last_increase_at"] = None  # no score, no place on the Target list
         elif old is None or new > old:
             values["last_increase_at"] = now
+    if as_of is not None and (values or change) and (before.get("fields_at") is None or as_of > before["fields_at"]):
+        values["fields_at"] = as_of
     if source in ADDING and before.get("added_at") is None:
         values["added_at"] = now
     if values:

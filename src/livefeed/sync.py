@@ -311,6 +311,8 @@ def salesforce_record(record: dict, reps: dict[str, str]) -> dict | None:
             data[ours] = str(record[theirs])
     if company not in (None, ""):
         data["company"] = str(company)
+    if isinstance(record.get("SystemModstamp"), str):  # the record's own time: an older page never undoes a newer one
+        data["as_of"] = record["SystemModstamp"]
     try:
         person = person_record(data, blank_is_absent=True)
     except Invalid:

@@ -6,6 +6,7 @@ import html
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from urllib.parse import quote
 
 MAX_RECIPIENTS = 100
@@ -67,16 +68,70 @@ def is_trackable(url: str) -> bool:
     return url.lower().startswith(("http://", "https://"))
 
 
+# Elements whose href is a link a reader clicks: <a>, image-map <area>, and Outlook's VML buttons
+# (<v:roundrect href> and friends, inside <!--[if mso]> comments).
+_LINK_TAGS = ("a", "area")
+# an attribute in a start tag's text; an unquoted value runs to whitespace or ">" (HTML keeps '=' and quotes in it)
+_ATTR = re.compile(r"""([^\s"'>/=]+)(?:\s*=\s*("[^"]*"|'[^']*'|[^\s>]+))?""")
+_CONDITIONAL = re.compile(r"\[if\b", re.IGNORECASE)
+
+
+class _Links(HTMLParser):
+    """Where each link's href value sits in the source: the HTML tokenizer finds the tags (quotes,
+    comments, scripts and all), each tag's own text gives the attribute."""
+
+    def __init__(self, source: str):
+        super().__init__(convert_charrefs=False)
+        self.spans: list[tuple[int, int, str]] = []  # (start, end, raw value) of each href value
+        self._lines = [0] + [m.end() for m in re.finditer("\n", source)]  # the tokenizer counts lines by \n alone
+
+    def _offset(self) -> int:
+        line, column = self.getpos()
+        return self._lines[line - 1] + column
+
+    def handle_starttag(self, tag, attrs):
+        if tag in _LINK_TAGS or tag.startswith("v:"):
+            self._href(self._offset(), self.get_starttag_text() or "")
+
+    handle_startendtag = handle_starttag
+
+    def handle_comment(self, data):
+        # Outlook's conditional comments hold real markup (VML buttons, <a> for Outlook only)
+        if _CONDITIONAL.match(data):
+            start = self._offset() + 4  # after "<!--"
+            inner = _Links(data)
+            inner.feed(data)
+            inner.close()
+            self.spans += [(start + a, start + b, raw) for a, b, raw in inner.spans]
+
+    def _href(self, offset: int, tag_text: str) -> None:
+        name_end = re.match(r"<[^\s/>]+", tag_text)
+        position = name_end.end() if name_end else 1
+        for attr in _ATTR.finditer(tag_text, position):
+            if attr.group(1).lower() == "href" and attr.group(2) is not None:
+                value = attr.group(2)
+                start = offset + attr.start(2)
+                self.spans.append((start, start + len(value), value))
+                return  # the first href is the one browsers use
+
+
 def rewrite_html(body: str, track: Callable[[str], str]) -> str:
-    """Replace every http(s) href with track(url); other schemes (mailto:, tel:) stay as they are."""
-
-    def replace(match: re.Match) -> str:
-        url = clean_url(html.unescape(next(g for g in match.groups()[2:] if g is not None)))
+    """Replace every http(s) href of a link (<a>, <area>, Outlook's VML buttons) with track(url);
+    other schemes (mailto:, tel:) and everything else in the source stay byte for byte."""
+    finder = _Links(body)
+    finder.feed(body)
+    finder.close()
+    out, last = [], 0
+    for start, end, raw in sorted(finder.spans):
+        if start < last:
+            continue
+        value = raw[1:-1] if raw[:1] in ('"', "'") else raw
+        url = clean_url(html.unescape(value))
         if not is_trackable(url):
-            return match.group(0)
-        return f'{match.group(1)}"{html.escape(track(url), quote=True)}"'
-
-    return _HREF.sub(replace, body)
+            continue
+        out += [body[last:start], '"', html.escape(track(url), quote=True), '"']
+        last = end
+    return "".join(out) + body[last:]
 
 
 def rewrite_text(body: str, track: Callable[[str], str]) -> str:

@@ -12,11 +12,12 @@ import io
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from .compose import address_problem, header_problem
 from .model import Invalid
 
-FIELDS = ("email", "first_name", "last_name", "title", "company", "phone", "linkedin_url", "owner_email", "lead_score")
+FIELDS = ("email", "first_name", "last_name", "title", "company", "phone", "linkedin_url", "owner_email", "lead_score", "as_of")
 _TEXT_LIMITS = {"first_name": 100, "last_name": 100, "title": 200, "company": 200}
 _PHONE = re.compile(r"^\+?[0-9 ().\-/]{3,40}(?:\s*(?:x|ext\.?)\s*[0-9]{1,6})?$", re.IGNORECASE)
 _DIGITS = re.compile(r"[0-9]")
@@ -57,6 +58,8 @@ def person_record(data: Mapping[str, object], *, blank_is_absent: bool = False) 
 def _check(name: str, value: object):
     if name == "lead_score":
         return _score(value)
+    if name == "as_of":  # the source's own time of this data: an older record than the last change changes nothing
+        return _time(value)
     if not isinstance(value, str):
         raise Invalid(name, "must be a string")
     if name in ("email", "owner_email"):
@@ -77,6 +80,21 @@ def _check(name: str, value: object):
     if name == "linkedin_url":
         return linkedin_url(value)
     raise AssertionError(name)
+
+
+def _time(value: object) -> datetime:
+    if isinstance(value, datetime):
+        found = value
+    elif isinstance(value, str):
+        try:
+            found = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise Invalid("as_of", "must be an ISO 8601 time (2026-11-26T09:00:00Z)") from None
+    else:
+        raise Invalid("as_of", "must be an ISO 8601 time (2026-11-26T09:00:00Z)")
+    if found.tzinfo is None:
+        raise Invalid("as_of", "needs a time zone (…Z or …+01:00)")
+    return found.astimezone(timezone.utc)
 
 
 def _score(value: object) -> int:

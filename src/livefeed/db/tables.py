@@ -157,6 +157,9 @@ people = Table(
     Column("lead_score", Integer),
     Column("score_source", String(16)),  # marketo | import | api
     Column("score_changed_at", UTCDateTime),
+    # The source's own time of the delivery that last changed the lead fields: an older one (a
+    # replayed or late webhook, an older sync page) changes nothing (people.merge).
+    Column("fields_at", UTCDateTime),
     Column("last_increase_at", UTCDateTime),  # set once the score has risen: the Target list's entry
     Column("updated_at", UTCDateTime),
     # When the person was added to LiveFeed; None: known only from marketing (Marketo, the

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 import json
 import secrets
 
@@ -43,6 +44,8 @@ class PersonIn(BaseModel):
     linkedin_url: str | None = None
     owner_email: str | None = Field(None, description="A rep of the workspace (the CRM owner); null for none")
     lead_score: int | None = None
+    as_of: datetime | None = Field(None, description="Your data's own time (ISO 8601 with a zone): if the person's lead fields "
+                                   "were changed by newer data, these are ignored — a late or replayed update never goes back in time")
 
 
 class PersonPatch(PersonIn):

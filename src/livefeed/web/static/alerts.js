@@ -58,6 +58,7 @@
     if (!group || !ev.alert || !ev.person || !settings.kinds[group]) return false;   // a notice shows in the window only
     if (group !== "marketing" && ev.class !== "human" && ev.class !== "proxy") return false;   // never machine, scanner, self
     if (settings.dndUntil > Date.now()) return false;
+    if (ev.kind === "reply") return true;     // a reply always alerts: the per-person limit is for opens and clicks
     return Date.now() - (read(LAST, {})[ev.person.id] || 0) >= PER_PERSON_MS;
   }
 

@@ -53,7 +53,7 @@
     if (ev.email) return (VERBS[ev.kind] || ev.kind) + " “" + ev.email.subject + "”";
     if (ev.class !== "marketing") return ev.message || ev.reason;
     if (ev.kind === "moment") return ev.reason + ": " + (ev.message || "");
-    if (ev.kind === "visit") return MARKETING.visit + ": " + row.pages.join(" · ");
+    if (ev.kind === "visit") return MARKETING.visit + ": " + (row.pages.length ? row.pages.join(" · ") : "page not known");
     return MARKETING[ev.kind] + (ev.message ? "“" + ev.message + "”" : "");
   }
 
@@ -65,11 +65,22 @@
     el.dataset.class = ev.class;
     const notice = !ev.person;                        // about the rep's own account, not a person
     el.dataset.person = notice ? "" : ev.person.id;
-    el.querySelector(".icon use").setAttribute("href", "#icon-" + ev.kind);
+    const momentType = ev.kind === "moment" && /\((Email|Web|Milestone)\)/.exec(ev.reason || "");
+    el.querySelector(".icon use").setAttribute("href", "#icon-" + ev.kind + (momentType ? "-" + momentType[1].toLowerCase() : ""));
     // one body Gmail sent to several people: whoever opened it is one of them (the first is named)
     const shared = ev.email && ev.email.shared_with > 1 ? " (one of " + ev.email.shared_with + " recipients)" : "";
-    el.querySelector(".who").textContent = notice ? ev.reason : (ev.person.name || ev.person.email) + shared;
-    el.querySelector(".who").title = notice ? "" : ev.person.email;
+    const who = el.querySelector(".who");
+    if (notice) {
+      who.textContent = ev.reason;
+    } else {                                          // the name opens the person's page
+      const name = document.createElement("a");
+      name.href = "/app/people/" + ev.person.id;
+      name.target = "_blank";
+      name.rel = "noopener";
+      name.textContent = ev.person.name || ev.person.email;
+      name.title = ev.person.email;
+      who.replaceChildren(name, shared);
+    }
     el.querySelector(".not-in").hidden = notice || ev.person.in_livefeed !== false;
     el.querySelector(".what").textContent = notice ? ev.message : what(ev, row);
     el.querySelector(".mk-task").hidden = notice;
@@ -89,8 +100,14 @@
     const detail = el.querySelector(".detail");
     detail.hidden = !ev.detail;
     detail.textContent = ev.detail ? (ev.kind === "bounce" ? ev.reason + ": " : "") + ev.detail : "";
-    el.querySelector(".where").hidden = !ev.location;
-    el.querySelector(".where").textContent = ev.location ? ev.location.label + (ev.device ? " · " + ev.device : "") : "";
+    // A place seen from a real device stays when later opens come through a mail proxy (which hides it).
+    let where = ev.location ? ev.location.label + (ev.device ? " · " + ev.device : "") : "";
+    if (ev.location && ev.location.city || ev.location && ev.location.country) row.place = where;
+    else if (ev.location && ev.location.hidden && row.place) {
+      where = row.place + " — newer opens came through " + ev.location.hidden.replace(/^Location hidden by /, "");
+    }
+    el.querySelector(".where").hidden = !where;
+    el.querySelector(".where").textContent = where;
     row.event = ev;
     const why = el.querySelector(".why");
     why.hidden = ev.alert;
@@ -115,7 +132,12 @@
     if (rowsById.has(ev.id)) return;               // never show an event twice
     const at = new Date(ev.at);
     // A website visit is one row with its pages, however long it lasts.
-    const key = ev.visit_id ? "visit|" + ev.visit_id : [ev.person ? ev.person.id : "-", ev.email ? ev.email.id : "-", ev.kind, ev.alert ? "a" : "m"].join("|");
+    // Repeated opens and clicks of one email, and identical marketing rows, share a row; every
+    // reply, auto-reply, bounce, pushed item and notice is its own row.
+    const own = ["reply", "auto_reply", "bounce", "item", "notice"].includes(ev.kind);
+    const same = ev.class === "marketing" ? ev.reason + "|" + (ev.message || "") : "";
+    const key = ev.visit_id ? "visit|" + ev.visit_id : own ? "event|" + ev.id
+      : [ev.person ? ev.person.id : "-", ev.email ? ev.email.id : "-", ev.kind, ev.alert ? "a" : "m", same].join("|");
     let row = rowsByKey.get(key);
     if (row && (ev.visit_id || at - row.at <= coalesceMs)) {
       row.count += 1;
@@ -130,7 +152,7 @@
     }
     if (ev.visit_id) {
       const page = ev.message || ev.link_url;
-      if (row.pages[row.pages.length - 1] !== page) row.pages.push(page);
+      if (page && row.pages[row.pages.length - 1] !== page) row.pages.push(page);
     }
     row.ids.push(ev.id);
     row.el.dataset.ids = row.ids.join(" ");
@@ -191,6 +213,15 @@
       other.el.querySelector(".not-in").hidden = true;
     }
     addButton.remove();
+    const menu = row.el.querySelector(".menu");           // done: the menu closes, the row says so
+    menu.hidden = true;
+    row.el.querySelector(".more").setAttribute("aria-expanded", "false");
+    const note = document.createElement("span");
+    note.className = "added";
+    note.setAttribute("role", "status");
+    note.textContent = "Added to LiveFeed";
+    row.el.querySelector(".line1").append(note);
+    setTimeout(() => note.remove(), 4000);
   }
 
   function revise(data) {
