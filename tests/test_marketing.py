@@ -172,5 +172,5 @@ async def test_a_late_or_replayed_delivery_never_takes_a_score_back_in_time(serv
     assert late.json()["recorded"] is True and replay.json()["duplicate"] is True and old_replay.status_code == 200
     assert [p["score"] for p in after_late] == [80]  # neither the late one nor the replays moved it
     assert api_late.status_code == 200 and api_late.json()["lead_score"] == 80 and api_late.json()["title"] is None
-    assert [p["score"] for p in final] == [90]
+    assert newer.json()["recorded"] is True and [p["score"] for p in final] == [90]
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"][-1] == "as_of"
