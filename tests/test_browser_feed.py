@@ -72,6 +72,7 @@ async def test_a_gmail_proxy_open_keeps_the_place_seen_from_a_real_device(browse
         await hit(client, server, recipient)  # a real device in Willesden
         row = page.locator("#feed .row").first
         await expect(row.locator(".where")).to_contain_text("Willesden")
+        await expect(row.locator(".where")).to_contain_text("may be the company's network or VPN")  # a work address
         clock.advance(minutes=2)
         await hit(client, server, recipient, ip="66.249.84.1",
                   agent="Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)")

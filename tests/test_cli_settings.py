@@ -142,3 +142,78 @@ def test_api_docs_are_generated_from_the_openapi_description(settings):
     docs = (Path(__file__).resolve().parent.parent / "docs" / "api.md").read_text()
     assert docs == api_markdown(spec), "run: livefeed api-docs > docs/api.md"
     assert "| PUT | `/api/v1/smtp` |" in docs and "| GET | `/api/v1/templates` |" in docs
+
+
+def test_an_unreachable_database_is_one_line_naming_it_without_its_password(tmp_path):
+    import subprocess
+    import sys
+
+    from .conftest import free_port
+
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LIVEFEED_VAR_DIR": str(tmp_path),
+           "LIVEFEED_DATABASE_URL": f"postgresql://bob:hunter2@127.0.0.1:{free_port()}/livefeed"}
+    done = subprocess.run([sys.executable, "-m", "livefeed.cli", "migrate"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr
+    assert lines[0].startswith("Cannot use the database at postgresql://bob:***@127.0.0.1:")
+    assert "hunter2" not in done.stderr and "refused" in lines[0].lower()
+
+
+def test_a_port_outside_1_to_65535_is_refused():
+    from livefeed.cli import app
+
+    for port in ("0", "65536", "-1"):
+        result = runner.invoke(app, ["serve", "--port", port])
+        assert result.exit_code == 2 and "--port" in result.output
+
+
+def test_the_readmes_import_example_works_on_the_demo(tmp_path, monkeypatch):
+    """README: `livefeed import people docs/examples/leads.csv --workspace "Demo Co"` after `make run`."""
+    import asyncio
+    from pathlib import Path
+
+    from livefeed.cli import app
+    from livefeed.db import migrate as migrations
+    from livefeed.db.engine import make_engine
+    from livefeed.demo import DEMO_EMAIL, DEMO_WORKSPACE, ensure_demo
+    from livefeed.runtime import Runtime
+    from livefeed.settings import from_env
+
+    monkeypatch.setenv("LIVEFEED_VAR_DIR", str(tmp_path))
+    monkeypatch.delenv("LIVEFEED_DATABASE_URL", raising=False)
+    migrations.upgrade(make_engine(from_env().database_url))
+
+    async def demo():  # what `make run` sets up on an empty database
+        rt = await Runtime.start(from_env())
+        try:
+            ensure_demo(rt)
+        finally:
+            await rt.stop()
+
+    asyncio.run(demo())
+    root = Path(__file__).resolve().parent.parent
+    assert f'livefeed import people docs/examples/leads.csv --workspace "{DEMO_WORKSPACE}"' in (root / "README.md").read_text()
+    example = root / "docs" / "examples" / "leads.csv"
+    assert DEMO_EMAIL in example.read_text()
+    result = runner.invoke(app, ["import", "people", str(example), "--workspace", DEMO_WORKSPACE])
+    assert result.exit_code == 0, result.output
+
+
+def test_networks_update_adds_a_vendors_list_and_refuses_a_bad_one(tmp_path, monkeypatch):
+    from livefeed import networks
+    from livefeed.cli import app
+
+    monkeypatch.setenv("LIVEFEED_VAR_DIR", str(tmp_path))
+    plain = tmp_path / "mimecast.txt"
+    plain.write_text("# Mimecast outbound, as published\n205.139.110.0/24\n")
+    added = runner.invoke(app, ["networks", "update", str(plain), "--class", "scanner", "--label", "Mimecast",
+                                "--source", "https://community.mimecast.com/s/article/Mimecast-Data-Centers-and-URLs"])
+    bad = tmp_path / "bad.txt"
+    bad.write_text("205.139.110.0/24\nnonsense\n")
+    refused = runner.invoke(app, ["networks", "update", str(bad), "--class", "scanner", "--label", "Mimecast", "--source", "x"])
+    listed = runner.invoke(app, ["networks", "list"])
+    assert added.exit_code == 0 and "1 network(s) added" in added.output
+    assert refused.exit_code == 2 and "line 2" in refused.output
+    assert "205.139.110.0/24\tscanner\tMimecast" in listed.output
+    assert networks.load(tmp_path).lookup("205.139.110.7").label == "Mimecast"

@@ -6,6 +6,7 @@ import pytest
 
 from livefeed.agents import AgentParser
 from livefeed.core.classify import Facts, ScannerWatch, classify
+from livefeed import networks
 from livefeed.core.model import CLICK, OPEN
 
 from .conftest import FIXTURES
@@ -22,8 +23,13 @@ def _fixture_rows():
             yield pytest.param(expected, agent, id=source[:50])
 
 
-def facts(agent=CHROME, *, kind=OPEN, ip="81.2.69.142", since=timedelta(hours=1), **kw) -> Facts:
-    return Facts(kind=kind, agent=parser.describe(agent), ip=ip, since_send=since, **kw)
+NETWORKS = networks.load()  # LiveFeed's own list (data/networks.csv)
+
+
+def facts(agent=CHROME, *, kind=OPEN, ip="81.2.69.142", since=timedelta(hours=1), table=NETWORKS, **kw) -> Facts:
+    found = table.lookup(ip)  # as the recorder does
+    return Facts(kind=kind, agent=parser.describe(agent), ip=ip, since_send=since,
+                 network=(found.cls, found.label) if found else None, **kw)
 
 
 @pytest.mark.parametrize("expected, agent", list(_fixture_rows()))
@@ -58,6 +64,37 @@ def test_microsoft_safe_links_network_is_scanner():
     assert verdict.cls == "scanner" and "Microsoft" in verdict.reason
 
 
+def test_apple_mail_privacy_protection_through_private_relay_is_machine_but_safari_there_is_a_person(tmp_path):
+    # Apple's egress-ip-ranges.csv (mask-api.icloud.com): "prefix,country,region,city,"
+    relay = "172.224.224.0/27,GB,GB-EN,London,\n2a02:26f7:b3c0:4000::/64,GB,GB-EN,London,\n"
+    networks.update(tmp_path, relay, cls="relay", label="iCloud Private Relay egress",
+                    source="https://mask-api.icloud.com/egress-ip-ranges.csv")
+    table = networks.load(tmp_path)
+    mail = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko)"
+    safari = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15"
+    assert classify(facts(mail, ip="172.224.224.9", table=table)).cls == "machine"
+    assert "iCloud Private Relay" in classify(facts(mail, ip="2a02:26f7:b3c0:4000::1", table=table)).reason
+    assert classify(facts(safari, ip="172.224.224.9", table=table)).cls == "human"  # a person browsing through the relay
+    assert classify(facts(mail, ip="81.2.69.142", table=table)).cls == "human"  # Apple Mail with MPP off
+
+
+def test_a_vendors_published_networks_are_added_replaced_and_checked(tmp_path):
+    from livefeed.core.model import Invalid
+
+    added, replaced = networks.update(tmp_path, "148.163.128.0/19\n67.231.144.0/20\n", cls="scanner",
+                                      label="Proofpoint Essentials", source="proofpoint.com (published ranges)")
+    assert (added, replaced) == (2, 0)
+    table = networks.load(tmp_path)
+    assert classify(facts(kind=CLICK, ip="148.163.140.5", table=table)).reason == "Proofpoint Essentials"
+    assert networks.update(tmp_path, "148.163.128.0/19\n", cls="scanner", label="Proofpoint Essentials",
+                           source="proofpoint.com (published ranges)") == (1, 2)
+    assert classify(facts(kind=CLICK, ip="67.231.150.1", table=networks.load(tmp_path))).cls == "human"  # the old list is gone
+    for bad, field in (("not-a-network\n", "file"), ("10.0.0.0/8\n", "file")):
+        with pytest.raises(Invalid):
+            networks.update(tmp_path, bad, cls="scanner" if bad.startswith("not") else None, label="X", source="Y")
+    assert len(networks.load(tmp_path).networks) == len(NETWORKS.networks) + 1  # a refused file changed nothing
+
+
 def test_early_open_alone_is_still_human():
     """Time since sending is a signal, never a verdict alone: a real open is never lost."""
     verdict = classify(facts(since=timedelta(seconds=2)))
@@ -84,8 +121,8 @@ def test_burst_of_three_distinct_links_within_two_seconds_is_scanner():
     watch = ScannerWatch()
     seen = [watch.observe_click(copy_id=1, link_id=link, event_id=10 + link, ip="9.9.9.9", agent=CHROME,
                                 at=T0 + timedelta(milliseconds=300 * link)) for link in (1, 2, 3)]
-    assert seen[:2] == [[], []]
-    assert seen[2] == [11, 12, 13]
+    assert seen[:2] == [([], []), ([], [])]
+    assert seen[2] == ([11, 12, 13], [])
     assert classify(facts(kind=CLICK, burst=True)).cls == "scanner"
 
 
@@ -93,13 +130,24 @@ def test_three_links_spread_over_more_than_two_seconds_is_not_a_burst():
     watch = ScannerWatch()
     for link in (1, 2, 3):
         assert watch.observe_click(copy_id=1, link_id=link, event_id=link, ip="9.9.9.9", agent=CHROME,
-                                   at=T0 + timedelta(seconds=1.5 * link)) == []
+                                   at=T0 + timedelta(seconds=1.5 * link)) == ([], [])
 
 
 def test_same_link_clicked_three_times_is_not_a_burst():
     watch = ScannerWatch()
     for n in range(3):
-        assert watch.observe_click(copy_id=1, link_id=1, event_id=n, ip="9.9.9.9", agent=CHROME, at=T0) == []
+        assert watch.observe_click(copy_id=1, link_id=1, event_id=n, ip="9.9.9.9", agent=CHROME, at=T0) == ([], [])
+
+
+def test_the_scanners_own_pixel_fetch_in_the_burst_window_is_the_scanner_too():
+    watch = ScannerWatch()
+    watch.observe_open(copy_id=1, event_id=5, ip="9.9.9.9", agent=CHROME, at=T0)  # the gateway fetched the pixel first
+    watch.observe_open(copy_id=1, event_id=6, ip="81.2.69.142", agent=CHROME, at=T0)  # the person, elsewhere
+    watch.observe_open(copy_id=2, event_id=7, ip="9.9.9.9", agent=CHROME, at=T0)  # another copy
+    found = [watch.observe_click(copy_id=1, link_id=link, event_id=10 + link, ip="9.9.9.9", agent=CHROME,
+                                 at=T0 + timedelta(milliseconds=300 * link)) for link in (1, 2, 3)]
+    assert found[2] == ([11, 12, 13], [5])
+    assert classify(facts(kind=OPEN, quarantined=True)).cls == "scanner"  # its later fetches too
 
 
 def test_scanner_address_and_agent_stay_quarantined_for_a_while():

@@ -166,3 +166,14 @@ async def test_stream_accepts_the_session_cookie(server, rep, clock):
         async with client.stream("GET", "/api/v1/feed/stream") as response:
             assert response.status_code == 200
             assert (await SseReader(response).next_event("ready"))["data"] == '{"last_id":0}'
+
+
+async def test_a_place_from_a_work_address_says_it_may_be_the_companys_network(server, rep):
+    async with server.client() as client:
+        sent = await send(client, rep, to=["paul@prospect.test", "paul.home@gmail.com"])
+        for recipient in sent["recipients"]:
+            await open_email(client, server, recipient["recipient_id"])
+        events = (await client.get("/api/v1/feed", headers=rep.headers)).json()["events"]
+    caveats = {e["person"]["email"]: e["location"]["caveat"] for e in events}
+    assert caveats == {"paul@prospect.test": "may be the company's network or VPN, not where the person is",
+                       "paul.home@gmail.com": None}

@@ -284,3 +284,23 @@ def test_a_sqlite_import_lets_other_writers_in_between_its_chunks(engine, rep, m
     result = people.import_people(engine, workspace_id=rep.workspace_id, text=rows, partial=False, now=now_utc(),
                                   pause=another_writer)
     assert result.created == 6 and got_in == [True, True]  # between the three chunks
+
+
+async def test_people_search_finds_last_names_and_any_word_of_a_company(server, rep):
+    async with server.client() as client:
+        for body in ({"email": "paul@prospect.test", "first_name": "Paul", "last_name": "Smith", "company": "Acme Labs Europe"},
+                     {"email": "zoe@other.test", "first_name": "Zoe", "last_name": "Quinn", "company": "Labsworth"},
+                     {"email": "amy@third.test", "first_name": "Amy", "last_name": "Smithers", "company": "100% Growth_Co"}):
+            await client.post("/api/v1/people", headers=rep.headers, json=body)
+        find = lambda q: client.get("/api/v1/people", params={"q": q}, headers=rep.headers)  # noqa: E731
+        by_last = [p["email"] for p in (await find("smith")).json()["people"]]
+        by_word = [p["email"] for p in (await find("labs")).json()["people"]]
+        by_third = [p["email"] for p in (await find("europe")).json()["people"]]
+        wildcard = [p["email"] for p in (await find("%")).json()["people"]]
+        underscore = [p["email"] for p in (await find("growth_co")).json()["people"]]
+        not_a_wildcard = [p["email"] for p in (await find("growthxco")).json()["people"]]
+    assert by_last == ["amy@third.test", "paul@prospect.test"]  # "Smith" and "Smithers", by email
+    assert by_word == ["paul@prospect.test", "zoe@other.test"]  # "Acme Labs…" (a word), "Labsworth" (the start)
+    assert by_third == ["paul@prospect.test"]
+    assert wildcard == [] and not_a_wildcard == []  # % and _ are characters, not wildcards
+    assert underscore == ["amy@third.test"]

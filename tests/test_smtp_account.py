@@ -119,3 +119,21 @@ async def test_the_compose_page_says_local_outbox_only_while_the_rep_has_no_acco
         after = (await client.get("/app")).text
     assert "mail goes to the <a href=\"/app/outbox\">local outbox</a>" in before
     assert "local outbox" not in after
+
+
+async def test_a_provider_with_passwords_switched_off_is_reported_as_that(server, rep):
+    def basic_auth_off(server_, session, envelope, mechanism, auth_data):  # Exchange Online with SMTP AUTH disabled
+        return AuthResult(success=False, handled=False,
+                          message="535 5.7.139 Authentication unsuccessful, basic authentication is disabled.")
+
+    controller = Controller(Inbox(), hostname="127.0.0.1", port=free_port(), authenticator=basic_auth_off,
+                            auth_required=True, auth_require_tls=False)
+    controller.start()
+    try:
+        async with server.client() as client:
+            answer = await client.post("/api/v1/smtp/test", json=account(controller.port), headers=rep.headers)
+    finally:
+        controller.stop()
+    assert answer.status_code == 422
+    message = answer.json()["detail"][0]["msg"]
+    assert "Microsoft 365 no longer accepts passwords" in message and "Connect Microsoft 365" in message

@@ -152,6 +152,28 @@ async def test_scanner_burst_revises_the_earlier_clicks(server, rep, engine, clo
     assert "within 2 s" in rows[0].reason and "scanner seen minutes ago" in rows[3].reason
 
 
+async def test_the_scanners_pixel_fetches_around_its_burst_are_the_scanner_too(server, rep, engine, clock):
+    links = "".join(f'<a href="https://example.com/{n}">{n}</a>' for n in range(3))
+    async with server.client() as client:
+        sent = await send(client, rep, html=links)
+        recipient = sent["recipients"][0]["recipient_id"]
+        html = copy_of(engine, recipient).get_body(("html",)).get_content()
+        paths = [part.split('"')[0] for part in html.split(server.url)[1:] if part.startswith("/c/")]
+        pixel = f"/o/{server.runtime.signer.sign(tokens.OPEN, recipient)}.gif"
+        clock.advance(hours=1)
+        gateway = {"user-agent": CHROME, "x-forwarded-for": "81.2.69.142"}
+        await client.get(pixel, headers=gateway)  # the gateway fetches the pixel, then every link
+        for path in paths:
+            await client.get(path, headers=gateway)
+        clock.advance(minutes=2)
+        await client.get(pixel, headers=gateway)  # and comes back
+        await client.get(pixel, headers={"user-agent": CHROME, "x-forwarded-for": "89.160.20.112"})  # the person
+    with engine.connect() as conn:
+        rows = conn.execute(select(events.c.kind, events.c.cls, events.c.ip).order_by(events.c.id)).all()
+    assert [(r.kind, r.cls) for r in rows] == [("open", "scanner")] + [("click", "scanner")] * 3 + [
+        ("open", "scanner"), ("open", "human")]
+
+
 async def test_forward_is_marked_with_evidence(server, rep, engine, clock):
     async with server.client() as client:
         sent = await send(client, rep)

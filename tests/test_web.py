@@ -222,8 +222,30 @@ async def test_sent_list_shows_each_recipients_status(server, rep, clock):
         page = (await client.get("/app")).text
     paul_line = page[page.index("paul@prospect.test"):page.index("</li>", page.index("paul@prospect.test"))]
     anna_line = page[page.index("anna@prospect.test"):page.index("</li>", page.index("anna@prospect.test"))]
-    assert "delivered" in paul_line and "2 views" in paul_line and "last 2026-11-26 09:00" in paul_line  # Europe/London
-    assert "delivered" in anna_line and "view" not in anna_line  # Apple's prefetch is not a view
+    # no mail server here: the copies reached the local outbox, which is not "delivered"
+    assert "in the outbox" in paul_line and "delivered" not in paul_line
+    assert "2 views" in paul_line and "last 2026-11-26 09:00" in paul_line  # Europe/London
+    assert "in the outbox" in anna_line and "view" not in anna_line  # Apple's prefetch is not a view
+
+
+async def test_each_recipients_own_subject_is_shown_wherever_the_email_is_named(server, rep, clock):
+    from .conftest import pixel_path, send
+
+    chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+    async with server.client() as client:
+        for email, first in (("paul@prospect.test", "Paul"), ("zoe@prospect.test", "Zoe")):
+            await client.post("/api/v1/people", headers=rep.headers, json={"email": email, "first_name": first})
+        sent = await send(client, rep, to=["paul@prospect.test", "zoe@prospect.test"], subject="Hello {{first_name}}")
+        for recipient in sent["recipients"]:
+            await client.get(pixel_path(server.runtime.signer, recipient["recipient_id"]),
+                             headers={"user-agent": chrome, "x-forwarded-for": "81.2.69.142"})
+        feed = (await client.get("/api/v1/feed", headers=rep.headers)).json()["events"]
+        await sign_in(client)
+        page = (await client.get("/app")).text
+        person_page = (await client.get(f"/app/people/{sent['recipients'][1]['person_id']}")).text
+    assert sorted(e["email"]["subject"] for e in feed) == ["Hello Paul", "Hello Zoe"]
+    assert "“Hello Paul”" in page and "“Hello Zoe”" in page
+    assert "Hello Zoe" in person_page and "{{first_name}}" not in person_page
 
 
 async def test_compose_sends_the_editors_html_cleaned_and_keeps_it_after_an_error(server, rep, engine):
@@ -298,3 +320,73 @@ async def test_hsts_is_sent_only_with_an_https_public_url(settings, clock):
                 api = await client.get("/api/v1/health")
         assert page.headers.get("strict-transport-security") == expected
         assert api.headers.get("strict-transport-security") == expected
+
+
+async def test_a_field_with_a_fallback_lets_a_recipient_without_a_value_through(server, rep, engine):
+    from livefeed.db.tables import outbox
+
+    async with server.client() as client:
+        await client.post("/api/v1/people", headers=rep.headers, json={"email": "paul@prospect.test", "first_name": "Paul"})
+        sent = await client.post("/api/v1/emails", headers=rep.headers, json={
+            "to": ["paul@prospect.test", "anna@prospect.test"], "subject": "Hi {{first_name|there}}",
+            "html": "<p>Hello {{ first_name | there }}, about {{company|your team}}…</p>"})
+        required = await client.post("/api/v1/emails", headers=rep.headers, json={
+            "to": ["anna@prospect.test"], "subject": "Hi {{first_name}}", "text": "x"})
+    assert sent.status_code == 201
+    with engine.connect() as conn:
+        subjects = dict(conn.execute(select(outbox.c.rcpt, outbox.c.subject)).all())
+        bodies = {rcpt: raw for rcpt, raw in conn.execute(select(outbox.c.rcpt, outbox.c.raw))}
+    assert subjects == {"paul@prospect.test": "Hi Paul", "anna@prospect.test": "Hi there"}
+    assert "Hello Paul, about your team" in bodies["paul@prospect.test"]
+    assert "Hello there, about your team" in bodies["anna@prospect.test"]
+    assert required.status_code == 422 and "{{first_name|there}}" in required.text
+
+
+async def test_the_compose_form_takes_bcc(server, rep, engine):
+    from livefeed.db.tables import outbox
+
+    async with server.client() as client:
+        await sign_in(client)
+        page = await client.get("/app")
+        assert 'name="bcc"' in page.text
+        answer = await client.post("/app/compose", data={"to": "paul@prospect.test", "bcc": "boss@seller.test", "subject": "Hi",
+                                                         "body": "Hello", "csrf": csrf_of(page.text), "track_opens": "1"})
+    assert answer.status_code == 303
+    with engine.connect() as conn:
+        copies = dict(conn.execute(select(outbox.c.rcpt, outbox.c.raw)).all())
+    assert set(copies) == {"paul@prospect.test", "boss@seller.test"}
+    assert all("boss@seller.test" not in raw.split("\n\n", 1)[0] for raw in copies.values())
+
+
+async def test_outbox_times_are_in_the_reps_zone(settings, clock, engine):
+    from .conftest import LiveServer, make_rep, send
+
+    rep = make_rep(engine, clock, "rita@seller.test", password="correct horse battery", timezone="America/New_York")
+    async with LiveServer(settings, clock) as server, server.client() as client:
+        await send(client, rep)
+        await sign_in(client)
+        page = (await client.get("/app/outbox")).text
+    assert "2026-11-26 04:00" in page and " UTC" not in page  # 09:00 UTC is 04:00 in New York
+
+
+async def test_sent_pages_back_and_searches_by_subject_or_address(server, rep, monkeypatch):
+    from livefeed.web import pages
+
+    from .conftest import send
+
+    monkeypatch.setattr(pages, "SENT_PAGE", 3)
+    async with server.client() as client:
+        for n in range(5):
+            await send(client, rep, to=[f"p{n}@prospect.test"], subject=f"Offer {n}" if n != 2 else "100%_discount")
+        await sign_in(client)
+        first = (await client.get("/app")).text
+        older = re.search(r'href="/app\?before=(\d+)"', first).group(1)
+        second = (await client.get(f"/app?before={older}")).text
+        by_address = (await client.get("/app", params={"q": "p3@"})).text
+        by_subject = (await client.get("/app", params={"q": "%_disc"})).text
+        literal = (await client.get("/app", params={"q": "100x"})).text
+    assert [s in first for s in ("Offer 4", "Offer 3", "100%_discount", "Offer 1")] == [True, True, True, False]
+    assert "Offer 1" in second and "Offer 0" in second and "Offer 4" not in second and "Older emails" not in second
+    assert "Offer 3" in by_address and "Offer 4" not in by_address
+    assert "100%_discount" in by_subject and "Offer" not in by_subject.split("<h2>Sent</h2>")[1]
+    assert "Nothing matches" in literal  # % and _ are characters, not wildcards

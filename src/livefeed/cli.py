@@ -37,6 +37,40 @@ app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 import_app = typer.Typer(help="Import data from files.", no_args_is_help=True)
 app.add_typer(import_app, name="import")
+networks_app = typer.Typer(help="Known non-human networks: mail security gateways, Apple's relays.", no_args_is_help=True)
+app.add_typer(networks_app, name="networks")
+
+
+@networks_app.command("update")
+def networks_update(
+    file: typer.FileText = typer.Argument(..., help="LiveFeed's networks CSV (cidr,class,label,source,date), or a vendor's "
+                                                     "published list: one network per line, or a CSV with the network first"),
+    cls: str = typer.Option(None, "--class", help="For a plain list: scanner (security gateways), machine, or relay "
+                                                  "(iCloud Private Relay egress)"),
+    label: str = typer.Option(None, help="For a plain list: what the feed calls these hits (\"Proofpoint\")"),
+    source: str = typer.Option(None, help="For a plain list: where it was published (a URL)"),
+):
+    """Add or refresh a vendor's networks (the rows with the same label are replaced). Restart the
+    server to use them."""
+    from . import networks
+    from .core.model import Invalid
+
+    settings = _settings()
+    try:
+        added, replaced = networks.update(settings.var_dir, file.read(), cls=cls, label=label, source=source)
+    except Invalid as exc:
+        _fail(f"Nothing changed: {exc}", 2)
+    typer.echo(f"{added} network(s) added, {replaced} replaced, in {networks.added_path(settings.var_dir)}. "
+               "Restart `livefeed serve` to use them.")
+
+
+@networks_app.command("list")
+def networks_list():
+    """The networks in use: LiveFeed's own and the ones added."""
+    from . import networks
+
+    for network in networks.listed(_settings().var_dir):
+        typer.echo(f"{network.cidr}\t{network.cls}\t{network.label}\t{network.source}\t{network.date}")
 
 
 def _settings(**overrides):
@@ -76,7 +110,7 @@ def migrate():
 @app.command()
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on"),
-    port: int = typer.Option(8000, help="Port to listen on"),
+    port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on"),
     workers: int = typer.Option(1, min=1, help="Worker processes (PostgreSQL only: they share events through it)"),
     demo: bool = typer.Option(False, "--demo", help="On an empty database, create a demo workspace and simulate prospects"),
     log_level: str = typer.Option("info", help="uvicorn log level"),
@@ -111,7 +145,7 @@ def serve(
 @app.command()
 def smtpd(
     host: str = typer.Option("127.0.0.1", help="Address to listen on"),
-    port: int = typer.Option(2525, help="Port to listen on"),
+    port: int = typer.Option(2525, min=1, max=65535, help="Port to listen on"),
 ):
     """Receive replies and bounces by SMTP (forward or BCC the reps' mail here); they reach the feed."""
 
@@ -388,7 +422,25 @@ def _print_rejected(console, rejected, show: int) -> None:
 
 
 def main() -> None:
-    app()
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        app()
+    except OperationalError as exc:  # the database is away: one line saying where and why, not a traceback
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(getattr(exc, "orig", exc)).strip() else type(exc).__name__
+        typer.secho(f"Cannot use the database at {_shown_url()}: {reason}", err=True, fg="red")
+        sys.exit(1)
+
+
+def _shown_url() -> str:
+    """The database URL without its password."""
+    from sqlalchemy.engine import make_url
+
+    raw = os.environ.get("LIVEFEED_DATABASE_URL") or "the embedded SQLite file"
+    try:
+        return make_url(raw).render_as_string(hide_password=True)
+    except Exception:  # not a URL at all: settings said so already, or it is the default
+        return raw
 
 
 if __name__ == "__main__":

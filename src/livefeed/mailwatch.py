@@ -23,6 +23,7 @@ from datetime import datetime
 import aioimaplib
 from sqlalchemy import Engine, select, update
 
+from .core import mailauth
 from .core.outbound import IMAP_PORTS
 from .db.tables import mailboxes, users
 from .integrations.outbound import Outbound, OutboundError
@@ -124,7 +125,8 @@ class ImapSession:
             raise MailboxError(f"{c.host}:{c.port} did not answer as an IMAP server") from None
         answer = await self.client.login(c.username, c.password)
         if answer.result != "OK":
-            raise MailboxError("the server refused the username or password", "password")
+            said = " ".join(line.decode(errors="replace") if isinstance(line, bytes) else str(line) for line in answer.lines)
+            raise MailboxError(mailauth.refusal(said, protocol="IMAP"), "password")
         answer = await self.client.select(c.folder)
         if answer.result != "OK":
             raise MailboxError(f"the server did not open the folder {c.folder!r} (is it spelled as in your mail client?)", "folder")

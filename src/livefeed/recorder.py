@@ -21,10 +21,12 @@ from sqlalchemy import Connection, Engine, select
 from .agents import AgentParser
 from .core import forwarding
 from .core.classify import Facts, ScannerWatch, classify
-from .core.model import CLICK, OPEN, ForwardState, Hit, Location, Verdict
+from .core.networks import NetworkTable
+from .core.model import CLICK, OPEN, SCANNER, ForwardState, Hit, Location, Verdict
 from .db.engine import database_unavailable
 from .db.eventlog import EventLog
 from .db.queries import event_view, log_after, newest_id
+from .networks import load as load_networks
 from .geo import GeoLocator
 from .db.tables import events
 from .live.hub import Hub, Message, sse_frame
@@ -58,9 +60,10 @@ class Recorder:
     """The one way in for tracking hits (record_open, record_click)."""
 
     def __init__(self, engine: Engine, *, hub: Hub, agents: AgentParser, geo: GeoLocator, scanners: ScannerWatch | None = None,
-                 spool: Spool | None = None):
+                 spool: Spool | None = None, networks: NetworkTable | None = None):
         self._engine, self._hub, self._agents, self._geo = engine, hub, agents, geo
         self._spool = spool
+        self._networks = networks or load_networks()  # known gateways and relays (data/networks.csv, var/networks.csv)
         # link id → (copy id, destination), immutable once written: lets a click redirect while the
         # database is away (bounded; the newest links are the ones being clicked)
         self._links: OrderedDict[int, tuple[int, str]] = OrderedDict()
@@ -307,12 +310,14 @@ class Recorder:
         """The event row for one hit, and whether the copy's forward state changed."""
         agent = self._agents.describe(hit.user_agent)
         sent_at = context["sent_at"]
+        network = self._networks.lookup(hit.ip)
         facts = Facts(
             kind=hit.kind, agent=agent, ip=hit.ip,
             since_send=max(hit.at - sent_at, timedelta(0)) if sent_at else None,
             rep_cookie=hit.rep_cookie == context["user_id"],
             rep_ip=(context["user_id"], hit.ip) in rep_ips,
-            quarantined=hit.kind == CLICK and self._scanners.is_quarantined(hit.ip, agent.raw, hit.at),
+            quarantined=self._scanners.is_quarantined(hit.ip, agent.raw, hit.at),  # opens too: the scanner fetches the pixel
+            network=(network.cls, network.label) if network else None,
         )
         verdict = classify(facts)
         location = Location(note=verdict.location_note) if verdict.location_note else self._geo.locate(hit.ip)
@@ -350,16 +355,25 @@ class Recorder:
         return [row for row, _ in kept], [index for _, index in kept]
 
     def _watch_scanners(self, conn, hits, placed, rows, ids) -> list[Revision]:
-        """Feed clicks to the burst detector; revise the verdict of every click in a burst."""
+        """Feed opens and clicks to the burst detector; revise the verdict of every click in a burst,
+        and of the same client's pixel fetches of that copy in the burst's window."""
         revisions = []
         for index, row, event_id in zip(placed, rows, ids):
+            if row["kind"] == OPEN:
+                self._scanners.observe_open(copy_id=row["recipient_id"], event_id=event_id, ip=row["ip"],
+                                            agent=row["user_agent"], at=hits[index].at)
+                continue
             if row["kind"] != CLICK:
                 continue
-            burst = self._scanners.observe_click(copy_id=row["recipient_id"], link_id=row["link_id"], event_id=event_id,
-                                                 ip=row["ip"], agent=row["user_agent"], at=hits[index].at)
+            burst, opens = self._scanners.observe_click(copy_id=row["recipient_id"], link_id=row["link_id"], event_id=event_id,
+                                                        ip=row["ip"], agent=row["user_agent"], at=hits[index].at)
             if burst:
-                verdict = classify(Facts(kind=CLICK, agent=self._agents.describe(row["user_agent"]), ip=row["ip"], since_send=None, burst=True))
+                verdict = classify(Facts(kind=CLICK, agent=self._agents.describe(row["user_agent"]), ip=row["ip"], since_send=None,
+                                         burst=True))
                 revisions.append(Revision(row["user_id"], tuple(burst), verdict))
+            if opens:
+                revisions.append(Revision(row["user_id"], tuple(opens), Verdict(
+                    SCANNER, "Fetched by the link scanner that clicked every link of this email (same address and browser)")))
         self._log.revise(conn, [(r.verdict.cls, r.verdict.reason, eid) for r in revisions for eid in r.event_ids])
         return revisions
 

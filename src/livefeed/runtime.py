@@ -23,6 +23,7 @@ from .live.hub import Hub, MemoryHub
 from .live.postgres import PgNotifyHub
 from .mail.outbox import OutboxMailer
 from .mail.smtp import SmtpMailer, SmtpOptions, smtp_vault
+from .networks import load as load_networks
 from .recorder import Recorder
 from .spool import Spool
 from .settings import Settings
@@ -60,7 +61,8 @@ class Runtime:
             hub = MemoryHub(queue_size=settings.stream_queue_size)
         await hub.start()
         agents, geo = AgentParser(), GeoLocator(settings.geoip_db)
-        recorder = Recorder(engine, hub=hub, agents=agents, geo=geo, spool=Spool(settings.var_dir / "spool"))
+        recorder = Recorder(engine, hub=hub, agents=agents, geo=geo, spool=Spool(settings.var_dir / "spool"),
+                            networks=load_networks(settings.var_dir))
         await recorder.start()
         if settings.smtp_url:
             mailer = SmtpMailer(SmtpOptions.from_url(settings.smtp_url))

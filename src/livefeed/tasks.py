@@ -18,6 +18,7 @@ from .core.model import iso_z, Invalid
 from .db.tables import people, tasks, users
 
 TYPES = ("call", "email", "linkedin", "custom")
+TYPE_LABELS = {"call": "Call", "email": "Email", "linkedin": "LinkedIn", "custom": "To-do"}  # one name everywhere
 PRIORITIES = ("low", "normal", "high")
 STATUSES = ("open", "done")
 MAX_TITLE = 500

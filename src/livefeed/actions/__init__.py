@@ -101,6 +101,7 @@ class Draft:
     track_opens: bool = True
     track_clicks: bool = True
     fields: tuple[str, ...] = ()  # the personal fields used ({{first_name}}…), filled per recipient
+    required: tuple[str, ...] = ()  # those used somewhere without a fallback ({{first_name|there}} has one)
     bcc: list[str] = field(default_factory=list)  # each gets their own copy; never named in any header
     in_reply_to: str | None = None  # the Message-ID replied to (threads the reply in every mail client)
     references: str | None = None
@@ -181,6 +182,7 @@ def validate_draft(*, to: list[str], cc: list[str], subject: str | None, html: s
             raise ActionError("html", "nothing is left to send once scripts and other active content are removed")
     return Draft(to=parsed["to"], cc=parsed["cc"], bcc=parsed["bcc"], subject=subject.strip(), html=html or None,
                  text=text or None, names=names, track_opens=track_opens, track_clicks=track_clicks, fields=tuple(fields),
+                 required=tuple(compose.required_fields(subject, html, text)),
                  in_reply_to=in_reply_to, references=references or in_reply_to, thread_id=thread_id)
 
 
@@ -294,7 +296,9 @@ class EmailSender:
                 )).inserted_primary_key[0]
                 message = self._message(conn, user, draft, recipient_id, values.get(address, {}), base=base,
                                     tracked=address not in untracked)
-                conn.execute(update(recipients).where(recipients.c.id == recipient_id).values(message_id=message["Message-ID"]))
+                filled = str(message["Subject"])
+                conn.execute(update(recipients).where(recipients.c.id == recipient_id).values(
+                    message_id=message["Message-ID"], subject=filled if filled != draft.subject else None))
                 copies.append(Outgoing(user["workspace_id"], user["id"], email_id, recipient_id, address, message, draft.thread_id))
                 result.append({"address": address, "field": field, "person_id": person_id, "recipient_id": recipient_id})
             conn.execute(insert(send_queue), sending.queue_rows(copies, now=now, retry=self.retry))
@@ -335,6 +339,8 @@ class EmailSender:
             tracked = not untracked
             message = self._message(conn, user, draft, result[0]["recipient_id"], values.get(addresses[0], {}),
                                     base=workspace.tracking_url or self._public_url, tracked=tracked)
+            if str(message["Subject"]) != draft.subject:  # one recipient, fields filled
+                conn.execute(update(recipients).where(recipients.c.id == result[0]["recipient_id"]).values(subject=str(message["Subject"])))
         html = next((part.get_content() for part in message.walk() if part.get_content_type() == "text/html"), None)
         return {"id": email_id, "html": html, "subject": message["Subject"], "tracked": tracked,
                 "untracked_because": None if tracked else "a recipient is on the do-not-track list: sent as written",
@@ -410,12 +416,22 @@ def personal_values(conn: Connection, user, draft: Draft) -> dict[str, dict[str,
         mine = {"first_name": first, "last_name": last, "name": (row.name if row else None) or given or None,
                 "company": row.company if row else None, "title": row.title if row else None, "email": address,
                 "sender_name": user["name"]}
-        for name in draft.fields:
+        for name in draft.required:
             if not mine.get(name):
                 where = draft.field_of(index)
-                raise ActionError(where, f"{address} has no {name} for {{{{{name}}}}}: add it to the person, or remove the field")
-        values[address] = {name: mine[name] for name in draft.fields}
+                raise ActionError(where, f"{address} has no {name} for {{{{{name}}}}}: add it to the person, give the field "
+                                         f"a fallback ({{{{{name}|there}}}}), or remove it")
+        values[address] = {name: mine.get(name) for name in draft.fields}
     return values
+
+
+def accounts_set_up(engine: Engine, user_id: int) -> dict[str, bool]:
+    """Which of the rep's own accounts exist (the Settings page asks the API only for those)."""
+    from ..db.tables import mailboxes
+
+    with engine.connect() as conn:
+        return {name: conn.execute(select(table.c.user_id).where(table.c.user_id == user_id)).first() is not None
+                for name, table in (("mailbox", mailboxes), ("smtp", smtp_accounts), ("connection", mail_connections))}
 
 
 def sending_account(engine: Engine, user_id: int) -> str | None:

@@ -7,7 +7,7 @@ open must never be lost to a filter (Mautic once dropped every Gmail open that w
 
 from __future__ import annotations
 
-import ipaddress
+import re
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,24 +27,24 @@ QUARANTINE = timedelta(minutes=10)
 # Hits this soon after sending are suspicious — a signal that combines, never a verdict alone.
 EARLY = timedelta(seconds=10)
 
-# Networks whose fetches are not a person. Sources: Apple's own /8 (ARIN: Apple Inc.); Microsoft
-# Exchange Online Protection (learn.microsoft.com "Microsoft 365 URLs and IP address ranges", id 9).
-# Google's proxy ranges are not listed: a GoogleImageProxy fetch is a real open.
-KNOWN_NETWORKS: tuple[tuple[str, str, str], ...] = (
-    ("17.0.0.0/8", MACHINE, "Apple network (Mail Privacy Protection relay)"),
-    ("40.92.0.0/15", SCANNER, "Microsoft Exchange Online Protection (Safe Links)"),
-    ("40.107.0.0/16", SCANNER, "Microsoft Exchange Online Protection (Safe Links)"),
-    ("52.100.0.0/14", SCANNER, "Microsoft Exchange Online Protection (Safe Links)"),
-    ("104.47.0.0/17", SCANNER, "Microsoft Exchange Online Protection (Safe Links)"),
-)
-_NETWORKS = tuple((ipaddress.ip_network(cidr), cls, why) for cidr, cls, why in KNOWN_NETWORKS)
+# Networks whose fetches are not a person (Apple's, Microsoft's Exchange Online Protection, the
+# vendors an operator adds) are data: livefeed/data/networks.csv and `livefeed networks update`
+# (core/networks.py). The shell looks the address up and passes the (class, label) in `Facts.network`.
+# Apple Mail Privacy Protection through iCloud Private Relay: a WebKit-only user agent (no browser
+# named) from Apple's published egress ranges; real Safari names itself ("Version/… Safari/…").
+WEBKIT_ONLY = re.compile(r"^Mozilla/5\.0 \([^)]*\) AppleWebKit/[\d.]+ \(KHTML, like Gecko\)$")
 # What the feed shows instead of the fetcher's own place (Mountain View, Cupertino).
 HIDDEN_BY_GMAIL, HIDDEN_BY_YAHOO, HIDDEN_BY_APPLE = (f"Location hidden by {who}" for who in ("Gmail", "Yahoo", "Apple"))
 HIDDEN_BY_MACHINE = "Location hidden (fetched by a machine)"
 
 # Security gateways whose user agents are not in Crawler-Detect's list.
 # Desktop mail clients as ua-parser names them: a person reading mail, whatever else matches.
-MAIL_CLIENTS = ("Outlook", "Thunderbird", "Apple Mail")
+# Crawler-Detect lists some mail clients as bots: Outlook for Mac ("MacOutlook/16.12.0.180401 (Intelx64
+# Mac OS X Version 10.12.6 (build 16G29))", uap-core PR 320), and Office's own user agent.
+MAIL_CLIENTS = ("Outlook", "MacOutlook", "Thunderbird", "Apple Mail")
+# Webmail image proxies that name themselves ("Mozilla/5.0 SeznamEmailProxy/2.0.174": Seznam.cz,
+# device-detector issue 5668, browscap issue 1640): a real open, the reader's place hidden.
+WEBMAIL_PROXY = re.compile(r"\b([A-Z][A-Za-z.]*?(?:Email|Mail|Image)Proxy)\b")
 SCANNER_MARKERS = ("Barracuda", "Mimecast", "Proofpoint", "Symantec", "SafeLinks", "urldefense", "Trend Micro")
 
 
@@ -60,21 +60,7 @@ class Facts:
     rep_ip: bool = False
     burst: bool = False
     quarantined: bool = False
-
-
-@lru_cache(maxsize=65536)  # the same addresses recur (proxies, offices); parsing costs ≈ 20 µs
-def network_of(ip: str | None) -> tuple[str, str] | None:
-    """The (class, label) of a known non-human network the address is in, if any."""
-    if not ip:
-        return None
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
-        return None
-    for network, cls, why in _NETWORKS:
-        if address.version == network.version and address in network:
-            return cls, why
-    return None
+    network: tuple[str, str] | None = None  # (class, label) of a known non-human network the address is in
 
 
 def _early(f: Facts) -> bool:
@@ -86,7 +72,7 @@ def _secs(f: Facts) -> str:
 
 
 def _network_is(cls: str) -> Callable[[Facts], bool]:
-    return lambda f: (n := network_of(f.ip)) is not None and n[0] == cls
+    return lambda f: f.network is not None and f.network[0] == cls
 
 
 def _scanner_marker(f: Facts) -> bool:
@@ -101,13 +87,18 @@ RULES: tuple[Rule, ...] = (
     (SELF, lambda f: f.rep_ip, lambda f: f"An address you sign in from ({f.ip})", None),
     (PROXY, lambda f: "GoogleImageProxy" in f.agent.raw, lambda f: "Gmail image proxy: a real open, location hidden by Gmail", HIDDEN_BY_GMAIL),
     (PROXY, lambda f: "YahooMailProxy" in f.agent.raw, lambda f: "Yahoo Mail image proxy: a real open, location hidden by Yahoo", HIDDEN_BY_YAHOO),
+    (PROXY, lambda f: WEBMAIL_PROXY.search(f.agent.raw) is not None,
+     lambda f: f"Webmail image proxy ({WEBMAIL_PROXY.search(f.agent.raw).group(1)}): a real open, location hidden by the provider",
+     "Location hidden by the webmail provider"),
     (SCANNER, lambda f: f.burst, lambda f: f"{BURST_LINKS}+ links of this email clicked within {BURST_WINDOW.seconds} s", None),
     (SCANNER, lambda f: f.quarantined, lambda f: "Same address and browser as a link scanner seen minutes ago", None),
     (SCANNER, _scanner_marker, lambda f: f"Security gateway ({f.agent.crawler or f.agent.raw[:60]})", None),
     (MACHINE, lambda f: all(m in f.agent.raw for m in GMAIL_PREFETCH_MARKERS), lambda f: "Gmail prefetch (fixed old Chrome/Edge user agent)", HIDDEN_BY_GMAIL),
     (MACHINE, lambda f: f.agent.raw.strip() == APPLE_MPP_UA, lambda f: "Apple Mail Privacy Protection prefetch: location hidden by Apple", HIDDEN_BY_APPLE),
-    (MACHINE, _network_is(MACHINE), lambda f: network_of(f.ip)[1], HIDDEN_BY_APPLE),  # Apple's /8 is the only machine network
-    (SCANNER, _network_is(SCANNER), lambda f: network_of(f.ip)[1], None),
+    (MACHINE, lambda f: _network_is("relay")(f) and WEBKIT_ONLY.match(f.agent.raw.strip()) is not None,
+     lambda f: f"Apple Mail Privacy Protection through iCloud Private Relay ({f.network[1]})", HIDDEN_BY_APPLE),
+    (MACHINE, _network_is(MACHINE), lambda f: f.network[1], HIDDEN_BY_APPLE),  # Apple's /8 is the only machine network
+    (SCANNER, _network_is(SCANNER), lambda f: f.network[1], None),
     # Crawler-Detect lists "Microsoft Office" (Office's link checkers) — Outlook's own UA has it too.
     (HUMAN, lambda f: f.agent.client.startswith(MAIL_CLIENTS), lambda f: _human(f), None),
     (SCANNER, lambda f: f.agent.crawler is not None, lambda f: f"Bot or HTTP library ({f.agent.crawler})", None),
@@ -123,13 +114,14 @@ def classify(facts: Facts) -> Verdict:
         return _classify(facts)
     # Past the early window the time no longer matters: the same agent, address and flags
     # always give the same verdict, so it is remembered (≈ 35 µs saved a hit).
-    return _classify_settled(facts.kind, facts.agent, facts.ip, facts.rep_cookie, facts.rep_ip, facts.burst, facts.quarantined)
+    return _classify_settled(facts.kind, facts.agent, facts.ip, facts.rep_cookie, facts.rep_ip, facts.burst, facts.quarantined,
+                             facts.network)
 
 
 @lru_cache(maxsize=65536)
-def _classify_settled(kind, agent, ip, rep_cookie, rep_ip, burst, quarantined) -> Verdict:
+def _classify_settled(kind, agent, ip, rep_cookie, rep_ip, burst, quarantined, network) -> Verdict:
     return _classify(Facts(kind=kind, agent=agent, ip=ip, since_send=None, rep_cookie=rep_cookie, rep_ip=rep_ip,
-                           burst=burst, quarantined=quarantined))
+                           burst=burst, quarantined=quarantined, network=network))
 
 
 def _classify(facts: Facts) -> Verdict:
@@ -155,6 +147,7 @@ class ScannerWatch:
     def __init__(self, *, links: int = BURST_LINKS, window: timedelta = BURST_WINDOW, quarantine: timedelta = QUARANTINE):
         self._links, self._window, self._quarantine = links, window, quarantine
         self._recent: dict[int, deque[tuple[datetime, int, int]]] = {}
+        self._opens: dict[int, deque[tuple[datetime, str | None, str, int]]] = {}  # pixel fetches, to join a burst
         self._jailed: dict[tuple[str | None, str], datetime] = {}
 
     def is_quarantined(self, ip: str | None, agent: str, at: datetime) -> bool:
@@ -164,20 +157,34 @@ class ScannerWatch:
             return False
         return until is not None
 
-    def observe_click(self, *, copy_id: int, link_id: int, event_id: int, ip: str | None, agent: str, at: datetime) -> list[int]:
-        """Record a click; on a burst return the event ids of the whole burst (else [])."""
+    def observe_open(self, *, copy_id: int, event_id: int, ip: str | None, agent: str, at: datetime) -> None:
+        """Record a pixel fetch: if a burst of this copy's links follows from the same client, it was the scanner too."""
+        opens = self._opens.setdefault(copy_id, deque())
+        while opens and at - opens[0][0] > self._window:
+            opens.popleft()
+        opens.append((at, ip, agent, event_id))
+
+    def observe_click(self, *, copy_id: int, link_id: int, event_id: int, ip: str | None, agent: str,
+                      at: datetime) -> tuple[list[int], list[int]]:
+        """Record a click; on a burst, the event ids of the burst's clicks and of the same client's
+        pixel fetches of that copy in the window (else two empty lists)."""
         recent = self._recent.setdefault(copy_id, deque())
         while recent and at - recent[0][0] > self._window:
             recent.popleft()
         recent.append((at, link_id, event_id))
         if len({link for _, link, _ in recent}) < self._links:
             self._forget_old(at)
-            return []
+            return [], []
         self._jailed[(ip, agent)] = at + self._quarantine
-        return [event for _, _, event in recent]
+        opens = [event for seen, o_ip, o_agent, event in self._opens.get(copy_id, ())
+                 if o_ip == ip and o_agent == agent and at - seen <= self._window]
+        return [event for _, _, event in recent], opens
 
     def _forget_old(self, at: datetime) -> None:
         if len(self._recent) > 10_000:
             stale = [k for k, q in self._recent.items() if not q or at - q[-1][0] > self._window]
             for key in stale:
                 del self._recent[key]
+        if len(self._opens) > 10_000:
+            for key in [k for k, q in self._opens.items() if not q or at - q[-1][0] > self._window]:
+                del self._opens[key]

@@ -179,7 +179,8 @@ def tracked_copy(*, html_body: str | None, text_body: str | None, pixel_url: str
 
 html_escape = html.escape
 
-FIELD = re.compile(r"\{\{\s*([A-Za-z_]+)\s*\}\}")
+# {{first_name}}, or with a fallback for a recipient who has none: {{first_name|there}}
+FIELD = re.compile(r"\{\{\s*([A-Za-z_]+)\s*(?:\|([^{}|]{0,100}?))?\s*\}\}")
 FIELDS = ("first_name", "last_name", "name", "company", "title", "email", "sender_name")
 
 
@@ -187,7 +188,7 @@ def fields_used(*texts: str | None) -> list[str]:
     """The personal fields a draft uses, in order; raise ValueError naming an unknown one."""
     used: list[str] = []
     for text in texts:
-        for name in FIELD.findall(text or ""):
+        for name, _ in FIELD.findall(text or ""):
             if name not in FIELDS:
                 raise ValueError(f"unknown field {{{{{name}}}}} (known: {', '.join(FIELDS)})")
             if name not in used:
@@ -195,11 +196,24 @@ def fields_used(*texts: str | None) -> list[str]:
     return used
 
 
-def fill(text: str | None, values: dict[str, str], *, html_body: bool = False) -> str | None:
-    """The text with each {{field}} replaced by the recipient's value (HTML-escaped in HTML)."""
+def required_fields(*texts: str | None) -> list[str]:
+    """The fields used somewhere without a fallback: every recipient needs a value for these."""
+    return list(dict.fromkeys(m.group(1) for text in texts for m in FIELD.finditer(text or "") if m.group(2) is None))
+
+
+def fill(text: str | None, values: dict[str, str | None], *, html_body: bool = False) -> str | None:
+    """The text with each {{field}} replaced by the recipient's value (HTML-escaped in HTML), or
+    by the field's fallback ({{first_name|there}}) when they have none."""
     if not text:
         return text
-    return FIELD.sub(lambda m: html_escape(values[m.group(1)]) if html_body else values[m.group(1)], text)
+
+    def value(m: re.Match) -> str:
+        found = values.get(m.group(1))
+        if found:
+            return html_escape(found) if html_body else found
+        return (m.group(2) or "").strip()
+
+    return FIELD.sub(value, text)
 
 
 # --- the workspace's do-not-track list ------------------------------------------------------------

@@ -72,7 +72,7 @@ class EventLog:
         if not ids:
             return {}
         rows = conn.exec_driver_sql(
-            "SELECT r.id, r.email_id, r.person_id, r.forward_state, e.workspace_id, e.user_id, e.subject, e.sent_at, "
+            "SELECT r.id, r.email_id, r.person_id, r.forward_state, e.workspace_id, e.user_id, COALESCE(r.subject, e.subject), e.sent_at, "
             "e.archived, p.email, p.name, p.do_not_track, e.shared_with FROM recipients r JOIN emails e ON e.id = r.email_id "
             f"JOIN people p ON p.id = r.person_id WHERE r.id IN ({self._in(ids)})", tuple(ids))
         contexts = {}

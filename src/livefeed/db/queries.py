@@ -7,13 +7,14 @@ from collections.abc import Mapping
 from sqlalchemy import Connection, func, select
 
 from ..core.model import ALERTING, ITEM, MARKETING, NOTICE, SCORE, Location, iso_z
+from ..core import places
 from ..core.replies import BOUNCE
 from .tables import emails, events, links, people, recipients
 
 # One projection for the feed, used by the API, the stream's replay and the live path alike.
 FEED_COLUMNS = (
     events,
-    emails.c.subject,
+    func.coalesce(recipients.c.subject, emails.c.subject).label("subject"),  # each copy's own, fields filled
     emails.c.shared_with,
     people.c.email.label("person_email"),
     people.c.name.label("person_name"),
@@ -140,6 +141,7 @@ def event_view(row: Mapping) -> dict:
             "label": location.label,
             "city": row["city"], "region": row["region"], "country": row["country"],
             "country_code": row["country_code"], "radius_km": row["radius_km"], "hidden": row["location_note"],
+            "caveat": places.caveat(row["person_email"], located=bool(row["city"] or row["country"])),
         },
         "forwarded": bool(state.get("evidence")),
         "forward_evidence": list(state.get("evidence") or ()),

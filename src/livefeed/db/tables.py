@@ -259,6 +259,7 @@ recipients = Table(
     Column("address", String(254), nullable=False),
     Column("message_id", String(300)),
     Column("forward_state", JSON),
+    Column("subject", String(998)),  # this copy's subject with its personal fields filled; None: the email's
 )
 
 links = Table(

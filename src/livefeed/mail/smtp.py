@@ -11,6 +11,7 @@ import ssl
 
 import aiosmtplib
 
+from ..core import mailauth
 from ..core.outbound import SMTP_PORTS
 from ..integrations.outbound import Outbound, OutboundError
 from ..vault import Vault
@@ -159,7 +160,7 @@ async def check(options: SmtpOptions) -> str:
             try:
                 await client.login(options.username, options.password or "")
             except aiosmtplib.SMTPAuthenticationError as exc:
-                raise MailError(f"the server refused the username or password (SMTP {exc.code})", "password") from None
+                raise MailError(mailauth.refusal(f"{exc.code} {exc.message}", protocol=f"SMTP {exc.code}"), "password") from None
             except aiosmtplib.SMTPException as exc:
                 code = getattr(exc, "code", None)
                 raise MailError("the server did not accept a sign-in" + (f" (SMTP {code})" if code else ""), "username") from None

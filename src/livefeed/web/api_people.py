@@ -181,13 +181,15 @@ async def get_person(person_id: IdPath, request: Request, user=Depends(api_user)
 async def find_people(request: Request, user=Depends(api_user), q: str = Query("", max_length=100),
                       limit: int = Query(10, ge=1, le=100)):
     rt = runtime(request)
-    prefix = q.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    escaped = q.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    prefix, word = escaped + "%", "% " + escaped + "%"  # the start of the text, or of any word in it (a last name, "Acme *Labs*")
 
     def read():
         query = (select(people.c.id, people.c.email, people.c.name, people.c.company)
                  .where(people.c.workspace_id == user["workspace_id"],
                         or_(people.c.email.like(prefix, escape="\\"), people.c.name.ilike(prefix, escape="\\"),
-                            people.c.company.ilike(prefix, escape="\\")))
+                            people.c.name.ilike(word, escape="\\"), people.c.last_name.ilike(prefix, escape="\\"),
+                            people.c.company.ilike(prefix, escape="\\"), people.c.company.ilike(word, escape="\\")))
                  .order_by(people.c.email).limit(limit))
         with rt.engine.connect() as conn:
             return [dict(row) for row in conn.execute(query).mappings()]

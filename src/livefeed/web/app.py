@@ -116,7 +116,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = now_utc, o
             await runtime.stop()
 
     app = FastAPI(title="LiveFeed", version="1", lifespan=lifespan,
-                  openapi_url="/api/v1/openapi.json", docs_url="/api/v1/docs", redoc_url=None)
+                  openapi_url="/api/v1/openapi.json", docs_url=None, redoc_url=None)  # docs: pages.api_docs
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(api.router)
     app.include_router(api_people.router)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
+from functools import partial
 import html
 import re
 from email import message_from_string, policy
@@ -165,18 +167,32 @@ async def signout(request: Request, csrf: str = Form("")):
     return response
 
 
-def _sent_emails(rt, user) -> list:
-    """The rep's last 50 emails, each with its recipients' status: delivered or bounced, views,
+SENT_PAGE = 50
+
+
+def _sent_emails(rt, user, *, q: str = "", before: int | None = None) -> list:
+    """The rep's emails, newest first, a page of SENT_PAGE (+1 to tell whether there is an older page),
+    older than `before` and matching `q` (subject or a recipient's address) when given, each with its recipients' status: delivered or bounced, views,
     clicks and replies by people (machine hits do not count), the latest, probably forwarded."""
-    query = (select(emails.c.id, emails.c.subject, emails.c.status, emails.c.error, emails.c.created_at, emails.c.archived)
+    query = (select(emails.c.id, emails.c.subject, emails.c.status, emails.c.error, emails.c.created_at, emails.c.archived,
+                    emails.c.shared_with)
              .where(emails.c.workspace_id == user["workspace_id"], emails.c.user_id == user["id"])
-             .order_by(emails.c.id.desc()).limit(50))
+             .order_by(emails.c.id.desc()).limit(SENT_PAGE + 1))  # one more: is there an older page?
+    if before is not None:
+        query = query.where(emails.c.id < before)
+    if q.strip():  # the subject, or any recipient's address
+        pattern = "%" + q.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        to_them = select(recipients.c.email_id).where(recipients.c.address.like(pattern, escape="\\"))
+        query = query.where(or_(func.lower(emails.c.subject).like(pattern, escape="\\"), emails.c.id.in_(to_them)))
     tz = taskdates.zone(user["timezone"])
     with rt.engine.connect() as conn:
         sent = [dict(row) for row in conn.execute(query).mappings()]
         ids = [e["id"] for e in sent]
-        copies = list(conn.execute(select(recipients.c.id, recipients.c.email_id, recipients.c.address, recipients.c.forward_state)
+        copies = list(conn.execute(select(recipients.c.id, recipients.c.email_id, recipients.c.address, recipients.c.forward_state,
+                                          recipients.c.subject)
                                    .where(recipients.c.email_id.in_(ids)).order_by(recipients.c.id)).mappings()) if ids else []
+        # "delivered" means a mail server took it: not for copies that only reached the local outbox
+        in_outbox = set(conn.execute(select(outbox.c.email_id).where(outbox.c.email_id.in_(ids)).distinct()).scalars()) if ids else set()
         counts = conn.execute(
             select(events.c.recipient_id, events.c.kind, events.c.reason, func.count().label("n"), func.max(events.c.at).label("last"))
             .where(events.c.user_id == user["id"], events.c.email_id.in_(ids),
@@ -195,10 +211,11 @@ def _sent_emails(rt, user) -> list:
     for copy in copies:
         mine = stats.get(copy["id"], {"open": 0, "click": 0, "reply": 0, "bounce": None, "last": None})
         by_email.setdefault(copy["email_id"], []).append({
-            "address": copy["address"], **mine, "last": mine["last"].astimezone(tz).strftime("%Y-%m-%d %H:%M") if mine["last"] else None,
+            "address": copy["address"], "subject": copy["subject"], **mine, "last": mine["last"].astimezone(tz).strftime("%Y-%m-%d %H:%M") if mine["last"] else None,
             "forwarded": bool((copy["forward_state"] or {}).get("evidence"))})
     for email in sent:
         email["recipients"] = by_email.get(email["id"], [])
+        email["delivery"] = ("outbox" if email["id"] in in_outbox else "gmail" if email["shared_with"] else "server")
         email["created_local"] = email["created_at"].astimezone(tz).strftime("%Y-%m-%d %H:%M")
     return sent
 
@@ -218,20 +235,26 @@ async def _outbox_mode(rt, user) -> bool:
 @router.get("/app")
 async def app_home(request: Request, user=Depends(signed_in_rep)):
     rt = runtime(request)
-    sent = await asyncio.to_thread(_sent_emails, rt, user)
-    return render(request, "app.html", user=user, sent=sent, outbox_mode=await _outbox_mode(rt, user),
+    q = request.query_params.get("q", "")[:200]
+    before = request.query_params.get("before", "")
+    before_id = int(before) if before.isdigit() and len(before) < 19 else None
+    sent = await asyncio.to_thread(partial(_sent_emails, q=q, before=before_id), rt, user)
+    older = sent[SENT_PAGE - 1]["id"] if len(sent) > SENT_PAGE else None
+    return render(request, "app.html", user=user, sent=sent[:SENT_PAGE], older=older, q=q, paged=before_id is not None,
+                  outbox_mode=await _outbox_mode(rt, user),
                   form={k: request.query_params.get(k, "")[:998] for k in ("to", "subject")}, error=None,
                   notice=request.query_params.get("notice"))
 
 
-def _draft(to: str, cc: str, subject: str, body: str, html: str, **switches) -> actions.Draft:
+def _draft(to: str, cc: str, subject: str, body: str, html: str, bcc: str = "", **switches) -> actions.Draft:
     """The compose form's draft: the editor's HTML (cleaned) when it sent any, else the plain
     textarea (no scripts) as paragraphs; the text part is derived from the HTML or is the textarea."""
     split = lambda text: [a.strip() for a in text.replace(";", ",").split(",") if a.strip()]  # noqa: E731
     if not is_blank(html):
-        return actions.validate_draft(to=split(to), cc=split(cc), subject=subject, html=autolink(clean_html(html)), text=None,
-                                      **switches)
-    return actions.validate_draft(to=split(to), cc=split(cc), subject=subject, html=_paragraphs(body), text=body, **switches)
+        return actions.validate_draft(to=split(to), cc=split(cc), bcc=split(bcc), subject=subject, html=autolink(clean_html(html)),
+                                      text=None, **switches)
+    return actions.validate_draft(to=split(to), cc=split(cc), bcc=split(bcc), subject=subject, html=_paragraphs(body), text=body,
+                                  **switches)
 
 
 def _form_error(exc: actions.ActionError) -> str:
@@ -242,16 +265,16 @@ def _form_error(exc: actions.ActionError) -> str:
 @router.post("/app/compose")
 async def compose(request: Request, to: str = Form(""), cc: str = Form(""), subject: str = Form(""),
                   body: str = Form(""), html: str = Form(""), track_opens: str = Form(""), track_clicks: str = Form(""),
-                  csrf: str = Form(""), user=Depends(signed_in_rep)):
+                  csrf: str = Form(""), bcc: str = Form(""), user=Depends(signed_in_rep)):
     check_csrf(request, csrf)
     rt = runtime(request)
-    form = {"to": to, "cc": cc, "subject": subject, "body": body, "html": "" if is_blank(html) else clean_html(html),
+    form = {"to": to, "cc": cc, "bcc": bcc, "subject": subject, "body": body, "html": "" if is_blank(html) else clean_html(html),
             "track_opens": bool(track_opens), "track_clicks": bool(track_clicks)}
     try:
-        draft = _draft(to, cc, subject, body, html, track_opens=bool(track_opens), track_clicks=bool(track_clicks))
+        draft = _draft(to, cc, subject, body, html, bcc, track_opens=bool(track_opens), track_clicks=bool(track_clicks))
         result = await rt.sender.send_email(user, draft)  # a recipient missing a {{field}}: an error, nothing sent
     except actions.ActionError as exc:
-        sent = await asyncio.to_thread(_sent_emails, rt, user)
+        sent = (await asyncio.to_thread(_sent_emails, rt, user))[:SENT_PAGE]
         return render(request, "app.html", status=422, user=user, sent=sent, outbox_mode=await _outbox_mode(rt, user),
                       form=form, error=_form_error(exc), notice=None)
     notice = {"sent": "sent", "sending": "retrying"}.get(result.status, "failed")
@@ -271,11 +294,12 @@ async def archive_email(request: Request, email_id: IdPath, archived: str = Form
 
 @router.post("/app/compose/preview")
 async def compose_preview(request: Request, to: str = Form(""), cc: str = Form(""), subject: str = Form(""),
-                          body: str = Form(""), html: str = Form(""), csrf: str = Form(""), user=Depends(signed_in_rep)):
+                          body: str = Form(""), html: str = Form(""), csrf: str = Form(""), bcc: str = Form(""),
+                          user=Depends(signed_in_rep)):
     """The compose form's Preview: each recipient's copy as sending would build it, nothing stored."""
     check_csrf(request, csrf)
     try:
-        draft = _draft(to, cc, subject, body, html)
+        draft = _draft(to, cc, subject, body, html, bcc)
         copies = await asyncio.to_thread(actions.preview, runtime(request).engine, user, draft)
     except actions.ActionError as exc:
         return JSONResponse({"error": _form_error(exc)}, 422)
@@ -308,7 +332,9 @@ def _outbox_rows(rt, user, message_id: int | None = None):
 @router.get("/app/outbox")
 async def outbox_list(request: Request, user=Depends(signed_in_rep)):
     rows = await asyncio.to_thread(_outbox_rows, runtime(request), user)
-    return render(request, "outbox.html", user=user, rows=rows)
+    tz = taskdates.zone(user["timezone"])  # times in the rep's zone, as everywhere else
+    rows = [{**row, "created_local": row["created_at"].astimezone(tz).strftime("%Y-%m-%d %H:%M")} for row in rows]
+    return render(request, "outbox.html", user=user, rows=rows, zone=tz.key)
 
 
 @router.get("/app/outbox/{message_id}")
@@ -358,9 +384,14 @@ def _task_page(rt, user, params: dict, now) -> dict:
     with rt.engine.connect() as conn:
         found = [] if error else task_actions.list_tasks(conn, user, assignee_id=user["id"], tz=tz, window=window,
                                                          status=status, overdue=show == "overdue", now=now, limit=500)
+        if not error and window is not None and show != "range" and status != "done":
+            # as in the window: what is overdue from before these days is shown first, not hidden
+            earlier = task_actions.list_tasks(conn, user, assignee_id=user["id"], tz=tz, window=None, status="open",
+                                              overdue=True, now=now, limit=500)
+            found = [t for t in earlier if t["due_date"] < window.first.isoformat()] + found
     return {"tasks": found, "show": show, "task_status": status, "window": window, "error": error,
             "today": taskdates.local_today(now, tz).isoformat(), "range_from": params.get("from", ""),
-            "range_to": params.get("to", ""), "filters": TASK_FILTERS}
+            "range_to": params.get("to", ""), "filters": TASK_FILTERS, "type_labels": task_actions.TYPE_LABELS}
 
 
 @router.get("/app/tasks")
@@ -401,16 +432,41 @@ async def tasks_change(request: Request, task_id: IdPath, action: str = Form("")
                        back: str = Form("/app/tasks"), user=Depends(signed_in_rep)):
     check_csrf(request, csrf)
     rt = runtime(request)
-    if action not in ("done", "open", "delete"):
+    if action not in ("done", "open", "delete", "tomorrow"):
         return Response("Unknown action", status_code=422)
+    tomorrow = (taskdates.local_today(rt.clock(), taskdates.zone(user["timezone"])) + timedelta(days=1)).isoformat()
 
     def change(conn):
         if action == "delete":
             assignee = task_actions.delete_task(conn, user, task_id)
             return None if assignee is None else (assignee, assignee)
+        if action == "tomorrow":  # snoozed: the same time, tomorrow in the rep's zone
+            return task_actions.update_task(conn, user, task_id, {"due_date": tomorrow}, now=rt.clock())
         return task_actions.update_task(conn, user, task_id, {"status": action}, now=rt.clock())
 
     changed = await asyncio.to_thread(_in_transaction, rt, change)
+    if changed is None:
+        return Response("No such task", status_code=404)
+    await rt.hub.signal(set(changed), "tasks")
+    return RedirectResponse(back if back.startswith("/app/tasks") else "/app/tasks", status_code=303)
+
+
+@router.post("/app/tasks/{task_id}/edit")
+async def tasks_edit(request: Request, task_id: IdPath, user=Depends(signed_in_rep)):
+    """The Tasks page's Edit: title, type, day, time and priority of one task (rescheduling it)."""
+    form = dict(await request.form())
+    check_csrf(request, form.pop("csrf", None))
+    rt = runtime(request)
+    back = form.pop("back", "/app/tasks")
+    fields = {k: (v or None) if k == "due_time" else v for k, v in form.items()
+              if k in ("type", "title", "due_date", "due_time", "priority")}
+    try:
+        changed = await asyncio.to_thread(_in_transaction, rt, lambda conn: task_actions.update_task(
+            conn, user, task_id, fields, now=rt.clock()))
+    except Invalid as exc:
+        data = await asyncio.to_thread(_task_page, rt, user, {}, rt.clock())
+        return render(request, "tasks.html", status=422, user=user, form={},
+                      form_error=f"{exc.field.replace('_', ' ').capitalize()}: {exc.message}", **data)
     if changed is None:
         return Response("No such task", status_code=404)
     await rt.hub.signal(set(changed), "tasks")
@@ -424,7 +480,9 @@ def _in_transaction(rt, fn):
 
 @router.get("/app/settings")
 async def settings_page(request: Request, user=Depends(signed_in_rep)):
-    return render(request, "settings.html", user=user, server_smtp=bool(runtime(request).settings.smtp_url))
+    rt = runtime(request)
+    stored = await asyncio.to_thread(actions.accounts_set_up, rt.engine, user["id"])
+    return render(request, "settings.html", user=user, server_smtp=bool(rt.settings.smtp_url), stored=stored)
 
 
 async def _admin_page(request: Request, user, *, status: int = 200, **extra):
@@ -485,6 +543,12 @@ async def admin_change_user(request: Request, user_id: IdPath, user=Depends(sign
     if disabled is not None:
         await user_access_changed(runtime(request), user_id, disabled=disabled)
     return RedirectResponse("/app/admin/users", status_code=303)
+
+
+@router.get("/api/v1/docs", include_in_schema=False)
+async def api_docs(request: Request):
+    """The browsable API reference, from the vendored Swagger UI (no CDN)."""
+    return templates.TemplateResponse(request, "api_docs.html", {})
 
 
 @router.get("/live")

@@ -12,11 +12,11 @@ document.addEventListener("DOMContentLoaded", () => {
 // Compose: address suggestions from the people search, and a preview of the first recipient's copy
 // (fields filled by the server, shown in a sandboxed frame: no scripts, no same-origin access).
 document.addEventListener("DOMContentLoaded", () => {
-  const form = document.querySelector("form.compose");
+  const form = document.querySelector("form.compose[action=\"/app/compose\"]");
   if (!form) return;
   const list = document.getElementById("people-suggestions");
   let timer = null;
-  for (const field of [form.elements.to, form.elements.cc]) {
+  for (const field of [form.elements.to, form.elements.cc, form.elements.bcc].filter(Boolean)) {
     field.addEventListener("input", () => {
       clearTimeout(timer);
       const parts = field.value.split(/[,;]/);
@@ -58,7 +58,7 @@ document.addEventListener("DOMContentLoaded", () => {
 // message has text); "Save as template…" stores the current subject and message under a name
 // (replacing one of your own with that name, after asking).
 document.addEventListener("DOMContentLoaded", async () => {
-  const form = document.querySelector("form.compose");
+  const form = document.querySelector("form.compose[action=\"/app/compose\"]");
   const bar = document.querySelector("[data-templates]");
   if (!form || !bar || !form.editor) return;
   const select = bar.querySelector("[data-template-select]");

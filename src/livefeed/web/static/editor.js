@@ -4,8 +4,8 @@
 // textarea stays and works. The form sends the editor's HTML as `html`; the server cleans it to
 // the same small allowlist before it is previewed, saved or sent.
 document.addEventListener("DOMContentLoaded", () => {
-  const form = document.querySelector("form.compose");
-  if (!form) return;
+  const form = document.querySelector("form.compose[action=\"/app/compose\"]");
+  if (!form || !form.elements.body || !form.elements.html) return;   // only the email compose form has a message
   const textarea = form.elements.body;
   const hidden = form.elements.html;
   const label = document.getElementById("message-label");

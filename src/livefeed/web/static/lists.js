@@ -93,6 +93,7 @@
     when.dateTime = task.due_at || task.due_date;
     li.querySelector(".who").textContent = task.person ? (task.person.name || task.person.email) + (task.person.company ? " · " + task.person.company : "") : "";
     li.querySelector(".actions").replaceWith(quickActions(task.person));
+    li.querySelector(".main").append(taskTools(li, task));
     const done = li.querySelector(".done");
     done.setAttribute("aria-label", "Complete “" + task.title + "”");
     done.addEventListener("change", async () => {
@@ -109,6 +110,80 @@
       }
     });
     return li;
+  }
+
+  function dayAfter(iso) {
+    const day = new Date(iso + "T00:00:00Z");
+    day.setUTCDate(day.getUTCDate() + 1);
+    return day.toISOString().slice(0, 10);
+  }
+
+  function toolButton(label, title, onClick) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = label;
+    button.title = title;
+    button.addEventListener("click", onClick);
+    return button;
+  }
+
+  async function changeTask(task, fields) {
+    try {
+      await api("PATCH", "/api/v1/tasks/" + task.id, fields);
+      formError.hidden = true;
+      loadTasks();
+      return true;
+    } catch (err) {
+      formError.hidden = false;
+      formError.textContent = err.message;
+      return false;
+    }
+  }
+
+  // Snooze to tomorrow (the same time), or edit the title, day, time and priority in place.
+  function taskTools(li, task) {
+    const tools = document.createElement("div");
+    tools.className = "task-tools";
+    tools.append(
+      toolButton("Tomorrow", "Move “" + task.title + "” to tomorrow, same time",
+                 () => changeTask(task, { due_date: dayAfter(today && today > task.due_date ? today : task.due_date) })),
+      toolButton("Edit", "Edit or reschedule “" + task.title + "”", () => openEditor(li, task)));
+    return tools;
+  }
+
+  function openEditor(li, task) {
+    const editor = document.createElement("form");
+    editor.className = "task-edit";
+    editor.setAttribute("aria-label", "Edit task");
+    const field = (name, type, value, label) => {
+      const input = document.createElement("input");
+      input.name = name; input.type = type; input.value = value || ""; input.setAttribute("aria-label", label);
+      return input;
+    };
+    const title = field("title", "text", task.title, "Title");
+    title.required = true;
+    const day = field("due_date", "date", task.due_date, "Due date");
+    day.required = true;
+    const time = field("due_time", "time", task.due_time, "Due time (optional)");
+    const priority = document.createElement("select");
+    priority.name = "priority";
+    priority.setAttribute("aria-label", "Priority");
+    for (const value of ["normal", "high", "low"]) priority.append(new Option(value[0].toUpperCase() + value.slice(1), value, false, value === task.priority));
+    const save = document.createElement("button");
+    save.type = "submit";
+    save.textContent = "Save";
+    const cancel = toolButton("Cancel", "Keep the task as it is", () => { editor.remove(); li.querySelector(".main").hidden = false; });
+    editor.append(title, day, time, priority, save, cancel);
+    editor.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      save.disabled = true;
+      const ok = await changeTask(task, { title: title.value.trim(), due_date: day.value, due_time: time.value || null,
+                                          priority: priority.value });
+      if (!ok) save.disabled = false;
+    });
+    li.querySelector(".main").hidden = true;
+    li.append(editor);
+    title.focus();
   }
 
   function showEmpty() {

@@ -107,7 +107,7 @@
       where = row.place + " — newer opens came through " + ev.location.hidden.replace(/^Location hidden by /, "");
     }
     el.querySelector(".where").hidden = !where;
-    el.querySelector(".where").textContent = where;
+    el.querySelector(".where").textContent = where + (ev.location && ev.location.caveat && !ev.location.hidden ? " — " + ev.location.caveat : "");
     row.event = ev;
     const why = el.querySelector(".why");
     why.hidden = ev.alert;

@@ -305,12 +305,16 @@
     catch (err) { say(result, err.message, true); }
   }));
 
+  // Only what exists is asked for (the page says which): an account not set up is no error.
+  const stored = (id) => { const el = document.getElementById(id); return !!el && el.dataset.stored === "yes"; };
+  const ifStored = (id, url) => stored(id) ? api("GET", url).catch(() => null) : null;
+
   async function load() {
     loadAccess();
-    if (connection) showConnection(await api("GET", "/api/v1/mail-connection").catch(() => null));
+    if (connection) showConnection(await ifStored("mail-connection", "/api/v1/mail-connection"));
     const admin = !!website;
     const [box, smtp, ws, listed] = await Promise.all([
-      api("GET", "/api/v1/mailbox").catch(() => null), api("GET", "/api/v1/smtp").catch(() => null),
+      ifStored("mailbox", "/api/v1/mailbox"), ifStored("smtp", "/api/v1/smtp"),
       admin ? api("GET", "/api/v1/workspace") : null, admin ? api("GET", "/api/v1/connectors") : { connectors: [] }]);
     showMailbox(box);
     showSmtp(smtp);

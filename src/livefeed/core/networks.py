@@ -1,0 +1,89 @@
+"""Networks whose fetches are not a person (mail security gateways, Apple's relays), as data:
+each row keeps its class, a label, where it was published and when. Parsing and lookup only; the
+shell reads the files (networks.py)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import ipaddress
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+
+from .model import Invalid
+
+CLASSES = ("machine", "scanner", "relay")
+FIELDS = ("cidr", "class", "label", "source", "date")
+
+
+@dataclass(frozen=True)
+class Network:
+    cidr: str
+    cls: str
+    label: str
+    source: str
+    date: str
+
+    def as_row(self) -> list[str]:
+        return [self.cidr, self.cls, self.label, self.source, self.date]
+
+
+def parse(text: str, *, cls: str | None = None, label: str | None = None, source: str | None = None,
+          today: date | None = None) -> list[Network]:
+    """Rows from our CSV (with its header), or from a vendor's plain list (one CIDR or address per
+    line, or a CSV whose first column is the CIDR, as Apple's egress-ip-ranges.csv) given a class,
+    label and source. Invalid naming the line for anything else."""
+    lines = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    if not lines:
+        raise Invalid("file", "has no networks")
+    ours = [c.strip() for c in next(csv.reader([lines[0]]))] == list(FIELDS)
+    if not ours and not (cls and label and source):
+        raise Invalid("file", f"is not LiveFeed's networks CSV ({','.join(FIELDS)}): give --class, --label and --source "
+                              "to read a plain list of networks")
+    if cls is not None and cls not in CLASSES:
+        raise Invalid("class", f"must be one of {', '.join(CLASSES)}")
+    found: list[Network] = []
+    stamp = (today or date.today()).isoformat()
+    for number, row in enumerate(csv.reader(io.StringIO("\n".join(lines[1:] if ours else lines))), start=2 if ours else 1):
+        if not row:
+            continue
+        if ours:
+            if len(row) != len(FIELDS):
+                raise Invalid("file", f"line {number}: expected {len(FIELDS)} columns, found {len(row)}")
+            cidr, row_cls, row_label, row_source, row_date = (v.strip() for v in row)
+        else:
+            cidr, row_cls, row_label, row_source, row_date = row[0].strip(), cls, label, source, stamp
+        try:
+            network = str(ipaddress.ip_network(cidr, strict=False))
+        except ValueError:
+            raise Invalid("file", f"line {number}: {cidr[:60]!r} is not a network") from None
+        if row_cls not in CLASSES:
+            raise Invalid("file", f"line {number}: class must be one of {', '.join(CLASSES)}")
+        if not row_label or not row_source:
+            raise Invalid("file", f"line {number}: a label and a source are required")
+        found.append(Network(network, row_cls, row_label[:100], row_source[:300], row_date[:10]))
+    return found
+
+
+class NetworkTable:
+    """Which known network an address is in (the most specific one)."""
+
+    def __init__(self, networks: list[Network]):
+        self.networks = list(networks)
+        parsed = [(ipaddress.ip_network(n.cidr), n) for n in self.networks]
+        self._by_version = {v: sorted(((net, n) for net, n in parsed if net.version == v), key=lambda p: -p[0].prefixlen)
+                            for v in (4, 6)}
+        self.lookup = lru_cache(maxsize=65536)(self._lookup)  # the same addresses recur
+
+    def _lookup(self, ip: str | None) -> Network | None:
+        if not ip:
+            return None
+        try:
+            address = ipaddress.ip_address(ip)
+        except ValueError:
+            return None
+        for network, found in self._by_version[address.version]:
+            if address in network:
+                return found
+        return None
