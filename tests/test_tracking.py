@@ -144,7 +144,8 @@ async def test_scanner_burst_revises_the_earlier_clicks(server, rep, engine, clo
         clock.advance(hours=1)
         for path in paths:
             await client.get(path, headers={"user-agent": CHROME, "x-forwarded-for": "81.2.69.142"})
-        clock.advance(minutes=1)  # the same scanner again, alone: still quarantined
+        clock.advance(minutes=1)  # the same scanner again, alone: still quarantined (its cookie jar, kept
+        # through its own burst seconds apart, is no sign of a person)
         await client.get(paths[0], headers={"user-agent": CHROME, "x-forwarded-for": "81.2.69.142"})
     with engine.connect() as conn:
         rows = conn.execute(select(events.c.cls, events.c.reason).order_by(events.c.id)).all()
@@ -172,6 +173,51 @@ async def test_the_scanners_pixel_fetches_around_its_burst_are_the_scanner_too(s
         rows = conn.execute(select(events.c.kind, events.c.cls, events.c.ip).order_by(events.c.id)).all()
     assert [(r.kind, r.cls) for r in rows] == [("open", "scanner")] + [("click", "scanner")] * 3 + [
         ("open", "scanner"), ("open", "human")]
+
+
+async def test_a_link_asked_with_head_then_fetched_is_a_link_checker(server, rep, engine, clock):
+    async with server.client() as client:
+        sent = await send(client, rep)
+        html = copy_of(engine, sent["recipients"][0]["recipient_id"]).get_body(("html",)).get_content()
+        path = next(part.split('"')[0] for part in html.split(server.url)[1:] if part.startswith("/c/"))
+        clock.advance(hours=1)
+        checker = {"user-agent": CHROME, "x-forwarded-for": "81.2.69.142"}
+        head = await client.head(path, headers=checker)
+        with engine.connect() as conn:
+            after_head = conn.execute(select(events.c.id)).all()
+        clock.advance(seconds=2)
+        await client.get(path, headers=checker)
+        clock.advance(minutes=5)
+        await client.get(path, headers={"user-agent": CHROME, "x-forwarded-for": "89.160.20.112"})  # the person
+    assert head.status_code == 302 and after_head == []  # HEAD is answered, never recorded
+    with engine.connect() as conn:
+        rows = conn.execute(select(events.c.cls, events.c.reason).order_by(events.c.id)).all()
+    assert [r.cls for r in rows] == ["scanner", "human"]
+    assert "HEAD" in rows[0].reason
+
+
+async def test_a_person_clicking_three_links_quickly_stays_a_person_when_their_browser_says_so(server, rep, engine, clock):
+    links = "".join(f'<a href="https://example.com/{n}">{n}</a>' for n in range(3))
+    async with server.client() as client:
+        sent = await send(client, rep, to=["paul@prospect.test", "zoe@prospect.test"], html=links)
+        paths = {}
+        for recipient in sent["recipients"]:
+            html = copy_of(engine, recipient["recipient_id"]).get_body(("html",)).get_content()
+            paths[recipient["address"]] = [part.split('"')[0] for part in html.split(server.url)[1:] if part.startswith("/c/")]
+        clock.advance(hours=1)
+    # Paul's browser says each click was his (Sec-Fetch-User: ?1, sent on a user-activated navigation)
+    async with server.client() as paul:
+        for path in paths["paul@prospect.test"]:
+            await paul.get(path, headers={"user-agent": CHROME, "x-forwarded-for": "81.2.69.142", "sec-fetch-user": "?1"})
+    # Zoe clicked one link an hour ago (our cookie), then three quickly
+    async with server.client() as zoe:
+        await zoe.get(paths["zoe@prospect.test"][0], headers={"user-agent": CHROME, "x-forwarded-for": "89.160.20.112"})
+        clock.advance(hours=1)
+        for path in paths["zoe@prospect.test"]:
+            await zoe.get(path, headers={"user-agent": CHROME, "x-forwarded-for": "89.160.20.112"})
+    with engine.connect() as conn:
+        rows = conn.execute(select(events.c.cls).order_by(events.c.id)).scalars().all()
+    assert rows == ["human"] * 7
 
 
 async def test_forward_is_marked_with_evidence(server, rep, engine, clock):

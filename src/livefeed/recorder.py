@@ -116,6 +116,11 @@ class Recorder:
         result, _ = await self.write_events(job)
         return result
 
+    def saw_head(self, hit: Hit) -> None:
+        """A HEAD request for a link (answered, not recorded): remembered so the GET that follows is
+        known for a checker's."""
+        self._scanners.observe_head(link_id=hit.target_id, ip=hit.ip, agent=hit.user_agent, at=hit.at)
+
     async def write_events(self, job: Callable[[Connection], tuple[object, list[dict]]]) -> tuple[object, list[int]]:
         """As `write`, and also the ids the job's event rows got."""
         return await self._enqueue(self._jobs, job)
@@ -317,6 +322,7 @@ class Recorder:
             rep_cookie=hit.rep_cookie == context["user_id"],
             rep_ip=(context["user_id"], hit.ip) in rep_ips,
             quarantined=self._scanners.is_quarantined(hit.ip, agent.raw, hit.at),  # opens too: the scanner fetches the pixel
+            headed=hit.kind == CLICK and self._scanners.headed(link_id=hit.target_id, ip=hit.ip, agent=agent.raw, at=hit.at),
             network=(network.cls, network.label) if network else None,
         )
         verdict = classify(facts)
@@ -365,8 +371,10 @@ class Recorder:
                 continue
             if row["kind"] != CLICK:
                 continue
+            hit = hits[index]
             burst, opens = self._scanners.observe_click(copy_id=row["recipient_id"], link_id=row["link_id"], event_id=event_id,
-                                                        ip=row["ip"], agent=row["user_agent"], at=hits[index].at)
+                                                        ip=row["ip"], agent=row["user_agent"], at=hit.at,
+                                                        person=hit.gesture or hit.returning)
             if burst:
                 verdict = classify(Facts(kind=CLICK, agent=self._agents.describe(row["user_agent"]), ip=row["ip"], since_send=None,
                                          burst=True))

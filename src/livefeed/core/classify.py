@@ -24,6 +24,9 @@ APPLE_MPP_UA = "Mozilla/5.0"
 BURST_LINKS, BURST_WINDOW = 3, timedelta(seconds=2)
 # After a burst, the same IP and user agent stay "scanner" for a while: gateways re-check links.
 QUARANTINE = timedelta(minutes=10)
+# A link checker asks for a link's headers (HEAD) and then fetches it (GET); a browser following a
+# link never sends HEAD. A GET this soon after a HEAD of the same link from the same client is a checker.
+HEAD_THEN_GET = timedelta(seconds=30)
 # Hits this soon after sending are suspicious — a signal that combines, never a verdict alone.
 EARLY = timedelta(seconds=10)
 
@@ -60,6 +63,7 @@ class Facts:
     rep_ip: bool = False
     burst: bool = False
     quarantined: bool = False
+    headed: bool = False  # the same client asked for this link with HEAD just before
     network: tuple[str, str] | None = None  # (class, label) of a known non-human network the address is in
 
 
@@ -92,6 +96,7 @@ RULES: tuple[Rule, ...] = (
      "Location hidden by the webmail provider"),
     (SCANNER, lambda f: f.burst, lambda f: f"{BURST_LINKS}+ links of this email clicked within {BURST_WINDOW.seconds} s", None),
     (SCANNER, lambda f: f.quarantined, lambda f: "Same address and browser as a link scanner seen minutes ago", None),
+    (SCANNER, lambda f: f.headed, lambda f: "Checked the link with HEAD, then fetched it: a link checker's habit (browsers never send HEAD)", None),
     (SCANNER, _scanner_marker, lambda f: f"Security gateway ({f.agent.crawler or f.agent.raw[:60]})", None),
     (MACHINE, lambda f: all(m in f.agent.raw for m in GMAIL_PREFETCH_MARKERS), lambda f: "Gmail prefetch (fixed old Chrome/Edge user agent)", HIDDEN_BY_GMAIL),
     (MACHINE, lambda f: f.agent.raw.strip() == APPLE_MPP_UA, lambda f: "Apple Mail Privacy Protection prefetch: location hidden by Apple", HIDDEN_BY_APPLE),
@@ -115,13 +120,13 @@ def classify(facts: Facts) -> Verdict:
     # Past the early window the time no longer matters: the same agent, address and flags
     # always give the same verdict, so it is remembered (≈ 35 µs saved a hit).
     return _classify_settled(facts.kind, facts.agent, facts.ip, facts.rep_cookie, facts.rep_ip, facts.burst, facts.quarantined,
-                             facts.network)
+                             facts.network, facts.headed)
 
 
 @lru_cache(maxsize=65536)
-def _classify_settled(kind, agent, ip, rep_cookie, rep_ip, burst, quarantined, network) -> Verdict:
+def _classify_settled(kind, agent, ip, rep_cookie, rep_ip, burst, quarantined, network, headed=False) -> Verdict:
     return _classify(Facts(kind=kind, agent=agent, ip=ip, since_send=None, rep_cookie=rep_cookie, rep_ip=rep_ip,
-                           burst=burst, quarantined=quarantined, network=network))
+                           burst=burst, quarantined=quarantined, network=network, headed=headed))
 
 
 def _classify(facts: Facts) -> Verdict:
@@ -149,6 +154,18 @@ class ScannerWatch:
         self._recent: dict[int, deque[tuple[datetime, int, int]]] = {}
         self._opens: dict[int, deque[tuple[datetime, str | None, str, int]]] = {}  # pixel fetches, to join a burst
         self._jailed: dict[tuple[str | None, str], datetime] = {}
+        self._heads: dict[tuple[int, str | None, str], datetime] = {}  # (link, ip, agent) → when it was asked with HEAD
+
+    def observe_head(self, *, link_id: int, ip: str | None, agent: str, at: datetime) -> None:
+        """A HEAD request for a link (recorded nowhere else): a GET of it soon after is a checker's."""
+        self._heads[(link_id, ip, agent)] = at
+        if len(self._heads) > 10_000:
+            for key in [k for k, seen in self._heads.items() if at - seen > HEAD_THEN_GET]:
+                del self._heads[key]
+
+    def headed(self, *, link_id: int, ip: str | None, agent: str, at: datetime) -> bool:
+        seen = self._heads.get((link_id, ip, agent))
+        return seen is not None and timedelta(0) <= at - seen <= HEAD_THEN_GET
 
     def is_quarantined(self, ip: str | None, agent: str, at: datetime) -> bool:
         until = self._jailed.get((ip, agent))
@@ -165,9 +182,13 @@ class ScannerWatch:
         opens.append((at, ip, agent, event_id))
 
     def observe_click(self, *, copy_id: int, link_id: int, event_id: int, ip: str | None, agent: str,
-                      at: datetime) -> tuple[list[int], list[int]]:
+                      at: datetime, person: bool = False) -> tuple[list[int], list[int]]:
         """Record a click; on a burst, the event ids of the burst's clicks and of the same client's
-        pixel fetches of that copy in the window (else two empty lists)."""
+        pixel fetches of that copy in the window (else two empty lists). A click with a person's
+        signs (`person`: a user gesture, our cookie from an earlier click) never joins a burst: a
+        person clicking three links quickly stays a person."""
+        if person:
+            return [], []
         recent = self._recent.setdefault(copy_id, deque())
         while recent and at - recent[0][0] > self._window:
             recent.popleft()

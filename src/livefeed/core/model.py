@@ -107,6 +107,10 @@ class Hit:
     ip: str | None
     user_agent: str
     rep_cookie: int | None = None  # user id from a valid self cookie
+    # A person's signs on a click: the browser says a user activated it (Sec-Fetch-User: ?1), or it
+    # carries the cookie an earlier click of ours set. Such a click never counts towards a scanner burst.
+    gesture: bool = False
+    returning: bool = False
     key: str | None = None  # set once spooled: the event's idempotency key, so a replay records it once
 
 

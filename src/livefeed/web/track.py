@@ -90,6 +90,8 @@ class TrackingFrontdoor:
             kind=kind, target_id=target_id, at=self._clock(), ip=str(ip) if ip else None,
             user_agent=headers.get(b"user-agent", b"").decode("latin-1")[:MAX_UA],
             rep_cookie=_self_cookie(runtime.signer, headers.get(b"cookie")),
+            gesture=headers.get(b"sec-fetch-user") == b"?1",  # the browser says a person activated the link
+            returning=_click_cookie(runtime.signer, headers.get(b"cookie"), self._clock()),
         )
 
     async def _pixel(self, scope, send, rest: str) -> None:
@@ -127,16 +129,25 @@ class TrackingFrontdoor:
                 if url is not None and outcome.person_id is not None:
                     url = await self._identify(runtime, url, outcome)
             elif scope["method"] == "HEAD":
+                runtime.recorder.saw_head(self._hit(scope, CLICK, link_id))  # a checker's first step: nothing recorded
                 url = await runtime.link_url(link_id)
         if url is None:
             await send({"type": "http.response.start", "status": 404,
                         "headers": [(b"content-type", b"text/html; charset=utf-8"), *NO_CACHE]})
             await send({"type": "http.response.body", "body": NOT_FOUND_PAGE})
             return
-        await send({"type": "http.response.start", "status": 302, "headers": [
-            (b"location", url.encode("utf-8")), (b"content-length", b"0"), (b"referrer-policy", b"no-referrer"), *NO_CACHE]})
+        headers = [(b"location", url.encode("utf-8")), (b"content-length", b"0"), (b"referrer-policy", b"no-referrer"), *NO_CACHE]
+        if scope["method"] == "GET":  # a browser keeps it: its next click of ours is known for a person's
+            headers.append((b"set-cookie", self._click_cookie_header(runtime)))
+        await send({"type": "http.response.start", "status": 302, "headers": headers})
         await send({"type": "http.response.body", "body": b""})
 
+
+    def _click_cookie_header(self, runtime) -> bytes:
+        """When this browser clicked (not who: the same value for every click in that second)."""
+        secure = "; Secure" if runtime.settings.secure_cookies else ""
+        stamp = runtime.signer.sign(CLICKED, int(self._clock().timestamp()))
+        return f"{CLICK_COOKIE}={stamp}; Path=/c/; Max-Age=2592000; HttpOnly; SameSite=Lax{secure}".encode()
 
     async def _identify(self, runtime, url: str, outcome) -> str:
         """A click to the company's own site carries who clicked (signed, expiring) for /w.js;
@@ -146,6 +157,18 @@ class TrackingFrontdoor:
             return url
         number = website.identity_number(outcome.person_id, self._clock() + website.IDENTITY_TTL)
         return website.add_param(url, runtime.signer.sign(website.IDENTIFY, number))
+
+
+CLICK_COOKIE = "lf_c"
+CLICKED = b"k"  # the click cookie's purpose: "this browser followed one of our links before, at <time>"
+# Earlier means a separate moment: a scanner keeping cookies through its own burst (seconds) gains nothing.
+EARLIER = 60
+
+
+def _click_cookie(signer: tokens.TokenSigner, header: bytes | None, now: datetime) -> bool:
+    value = cookie_value(header, CLICK_COOKIE) if header and CLICK_COOKIE.encode() in header else None
+    stamp = signer.verify(CLICKED, value) if value else None
+    return stamp is not None and now.timestamp() - stamp >= EARLIER
 
 
 def _self_cookie(signer: tokens.TokenSigner, header: bytes | None) -> int | None:
