@@ -2,6 +2,6 @@
 // page works with no internet access and under the pages' Content-Security-Policy (no inline script).
 "use strict";
 window.addEventListener("DOMContentLoaded", () => {
-  window.SwaggerUIBundle({ url: "/api/v1/openapi.json", dom_id: "#swagger-ui", deepLinking: true,
+  window.SwaggerUIBundle({ url: "/api/v1/openapi.json", dom_id: "#swagger-ui", deepLinking: true, validatorUrl: null,
                            presets: [window.SwaggerUIBundle.presets.apis], layout: "BaseLayout" });
 });
