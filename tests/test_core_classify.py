@@ -164,3 +164,17 @@ def test_every_verdict_carries_a_reason():
     for agent in ("", "Mozilla/5.0", CHROME, "curl/8"):
         for kind in (OPEN, CLICK):
             assert classify(facts(agent, kind=kind)).reason
+
+
+def test_the_most_specific_known_network_wins_and_lookups_stay_cheap_with_many():
+    from livefeed.core.networks import Network, NetworkTable
+
+    rows = [Network("17.0.0.0/8", "machine", "Apple", "s", "d"), Network("17.5.7.0/24", "scanner", "Inside Apple", "s", "d"),
+            Network("2a02:26f7::/32", "relay", "Relay", "s", "d")]
+    rows += [Network(f"172.{(n >> 8) & 255}.{n & 255}.0/27", "relay", "iCloud Private Relay egress", "s", "d") for n in range(50_000)]
+    table = NetworkTable(rows)
+    assert table.lookup("17.5.7.9").label == "Inside Apple" and table.lookup("17.5.8.9").label == "Apple"
+    assert table.lookup("172.3.4.30").label == "iCloud Private Relay egress" and table.lookup("172.3.4.33") is None
+    assert table.lookup("2a02:26f7:b3c0::1").label == "Relay" and table.lookup("not an ip") is None
+    # a lookup tries one dictionary per prefix length present (/24, /27, /8), not every network
+    assert [length for length, _, _ in table._tables[4]] == [27, 24, 8] and len(table._tables[6]) == 1

@@ -67,13 +67,20 @@ def parse(text: str, *, cls: str | None = None, label: str | None = None, source
 
 
 class NetworkTable:
-    """Which known network an address is in (the most specific one)."""
+    """Which known network an address is in (the most specific one). One dictionary per prefix
+    length, so a lookup costs a few hash probes however many networks are loaded (Apple's relay
+    list alone has hundreds of thousands)."""
 
     def __init__(self, networks: list[Network]):
         self.networks = list(networks)
-        parsed = [(ipaddress.ip_network(n.cidr), n) for n in self.networks]
-        self._by_version = {v: sorted(((net, n) for net, n in parsed if net.version == v), key=lambda p: -p[0].prefixlen)
-                            for v in (4, 6)}
+        self._tables: dict[int, list[tuple[int, int, dict[int, Network]]]] = {4: [], 6: []}
+        grouped: dict[tuple[int, int], dict[int, Network]] = {}
+        for found in self.networks:
+            net = ipaddress.ip_network(found.cidr)
+            grouped.setdefault((net.version, net.prefixlen), {}).setdefault(int(net.network_address), found)
+        for (version, length), table in sorted(grouped.items(), key=lambda item: -item[0][1]):
+            bits = 32 if version == 4 else 128
+            self._tables[version].append((length, bits, table))
         self.lookup = lru_cache(maxsize=65536)(self._lookup)  # the same addresses recur
 
     def _lookup(self, ip: str | None) -> Network | None:
@@ -83,7 +90,9 @@ class NetworkTable:
             address = ipaddress.ip_address(ip)
         except ValueError:
             return None
-        for network, found in self._by_version[address.version]:
-            if address in network:
+        value = int(address)
+        for length, bits, table in self._tables[address.version]:  # most specific first
+            found = table.get(value >> (bits - length) << (bits - length) if length else 0)
+            if found is not None:
                 return found
         return None
