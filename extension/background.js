@@ -66,7 +66,9 @@ async function send(draft, gmailSends) {
 
 // --- the rep's own views never count --------------------------------------------------------
 // Their browser's requests for LiveFeed pixels are blocked: straight from the server, and through
-// Gmail's image proxy, whose URLs end with the original after a # (…googleusercontent.com/meips/…#https://server/o/…).
+// Gmail's image proxy, whose URLs end with the original after a # (…googleusercontent.com/proxy/…#https://server/o/…,
+// as EasyList's mail-tracker filters match them: easylist/easylist PR 3577; Chromium's rule matching sees the
+// fragment, which tests/test_extension_gmail.py checks).
 
 function escapeRegex(text) { return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"); }
 

@@ -16,7 +16,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import Connection, func, select
 
@@ -24,6 +24,7 @@ from . import people as people_actions
 from .core.marketo import Engagement
 from .core.model import MARKETING
 from .db.eventlog import event_row
+from .db.sql import utc
 from .db.tables import emails, people, recipients, users
 
 log = logging.getLogger(__name__)
@@ -119,10 +120,7 @@ def _people(conn: Connection, workspace_id: int, addresses: list[str]) -> dict[s
         for row in conn.exec_driver_sql(sql, (workspace_id, *chunk)):
             person = dict(zip(_PEOPLE_COLUMNS, row))
             person["added_at"] = True if row[-1] else None
-            stamp = person["fields_at"]
-            if isinstance(stamp, str):  # SQLite keeps times as text
-                stamp = datetime.fromisoformat(stamp)
-            person["fields_at"] = stamp.replace(tzinfo=timezone.utc) if stamp is not None and stamp.tzinfo is None else stamp
+            person["fields_at"] = utc(person["fields_at"])  # SQLite keeps times as text
             found[person["email"]] = person
     return found
 

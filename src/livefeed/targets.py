@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Engine, func, or_, select
 from .core import scoring
 from .core.model import iso_z, ALERTING, SCORE
 from .core.contacts import tel_url
+from .db.sql import utc
 from .db.tables import events, people, score_changes, workspaces
 
 log = logging.getLogger(__name__)
@@ -220,10 +221,10 @@ def target_list(conn: Connection, *, workspace_id: int, user_id: int, tiers: Tie
     if ids:
         since = sql.time(now - timedelta(days=scoring.FLAME_DAYS))
         for person_id, at, old, new, source, rise in conn.exec_driver_sql(sql.changes(ids), (since, *ids)):
-            changes.setdefault(person_id, []).append({"at": _time(at), "old": old, "new": new, "source": source,
+            changes.setdefault(person_id, []).append({"at": utc(at), "old": old, "new": new, "source": source,
                                                       "rise": max(int(rise or 0), 0)})
         for person_id, kind, at, subject in conn.exec_driver_sql(sql.hits(ids), (*ids, workspace_id, user_id)):
-            hits.setdefault(person_id, []).append({"kind": kind, "at": _time(at), "subject": subject})
+            hits.setdefault(person_id, []).append({"kind": kind, "at": utc(at), "subject": subject})
     result = []
     for rank, row in enumerate(rows, 1):
         mine = changes.get(row["id"], [])
@@ -243,12 +244,6 @@ def target_list(conn: Connection, *, workspace_id: int, user_id: int, tiers: Tie
             "reasons": [{"at": iso_z(r["at"]), "kind": r["kind"], "text": r["text"]} for r in reasons],
         })
     return result
-
-
-def _time(value) -> datetime:
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 def _with_engagement(conn: Connection, rows: list[dict], *, workspace_id: int, user_id: int, now: datetime) -> list[dict]:

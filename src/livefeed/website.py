@@ -10,7 +10,7 @@ one row per visit with its pages.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import Connection, select, update
 
@@ -18,6 +18,7 @@ from .core.marketo import Engagement
 from .core.model import VISIT
 from .core.website import PageView, same_visit
 from .db.bulk import Bulk
+from .db.sql import utc
 from .db.tables import page_views, people, visitors
 from .marketing import apply_activities
 
@@ -138,14 +139,7 @@ def _latest_views(conn: Connection, visitor_ids: list[int]) -> dict[int, dict]:
     """Each visitor's latest page view (its time and visit)."""
     sql = ("SELECT visitor_id, at, visit_id FROM page_views WHERE id IN "
            "(SELECT MAX(id) FROM page_views WHERE visitor_id IN ({}) GROUP BY visitor_id)")
-    return {visitor_id: {"at": _utc(at), "visit_id": visit_id} for visitor_id, at, visit_id in _rows(conn, sql, (), visitor_ids)}
-
-
-def _utc(value) -> datetime:
-    """A stored time as the driver gives it (SQLite: naive UTC text) → an aware UTC datetime."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return {visitor_id: {"at": utc(at), "visit_id": visit_id} for visitor_id, at, visit_id in _rows(conn, sql, (), visitor_ids)}
 
 
 def _new_ids(bulk: Bulk, table, count: int) -> list[int]:

@@ -111,6 +111,11 @@ class Draft:
     def addresses(self) -> list[str]:
         return self.to + self.cc + self.bcc
 
+    @property
+    def fielded(self) -> list[tuple[str, str]]:
+        """(to | cc | bcc, address) of every recipient, in order."""
+        return [("to", a) for a in self.to] + [("cc", a) for a in self.cc] + [("bcc", a) for a in self.bcc]
+
     def field_of(self, index: int) -> str:
         """`to[2]`, `cc[0]`, `bcc[1]`: where the index-th address came from (errors name it)."""
         for name, group in (("to", self.to), ("cc", self.cc), ("bcc", self.bcc)):
@@ -278,29 +283,24 @@ class EmailSender:
         now = self._clock()
         with self._engine.begin() as conn:
             values = personal_values(conn, user, draft)  # a missing field stops here: nothing stored
-            workspace = conn.execute(select(workspaces.c.do_not_track, workspaces.c.tracking_url)
-                                     .where(workspaces.c.id == user["workspace_id"])).one()
-            untracked = untracked_addresses(conn, user["workspace_id"], draft.addresses, workspace.do_not_track.split())
+            untracked, base = self._tracking(conn, user, draft)
             account = conn.execute(select(smtp_accounts).where(smtp_accounts.c.user_id == user["id"])).mappings().first()
             connection = conn.execute(select(mail_connections).where(mail_connections.c.user_id == user["id"])).mappings().first()
-            base = workspace.tracking_url or self._public_url  # the workspace's own tracking hostname, if set
             email_id = conn.execute(insert(emails).values(
                 workspace_id=user["workspace_id"], user_id=user["id"], subject=draft.subject, html=draft.html,
                 text=draft.text, status="sending", archived=False, created_at=now, thread_id=draft.thread_id,
             )).inserted_primary_key[0]
             copies, result = [], []
-            for field, address in [("to", a) for a in draft.to] + [("cc", a) for a in draft.cc] + [("bcc", a) for a in draft.bcc]:
-                person_id = ensure_person(conn, user["workspace_id"], address, now, name=draft.names.get(address))
-                recipient_id = conn.execute(insert(recipients).values(
-                    email_id=email_id, person_id=person_id, field=field, address=address,
-                )).inserted_primary_key[0]
+            for field, address in draft.fielded:
+                added = _add_recipient(conn, user, draft, email_id, field, address, now)
+                recipient_id = added["recipient_id"]
                 message = self._message(conn, user, draft, recipient_id, values.get(address, {}), base=base,
                                     tracked=address not in untracked)
                 filled = str(message["Subject"])
                 conn.execute(update(recipients).where(recipients.c.id == recipient_id).values(
                     message_id=message["Message-ID"], subject=filled if filled != draft.subject else None))
                 copies.append(Outgoing(user["workspace_id"], user["id"], email_id, recipient_id, address, message, draft.thread_id))
-                result.append({"address": address, "field": field, "person_id": person_id, "recipient_id": recipient_id})
+                result.append(added)
             conn.execute(insert(send_queue), sending.queue_rows(copies, now=now, retry=self.retry))
         return email_id, copies, result, account, connection
 
@@ -319,32 +319,31 @@ class EmailSender:
         now = self._clock()
         with self._engine.begin() as conn:
             values = personal_values(conn, user, draft)
-            workspace = conn.execute(select(workspaces.c.do_not_track, workspaces.c.tracking_url)
-                                     .where(workspaces.c.id == user["workspace_id"])).one()
-            untracked = untracked_addresses(conn, user["workspace_id"], addresses, workspace.do_not_track.split())
+            untracked, base = self._tracking(conn, user, draft)
             email_id = conn.execute(insert(emails).values(
                 workspace_id=user["workspace_id"], user_id=user["id"], subject=draft.subject, html=draft.html,
                 text=draft.text, status="sent", archived=False, created_at=now, sent_at=now, thread_id=draft.thread_id,
                 shared_with=len(addresses),
             )).inserted_primary_key[0]
-            result = []
-            for field_name, address in ([("to", a) for a in draft.to] + [("cc", a) for a in draft.cc]
-                                        + [("bcc", a) for a in draft.bcc]):
-                person_id = ensure_person(conn, user["workspace_id"], address, now, name=draft.names.get(address))
-                recipient_id = conn.execute(insert(recipients).values(
-                    email_id=email_id, person_id=person_id, field=field_name, address=address,
-                )).inserted_primary_key[0]
-                result.append({"address": address, "field": field_name, "person_id": person_id, "recipient_id": recipient_id})
+            result = [_add_recipient(conn, user, draft, email_id, field, address, now) for field, address in draft.fielded]
             # Tracking one body tracks everyone who reads it: not when anyone on it must not be tracked.
             tracked = not untracked
             message = self._message(conn, user, draft, result[0]["recipient_id"], values.get(addresses[0], {}),
-                                    base=workspace.tracking_url or self._public_url, tracked=tracked)
+                                    base=base, tracked=tracked)
             if str(message["Subject"]) != draft.subject:  # one recipient, fields filled
                 conn.execute(update(recipients).where(recipients.c.id == result[0]["recipient_id"]).values(subject=str(message["Subject"])))
         html = next((part.get_content() for part in message.walk() if part.get_content_type() == "text/html"), None)
         return {"id": email_id, "html": html, "subject": message["Subject"], "tracked": tracked,
                 "untracked_because": None if tracked else "a recipient is on the do-not-track list: sent as written",
                 "shared_with": len(addresses), "recipients": result}
+
+    def _tracking(self, conn: Connection, user, draft: Draft) -> tuple[set[str], str]:
+        """The addresses to send untracked, and where the pixel and links point (the workspace's
+        own tracking hostname, if set)."""
+        workspace = conn.execute(select(workspaces.c.do_not_track, workspaces.c.tracking_url)
+                                 .where(workspaces.c.id == user["workspace_id"])).one()
+        untracked = untracked_addresses(conn, user["workspace_id"], draft.addresses, workspace.do_not_track.split())
+        return untracked, workspace.tracking_url or self._public_url
 
     def _message(self, conn: Connection, user, draft: Draft, recipient_id: int, values: dict[str, str], *,
                  base: str, tracked: bool = True) -> EmailMessage:
@@ -374,6 +373,14 @@ class EmailSender:
         if copy.html:
             message.add_alternative(copy.html, subtype="html")
         return message
+
+
+def _add_recipient(conn: Connection, user, draft: Draft, email_id: int, field: str, address: str, now: datetime) -> dict:
+    """One recipient of an email (the person added when unknown), as the answer shows it."""
+    person_id = ensure_person(conn, user["workspace_id"], address, now, name=draft.names.get(address))
+    recipient_id = conn.execute(insert(recipients).values(email_id=email_id, person_id=person_id, field=field,
+                                                          address=address)).inserted_primary_key[0]
+    return {"address": address, "field": field, "person_id": person_id, "recipient_id": recipient_id}
 
 
 def untracked_addresses(conn: Connection, workspace_id: int, addresses: list[str], listed: list[str]) -> set[str]:

@@ -14,6 +14,8 @@ from datetime import datetime, timezone
 
 from sqlalchemy import Connection
 
+from .sql import utc
+
 EVENT_COLUMNS = (
     "id", "workspace_id", "user_id", "email_id", "recipient_id", "person_id", "link_id", "kind", "cls", "reason",
     "at", "ip", "user_agent", "client", "device", "city", "region", "country", "country_code", "radius_km",
@@ -129,11 +131,7 @@ class EventLog:
         return value
 
     def _time(self, value) -> datetime | None:
-        if isinstance(value, str):
-            value = datetime.fromisoformat(value)
-        if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
-        return value
+        return utc(value)
 
     def _json(self, value):
         return json.loads(value) if isinstance(value, str) else value

@@ -21,6 +21,7 @@ from ..core import compose, identity, website
 from ..core.model import Invalid, iso_z
 from ..core.secrets import new_secret, secret_hash
 from ..core.tokens import PROBE
+from ..db.sql import like_literal
 from ..db.tables import people, workspaces
 from .api import IdPath, error_422
 from .auth import admin_user, api_user, runtime
@@ -181,7 +182,7 @@ async def get_person(person_id: IdPath, request: Request, user=Depends(api_user)
 async def find_people(request: Request, user=Depends(api_user), q: str = Query("", max_length=100),
                       limit: int = Query(10, ge=1, le=100)):
     rt = runtime(request)
-    escaped = q.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    escaped = like_literal(q.strip().lower())
     prefix, word = escaped + "%", "% " + escaped + "%"  # the start of the text, or of any word in it (a last name, "Acme *Labs*")
 
     def read():

@@ -33,8 +33,10 @@ def cors(app, settings):
 
 
 def _allowed(request: Request, return_to: str) -> bool:
+    """Whether the extension `return_to` belongs to may connect (only a well-formed return page is
+    judged here; redeem_code refuses the rest)."""
     ids = runtime(request).settings.extension_ids
-    return not ids or return_to.split("/")[2] in ids
+    return not ids or not actions.RETURN.fullmatch(return_to) or return_to.split("/")[2] in ids
 
 
 @router.get("/extension/connect", include_in_schema=False)
@@ -87,7 +89,7 @@ class TokenIn(BaseModel):
 async def extension_token(body: TokenIn, request: Request):
     rt = runtime(request)
     try:
-        if not _allowed(request, body.return_to if actions.RETURN.fullmatch(body.return_to) else "x://x/x"):
+        if not _allowed(request, body.return_to):
             raise Invalid("return_to", "this extension is not allowed on this server (LIVEFEED_EXTENSION_IDS)")
         token, user = await asyncio.to_thread(actions.redeem_code, rt.engine, rt.signer, code=body.code,
                                               verifier=body.code_verifier, return_to=body.return_to, now=rt.clock())

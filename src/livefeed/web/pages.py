@@ -23,6 +23,7 @@ from ..core import taskdates
 from ..core.model import Invalid
 from ..core.netaddr import client_ip
 from ..core.tokens import TokenSigner
+from ..db.sql import like_literal
 from ..db.tables import emails, events, outbox, recipients, smtp_accounts, users
 from ..richtext import autolink, clean_html, is_blank
 from .api import IdPath
@@ -181,7 +182,7 @@ def _sent_emails(rt, user, *, q: str = "", before: int | None = None) -> list:
     if before is not None:
         query = query.where(emails.c.id < before)
     if q.strip():  # the subject, or any recipient's address
-        pattern = "%" + q.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        pattern = "%" + like_literal(q.strip().lower()) + "%"
         to_them = select(recipients.c.email_id).where(recipients.c.address.like(pattern, escape="\\"))
         query = query.where(or_(func.lower(emails.c.subject).like(pattern, escape="\\"), emails.c.id.in_(to_them)))
     tz = taskdates.zone(user["timezone"])

@@ -27,8 +27,7 @@
       .catch((err) => console.warn("alert settings not saved", err));
   }
 
-  const signedIn = !!document.querySelector('meta[name="csrf-token"]') && !!document.getElementById("open-live-feed") ||
-                   !!document.getElementById("notify-panel");
+  const signedIn = !!(document.getElementById("open-live-feed") || document.getElementById("notify-panel"));   // app pages, the window
   if (signedIn) {
     fetch("/api/v1/me/alerts", { credentials: "same-origin" }).then((r) => r.ok ? r.json() : null).then((shared) => {
       if (!shared) return;
