@@ -93,3 +93,17 @@ async def test_a_rep_cannot_see_the_team_timeline(server, rep, engine, clock):
         paul_id = (await client.get("/api/v1/people?q=paul")).json()["people"][0]["id"]
         page = (await client.get(f"/app/people/{paul_id}?team=1")).text
     assert "Rita&#39;s pricing" not in page and "the whole team" not in page
+
+
+async def test_the_people_page_finds_last_names_and_any_word_of_a_company(server, rep):
+    from .test_web import sign_in
+
+    async with server.client() as client:
+        for body in ({"email": "paul@prospect.test", "first_name": "Paul", "last_name": "Smith", "company": "Acme Labs Europe"},
+                     {"email": "zoe@other.test", "first_name": "Zoe", "last_name": "Quinn", "company": "Globex"}):
+            await client.post("/api/v1/people", headers=rep.headers, json=body)
+        await sign_in(client)
+        by_last = (await client.get("/app/people", params={"q": "smith"})).text
+        by_word = (await client.get("/app/people", params={"q": "labs"})).text
+    assert "paul@prospect.test" in by_last and "zoe@other.test" not in by_last
+    assert "paul@prospect.test" in by_word and "zoe@other.test" not in by_word

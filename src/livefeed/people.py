@@ -13,13 +13,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, String, any_, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, String, any_, bindparam, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from .core.contacts import Rejected, display_name, read_csv, tel_url
 from .core.model import iso_z, SCORE, Invalid
 from .db.bulk import Bulk
 from .db.eventlog import EventLog
+from .db.sql import like_literal
 from .db.tables import people, score_changes, users
 from .live.hub import Message
 from .live.postgres import CHANNEL, changed_payload, encode
@@ -379,3 +380,12 @@ def card(conn: Connection, user: Mapping, *, email: str, stars_of: Callable[[int
     open_tasks = task_actions.list_tasks(conn, user, assignee_id=user["id"], tz=tz, window=None, status="open", overdue=False,
                                          now=now, limit=5, person_id=found)
     return {"email": email, "person": view, "stars": stars_of(view["lead_score"]), "recent": recent, "open_tasks": open_tasks}
+
+
+def matching(text: str):
+    """People whose email starts with `text`, or any word of whose name or company does ("smith"
+    finds "Paul Smith", "labs" finds "Acme Labs"); %, _ and \\ match themselves."""
+    escaped = like_literal(text.strip().lower())
+    prefix, word = escaped + "%", "% " + escaped + "%"
+    return or_(people.c.email.like(prefix, escape="\\"), people.c.last_name.ilike(prefix, escape="\\"),
+               *(column.ilike(pattern, escape="\\") for column in (people.c.name, people.c.company) for pattern in (prefix, word)))

@@ -12,7 +12,7 @@ import httpx
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 
 from .. import people as people_actions
 from .. import targets
@@ -21,7 +21,6 @@ from ..core import compose, identity, website
 from ..core.model import Invalid, iso_z
 from ..core.secrets import new_secret, secret_hash
 from ..core.tokens import PROBE
-from ..db.sql import like_literal
 from ..db.tables import people, workspaces
 from .api import IdPath, error_422
 from .auth import admin_user, api_user, runtime
@@ -182,15 +181,10 @@ async def get_person(person_id: IdPath, request: Request, user=Depends(api_user)
 async def find_people(request: Request, user=Depends(api_user), q: str = Query("", max_length=100),
                       limit: int = Query(10, ge=1, le=100)):
     rt = runtime(request)
-    escaped = like_literal(q.strip().lower())
-    prefix, word = escaped + "%", "% " + escaped + "%"  # the start of the text, or of any word in it (a last name, "Acme *Labs*")
 
     def read():
         query = (select(people.c.id, people.c.email, people.c.name, people.c.company)
-                 .where(people.c.workspace_id == user["workspace_id"],
-                        or_(people.c.email.like(prefix, escape="\\"), people.c.name.ilike(prefix, escape="\\"),
-                            people.c.name.ilike(word, escape="\\"), people.c.last_name.ilike(prefix, escape="\\"),
-                            people.c.company.ilike(prefix, escape="\\"), people.c.company.ilike(word, escape="\\")))
+                 .where(people.c.workspace_id == user["workspace_id"], people_actions.matching(q))
                  .order_by(people.c.email).limit(limit))
         with rt.engine.connect() as conn:
             return [dict(row) for row in conn.execute(query).mappings()]

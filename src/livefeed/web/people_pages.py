@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 
 from .. import email_templates
 from .. import people as people_actions
@@ -35,10 +35,8 @@ async def people_list(request: Request, user=Depends(signed_in_rep)):
         query = (select(people.c.id, people.c.email, people.c.name, people.c.company, people.c.title, people.c.lead_score,
                         people.c.owner_id, people.c.added_at)
                  .where(people.c.workspace_id == user["workspace_id"]))
-        if q:
-            like = q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            query = query.where(or_(people.c.email.like(like, escape="\\"), people.c.name.ilike(like, escape="\\"),
-                                    people.c.company.ilike(like, escape="\\")))
+        if q:  # as the API's search: the email's start, or any word of the name or company
+            query = query.where(people_actions.matching(q))
         if scope == "mine":
             query = query.where(people.c.owner_id == user["id"])
         elif scope == "new":
