@@ -52,7 +52,8 @@ def wrk(port: int, *, paths: list[str], seconds: int, connections: int) -> tuple
     quoted = ",".join(f'"{p}"' for p in paths)
     script.write_text(f"paths = {{{quoted}}}\ni = 0\nrequest = function()\n  i = i % #paths + 1\n"
                       f"  return wrk.format('GET', paths[i], {{['User-Agent'] = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) "
-                      f"AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'}})\nend\n")
+                      f"AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36', "
+                      f"['Accept-Language'] = 'en-GB,en;q=0.9'}})\nend\n")  # a browser's, as a person's click
     out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), f"http://127.0.0.1:{port}"],
                          capture_output=True, text=True, check=True).stdout
     script.unlink()

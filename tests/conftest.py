@@ -192,8 +192,12 @@ class LiveServer:
     async def __aexit__(self, *exc) -> None:
         await self.stop()
 
-    def client(self, **kwargs) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.url, timeout=10, **kwargs)
+    def client(self, *, browser: bool = True, **kwargs) -> httpx.AsyncClient:
+        """A client of this server. Like the browsers whose user agents the tests send, it sends
+        Accept-Language (a click naming a browser without it is a script's); browser=False for a script."""
+        headers = {"accept-language": "en-GB,en;q=0.9"} if browser else {}
+        headers.update(kwargs.pop("headers", None) or {})
+        return httpx.AsyncClient(base_url=self.url, timeout=10, headers=headers, **kwargs)
 
 
 @pytest.fixture

@@ -81,14 +81,14 @@ def test_apple_mail_privacy_protection_through_private_relay_is_machine_but_safa
 def test_a_vendors_published_networks_are_added_replaced_and_checked(tmp_path):
     from livefeed.core.model import Invalid
 
-    added, replaced = networks.update(tmp_path, "148.163.128.0/19\n67.231.144.0/20\n", cls="scanner",
-                                      label="Proofpoint Essentials", source="proofpoint.com (published ranges)")
+    added, replaced = networks.update(tmp_path, "198.51.100.0/24\n203.0.113.0/24\n", cls="scanner",
+                                      label="Example Gateway", source="gateway.example (published ranges)")
     assert (added, replaced) == (2, 0)
     table = networks.load(tmp_path)
-    assert classify(facts(kind=CLICK, ip="148.163.140.5", table=table)).reason == "Proofpoint Essentials"
-    assert networks.update(tmp_path, "148.163.128.0/19\n", cls="scanner", label="Proofpoint Essentials",
-                           source="proofpoint.com (published ranges)") == (1, 2)
-    assert classify(facts(kind=CLICK, ip="67.231.150.1", table=networks.load(tmp_path))).cls == "human"  # the old list is gone
+    assert classify(facts(kind=CLICK, ip="198.51.100.5", table=table)).reason == "Example Gateway"
+    assert networks.update(tmp_path, "198.51.100.0/24\n", cls="scanner", label="Example Gateway",
+                           source="gateway.example (published ranges)") == (1, 2)
+    assert classify(facts(kind=CLICK, ip="203.0.113.9", table=networks.load(tmp_path))).cls == "human"  # the old list is gone
     for bad, field in (("not-a-network\n", "file"), ("10.0.0.0/8\n", "file")):
         with pytest.raises(Invalid):
             networks.update(tmp_path, bad, cls="scanner" if bad.startswith("not") else None, label="X", source="Y")
@@ -178,3 +178,93 @@ def test_the_most_specific_known_network_wins_and_lookups_stay_cheap_with_many()
     assert table.lookup("2a02:26f7:b3c0::1").label == "Relay" and table.lookup("not an ip") is None
     # a lookup tries one dictionary per prefix length present (/24, /27, /8), not every network
     assert [length for length, _, _ in table._tables[4]] == [27, 24, 8] and len(table._tables[6]) == 1
+
+
+# One address from each vendor list LiveFeed ships (data/networks.csv), clicking with an ordinary
+# browser's user agent and headers: a gateway's detonation browser looks exactly like this.
+@pytest.mark.parametrize("ip, vendor", [
+    ("40.107.22.45", "Microsoft Exchange Online Protection"),
+    ("2a01:111:f400:7e1b::1", "Microsoft Exchange Online Protection"),
+    ("148.163.150.12", "Proofpoint"),
+    ("67.231.153.9", "Proofpoint"),
+    ("205.139.110.60", "Mimecast"),
+    ("91.220.42.201", "Mimecast"),
+    ("216.82.250.4", "Broadcom Symantec"),
+    ("85.158.138.70", "Broadcom Symantec"),
+    ("64.235.150.33", "Barracuda"),
+])
+def test_mail_security_gateways_from_their_published_networks_are_scanners(ip, vendor):
+    verdict = classify(facts(kind=CLICK, ip=ip))
+    assert verdict.cls == "scanner" and verdict.reason.startswith(vendor)
+    assert classify(facts(kind=OPEN, ip=ip)).cls == "scanner"
+
+
+def test_every_shipped_network_names_its_source_and_date():
+    for network in NETWORKS.networks:
+        assert network.source and len(network.date) == 10 and network.cls in ("machine", "scanner", "relay", "cloud"), network
+
+
+def test_a_cloud_network_is_a_signal_never_a_verdict_alone():
+    """Azure and Google Cloud host gateways' detonation browsers and people's virtual desktops alike."""
+    azure = "20.61.4.10"
+    assert NETWORKS.lookup(azure).cls == "cloud"
+    assert classify(facts(kind=CLICK, ip=azure)).cls == "human"
+    assert classify(facts(kind=OPEN, ip=azure, languages=False)).cls == "human"  # opens are not judged by it
+    verdict = classify(facts(kind=CLICK, ip=azure, languages=False))
+    assert (verdict.cls, verdict.reason) == ("scanner", "Clicked from a cloud network (Microsoft Azure) without a browser's Accept-Language")
+    verdict = classify(facts(kind=CLICK, ip="34.120.3.4", recheck=True))
+    assert verdict.cls == "scanner" and "Re-check" in verdict.reason and "Google Cloud" in verdict.reason
+    assert classify(facts(kind=CLICK, ip="81.2.69.142", recheck=True)).cls == "human"  # the reader, after the scanner
+
+
+def test_a_click_naming_a_browser_without_its_headers_is_a_script():
+    verdict = classify(facts(kind=CLICK, languages=False))
+    assert verdict.cls == "scanner" and "Chrome 131" in verdict.reason and "Accept-Language" in verdict.reason
+    assert classify(facts(kind=CLICK)).cls == "human"
+    outlook = "Microsoft Office/16.0 (Windows NT 10.0; Microsoft Outlook 16.0.17928; Pro)"
+    assert classify(facts(outlook, kind=OPEN, languages=False)).cls == "human"  # a mail client's fetch is not a browser's
+
+
+def test_a_scanner_re_check_is_remembered_per_copy_for_thirty_minutes():
+    watch = ScannerWatch()
+    watch.scanned(copy_id=7, at=T0)
+    assert watch.rechecking(copy_id=7, at=T0 + timedelta(minutes=29))
+    assert not watch.rechecking(copy_id=7, at=T0 + timedelta(minutes=31))
+    assert not watch.rechecking(copy_id=8, at=T0 + timedelta(minutes=1))
+    watch.observe_click(copy_id=9, link_id=1, event_id=1, ip="40.107.1.1", agent=CHROME, at=T0)
+    watch.observe_click(copy_id=9, link_id=2, event_id=2, ip="40.107.1.1", agent=CHROME, at=T0)
+    watch.observe_click(copy_id=9, link_id=3, event_id=3, ip="40.107.1.1", agent=CHROME, at=T0)
+    assert watch.rechecking(copy_id=9, at=T0 + timedelta(minutes=5))  # a burst is a scanner's fetch too
+
+
+@pytest.mark.parametrize("text, expected", [
+    # Azure IP Ranges and Service Tags (ServiceTags_Public_*.json)
+    ('{"changeNumber": 1, "cloud": "Public", "values": [{"name": "AzureCloud", "id": "AzureCloud", "properties": '
+     '{"changeNumber": 1, "region": "", "platform": "Azure", "systemService": "", '
+     '"addressPrefixes": ["13.64.0.0/11", "2603:1000::/25"]}}]}', ["13.64.0.0/11", "2603:1000::/25"]),
+    # Microsoft 365 endpoints web service (endpoints.office.com/endpoints/worldwide)
+    ('[{"id": 9, "serviceArea": "Exchange", "ips": ["40.92.0.0/15", "40.107.0.0/16"], "tcpPorts": "25"}, '
+     '{"id": 10, "serviceArea": "Exchange", "ips": ["40.92.0.0/15"]}, {"id": 46, "serviceArea": "Common", "urls": ["x"]}]',
+     ["40.92.0.0/15", "40.107.0.0/16"]),
+    # AWS ip-ranges.json
+    ('{"syncToken": "1", "prefixes": [{"ip_prefix": "3.2.34.0/26", "region": "af-south-1", "service": "AMAZON"}], '
+     '"ipv6_prefixes": [{"ipv6_prefix": "2600:1f14::/35", "region": "us-west-2", "service": "AMAZON"}]}',
+     ["3.2.34.0/26", "2600:1f14::/35"]),
+    # Google Cloud cloud.json
+    ('{"syncToken": "1", "prefixes": [{"ipv4Prefix": "34.1.208.0/20", "service": "Google Cloud", "scope": "africa-south1"},'
+     ' {"ipv6Prefix": "2600:1900:8000::/44", "service": "Google Cloud"}]}', ["34.1.208.0/20", "2600:1900:8000::/44"]),
+])
+def test_vendors_json_lists_are_read(text, expected):
+    from livefeed.core.networks import parse
+
+    found = parse(text, cls="cloud", label="Cloud", source="vendor.example")
+    assert sorted(n.cidr for n in found) == sorted(expected)
+
+
+def test_a_json_list_without_networks_is_refused():
+    from livefeed.core.model import Invalid
+    from livefeed.core.networks import parse
+
+    for bad in ('{"values": []}', '{"prefixes": [', '[{"id": 1, "urls": ["a.example"]}]'):
+        with pytest.raises(Invalid):
+            parse(bad, cls="cloud", label="Cloud", source="vendor.example")

@@ -220,6 +220,31 @@ async def test_a_person_clicking_three_links_quickly_stays_a_person_when_their_b
     assert rows == ["human"] * 7
 
 
+async def test_a_gateways_re_check_from_another_microsoft_address_and_a_headerless_script_are_scanners(server, rep, engine, clock):
+    """Safe Links clicks every link from Exchange Online Protection, then re-checks one minutes later
+    from an Azure address with a full browser's headers; the reader clicks after both."""
+    links = "".join(f'<a href="https://example.com/{n}">{n}</a>' for n in range(3))
+    async with server.client() as client:
+        sent = await send(client, rep, html=links)
+        html = copy_of(engine, sent["recipients"][0]["recipient_id"]).get_body(("html",)).get_content()
+        paths = [part.split('"')[0] for part in html.split(server.url)[1:] if part.startswith("/c/")]
+        clock.advance(seconds=20)
+        for path in paths:
+            await client.get(path, headers={"user-agent": CHROME, "x-forwarded-for": "40.107.22.45"})
+        clock.advance(minutes=4)
+        await client.get(paths[1], headers={"user-agent": CHROME, "x-forwarded-for": "20.61.4.10"})  # the re-check
+        clock.advance(minutes=10)
+        await client.get(paths[1], headers={"user-agent": CHROME, "x-forwarded-for": "89.160.20.112"})  # the reader
+    async with server.client(browser=False) as script:  # names Chrome, sends no Accept-Language
+        await script.get(paths[2], headers={"user-agent": CHROME, "x-forwarded-for": "81.2.69.142"})
+    with engine.connect() as conn:
+        rows = conn.execute(select(events.c.cls, events.c.reason).order_by(events.c.id)).all()
+    assert [r.cls for r in rows] == ["scanner"] * 4 + ["human", "scanner"]
+    assert rows[0].reason.startswith("Microsoft Exchange Online Protection")
+    assert "Re-check from a cloud network (Microsoft Azure)" in rows[3].reason
+    assert "Accept-Language" in rows[5].reason
+
+
 async def test_forward_is_marked_with_evidence(server, rep, engine, clock):
     async with server.client() as client:
         sent = await send(client, rep)

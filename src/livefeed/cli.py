@@ -44,9 +44,10 @@ app.add_typer(networks_app, name="networks")
 @networks_app.command("update")
 def networks_update(
     file: typer.FileText = typer.Argument(..., help="LiveFeed's networks CSV (cidr,class,label,source,date), or a vendor's "
-                                                     "published list: one network per line, or a CSV with the network first"),
-    cls: str = typer.Option(None, "--class", help="For a plain list: scanner (security gateways), machine, or relay "
-                                                  "(iCloud Private Relay egress)"),
+                                                     "published list: one network per line, a CSV with the network first, or "
+                                                     "Azure Service Tags / Microsoft 365 endpoints / AWS / Google Cloud JSON"),
+    cls: str = typer.Option(None, "--class", help="For a vendor's list: scanner (security gateways), machine, relay "
+                                                  "(iCloud Private Relay egress) or cloud (a cloud provider: a signal only)"),
     label: str = typer.Option(None, help="For a plain list: what the feed calls these hits (\"Proofpoint\")"),
     source: str = typer.Option(None, help="For a plain list: where it was published (a URL)"),
 ):

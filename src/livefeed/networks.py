@@ -18,10 +18,11 @@ def added_path(var_dir: Path) -> Path:
 
 
 def load(var_dir: Path | None = None) -> NetworkTable:
-    rows = parse(BUILTIN.read_text())
+    """The operator's rows first: for a network in both, their newer list is the one that names it."""
+    rows = []
     if var_dir is not None and added_path(var_dir).is_file():
         rows += parse(added_path(var_dir).read_text())
-    return NetworkTable(rows)
+    return NetworkTable(rows + parse(BUILTIN.read_text()))
 
 
 def update(var_dir: Path, text: str, *, cls: str | None = None, label: str | None = None, source: str | None = None,

@@ -324,8 +324,12 @@ class Recorder:
             quarantined=self._scanners.is_quarantined(hit.ip, agent.raw, hit.at),  # opens too: the scanner fetches the pixel
             headed=hit.kind == CLICK and self._scanners.headed(link_id=hit.target_id, ip=hit.ip, agent=agent.raw, at=hit.at),
             network=(network.cls, network.label) if network else None,
+            languages=hit.languages,
+            recheck=hit.kind == CLICK and self._scanners.rechecking(copy_id=context["id"], at=hit.at),
         )
         verdict = classify(facts)
+        if hit.kind == CLICK and verdict.cls == SCANNER:
+            self._scanners.scanned(copy_id=context["id"], at=hit.at)
         location = Location(note=verdict.location_note) if verdict.location_note else self._geo.locate(hit.ip)
         # One body shared by several recipients (sent by Gmail): different places are different
         # recipients, not a forward.
@@ -374,7 +378,7 @@ class Recorder:
             hit = hits[index]
             burst, opens = self._scanners.observe_click(copy_id=row["recipient_id"], link_id=row["link_id"], event_id=event_id,
                                                         ip=row["ip"], agent=row["user_agent"], at=hit.at,
-                                                        person=hit.gesture or hit.returning)
+                                                        person=hit.gesture or hit.returning, scanner=row["cls"] == SCANNER)
             if burst:
                 verdict = classify(Facts(kind=CLICK, agent=self._agents.describe(row["user_agent"]), ip=row["ip"], since_send=None,
                                          burst=True))

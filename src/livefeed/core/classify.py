@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 
-from .model import HUMAN, MACHINE, OPEN, PROXY, SCANNER, SELF, Agent, Verdict
+from .model import CLICK, HUMAN, MACHINE, OPEN, PROXY, SCANNER, SELF, Agent, Verdict
 
 # The user agent Gmail's prefetcher sends seconds after delivery (bird.com, gmass.co write-ups).
 GMAIL_PREFETCH_MARKERS = ("Chrome/42.0.2311.135", "Edge/12.246")
@@ -29,6 +29,13 @@ QUARANTINE = timedelta(minutes=10)
 HEAD_THEN_GET = timedelta(seconds=30)
 # Hits this soon after sending are suspicious — a signal that combines, never a verdict alone.
 EARLY = timedelta(seconds=10)
+# A click from a cloud provider's network (Azure, AWS, Google Cloud: where gateways run their
+# detonation browsers, and also where some people's virtual desktops live) on a link of a copy a
+# scanner fetched this recently is the gateway's re-check, not the reader.
+RECHECK = timedelta(minutes=30)
+# Browsers send Accept-Language with every navigation (Fetch standard; RFC 9110 §12.5.4): a click
+# whose user agent names one of these browsers but which carries none was sent by a script.
+BROWSERS = ("Chrome", "Firefox", "Edge", "Safari", "Mobile Safari", "Opera", "Samsung Internet")
 
 # Networks whose fetches are not a person (Apple's, Microsoft's Exchange Online Protection, the
 # vendors an operator adds) are data: livefeed/data/networks.csv and `livefeed networks update`
@@ -65,6 +72,8 @@ class Facts:
     quarantined: bool = False
     headed: bool = False  # the same client asked for this link with HEAD just before
     network: tuple[str, str] | None = None  # (class, label) of a known non-human network the address is in
+    languages: bool = True  # the request carried Accept-Language, as every browser's does
+    recheck: bool = False  # a scanner fetched a link of this copy within RECHECK
 
 
 def _early(f: Facts) -> bool:
@@ -77,6 +86,15 @@ def _secs(f: Facts) -> str:
 
 def _network_is(cls: str) -> Callable[[Facts], bool]:
     return lambda f: f.network is not None and f.network[0] == cls
+
+
+def _browser_without_headers(f: Facts) -> bool:
+    """A click naming a mainstream browser without the Accept-Language every browser sends."""
+    return f.kind == CLICK and not f.languages and f.agent.client.startswith(BROWSERS)
+
+
+def _cloud_click(f: Facts, sign: Callable[[Facts], bool]) -> bool:
+    return f.kind == CLICK and _network_is("cloud")(f) and sign(f)
 
 
 def _scanner_marker(f: Facts) -> bool:
@@ -104,6 +122,12 @@ RULES: tuple[Rule, ...] = (
      lambda f: f"Apple Mail Privacy Protection through iCloud Private Relay ({f.network[1]})", HIDDEN_BY_APPLE),
     (MACHINE, _network_is(MACHINE), lambda f: f.network[1], HIDDEN_BY_APPLE),  # Apple's /8 is the only machine network
     (SCANNER, _network_is(SCANNER), lambda f: f.network[1], None),
+    (SCANNER, lambda f: _cloud_click(f, lambda f: f.recheck),
+     lambda f: f"Re-check from a cloud network ({f.network[1]}) of an email a link scanner fetched minutes ago", None),
+    (SCANNER, lambda f: _cloud_click(f, lambda f: not f.languages),
+     lambda f: f"Clicked from a cloud network ({f.network[1]}) without a browser's Accept-Language", None),
+    (SCANNER, _browser_without_headers,
+     lambda f: f"Names a browser ({f.agent.client}) but sent no Accept-Language, which every browser sends", None),
     # Crawler-Detect lists "Microsoft Office" (Office's link checkers) — Outlook's own UA has it too.
     (HUMAN, lambda f: f.agent.client.startswith(MAIL_CLIENTS), lambda f: _human(f), None),
     (SCANNER, lambda f: f.agent.crawler is not None, lambda f: f"Bot or HTTP library ({f.agent.crawler})", None),
@@ -120,13 +144,15 @@ def classify(facts: Facts) -> Verdict:
     # Past the early window the time no longer matters: the same agent, address and flags
     # always give the same verdict, so it is remembered (≈ 35 µs saved a hit).
     return _classify_settled(facts.kind, facts.agent, facts.ip, facts.rep_cookie, facts.rep_ip, facts.burst, facts.quarantined,
-                             facts.network, facts.headed)
+                             facts.network, facts.headed, facts.languages, facts.recheck)
 
 
 @lru_cache(maxsize=65536)
-def _classify_settled(kind, agent, ip, rep_cookie, rep_ip, burst, quarantined, network, headed=False) -> Verdict:
+def _classify_settled(kind, agent, ip, rep_cookie, rep_ip, burst, quarantined, network, headed=False, languages=True,
+                      recheck=False) -> Verdict:
     return _classify(Facts(kind=kind, agent=agent, ip=ip, since_send=None, rep_cookie=rep_cookie, rep_ip=rep_ip,
-                           burst=burst, quarantined=quarantined, network=network, headed=headed))
+                           burst=burst, quarantined=quarantined, network=network, headed=headed, languages=languages,
+                           recheck=recheck))
 
 
 def _classify(facts: Facts) -> Verdict:
@@ -151,10 +177,22 @@ class ScannerWatch:
 
     def __init__(self, *, links: int = BURST_LINKS, window: timedelta = BURST_WINDOW, quarantine: timedelta = QUARANTINE):
         self._links, self._window, self._quarantine = links, window, quarantine
-        self._recent: dict[int, deque[tuple[datetime, int, int]]] = {}
+        self._recent: dict[int, deque[tuple[datetime, int, int, bool]]] = {}
         self._opens: dict[int, deque[tuple[datetime, str | None, str, int]]] = {}  # pixel fetches, to join a burst
         self._jailed: dict[tuple[str | None, str], datetime] = {}
         self._heads: dict[tuple[int, str | None, str], datetime] = {}  # (link, ip, agent) → when it was asked with HEAD
+        self._scanned: dict[int, datetime] = {}  # copy → when a scanner last fetched one of its links
+
+    def scanned(self, *, copy_id: int, at: datetime) -> None:
+        """A scanner fetched a link of this copy: a cloud client's click on it soon after is a re-check."""
+        self._scanned[copy_id] = max(at, self._scanned.get(copy_id, at))
+        if len(self._scanned) > 10_000:
+            for key in [k for k, seen in self._scanned.items() if at - seen > RECHECK]:
+                del self._scanned[key]
+
+    def rechecking(self, *, copy_id: int, at: datetime) -> bool:
+        seen = self._scanned.get(copy_id)
+        return seen is not None and timedelta(0) <= at - seen <= RECHECK
 
     def observe_head(self, *, link_id: int, ip: str | None, agent: str, at: datetime) -> None:
         """A HEAD request for a link (recorded nowhere else): a GET of it soon after is a checker's."""
@@ -182,24 +220,26 @@ class ScannerWatch:
         opens.append((at, ip, agent, event_id))
 
     def observe_click(self, *, copy_id: int, link_id: int, event_id: int, ip: str | None, agent: str,
-                      at: datetime, person: bool = False) -> tuple[list[int], list[int]]:
+                      at: datetime, person: bool = False, scanner: bool = False) -> tuple[list[int], list[int]]:
         """Record a click; on a burst, the event ids of the burst's clicks and of the same client's
         pixel fetches of that copy in the window (else two empty lists). A click with a person's
         signs (`person`: a user gesture, our cookie from an earlier click) never joins a burst: a
-        person clicking three links quickly stays a person."""
+        person clicking three links quickly stays a person. A click already a scanner by its own rule
+        (`scanner`: its network, say) counts towards the burst but keeps its more telling reason."""
         if person:
             return [], []
         recent = self._recent.setdefault(copy_id, deque())
         while recent and at - recent[0][0] > self._window:
             recent.popleft()
-        recent.append((at, link_id, event_id))
-        if len({link for _, link, _ in recent}) < self._links:
+        recent.append((at, link_id, event_id, scanner))
+        if len({link for _, link, _, _ in recent}) < self._links:
             self._forget_old(at)
             return [], []
         self._jailed[(ip, agent)] = at + self._quarantine
+        self.scanned(copy_id=copy_id, at=at)
         opens = [event for seen, o_ip, o_agent, event in self._opens.get(copy_id, ())
                  if o_ip == ip and o_agent == agent and at - seen <= self._window]
-        return [event for _, _, event in recent], opens
+        return [event for _, _, event, settled in recent if not settled], opens
 
     def _forget_old(self, at: datetime) -> None:
         if len(self._recent) > 10_000:

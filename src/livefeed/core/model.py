@@ -111,6 +111,7 @@ class Hit:
     # carries the cookie an earlier click of ours set. Such a click never counts towards a scanner burst.
     gesture: bool = False
     returning: bool = False
+    languages: bool = True  # it carried Accept-Language, as every browser's request does
     key: str | None = None  # set once spooled: the event's idempotency key, so a replay records it once
 
 

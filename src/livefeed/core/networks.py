@@ -7,13 +7,21 @@ from __future__ import annotations
 import csv
 import io
 import ipaddress
+import json
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 
 from .model import Invalid
 
-CLASSES = ("machine", "scanner", "relay")
+# cloud: a cloud provider's published ranges (Azure, AWS, Google Cloud) — where gateways run their
+# detonation browsers, and where some people's virtual desktops live: a signal that combines with
+# behaviour (core/classify.py), never a verdict alone.
+CLASSES = ("machine", "scanner", "relay", "cloud")
+# Where vendors' JSON lists keep their networks: Microsoft 365 endpoints ("ips"), Azure service tags
+# ("addressPrefixes"), AWS ip-ranges.json ("ip_prefix", "ipv6_prefix"), Google's cloud.json and
+# goog.json ("ipv4Prefix", "ipv6Prefix").
+JSON_KEYS = frozenset({"ips", "addressPrefixes", "ip_prefix", "ipv6_prefix", "ipv4Prefix", "ipv6Prefix"})
 FIELDS = ("cidr", "class", "label", "source", "date")
 
 
@@ -32,8 +40,11 @@ class Network:
 def parse(text: str, *, cls: str | None = None, label: str | None = None, source: str | None = None,
           today: date | None = None) -> list[Network]:
     """Rows from our CSV (with its header), or from a vendor's plain list (one CIDR or address per
-    line, or a CSV whose first column is the CIDR, as Apple's egress-ip-ranges.csv) given a class,
-    label and source. Invalid naming the line for anything else."""
+    line, or a CSV whose first column is the CIDR, as Apple's egress-ip-ranges.csv, or one of the
+    vendors' JSON files in JSON_KEYS) given a class, label and source. Invalid naming the line for
+    anything else."""
+    if text.lstrip().startswith(("{", "[")):
+        text = "\n".join(_json_networks(text))
     lines = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
     if not lines:
         raise Invalid("file", "has no networks")
@@ -64,6 +75,31 @@ def parse(text: str, *, cls: str | None = None, label: str | None = None, source
             raise Invalid("file", f"line {number}: a label and a source are required")
         found.append(Network(network, row_cls, row_label[:100], row_source[:300], row_date[:10]))
     return found
+
+
+def _json_networks(text: str) -> list[str]:
+    """Every network a vendor's JSON list names under one of JSON_KEYS, once each, in order."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise Invalid("file", f"is not valid JSON ({exc.msg}, line {exc.lineno})") from None
+    found: dict[str, None] = {}
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in JSON_KEYS:
+                    for item in value if isinstance(value, list) else [value]:
+                        if isinstance(item, str):
+                            found.setdefault(item.strip(), None)
+                elif isinstance(value, (dict, list)):
+                    stack.append(value)
+        elif isinstance(node, list):
+            stack.extend(reversed(node))
+    if not found:
+        raise Invalid("file", f"names no networks (looked for {', '.join(sorted(JSON_KEYS))})")
+    return list(found)
 
 
 class NetworkTable:

@@ -92,6 +92,7 @@ class TrackingFrontdoor:
             rep_cookie=_self_cookie(runtime.signer, headers.get(b"cookie")),
             gesture=headers.get(b"sec-fetch-user") == b"?1",  # the browser says a person activated the link
             returning=_click_cookie(runtime.signer, headers.get(b"cookie"), self._clock()),
+            languages=b"accept-language" in headers,
         )
 
     async def _pixel(self, scope, send, rest: str) -> None:
