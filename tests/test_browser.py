@@ -1,6 +1,7 @@
 """The Live Feed window in a real Chromium (Debian's), driven by Playwright."""
 
 import shutil
+from email import message_from_string, policy
 
 import pytest
 from playwright.async_api import expect
@@ -8,7 +9,7 @@ from sqlalchemy import select
 
 from livefeed import actions
 from livefeed.core.model import OPEN, Hit
-from livefeed.db.tables import recipients
+from livefeed.db.tables import outbox, recipients
 from livefeed.runtime import Runtime
 from livefeed.web.pages import signin_url
 
@@ -86,6 +87,30 @@ async def test_repeats_coalesce_and_machine_hits_are_greyed_behind_a_toggle(brow
     assert await machine.is_visible()
     assert "Apple Mail Privacy Protection" in await machine.inner_text()
     assert "Location hidden by Apple" in await machine.inner_text()
+
+
+async def test_a_click_shown_as_a_person_turns_grey_when_a_burst_reveals_the_scanner(browser, server, rep, clock, engine):
+    """live.js applies the `revise` frame: the row already on screen changes class and reason."""
+    links = "".join(f'<a href="https://example.com/{n}">{n}</a>' for n in range(3))
+    async with server.client() as client:
+        sent = await send(client, rep, html=links)
+        with engine.connect() as conn:
+            raw = conn.execute(select(outbox.c.raw).where(outbox.c.recipient_id == sent["recipients"][0]["recipient_id"])).scalar()
+        html = message_from_string(raw, policy=policy.default).get_body(("html",)).get_content()
+        paths = [part.split('"')[0] for part in html.split(server.url)[1:] if part.startswith("/c/")]
+        page, _ = await open_window(browser, server, rep, clock)
+        clock.advance(hours=1)
+        scanner = {"user-agent": CHROME, "x-forwarded-for": "81.2.69.142"}
+        await client.get(paths[0], headers=scanner)
+        await expect(page.locator("#feed .row").first).to_have_attribute("data-class", "human")
+        first_click = (await page.locator("#feed .row").first.get_attribute("data-ids")).split()[0]
+        row = page.locator(f'#feed .row[data-ids~="{first_click}"]')  # that row, however many arrive above it
+        for path in paths[1:]:
+            await client.get(path, headers=scanner)
+        await expect(row).to_have_attribute("data-class", "scanner")
+    await page.wait_for_function("document.querySelector('#machine-count').textContent !== '0'")
+    await page.check("#show-machine")
+    assert "within 2 s" in await row.locator(".why").inner_text()
 
 
 async def test_hostile_subject_shows_as_text_and_fires_nothing(browser, server, rep, clock):

@@ -257,7 +257,7 @@ def test_a_scanner_re_check_is_remembered_per_copy_for_thirty_minutes():
 def test_vendors_json_lists_are_read(text, expected):
     from livefeed.core.networks import parse
 
-    found = parse(text, cls="cloud", label="Cloud", source="vendor.example")
+    found = parse(text, cls="cloud", label="Cloud", source="vendor.example", today=T0.date())
     assert sorted(n.cidr for n in found) == sorted(expected)
 
 
@@ -267,4 +267,4 @@ def test_a_json_list_without_networks_is_refused():
 
     for bad in ('{"values": []}', '{"prefixes": [', '[{"id": 1, "urls": ["a.example"]}]'):
         with pytest.raises(Invalid):
-            parse(bad, cls="cloud", label="Cloud", source="vendor.example")
+            parse(bad, cls="cloud", label="Cloud", source="vendor.example", today=T0.date())

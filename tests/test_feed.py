@@ -4,7 +4,10 @@ import pytest
 import asyncio
 import json
 
+from sqlalchemy import select
+
 from livefeed.core.model import OPEN, Hit
+from livefeed.db.tables import events
 from livefeed.live.hub import MemoryHub, Message
 
 from .conftest import LiveServer, SseReader, make_rep, pixel_path, ready_stream, send
@@ -90,15 +93,19 @@ async def test_stream_replays_what_was_missed_without_gap_or_duplicate(server, r
     assert seen == list(range(first + 1, first + 6))
 
 
-async def test_stream_backlog_sends_recent_events_oldest_first(server, rep):
+async def test_stream_backlog_sends_the_newest_events_oldest_first(server, rep, engine):
     async with server.client() as client:
         sent = await send(client, rep)
-        for _ in range(3):
+        for _ in range(4):
             await open_email(client, server, sent["recipients"][0]["recipient_id"])
         async with client.stream("GET", "/api/v1/feed/stream?backlog=2", headers=rep.headers) as response:
             reader = SseReader(response)
             ids = [int((await reader.next_event("hit"))["id"]) for _ in range(2)]
-    assert ids[0] < ids[1] and ids[1] - ids[0] == 1
+            ready = await reader.next()
+    with engine.connect() as conn:
+        stored = conn.execute(select(events.c.id).where(events.c.kind == "open").order_by(events.c.id)).scalars().all()
+    assert len(stored) == 4 and ids == stored[-2:]  # the newest two, the older of them first
+    assert ready["event"] == "ready"
 
 
 async def test_stream_sends_heartbeats_when_idle(settings, clock, rep):

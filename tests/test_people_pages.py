@@ -91,8 +91,12 @@ async def test_a_rep_cannot_see_the_team_timeline(server, rep, engine, clock):
     async with server.client() as client:
         await sign_in(client, email=olga.email, password="another password")
         paul_id = (await client.get("/api/v1/people?q=paul")).json()["people"][0]["id"]
-        page = (await client.get(f"/app/people/{paul_id}?team=1")).text
+        response = await client.get(f"/app/people/{paul_id}?team=1")
+        own = (await client.get(f"/app/people/{paul_id}")).text
+    page = response.text
+    assert response.status_code == 200 and "paul@prospect.test" in page  # her own view of Paul, not an error
     assert "Rita&#39;s pricing" not in page and "the whole team" not in page
+    assert page == own  # the parameter is ignored for a rep
 
 
 async def test_the_people_page_finds_last_names_and_any_word_of_a_company(server, rep):

@@ -1,5 +1,7 @@
 """The public tracking endpoints: the pixel, the click redirect, client addresses."""
 
+import json
+
 import pytest
 from email import message_from_string, policy
 
@@ -8,7 +10,7 @@ from sqlalchemy import func, select
 from livefeed.core import tokens
 from livefeed.db.tables import events, outbox
 
-from .conftest import LiveServer, send
+from .conftest import LiveServer, ready_stream, send
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -151,6 +153,25 @@ async def test_scanner_burst_revises_the_earlier_clicks(server, rep, engine, clo
         rows = conn.execute(select(events.c.cls, events.c.reason).order_by(events.c.id)).all()
     assert [r.cls for r in rows] == ["scanner"] * 4
     assert "within 2 s" in rows[0].reason and "scanner seen minutes ago" in rows[3].reason
+
+
+async def test_a_burst_reaches_an_open_stream_as_a_revise_frame(server, rep, engine, clock):
+    """Both hubs (in-process on SQLite, LISTEN/NOTIFY on PostgreSQL) carry the revised verdict live."""
+    links = "".join(f'<a href="https://example.com/{n}">{n}</a>' for n in range(3))
+    async with server.client() as client:
+        sent = await send(client, rep, html=links)
+        html = copy_of(engine, sent["recipients"][0]["recipient_id"]).get_body(("html",)).get_content()
+        paths = [part.split('"')[0] for part in html.split(server.url)[1:] if part.startswith("/c/")]
+        clock.advance(hours=1)
+        async with ready_stream(client, rep.headers, "/api/v1/feed/stream?backlog=0") as reader:
+            first = await client.get(paths[0], headers={"user-agent": CHROME, "x-forwarded-for": "81.2.69.142"})
+            first_hit = await reader.next_event("hit")
+            for path in paths[1:]:
+                await client.get(path, headers={"user-agent": CHROME, "x-forwarded-for": "81.2.69.142"})
+            revised = json.loads((await reader.next_event("revise"))["data"])
+    assert first.status_code == 302 and json.loads(first_hit["data"])["class"] == "human"
+    assert int(first_hit["id"]) in revised["ids"]
+    assert revised["class"] == "scanner" and "within 2 s" in revised["reason"]
 
 
 async def test_the_scanners_pixel_fetches_around_its_burst_are_the_scanner_too(server, rep, engine, clock):

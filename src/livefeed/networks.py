@@ -29,7 +29,7 @@ def update(var_dir: Path, text: str, *, cls: str | None = None, label: str | Non
            today: date | None = None) -> tuple[int, int]:
     """Add a vendor's networks (Invalid naming the problem, nothing written); rows with the same
     label as the new ones are replaced. (how many added, how many replaced)."""
-    new = parse(text, cls=cls, label=label, source=source, today=today)
+    new = parse(text, cls=cls, label=label, source=source, today=today or date.today())
     path = added_path(var_dir)
     old = parse(path.read_text()) if path.is_file() else []
     labels = {n.label for n in new}

@@ -55,7 +55,7 @@ def parse(text: str, *, cls: str | None = None, label: str | None = None, source
     if cls is not None and cls not in CLASSES:
         raise Invalid("class", f"must be one of {', '.join(CLASSES)}")
     found: list[Network] = []
-    stamp = (today or date.today()).isoformat()
+    stamp = today.isoformat() if today else ""  # the shell passes the day a plain list is added
     for number, row in enumerate(csv.reader(io.StringIO("\n".join(lines[1:] if ours else lines))), start=2 if ours else 1):
         if not row:
             continue
@@ -64,6 +64,8 @@ def parse(text: str, *, cls: str | None = None, label: str | None = None, source
                 raise Invalid("file", f"line {number}: expected {len(FIELDS)} columns, found {len(row)}")
             cidr, row_cls, row_label, row_source, row_date = (v.strip() for v in row)
         else:
+            if not stamp:
+                raise ValueError("a plain list needs today's date")
             cidr, row_cls, row_label, row_source, row_date = row[0].strip(), cls, label, source, stamp
         try:
             network = str(ipaddress.ip_network(cidr, strict=False))
