@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install bench clean extension
+.PHONY: run test lint install bench clean extension
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,13 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(ARGS)
+
+# ruff: the lint rules and the format in pyproject.toml (`make lint ARGS=--fix` repairs what it
+# can); mypy: the type check over the packages pyproject.toml lists.
+lint: $(STAMP)
+	$(BIN)/ruff check $(ARGS) src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
 
 # The browser extension (Gmail button and toolbar), packed for "Load unpacked" or the Web Store.
 extension:

@@ -50,8 +50,12 @@ class Workspace:
     def __init__(self, database_url: str | None = None):
         self.dir = Path(tempfile.mkdtemp(prefix="livefeed-bench-"))
         self.database_url = database_url or f"sqlite:///{self.dir / 'livefeed.db'}"
-        self.env = {**os.environ, "LIVEFEED_VAR_DIR": str(self.dir), "LIVEFEED_DATABASE_URL": self.database_url,
-                    "LIVEFEED_SECRET_KEY": SECRET}
+        self.env = {
+            **os.environ,
+            "LIVEFEED_VAR_DIR": str(self.dir),
+            "LIVEFEED_DATABASE_URL": self.database_url,
+            "LIVEFEED_SECRET_KEY": SECRET,
+        }
 
     def prepare(self, *, reps: int, recipients_per_rep: int, links: int = 1) -> dict:
         """Create reps with tokens and one email each; return their tokens and tracking paths."""
@@ -63,12 +67,13 @@ class Workspace:
 
         from livefeed import actions
         from livefeed.core import tokens
+        from livefeed.core.secrets import new_secret, secret_hash
         from livefeed.db import migrate
         from livefeed.db.engine import make_engine
-        from livefeed.db.tables import api_tokens, links as links_table, now_utc, users
+        from livefeed.db.tables import api_tokens, now_utc, users
+        from livefeed.db.tables import links as links_table
         from livefeed.runtime import Runtime
         from livefeed.settings import from_env
-        from livefeed.core.secrets import new_secret, secret_hash
 
         settings = from_env(self.env, public_url="http://127.0.0.1")
         engine = make_engine(settings.database_url)
@@ -76,17 +81,32 @@ class Workspace:
         now = now_utc()
         with engine.begin() as conn:
             workspace_id = actions.ensure_workspace(conn, "Bench", now=now)
-            conn.execute(insert(users), [{"workspace_id": workspace_id, "email": f"rep{n}@bench.test", "name": f"Rep {n}",
-                                          "timezone": "UTC", "created_at": now} for n in range(reps)])
+            conn.execute(
+                insert(users),
+                [
+                    {
+                        "workspace_id": workspace_id,
+                        "email": f"rep{n}@bench.test",
+                        "name": f"Rep {n}",
+                        "timezone": "UTC",
+                        "created_at": now,
+                    }
+                    for n in range(reps)
+                ],
+            )
             rows = conn.execute(select(users).order_by(users.c.id)).mappings().all()
             secrets = [new_secret("lf_") for _ in rows]
-            conn.execute(insert(api_tokens), [{"user_id": r["id"], "token_hash": secret_hash(s), "created_at": now} for r, s in zip(rows, secrets)])
+            conn.execute(
+                insert(api_tokens),
+                [{"user_id": r["id"], "token_hash": secret_hash(s), "created_at": now} for r, s in zip(rows, secrets)],
+            )
         runtime = await Runtime.start(settings, engine=engine)
         html = "".join(f'<a href="https://example.com/{n}">link {n}</a>' for n in range(links))
         opens, clicks, person_ids = [], [], []
-        for user, token in zip(rows, secrets):
-            draft = actions.validate_draft(to=[f"p{user['id']}x{n}@prospect.test" for n in range(per_rep)], cc=[], subject="Bench",
-                                           html=html, text=None)
+        for user, _token in zip(rows, secrets):
+            draft = actions.validate_draft(
+                to=[f"p{user['id']}x{n}@prospect.test" for n in range(per_rep)], cc=[], subject="Bench", html=html, text=None
+            )
             sent = await runtime.sender.send_email(user, draft)
             for recipient in sent.recipients:
                 opens.append(f"/o/{runtime.signer.sign(tokens.OPEN, recipient['recipient_id'])}.gif")
@@ -95,7 +115,13 @@ class Workspace:
             for link_id in conn.execute(select(links_table.c.id)).scalars():
                 clicks.append(f"/c/{runtime.signer.sign(tokens.CLICK, link_id)}")
         await runtime.stop()
-        return {"tokens": secrets, "user_ids": [r["id"] for r in rows], "opens": opens, "clicks": clicks, "person_ids": person_ids}
+        return {
+            "tokens": secrets,
+            "user_ids": [r["id"] for r in rows],
+            "opens": opens,
+            "clicks": clicks,
+            "person_ids": person_ids,
+        }
 
     def cleanup(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -154,12 +180,21 @@ class Process:
 
 
 def livefeed_server(workspace: Workspace, port: int, *extra: str) -> Process:
-    args = [str(Path(PYTHON).with_name("livefeed")), "serve", "--port", str(port), "--log-level", "info", "--no-access-log", *extra]
+    args = [
+        str(Path(PYTHON).with_name("livefeed")),
+        "serve",
+        "--port",
+        str(port),
+        "--log-level",
+        "info",
+        "--no-access-log",
+        *extra,
+    ]
     return Process(args, env={**workspace.env, "LIVEFEED_PUBLIC_URL": f"http://127.0.0.1:{port}"}, port=port)
 
 
 def machine() -> str:
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
     return f"{os.cpu_count()} cores, {cpu}, Python {sys.version.split()[0]}"
 
 
@@ -177,10 +212,12 @@ class SseClient:
         self.reader, self.writer = reader, writer
 
     @classmethod
-    async def connect(cls, port: int, token: str, query: str = "") -> "SseClient":
+    async def connect(cls, port: int, token: str, query: str = "") -> SseClient:
         reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 20)
-        writer.write(f"GET /api/v1/feed/stream{query} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
-                     f"Accept: text/event-stream\r\n\r\n".encode())
+        writer.write(
+            f"GET /api/v1/feed/stream{query} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
+            f"Accept: text/event-stream\r\n\r\n".encode()
+        )
         head = await reader.readuntil(b"\r\n\r\n")
         if b" 200 " not in head.split(b"\r\n", 1)[0]:
             raise RuntimeError(head.decode(errors="replace"))
@@ -211,7 +248,7 @@ class SseClient:
             chunk = await self.reader.read(65536)
             if not chunk:
                 return False
-            seen = seen[-len(marker):] + chunk
+            seen = seen[-len(marker) :] + chunk
         return True
 
     def close(self) -> None:

@@ -51,11 +51,15 @@ class Report:
         return not (self.lost or self.duplicated or self.phantoms)
 
     def line(self, name: str) -> str:
-        return (f"{name}: {self.cycles} kill cycles, {self.sent} requests sent, {self.acked} acknowledged, "
-                f"{self.stored} stored; lost {len(self.lost)}, duplicated {len(self.duplicated)}, phantom {len(self.phantoms)}")
+        return (
+            f"{name}: {self.cycles} kill cycles, {self.sent} requests sent, {self.acked} acknowledged, "
+            f"{self.stored} stored; lost {len(self.lost)}, duplicated {len(self.duplicated)}, phantom {len(self.phantoms)}"
+        )
 
 
-async def fire(port: int, token: str, opens: list[str], clicks: list[str], ledger: Ledger, cycle: int, stop: asyncio.Event) -> None:
+async def fire(
+    port: int, token: str, opens: list[str], clicks: list[str], ledger: Ledger, cycle: int, stop: asyncio.Event
+) -> None:
     counter = 0
 
     async def worker(number: int) -> None:
@@ -67,8 +71,11 @@ async def fire(port: int, token: str, opens: list[str], clicks: list[str], ledge
             ledger.sent.add(marker)
             try:
                 if choice == 4:
-                    response = await client.post("/api/v1/emails", headers={"authorization": f"Bearer {token}"},
-                                                 json={"to": ["crash@prospect.test"], "subject": marker, "text": "x"})
+                    response = await client.post(
+                        "/api/v1/emails",
+                        headers={"authorization": f"Bearer {token}"},
+                        json={"to": ["crash@prospect.test"], "subject": marker, "text": "x"},
+                    )
                     ok = response.status_code == 201
                 else:
                     path = random.choice(clicks if choice == 3 else opens)
@@ -81,8 +88,9 @@ async def fire(port: int, token: str, opens: list[str], clicks: list[str], ledge
                 ledger.acked.add(marker)
 
     # One client for all workers: building one costs ≈ 50 ms (TLS context), longer than a cycle's load.
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=3,
-                                 limits=httpx.Limits(max_connections=CONCURRENCY)) as client:
+    async with httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{port}", timeout=3, limits=httpx.Limits(max_connections=CONCURRENCY)
+    ) as client:
         await asyncio.gather(*(worker(n) for n in range(CONCURRENCY)))
 
 
@@ -106,7 +114,7 @@ def run_cycles(workspace: Workspace, data: dict, cycles: int, *, seed: int = 1) 
         server = livefeed_server(workspace, port)
         stop = asyncio.Event()
 
-        async def cycle_run():
+        async def cycle_run(port=port, server=server, stop=stop, cycle=cycle):
             task = asyncio.create_task(fire(port, token, data["opens"], data["clicks"], ledger, cycle, stop))
             await asyncio.sleep(rng.uniform(0.2, 1.2))
             server.stop(signal.SIGKILL)  # mid-flight: requests are being written and committed

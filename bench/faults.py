@@ -29,8 +29,9 @@ from sqlalchemy import create_engine, text
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
-from common import Workspace, drop_database, free_port, livefeed_server, machine, postgres_workspace  # noqa: E402
 from tests.faults import Unpluggable, fill, small_disk  # noqa: E402
+
+from common import Workspace, drop_database, free_port, livefeed_server, machine, postgres_workspace  # noqa: E402
 
 WORKERS = 8
 PAUSE = 0.01  # per worker between requests: a steady few hundred requests a second in all
@@ -54,11 +55,18 @@ async def load(port: int, token: str, data: dict, tally: Tally, stop: asyncio.Ev
             tally.sent.add(marker)
             try:
                 if counter % 10 == 0:
-                    response = await client.post("/api/v1/emails", headers={"authorization": f"Bearer {token}"},
-                                                 json={"to": ["fault@prospect.test"], "subject": marker, "text": "x"})
+                    response = await client.post(
+                        "/api/v1/emails",
+                        headers={"authorization": f"Bearer {token}"},
+                        json={"to": ["fault@prospect.test"], "subject": marker, "text": "x"},
+                    )
                     ok = response.status_code in (201, 202)
                 else:
-                    path = data["clicks"][counter % len(data["clicks"])] if counter % 4 == 0 else data["opens"][counter % len(data["opens"])]
+                    path = (
+                        data["clicks"][counter % len(data["clicks"])]
+                        if counter % 4 == 0
+                        else data["opens"][counter % len(data["opens"])]
+                    )
                     response = await client.get(path, headers={"user-agent": f"Mozilla/5.0 {marker}"})
                     ok = response.status_code in (200, 302)
                 tally.answers[(phase[0], response.status_code)] += 1
@@ -155,10 +163,13 @@ async def under_load(backend: str, workspace: Workspace, data: dict, real_url: s
     after = {str(k[1]): v for k, v in tally.answers.items() if k[0] == "after"}
     odd = {f"{k[0]} {k[1]}": v for k, v in tally.answers.items() if k[1] not in (200, 201, 202, 302, 503)}
     errors = sum(odd.values())
-    return (f"{backend}: {outage:.0f} s outage; {len(tally.sent)} requests sent, {len(tally.acked)} acknowledged, "
-            f"{sum(v for k, v in tally.answers.items() if k[1] == 503)} answered 503, {errors} other errors, {len(found)} stored; "
-            f"lost {len(lost)}, duplicated {len(duplicated)}, phantom {len(phantoms)}; spool drained {drain:.1f} s after; "
-            f"answers during the outage: {dict(sorted(during.items()))}, after it: {dict(sorted(after.items()))}" + (f"; other answers: {odd}" if odd else ""))
+    return (
+        f"{backend}: {outage:.0f} s outage; {len(tally.sent)} requests sent, {len(tally.acked)} acknowledged, "
+        f"{sum(v for k, v in tally.answers.items() if k[1] == 503)} answered 503, {errors} other errors, {len(found)} stored; "
+        f"lost {len(lost)}, duplicated {len(duplicated)}, phantom {len(phantoms)}; spool drained {drain:.1f} s after; "
+        f"answers during the outage: {dict(sorted(during.items()))}, after it: {dict(sorted(after.items()))}"
+        + (f"; other answers: {odd}" if odd else "")
+    )
 
 
 def main() -> None:

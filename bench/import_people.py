@@ -29,8 +29,10 @@ def write_files(directory: Path, rows: int) -> tuple[Path, Path]:
         with path.open("w") as out:
             out.write(HEADER)
             for n, score in enumerate(scores):
-                out.write(f"person{n}@company{n % 5000}.test,First{n},Last{n},VP Sales,Company {n % 5000},"
-                          f"+1 415 555 {n % 10000:04d},https://www.linkedin.com/in/person{n},rep@bench.test,{score + bump}\n")
+                out.write(
+                    f"person{n}@company{n % 5000}.test,First{n},Last{n},VP Sales,Company {n % 5000},"
+                    f"+1 415 555 {n % 10000:04d},https://www.linkedin.com/in/person{n},rep@bench.test,{score + bump}\n"
+                )
     return first, second
 
 

@@ -36,14 +36,16 @@ def prepare(workspace: Workspace, data: dict) -> dict:
     from livefeed.core.secrets import new_secret, secret_hash
     from livefeed.core.tokens import TokenSigner
     from livefeed.db.engine import make_engine
-    from livefeed.db.tables import now_utc, people, recipients, emails, workspaces
+    from livefeed.db.tables import emails, now_utc, people, recipients, workspaces
 
     engine = make_engine(workspace.database_url)
     secret = new_secret("lfwh_")
     with engine.begin() as conn:
         conn.execute(update(workspaces).values(site_origins=SITE, marketo_hook_secret_hash=secret_hash(secret)))
         key, workspace_id = conn.execute(select(workspaces.c.site_key, workspaces.c.id)).one()
-        owners = conn.execute(select(recipients.c.person_id, emails.c.user_id).join(emails, emails.c.id == recipients.c.email_id)).all()
+        owners = conn.execute(
+            select(recipients.c.person_id, emails.c.user_id).join(emails, emails.c.id == recipients.c.email_id)
+        ).all()
         for person_id, user_id in owners:
             conn.execute(update(people).where(people.c.id == person_id).values(owner_id=user_id))
         emails_ = list(conn.execute(select(people.c.email).order_by(people.c.id)).scalars())
@@ -62,24 +64,39 @@ def post_script(kind: str, setup: dict) -> Path:
     ids = ",".join(json.dumps(i) for i in setup["identities"])
     visitors = ",".join(json.dumps(v) for v in setup["visitors"])
     if kind == "hook":
-        path, headers = f"/hooks/marketo/{setup['key']}", f"['Content-Type'] = 'application/json', ['X-LiveFeed-Secret'] = '{setup['secret']}'"
-        body = ('\'{"type":"interesting_moment","moment_type":"Web","description":"Viewed pricing","activity_id":"\' .. tid .. "-" .. n .. '
-                '\'","lead":{"email":"\' .. emails[n % #emails + 1] .. \'"}}\'')
+        path, headers = (
+            f"/hooks/marketo/{setup['key']}",
+            f"['Content-Type'] = 'application/json', ['X-LiveFeed-Secret'] = '{setup['secret']}'",
+        )
+        body = (
+            '\'{"type":"interesting_moment","moment_type":"Web","description":"Viewed pricing","activity_id":"\' .. tid .. "-" .. n .. '
+            '\'","lead":{"email":"\' .. emails[n % #emails + 1] .. \'"}}\''
+        )
     else:
-        path, headers = f"/w/b?s={setup['key']}", f"['Content-Type'] = 'text/plain;charset=UTF-8', ['Origin'] = '{SITE}', ['User-Agent'] = '{UA}'"
-        body = ('\'{"v":"\' .. visitors[n % 1000 + 1] .. \'","u":"' + SITE + '/page/\' .. n % 50 .. \'","t":"Page","r":""\' '
-                '.. (n % 1000 < 100 and (\',"i":"\' .. ids[n % 100 + 1] .. \'"\') or "") .. \'}\'')
+        path, headers = (
+            f"/w/b?s={setup['key']}",
+            f"['Content-Type'] = 'text/plain;charset=UTF-8', ['Origin'] = '{SITE}', ['User-Agent'] = '{UA}'",
+        )
+        body = (
+            '\'{"v":"\' .. visitors[n % 1000 + 1] .. \'","u":"' + SITE + '/page/\' .. n % 50 .. \'","t":"Page","r":""\' '
+            ".. (n % 1000 < 100 and (',\"i\":\"' .. ids[n % 100 + 1] .. '\"') or \"\") .. '}'"
+        )
     script = Path(tempfile.mkstemp(suffix=".lua")[1])
     script.write_text(
         f"emails = {{{emails}}}\nids = {{{ids}}}\nvisitors = {{{visitors}}}\nn = 0\ntid = 0\nlocal threads = 0\n"
         "setup = function(thread) threads = threads + 1; thread:set('tid', threads) end\n"
-        f"request = function()\n  n = n + 1\n  return wrk.format('POST', '{path}', {{{headers}}}, {body})\nend\n")
+        f"request = function()\n  n = n + 1\n  return wrk.format('POST', '{path}', {{{headers}}}, {body})\nend\n"
+    )
     return script
 
 
 def wrk_post(port: int, script: Path, *, seconds: int, connections: int) -> tuple[float, float, int]:
-    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), f"http://127.0.0.1:{port}"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), f"http://127.0.0.1:{port}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", out)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -102,9 +119,13 @@ def main() -> None:
     results: dict[str, list] = {"open pixel (baseline)": [], "Marketo webhook": [], "website beacon": []}
     try:
         for round_no in range(args.runs):
-            results["open pixel (baseline)"].append((*wrk(port, paths=data["opens"], seconds=args.seconds, connections=args.connections), 0))
+            results["open pixel (baseline)"].append(
+                (*wrk(port, paths=data["opens"], seconds=args.seconds, connections=args.connections), 0)
+            )
             results["Marketo webhook"].append(wrk_post(port, scripts["hook"], seconds=args.seconds, connections=args.connections))
-            results["website beacon"].append(wrk_post(port, scripts["beacon"], seconds=args.seconds, connections=args.connections))
+            results["website beacon"].append(
+                wrk_post(port, scripts["beacon"], seconds=args.seconds, connections=args.connections)
+            )
             for name, runs in results.items():
                 rps, p99, errors = runs[-1]
                 print(f"round {round_no + 1} {name}: {rps:,.0f} req/s, p99 {p99:.2f} ms, non-2xx {errors}", flush=True)
@@ -121,7 +142,9 @@ def main() -> None:
     print("| --- | ---: | ---: | ---: | ---: |")
     for name, runs in results.items():
         rps = median([r for r, _, _ in runs])
-        print(f"| {name} | {rps:,.0f} | {rps / base:.2f} | {median([p for _, p, _ in runs]):.2f} ms | {sum(e for _, _, e in runs)} |")
+        print(
+            f"| {name} | {rps:,.0f} | {rps / base:.2f} | {median([p for _, p, _ in runs]):.2f} ms | {sum(e for _, _, e in runs)} |"
+        )
     print(f"\nstored: events {stored}, page views {views}")
 
 

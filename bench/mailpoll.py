@@ -16,7 +16,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -24,17 +24,17 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE.parent / "src"))
 
 from sqlalchemy import insert  # noqa: E402
+from tests.mail_apis import MailApiStandIn  # noqa: E402
+from tests.oidc_provider import OpenIdStandIn  # noqa: E402
 
 from livefeed import actions  # noqa: E402
 from livefeed.actions.connections import connection_vault  # noqa: E402
 from livefeed.db import migrate  # noqa: E402
 from livefeed.db.engine import make_engine  # noqa: E402
 from livefeed.db.tables import mail_connections  # noqa: E402
-from livefeed.integrations.mailpoll import MailPoller, PollTiming  # noqa: E402
+from livefeed.edge.mailpoll import MailPoller, PollTiming  # noqa: E402
 from livefeed.runtime import Runtime  # noqa: E402
 from livefeed.settings import OidcSettings, Settings  # noqa: E402
-from tests.mail_apis import MailApiStandIn  # noqa: E402
-from tests.oidc_provider import OpenIdStandIn  # noqa: E402
 
 SECRET = b"bench-secret-key-0123456789abcdef-0123456789"
 
@@ -52,7 +52,7 @@ class Slow:
 
 
 async def measure(reps: int, latency: float, concurrency: int, runs: int) -> list[float]:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     folder = Path(tempfile.mkdtemp(prefix="livefeed-poll-"))
     url = f"sqlite:///{folder / 'livefeed.db'}"
     engine = make_engine(url)
@@ -69,13 +69,29 @@ async def measure(reps: int, latency: float, concurrency: int, runs: int) -> lis
                 user_id = actions.add_user(engine, email=f"rep{n}@bench.test", name=f"Rep {n}", timezone="UTC", now=now)
                 token = f"rt-bench-{n}"
                 google.refresh_tokens[token] = "openid email"
-                rows.append({"user_id": user_id, "workspace_id": 1, "provider": "google", "address": f"rep{n}@bench.test",
-                             "secret": vault.seal(token), "token_endpoint": f"{google.url}/token", "status": "connected",
-                             "created_at": now, "updated_at": now})
+                rows.append(
+                    {
+                        "user_id": user_id,
+                        "workspace_id": 1,
+                        "provider": "google",
+                        "address": f"rep{n}@bench.test",
+                        "secret": vault.seal(token),
+                        "token_endpoint": f"{google.url}/token",
+                        "status": "connected",
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                )
             with engine.begin() as conn:
                 conn.execute(insert(mail_connections), rows)
-            settings = Settings(database_url=url, public_url="http://bench.test", secret_key=SECRET, var_dir=folder,
-                                google=OidcSettings("bench", "s", google.discovery_url), gmail_api_url=gmail.url)
+            settings = Settings(
+                database_url=url,
+                public_url="http://bench.test",
+                secret_key=SECRET,
+                var_dir=folder,
+                google=OidcSettings("bench", "s", google.discovery_url),
+                gmail_api_url=gmail.url,
+            )
             rt = await Runtime.start(settings, clock=clock, engine=engine)
             try:
                 poller = MailPoller(rt, timing=PollTiming(concurrency=concurrency))
@@ -101,9 +117,12 @@ def main() -> None:
     for concurrency in args.concurrency:
         durations = asyncio.run(measure(args.reps, args.latency, concurrency, args.runs))
         median = statistics.median(durations)
-        print(f"{args.reps} reps, {args.latency * 1000:.0f} ms a request, {concurrency} at a time: steady round median "
-              f"{median:.2f} s (runs: {', '.join(f'{d:.2f}' for d in durations)}); "
-              f"{int(args.reps * 10 / median)} reps fit in 10 s", flush=True)
+        print(
+            f"{args.reps} reps, {args.latency * 1000:.0f} ms a request, {concurrency} at a time: steady round median "
+            f"{median:.2f} s (runs: {', '.join(f'{d:.2f}' for d in durations)}); "
+            f"{int(args.reps * 10 / median)} reps fit in 10 s",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

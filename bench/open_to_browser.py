@@ -18,8 +18,18 @@ import time
 
 import uvloop
 
-from common import (HttpClient, SseClient, Workspace, drop_database, free_port, livefeed_server, machine, median, percentile,
-                    postgres_workspace)
+from common import (
+    HttpClient,
+    SseClient,
+    Workspace,
+    drop_database,
+    free_port,
+    livefeed_server,
+    machine,
+    median,
+    percentile,
+    postgres_workspace,
+)
 
 
 async def run(port: int, data: dict, rate: int, seconds: float) -> dict:
@@ -48,7 +58,7 @@ async def run(port: int, data: dict, rate: int, seconds: float) -> dict:
             await client.get(path)
 
     workers = [asyncio.create_task(worker(c)) for c in clients]
-    for index, path in enumerate(opens):
+    for index in range(len(opens)):
         person_of[index] = data["person_ids"][index]
     interval = 1 / rate
     start = time.perf_counter()
@@ -67,8 +77,13 @@ async def run(port: int, data: dict, rate: int, seconds: float) -> dict:
     for stream in streams:
         stream.close()
     achieved = sent / seconds
-    return {"sent": sent, "rate": achieved, "received": len(latencies),
-            "p50": percentile(latencies, 50) * 1000, "p99": percentile(latencies, 99) * 1000}
+    return {
+        "sent": sent,
+        "rate": achieved,
+        "received": len(latencies),
+        "p50": percentile(latencies, 50) * 1000,
+        "p99": percentile(latencies, 99) * 1000,
+    }
 
 
 def main() -> None:
@@ -93,8 +108,11 @@ def main() -> None:
             for name, _, data, port, _ in running:
                 r = uvloop.run(run(port, data, args.rate, args.seconds))
                 results[name].append(r)
-                print(f"run {n + 1} {name}: {r['sent']} opens at {r['rate']:.0f}/s, {r['received']} received; "
-                      f"p50 {r['p50']:.1f} ms, p99 {r['p99']:.1f} ms", flush=True)
+                print(
+                    f"run {n + 1} {name}: {r['sent']} opens at {r['rate']:.0f}/s, {r['received']} received; "
+                    f"p50 {r['p50']:.1f} ms, p99 {r['p99']:.1f} ms",
+                    flush=True,
+                )
     finally:
         for _, workspace, _, _, server in running:
             server.stop()
@@ -104,8 +122,10 @@ def main() -> None:
     print("| setup | p50 | p99 | received / sent |")
     print("| --- | ---: | ---: | ---: |")
     for name, runs in results.items():
-        print(f"| {name} | {median([r['p50'] for r in runs]):.1f} ms | {median([r['p99'] for r in runs]):.1f} ms | "
-              f"{sum(r['received'] for r in runs)} / {sum(r['sent'] for r in runs)} |")
+        print(
+            f"| {name} | {median([r['p50'] for r in runs]):.1f} ms | {median([r['p99'] for r in runs]):.1f} ms | "
+            f"{sum(r['received'] for r in runs)} / {sum(r['sent'] for r in runs)} |"
+        )
 
 
 if __name__ == "__main__":

@@ -35,14 +35,16 @@ def start_nginx(port: int) -> Process:
     (root / "o").mkdir()
     (root / "o" / "x.gif").write_bytes(GIF)
     conf = root / "nginx.conf"
-    conf.write_text(textwrap.dedent(f"""
+    conf.write_text(
+        textwrap.dedent(f"""
         worker_processes auto; daemon off; pid {root}/nginx.pid; error_log {root}/error.log;
         events {{ worker_connections 4096; }}
         http {{ access_log off; client_body_temp_path {root}; proxy_temp_path {root}; fastcgi_temp_path {root};
                 uwsgi_temp_path {root}; scgi_temp_path {root};
                 server {{ listen 127.0.0.1:{port}; root {root};
                           location /o/ {{ default_type image/gif; add_header Cache-Control no-store; }} }} }}
-    """))
+    """)
+    )
     return Process([shutil.which("nginx"), "-c", str(conf)], port=port)
 
 
@@ -50,12 +52,18 @@ def wrk(port: int, *, paths: list[str], seconds: int, connections: int) -> tuple
     """Requests per second and p99 latency (ms), rotating over `paths`."""
     script = Path(tempfile.mkstemp(suffix=".lua")[1])
     quoted = ",".join(f'"{p}"' for p in paths)
-    script.write_text(f"paths = {{{quoted}}}\ni = 0\nrequest = function()\n  i = i % #paths + 1\n"
-                      f"  return wrk.format('GET', paths[i], {{['User-Agent'] = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) "
-                      f"AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36', "
-                      f"['Accept-Language'] = 'en-GB,en;q=0.9'}})\nend\n")  # a browser's, as a person's click
-    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), f"http://127.0.0.1:{port}"],
-                         capture_output=True, text=True, check=True).stdout
+    script.write_text(
+        f"paths = {{{quoted}}}\ni = 0\nrequest = function()\n  i = i % #paths + 1\n"
+        f"  return wrk.format('GET', paths[i], {{['User-Agent'] = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) "
+        f"AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36', "
+        f"['Accept-Language'] = 'en-GB,en;q=0.9'}})\nend\n"
+    )  # a browser's, as a person's click
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), f"http://127.0.0.1:{port}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     script.unlink()
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", out)
@@ -78,10 +86,26 @@ def main() -> None:
     workspace = Workspace()
     data = workspace.prepare(reps=10, recipients_per_rep=100, links=1)
     ports = {name: free_port() for name in ("nginx", "bare", "livefeed", "pg1", "pg2")}
-    servers = [start_nginx(ports["nginx"]),
-               Process([PYTHON, "-m", "uvicorn", "--app-dir", str(HERE), "bare_asgi:app", "--port", str(ports["bare"]),
-                        "--log-level", "warning", "--no-access-log"], port=ports["bare"]),
-               livefeed_server(workspace, ports["livefeed"])]
+    servers = [
+        start_nginx(ports["nginx"]),
+        Process(
+            [
+                PYTHON,
+                "-m",
+                "uvicorn",
+                "--app-dir",
+                str(HERE),
+                "bare_asgi:app",
+                "--port",
+                str(ports["bare"]),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            port=ports["bare"],
+        ),
+        livefeed_server(workspace, ports["livefeed"]),
+    ]
     targets = {
         "nginx static GIF": (ports["nginx"], ["/o/x.gif"]),
         "bare uvicorn raw ASGI": (ports["bare"], ["/o/x.gif"]),
@@ -100,7 +124,10 @@ def main() -> None:
         for round_no in range(args.runs):
             for name, (port, paths) in targets.items():
                 results[name].append(wrk(port, paths=paths, seconds=args.seconds, connections=args.connections))
-                print(f"round {round_no + 1} {name}: {results[name][-1][0]:,.0f} req/s, p99 {results[name][-1][1]:.2f} ms", flush=True)
+                print(
+                    f"round {round_no + 1} {name}: {results[name][-1][0]:,.0f} req/s, p99 {results[name][-1][1]:.2f} ms",
+                    flush=True,
+                )
     finally:
         for server in servers:
             server.stop()

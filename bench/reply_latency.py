@@ -29,9 +29,11 @@ PASSWORD = "bench-password"
 
 
 def reply(message_id: str, n: int) -> bytes:
-    return (f"From: Paul Prospect <p{n}@prospect.test>\r\nTo: rep0@bench.test\r\nSubject: Re: Bench\r\n"
-            f"Message-ID: <reply-{n}-{time.time_ns()}@prospect.test>\r\nIn-Reply-To: {message_id}\r\nReferences: {message_id}\r\n"
-            f"Date: Fri, 27 Nov 2026 10:00:00 +0000\r\n\r\nSounds good, let's talk tomorrow.\r\n").encode()
+    return (
+        f"From: Paul Prospect <p{n}@prospect.test>\r\nTo: rep0@bench.test\r\nSubject: Re: Bench\r\n"
+        f"Message-ID: <reply-{n}-{time.time_ns()}@prospect.test>\r\nIn-Reply-To: {message_id}\r\nReferences: {message_id}\r\n"
+        f"Date: Fri, 27 Nov 2026 10:00:00 +0000\r\n\r\nSounds good, let's talk tomorrow.\r\n"
+    ).encode()
 
 
 async def run(args) -> None:
@@ -51,19 +53,28 @@ async def run(args) -> None:
     try:
         token = data["tokens"][0]
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers={"authorization": f"Bearer {token}"}) as client:
-            answer = await client.put("/api/v1/mailbox", json={"host": "127.0.0.1", "port": dovecot.port, "security": "plain",
-                                                               "username": "rep0@bench.test", "password": PASSWORD})
+            answer = await client.put(
+                "/api/v1/mailbox",
+                json={
+                    "host": "127.0.0.1",
+                    "port": dovecot.port,
+                    "security": "plain",
+                    "username": "rep0@bench.test",
+                    "password": PASSWORD,
+                },
+            )
             answer.raise_for_status()
             for _ in range(200):  # the watcher is in IDLE once the mailbox says so
                 if (await client.get("/api/v1/mailbox")).json()["status"] == "idle":
                     break
                 await asyncio.sleep(0.05)
         from livefeed.core.tokens import OPEN
+
         recipients = [signer.verify(OPEN, path[3:-4]) for path in data["opens"]]  # the copies sent in prepare()
         stream = await SseClient.connect(port, token, "?backlog=0")
         imap = imaplib.IMAP4("127.0.0.1", dovecot.port)
         imap.login("rep0@bench.test", PASSWORD)
-        for n, recipient_id in enumerate(recipients[:args.replies]):
+        for n, recipient_id in enumerate(recipients[: args.replies]):
             message_id = f"<lf.{signer.sign(MESSAGE, recipient_id)}@127.0.0.1>"
             t0 = time.perf_counter()
             imap.append("INBOX", None, None, reply(message_id, n))

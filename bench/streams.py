@@ -46,8 +46,12 @@ async def run(port: int, pid: int, data: dict, streams: int, rounds: int) -> dic
         await asyncio.sleep(0.5)
     for client in clients:
         client.close()
-    return {"connect_s": connect_seconds, "kb_per_stream": (after - before) / streams, "rss_mb": after / 1024,
-            "fanout_ms": [f * 1000 for f in fanouts]}
+    return {
+        "connect_s": connect_seconds,
+        "kb_per_stream": (after - before) / streams,
+        "rss_mb": after / 1024,
+        "fanout_ms": [f * 1000 for f in fanouts],
+    }
 
 
 async def fire(pixel_clients, opens, offset):
@@ -71,10 +75,14 @@ def main() -> None:
         server.stop()
         workspace.cleanup()
     print(f"\n{machine()}")
-    print(f"{args.streams} streams ({args.reps} reps) connected in {result['connect_s']:.1f} s; server RSS {result['rss_mb']:.0f} MB")
+    print(
+        f"{args.streams} streams ({args.reps} reps) connected in {result['connect_s']:.1f} s; server RSS {result['rss_mb']:.0f} MB"
+    )
     print(f"memory per stream: {result['kb_per_stream']:.1f} KB")
-    print(f"one open per rep → all {args.streams} streams received their event: "
-          f"{', '.join(f'{v:.0f}' for v in result['fanout_ms'])} ms (median {median(result['fanout_ms']):.0f} ms)")
+    print(
+        f"one open per rep → all {args.streams} streams received their event: "
+        f"{', '.join(f'{v:.0f}' for v in result['fanout_ms'])} ms (median {median(result['fanout_ms']):.0f} ms)"
+    )
 
 
 if __name__ == "__main__":

@@ -21,7 +21,18 @@ import sys
 import time
 from datetime import date, timedelta
 
-from common import ROOT, HttpClient, Workspace, drop_database, free_port, livefeed_server, machine, median, percentile, postgres_workspace
+from common import (
+    ROOT,
+    HttpClient,
+    Workspace,
+    drop_database,
+    free_port,
+    livefeed_server,
+    machine,
+    median,
+    percentile,
+    postgres_workspace,
+)
 
 sys.path.insert(0, str(ROOT / "src"))
 
@@ -38,7 +49,9 @@ def generate(workspace: Workspace, people: int, tasks: int) -> dict:
     from livefeed.db import migrate
     from livefeed.db.bulk import Bulk
     from livefeed.db.engine import make_engine
-    from livefeed.db.tables import api_tokens, now_utc, people as people_table, score_changes, tasks as tasks_table, users
+    from livefeed.db.tables import api_tokens, now_utc, score_changes, users
+    from livefeed.db.tables import people as people_table
+    from livefeed.db.tables import tasks as tasks_table
 
     engine = make_engine(workspace.database_url)
     migrate.upgrade(engine)
@@ -47,24 +60,61 @@ def generate(workspace: Workspace, people: int, tasks: int) -> dict:
     started = time.perf_counter()
     with engine.begin() as conn:
         workspace_id = actions.ensure_workspace(conn, "Bench", now=now)
-        conn.execute(insert(users), [{"workspace_id": workspace_id, "email": f"rep{n}@bench.test", "name": f"Rep {n}",
-                                      "timezone": "America/New_York", "created_at": now} for n in range(REPS)])
+        conn.execute(
+            insert(users),
+            [
+                {
+                    "workspace_id": workspace_id,
+                    "email": f"rep{n}@bench.test",
+                    "name": f"Rep {n}",
+                    "timezone": "America/New_York",
+                    "created_at": now,
+                }
+                for n in range(REPS)
+            ],
+        )
         rep_ids = list(conn.execute(select(users.c.id).order_by(users.c.id)).scalars())
         tokens = [new_secret("lf_") for _ in rep_ids]
-        conn.execute(insert(api_tokens), [{"user_id": u, "token_hash": secret_hash(t), "created_at": now} for u, t in zip(rep_ids, tokens)])
+        conn.execute(
+            insert(api_tokens), [{"user_id": u, "token_hash": secret_hash(t), "created_at": now} for u, t in zip(rep_ids, tokens)]
+        )
     big = int(people * BIG_OWNER_SHARE)
-    person_columns = ("workspace_id", "email", "name", "company", "title", "created_at", "owner_id", "lead_score",
-                      "score_source", "score_changed_at", "last_increase_at", "updated_at")
+    person_columns = (
+        "workspace_id",
+        "email",
+        "name",
+        "company",
+        "title",
+        "created_at",
+        "owner_id",
+        "lead_score",
+        "score_source",
+        "score_changed_at",
+        "last_increase_at",
+        "updated_at",
+    )
     for start in range(0, people, CHUNK):
         rows = []
         for n in range(start, min(start + CHUNK, people)):
             owner = rep_ids[0] if n < big else rep_ids[1 + n % (REPS - 1)]
             risen = rng.random() < 0.7
             at = now - timedelta(minutes=rng.randrange(60 * 24 * 60))
-            rows.append({"workspace_id": workspace_id, "email": f"person{n}@company{n % 20000}.test", "name": f"Person {n}",
-                         "company": f"Company {n % 20000}", "title": "Director", "created_at": at, "owner_id": owner,
-                         "lead_score": rng.randrange(1, 1000), "score_source": "import", "score_changed_at": at,
-                         "last_increase_at": at if risen else None, "updated_at": at})
+            rows.append(
+                {
+                    "workspace_id": workspace_id,
+                    "email": f"person{n}@company{n % 20000}.test",
+                    "name": f"Person {n}",
+                    "company": f"Company {n % 20000}",
+                    "title": "Director",
+                    "created_at": at,
+                    "owner_id": owner,
+                    "lead_score": rng.randrange(1, 1000),
+                    "score_source": "import",
+                    "score_changed_at": at,
+                    "last_increase_at": at if risen else None,
+                    "updated_at": at,
+                }
+            )
         with engine.begin() as conn:
             Bulk(conn).insert(people_table, person_columns, rows)
     with engine.connect() as conn:
@@ -73,23 +123,63 @@ def generate(workspace: Workspace, people: int, tasks: int) -> dict:
         changes = []
         for n in range(start, min(start + CHUNK, people)):
             pid = first_id + n
-            changes.append({"workspace_id": workspace_id, "person_id": pid, "at": now - timedelta(days=30), "old": None,
-                            "new": 100, "source": "import"})
+            changes.append(
+                {
+                    "workspace_id": workspace_id,
+                    "person_id": pid,
+                    "at": now - timedelta(days=30),
+                    "old": None,
+                    "new": 100,
+                    "source": "import",
+                }
+            )
             if n % 10 == 0:
-                changes.append({"workspace_id": workspace_id, "person_id": pid, "at": now - timedelta(hours=rng.randrange(1, 160)),
-                                "old": 100, "new": 100 + rng.randrange(1, 80), "source": "marketo"})
+                changes.append(
+                    {
+                        "workspace_id": workspace_id,
+                        "person_id": pid,
+                        "at": now - timedelta(hours=rng.randrange(1, 160)),
+                        "old": 100,
+                        "new": 100 + rng.randrange(1, 80),
+                        "source": "marketo",
+                    }
+                )
         with engine.begin() as conn:
             Bulk(conn).insert(score_changes, ("workspace_id", "person_id", "at", "old", "new", "source"), changes)
     today = now.date()
-    task_columns = ("workspace_id", "assignee_id", "created_by", "person_id", "type", "title", "notes", "priority", "status",
-                    "due_date", "created_at", "updated_at")
+    task_columns = (
+        "workspace_id",
+        "assignee_id",
+        "created_by",
+        "person_id",
+        "type",
+        "title",
+        "notes",
+        "priority",
+        "status",
+        "due_date",
+        "created_at",
+        "updated_at",
+    )
     for start in range(0, tasks, CHUNK):
         # rep 1 is a busy rep with 5,000 of them (≈ 14 a day); the rest are spread over the others
-        rows = [{"workspace_id": workspace_id, "assignee_id": rep_ids[0] if n < 5000 else rep_ids[1 + n % (REPS - 1)],
-                 "created_by": rep_ids[0], "person_id": first_id + n,
-                 "type": "call", "title": f"Call person {n}", "notes": "", "priority": "normal",
-                 "status": "open" if rng.random() < 0.8 else "done", "due_date": today + timedelta(days=rng.randrange(-180, 185)),
-                 "created_at": now, "updated_at": now} for n in range(start, min(start + CHUNK, tasks))]
+        rows = [
+            {
+                "workspace_id": workspace_id,
+                "assignee_id": rep_ids[0] if n < 5000 else rep_ids[1 + n % (REPS - 1)],
+                "created_by": rep_ids[0],
+                "person_id": first_id + n,
+                "type": "call",
+                "title": f"Call person {n}",
+                "notes": "",
+                "priority": "normal",
+                "status": "open" if rng.random() < 0.8 else "done",
+                "due_date": today + timedelta(days=rng.randrange(-180, 185)),
+                "created_at": now,
+                "updated_at": now,
+            }
+            for n in range(start, min(start + CHUNK, tasks))
+        ]
         with engine.begin() as conn:
             Bulk(conn).insert(tasks_table, task_columns, rows)
     if engine.dialect.name == "postgresql":
@@ -107,7 +197,7 @@ def in_process(workspace: Workspace, data: dict, rounds: int) -> dict:
     """The ranking query alone, and the whole list (query, changes, reasons), in milliseconds."""
     from livefeed.db.engine import make_engine
     from livefeed.db.tables import now_utc
-    from livefeed.targets import list_sql, target_list, workspace_tiers
+    from livefeed.db.targets import list_sql, target_list, workspace_tiers
 
     engine = make_engine(workspace.database_url)
     results = {}
@@ -118,8 +208,13 @@ def in_process(workspace: Workspace, data: dict, rounds: int) -> dict:
         for label, rep in (("big", data["rep_ids"][0]), ("typical", data["rep_ids"][5])):
             sql = list_sql(engine.dialect.name).ranked
             params = (rep, data["workspace_id"])
-            for name, run in (("query", lambda: conn.exec_driver_sql(sql, params).all()),
-                              ("list", lambda: target_list(conn, workspace_id=data["workspace_id"], user_id=rep, tiers=tiers, now=now_utc()))):
+            for name, run in (
+                ("query", lambda sql=sql, params=params: conn.exec_driver_sql(sql, params).all()),
+                (
+                    "list",
+                    lambda rep=rep: target_list(conn, workspace_id=data["workspace_id"], user_id=rep, tiers=tiers, now=now_utc()),
+                ),
+            ):
                 for _ in range(50):
                     run()
                 times = []
@@ -153,8 +248,14 @@ def run_backend(backend: str, people: int, tasks: int, requests: int, rounds: in
         data = generate(workspace, people, tasks)
         results = in_process(workspace, data, requests)
         big, typical = data["tokens"][0], data["tokens"][5]
-        runs = {"me": [], "targets_big": [], "targets_typical": [], "tasks_today": [],
-                "targets_big_uncached": [], "targets_typical_uncached": []}
+        runs = {
+            "me": [],
+            "targets_big": [],
+            "targets_typical": [],
+            "tasks_today": [],
+            "targets_big_uncached": [],
+            "targets_typical_uncached": [],
+        }
         for cache in ("30", "0"):  # the default Target list cache, then none (every request builds)
             workspace.env["LIVEFEED_TARGET_CACHE_SECONDS"] = cache
             port = free_port()
@@ -192,7 +293,12 @@ def main() -> None:
         print(f"{backend}:", flush=True)
         table[backend] = run_backend(backend, args.people, args.tasks, args.requests, args.rounds)
         for name, value in table[backend].items():
-            print(f"  {name:18} {value:.2f} ms" if isinstance(value, float) else f"  {name:18} p50 {value[0]:.3f} ms  p99 {value[1]:.3f} ms", flush=True)
+            print(
+                f"  {name:18} {value:.2f} ms"
+                if isinstance(value, float)
+                else f"  {name:18} p50 {value[0]:.3f} ms  p99 {value[1]:.3f} ms",
+                flush=True,
+            )
     if len(table) == 2:
         print("\nside by side (p50 / p99, ms)      SQLite            PostgreSQL")
         for name in table["sqlite"]:

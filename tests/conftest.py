@@ -7,7 +7,7 @@ import contextlib
 import os
 import shutil
 import socket
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -15,9 +15,9 @@ import pytest
 import uvicorn
 
 from livefeed import actions
+from livefeed.core.outbound import parse_allowlist
 from livefeed.db import migrate
 from livefeed.db.engine import make_engine
-from livefeed.core.outbound import parse_allowlist
 from livefeed.settings import Settings, parse_networks
 from livefeed.web.app import create_app
 
@@ -39,7 +39,7 @@ class Clock:
     """A settable clock: tests move time instead of sleeping."""
 
     def __init__(self, start: datetime | None = None):
-        self.now = start or datetime(2026, 11, 26, 9, 0, tzinfo=timezone.utc)
+        self.now = start or datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 
     def __call__(self) -> datetime:
         return self.now
@@ -132,12 +132,18 @@ def clock() -> Clock:
 
 @pytest.fixture
 def settings(tmp_path, database_url) -> Settings:
-    return Settings(database_url=database_url, public_url="http://track.test", secret_key=SECRET,
-                    var_dir=tmp_path, trusted_proxies=parse_networks("127.0.0.1/32", name="test"),
-                    heartbeat_seconds=15.0,
-                    # The tests' mail servers (aiosmtpd, dovecot) listen on loopback, as an operator's
-                    # own servers would be allowlisted; tests of the policy itself take this away.
-                    outbound_allow=parse_allowlist("127.0.0.0/8, ::1"), outbound_timeout_seconds=2.0)
+    return Settings(
+        database_url=database_url,
+        public_url="http://track.test",
+        secret_key=SECRET,
+        var_dir=tmp_path,
+        trusted_proxies=parse_networks("127.0.0.1/32", name="test"),
+        heartbeat_seconds=15.0,
+        # The tests' mail servers (aiosmtpd, dovecot) listen on loopback, as an operator's
+        # own servers would be allowlisted; tests of the policy itself take this away.
+        outbound_allow=parse_allowlist("127.0.0.0/8, ::1"),
+        outbound_timeout_seconds=2.0,
+    )
 
 
 @pytest.fixture
@@ -169,10 +175,16 @@ class LiveServer:
     def runtime(self):
         return self.asgi.app.state.runtime
 
-    async def start(self) -> "LiveServer":
-        config = uvicorn.Config(self.asgi, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on",
-                                proxy_headers=False,  # LiveFeed applies its own trusted-proxy rule
-                                timeout_graceful_shutdown=0.5)  # open streams would hold shutdown forever
+    async def start(self) -> LiveServer:
+        config = uvicorn.Config(
+            self.asgi,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="on",
+            proxy_headers=False,  # LiveFeed applies its own trusted-proxy rule
+            timeout_graceful_shutdown=0.5,
+        )  # open streams would hold shutdown forever
         self._server = uvicorn.Server(config)
         self._task = asyncio.create_task(self._server.serve())
         while not self._server.started:
@@ -186,7 +198,7 @@ class LiveServer:
             self._server.should_exit = True
             await self._task
 
-    async def __aenter__(self) -> "LiveServer":
+    async def __aenter__(self) -> LiveServer:
         return await self.start()
 
     async def __aexit__(self, *exc) -> None:
@@ -216,10 +228,18 @@ class Rep:
         return {"authorization": f"Bearer {self.token}"}
 
 
-def make_rep(engine, clock, email: str, *, workspace: str = "Acme", password: str | None = None,
-             timezone: str = "Europe/London") -> Rep:
-    user_id = actions.add_user(engine, email=email, name=email.split("@")[0].title(), timezone=timezone,
-                               workspace=workspace, password=password, now=clock())
+def make_rep(
+    engine, clock, email: str, *, workspace: str = "Acme", password: str | None = None, timezone: str = "Europe/London"
+) -> Rep:
+    user_id = actions.add_user(
+        engine,
+        email=email,
+        name=email.split("@")[0].title(),
+        timezone=timezone,
+        workspace=workspace,
+        password=password,
+        now=clock(),
+    )
     token = actions.create_token(engine, email=email, now=clock())
     with engine.connect() as conn:
         workspace_id = actions.find_user(conn, email)["workspace_id"]
@@ -287,3 +307,17 @@ def pixel_path(signer, recipient_id: int) -> str:
     from livefeed.core import tokens
 
     return f"/o/{signer.sign(tokens.OPEN, recipient_id)}.gif"
+
+
+def link_paths(engine, server, recipient_id: int) -> list[str]:
+    """The tracked links' paths (/c/…) in one recipient's copy, in the order of the email."""
+    from email import message_from_string, policy
+
+    from sqlalchemy import select
+
+    from livefeed.db.tables import outbox
+
+    with engine.connect() as conn:
+        raw = conn.execute(select(outbox.c.raw).where(outbox.c.recipient_id == recipient_id)).scalar()
+    html = message_from_string(raw, policy=policy.default).get_body(("html",)).get_content()
+    return [part.split('"')[0] for part in html.split(server.url)[1:] if part.startswith("/c/")]

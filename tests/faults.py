@@ -19,7 +19,7 @@ class Unpluggable:
         self.cut_off = False
         self._pipes: set[asyncio.StreamWriter] = set()
 
-    async def start(self) -> "Unpluggable":
+    async def start(self) -> Unpluggable:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
@@ -69,8 +69,12 @@ def small_disk(size: str = "4m"):
     """A tmpfs of `size` mounted on a new folder (root only): yields the folder, or None when this
     machine cannot mount one."""
     folder = Path(tempfile.mkdtemp(prefix="livefeed-disk-"))
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(folder)],
-                             capture_output=True).returncode == 0
+    mounted = (
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(folder)], capture_output=True
+        ).returncode
+        == 0
+    )
     try:
         yield folder if mounted else None
     finally:

@@ -4,10 +4,10 @@ one Maildir per user under a temporary directory."""
 
 from __future__ import annotations
 
+import grp
 import imaplib
 import os
 import pwd
-import grp
 import shutil
 import subprocess
 import tempfile
@@ -70,11 +70,11 @@ class Dovecot:
         self.host = "127.0.0.1"
 
     @classmethod
-    def in_temp_dir(cls, port: int, users: dict[str, str]) -> "Dovecot":
+    def in_temp_dir(cls, port: int, users: dict[str, str]) -> Dovecot:
         # Not under pytest's tmp_path: its parents are private to root, out of nobody's reach.
         return cls(Path(tempfile.mkdtemp(prefix="livefeed-dovecot-")), port, users)
 
-    def start(self) -> "Dovecot":
+    def start(self) -> Dovecot:
         root = self.root
         if os.getuid() == 0:
             user, group = "nobody", grp.getgrgid(pwd.getpwnam("nobody").pw_gid).gr_name
@@ -96,7 +96,7 @@ class Dovecot:
                 return self
             except OSError:
                 if time.monotonic() > deadline:
-                    raise RuntimeError("dovecot did not start: " + self.log())
+                    raise RuntimeError("dovecot did not start: " + self.log()) from None
                 time.sleep(0.05)
 
     def log(self) -> str:

@@ -18,10 +18,9 @@ from __future__ import annotations
 
 import base64
 import email
-
-import httpx
 from email import policy
 
+import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
@@ -71,11 +70,15 @@ class MailApiStandIn(StandIn):
         answers = []
         async with httpx.AsyncClient(timeout=10) as client:
             for subscription in self.subscriptions.values():
-                item = {"subscriptionId": subscription["id"], "subscriptionExpirationDateTime": subscription["expirationDateTime"],
-                        "changeType": "created", "resource": f"Users/rep/Messages/{message_id}",
-                        "resourceData": {"@odata.type": "#Microsoft.Graph.Message", "id": message_id},
-                        "clientState": client_state if client_state is not None else subscription.get("clientState"),
-                        "tenantId": "9d2f6c1e-5b0a-4c3e-8f7a-2b1c0d9e8f7a"}
+                item = {
+                    "subscriptionId": subscription["id"],
+                    "subscriptionExpirationDateTime": subscription["expirationDateTime"],
+                    "changeType": "created",
+                    "resource": f"Users/rep/Messages/{message_id}",
+                    "resourceData": {"@odata.type": "#Microsoft.Graph.Message", "id": message_id},
+                    "clientState": client_state if client_state is not None else subscription.get("clientState"),
+                    "tenantId": "9d2f6c1e-5b0a-4c3e-8f7a-2b1c0d9e8f7a",
+                }
                 answers.append((await client.post(subscription["notificationUrl"], json={"value": [item]})).status_code)
         return answers
 
@@ -84,7 +87,9 @@ class MailApiStandIn(StandIn):
 
     def _build(self) -> FastAPI:
         app = FastAPI()
-        unauthorised = {"error": {"code": 401, "message": "Request had invalid authentication credentials.", "status": "UNAUTHENTICATED"}}
+        unauthorised = {
+            "error": {"code": 401, "message": "Request had invalid authentication credentials.", "status": "UNAUTHENTICATED"}
+        }
 
         @app.post("/gmail/v1/users/me/messages/send")
         async def gmail_send(request: Request):
@@ -106,13 +111,26 @@ class MailApiStandIn(StandIn):
             if not self._authorised(request):
                 return JSONResponse(unauthorised, 401)
             if thread_id not in self.threads:
-                return JSONResponse({"error": {"code": 404, "message": "Requested entity was not found.", "status": "NOT_FOUND"}}, 404)
+                return JSONResponse(
+                    {"error": {"code": 404, "message": "Requested entity was not found.", "status": "NOT_FOUND"}}, 404
+                )
             wanted = {h.lower() for h in request.query_params.getlist("metadataHeaders")}
-            return {"id": thread_id, "historyId": str(self.history_id), "messages": [
-                {"id": f"{thread_id}-{n}", "threadId": thread_id, "labelIds": ["INBOX"],
-                 "payload": {"mimeType": "multipart/alternative",
-                             "headers": [{"name": k, "value": v} for k, v in headers.items() if k.lower() in wanted and v]}}
-                for n, headers in enumerate(self.threads[thread_id])]}
+            return {
+                "id": thread_id,
+                "historyId": str(self.history_id),
+                "messages": [
+                    {
+                        "id": f"{thread_id}-{n}",
+                        "threadId": thread_id,
+                        "labelIds": ["INBOX"],
+                        "payload": {
+                            "mimeType": "multipart/alternative",
+                            "headers": [{"name": k, "value": v} for k, v in headers.items() if k.lower() in wanted and v],
+                        },
+                    }
+                    for n, headers in enumerate(self.threads[thread_id])
+                ],
+            }
 
         not_found = {"error": {"code": 404, "message": "Requested entity was not found.", "status": "NOT_FOUND"}}
 
@@ -120,8 +138,12 @@ class MailApiStandIn(StandIn):
         async def gmail_profile(request: Request):
             if not self._authorised(request):
                 return JSONResponse(unauthorised, 401)
-            return {"emailAddress": "rep@gmail.test", "messagesTotal": len(self.inbox), "threadsTotal": len(self.inbox),
-                    "historyId": str(self.history_id)}
+            return {
+                "emailAddress": "rep@gmail.test",
+                "messagesTotal": len(self.inbox),
+                "threadsTotal": len(self.inbox),
+                "historyId": str(self.history_id),
+            }
 
         @app.get("/gmail/v1/users/me/history")  # "Method: users.history.list"
         async def gmail_history(request: Request):
@@ -132,10 +154,18 @@ class MailApiStandIn(StandIn):
                 return JSONResponse(not_found, 404)
             added = [(mid, hid) for mid, _, hid in self.inbox if hid > start]
             offset = int(request.query_params.get("pageToken", "0"))
-            page = added[offset:offset + self.page_size]
-            body = {"history": [{"id": str(hid), "messages": [{"id": mid, "threadId": mid}],
-                                 "messagesAdded": [{"message": {"id": mid, "threadId": mid, "labelIds": ["INBOX", "UNREAD"]}}]}
-                                for mid, hid in page], "historyId": str(self.history_id)}
+            page = added[offset : offset + self.page_size]
+            body = {
+                "history": [
+                    {
+                        "id": str(hid),
+                        "messages": [{"id": mid, "threadId": mid}],
+                        "messagesAdded": [{"message": {"id": mid, "threadId": mid, "labelIds": ["INBOX", "UNREAD"]}}],
+                    }
+                    for mid, hid in page
+                ],
+                "historyId": str(self.history_id),
+            }
             if offset + self.page_size < len(added):
                 body["nextPageToken"] = str(offset + self.page_size)
             return body
@@ -144,7 +174,7 @@ class MailApiStandIn(StandIn):
         async def gmail_list(request: Request):
             if not self._authorised(request):
                 return JSONResponse(unauthorised, 401)
-            newest = list(reversed(self.inbox))[:int(request.query_params.get("maxResults", "100"))]
+            newest = list(reversed(self.inbox))[: int(request.query_params.get("maxResults", "100"))]
             return {"messages": [{"id": mid, "threadId": mid} for mid, _, _ in newest], "resultSizeEstimate": len(newest)}
 
         @app.get("/gmail/v1/users/me/messages/{message_id}")  # "Method: users.messages.get", format=raw
@@ -154,8 +184,12 @@ class MailApiStandIn(StandIn):
             found = next(((raw, hid) for mid, raw, hid in self.inbox if mid == message_id), None)
             if found is None or request.query_params.get("format") != "raw":
                 return JSONResponse(not_found, 404)
-            return {"id": message_id, "threadId": message_id, "historyId": str(found[1]),
-                    "raw": base64.urlsafe_b64encode(found[0]).decode().rstrip("=")}
+            return {
+                "id": message_id,
+                "threadId": message_id,
+                "historyId": str(found[1]),
+                "raw": base64.urlsafe_b64encode(found[0]).decode().rstrip("="),
+            }
 
         @app.post("/upload/gmail/v1/users/me/messages/send")
         async def gmail_upload(request: Request):
@@ -169,16 +203,20 @@ class MailApiStandIn(StandIn):
         @app.get("/v1.0/me/mailFolders/inbox/messages/delta")  # "message: delta"
         async def graph_delta(request: Request):
             if not self._authorised(request):
-                return JSONResponse({"error": {"code": "InvalidAuthenticationToken", "message": "Access token has expired."}}, 401)
+                return JSONResponse(
+                    {"error": {"code": "InvalidAuthenticationToken", "message": "Access token has expired."}}, 401
+                )
             query = request.query_params
             if "$skiptoken" in query:
                 start, offset = map(int, query["$skiptoken"].split("-"))
             else:
                 start, offset = int(query.get("$deltatoken", "0")), 0
                 if "$deltatoken" in query and start < self.oldest_history:
-                    return JSONResponse({"error": {"code": "SyncStateNotFound", "message": "The sync state generation is not found."}}, 410)
+                    return JSONResponse(
+                        {"error": {"code": "SyncStateNotFound", "message": "The sync state generation is not found."}}, 410
+                    )
             changed = self.inbox[start:]
-            page = changed[offset:offset + self.page_size]
+            page = changed[offset : offset + self.page_size]
             base = f"{self.url}/v1.0/me/mailFolders/inbox/messages/delta"
             body = {"value": [{"id": mid, "receivedDateTime": self.received[mid]} for mid, _, _ in page]}
             if offset + self.page_size < len(changed):
@@ -190,34 +228,58 @@ class MailApiStandIn(StandIn):
         @app.get("/v1.0/me/messages/{message_id}/$value")  # "Get MIME content of a message"
         async def graph_mime(message_id: str, request: Request):
             if not self._authorised(request):
-                return JSONResponse({"error": {"code": "InvalidAuthenticationToken", "message": "Access token has expired."}}, 401)
+                return JSONResponse(
+                    {"error": {"code": "InvalidAuthenticationToken", "message": "Access token has expired."}}, 401
+                )
             found = next((raw for mid, raw, _ in self.inbox if mid == message_id), None)
             if found is None:
-                return JSONResponse({"error": {"code": "ErrorItemNotFound", "message": "The specified object was not found in the store."}}, 404)
+                return JSONResponse(
+                    {"error": {"code": "ErrorItemNotFound", "message": "The specified object was not found in the store."}}, 404
+                )
             return Response(found, media_type="text/plain")
 
         @app.post("/v1.0/subscriptions")  # "Create subscription": validates the notificationUrl first
         async def graph_subscribe(request: Request):
             if not self._authorised(request):
-                return JSONResponse({"error": {"code": "InvalidAuthenticationToken", "message": "Access token has expired."}}, 401)
+                return JSONResponse(
+                    {"error": {"code": "InvalidAuthenticationToken", "message": "Access token has expired."}}, 401
+                )
             asked = await request.json()
             token = f"Validation: Testing client application reachability for subscription Request-Id: {len(self.subscriptions)}"
             async with httpx.AsyncClient(timeout=10) as client:
-                answer = await client.post(asked["notificationUrl"], params={"validationToken": token},
-                                           headers={"content-type": "text/plain"})
+                answer = await client.post(
+                    asked["notificationUrl"], params={"validationToken": token}, headers={"content-type": "text/plain"}
+                )
             if answer.status_code != 200 or answer.text != token:
-                return JSONResponse({"error": {"code": "InvalidRequest",
-                                               "message": "Subscription validation request failed. Response must exactly match validationToken query parameter."}}, 400)
+                return JSONResponse(
+                    {
+                        "error": {
+                            "code": "InvalidRequest",
+                            "message": "Subscription validation request failed. Response must exactly match validationToken query parameter.",
+                        }
+                    },
+                    400,
+                )
             subscription_id = f"sub-{len(self.subscriptions) + 1}"
             self.subscriptions[subscription_id] = {**asked, "id": subscription_id}
-            return JSONResponse({"id": subscription_id, "resource": asked["resource"], "changeType": asked["changeType"],
-                                 "notificationUrl": asked["notificationUrl"], "expirationDateTime": asked["expirationDateTime"],
-                                 "clientState": asked.get("clientState")}, 201)
+            return JSONResponse(
+                {
+                    "id": subscription_id,
+                    "resource": asked["resource"],
+                    "changeType": asked["changeType"],
+                    "notificationUrl": asked["notificationUrl"],
+                    "expirationDateTime": asked["expirationDateTime"],
+                    "clientState": asked.get("clientState"),
+                },
+                201,
+            )
 
         @app.patch("/v1.0/subscriptions/{subscription_id}")  # "Update subscription": a new expirationDateTime
         async def graph_renew(subscription_id: str, request: Request):
             if not self._authorised(request):
-                return JSONResponse({"error": {"code": "InvalidAuthenticationToken", "message": "Access token has expired."}}, 401)
+                return JSONResponse(
+                    {"error": {"code": "InvalidAuthenticationToken", "message": "Access token has expired."}}, 401
+                )
             if subscription_id not in self.subscriptions:
                 return JSONResponse({"error": {"code": "ResourceNotFound", "message": "The object was not found."}}, 404)
             self.subscriptions[subscription_id]["expirationDateTime"] = (await request.json())["expirationDateTime"]
@@ -226,7 +288,9 @@ class MailApiStandIn(StandIn):
         @app.post("/v1.0/me/sendMail")
         async def graph_send(request: Request):
             if not self._authorised(request):
-                return JSONResponse({"error": {"code": "InvalidAuthenticationToken", "message": "Access token has expired."}}, 401)
+                return JSONResponse(
+                    {"error": {"code": "InvalidAuthenticationToken", "message": "Access token has expired."}}, 401
+                )
             if failed := self._failure():
                 return failed
             if not request.headers.get("content-type", "").startswith("text/plain"):

@@ -60,7 +60,9 @@ class OpenIdStandIn(StandIn):
 
     def rotate(self) -> None:
         """Publish a new key and sign with it from now on (providers rotate without notice)."""
-        self.keys.insert(0, RSAKey.generate_key(2048, parameters={"kid": f"key-{len(self.keys) + 1}", "use": "sig", "alg": "RS256"}))
+        self.keys.insert(
+            0, RSAKey.generate_key(2048, parameters={"kid": f"key-{len(self.keys) + 1}", "use": "sig", "alg": "RS256"})
+        )
 
     @property
     def issuer(self) -> str:
@@ -73,9 +75,15 @@ class OpenIdStandIn(StandIn):
 
     def id_token(self, nonce: str) -> str:
         now = int(self.clock().timestamp())
-        claims = {"iss": self.url if self.kind == "google" else f"{self.url}/{TENANT}/v2.0",
-                  "aud": self.knobs.audience or self.client_id, "sub": "subject-1", "iat": now,
-                  "exp": now + self.knobs.lifetime, "nonce": nonce, **self.knobs.claims}
+        claims = {
+            "iss": self.url if self.kind == "google" else f"{self.url}/{TENANT}/v2.0",
+            "aud": self.knobs.audience or self.client_id,
+            "sub": "subject-1",
+            "iat": now,
+            "exp": now + self.knobs.lifetime,
+            "nonce": nonce,
+            **self.knobs.claims,
+        }
         if self.kind == "microsoft":
             claims.setdefault("tid", TENANT)
         key = RSAKey.generate_key(2048, parameters={"kid": self.keys[0].kid}) if self.knobs.forge else self.keys[0]
@@ -87,11 +95,16 @@ class OpenIdStandIn(StandIn):
         @app.get("/.well-known/openid-configuration")
         @app.get("/organizations/v2.0/.well-known/openid-configuration")
         async def discovery():
-            return {"issuer": self.issuer, "authorization_endpoint": f"{self.url}/authorize",
-                    "token_endpoint": f"{self.url}/token", "jwks_uri": f"{self.url}/keys",
-                    "response_types_supported": ["code"], "id_token_signing_alg_values_supported": ["RS256"],
-                    "code_challenge_methods_supported": ["S256"],
-                    **({"revocation_endpoint": f"{self.url}/revoke"} if self.kind == "google" else {})}
+            return {
+                "issuer": self.issuer,
+                "authorization_endpoint": f"{self.url}/authorize",
+                "token_endpoint": f"{self.url}/token",
+                "jwks_uri": f"{self.url}/keys",
+                "response_types_supported": ["code"],
+                "id_token_signing_alg_values_supported": ["RS256"],
+                "code_challenge_methods_supported": ["S256"],
+                **({"revocation_endpoint": f"{self.url}/revoke"} if self.kind == "google" else {}),
+            }
 
         @app.get("/keys")
         async def keys():
@@ -102,7 +115,9 @@ class OpenIdStandIn(StandIn):
             query = dict(request.query_params)
             self.authorize_requests.append(query)
             if self.knobs.deny:
-                return RedirectResponse(f"{query['redirect_uri']}?{urlencode({'error': 'access_denied', 'state': query.get('state', '')})}")
+                return RedirectResponse(
+                    f"{query['redirect_uri']}?{urlencode({'error': 'access_denied', 'state': query.get('state', '')})}"
+                )
             code = secrets.token_urlsafe(16)
             self.codes[code] = query
             return RedirectResponse(f"{query['redirect_uri']}?{urlencode({'code': code, 'state': query.get('state', '')})}")
@@ -118,21 +133,32 @@ class OpenIdStandIn(StandIn):
             if form.get("grant_type") == "refresh_token":  # RFC 6749 §6
                 scope = self.refresh_tokens.get(form.get("refresh_token", ""))
                 if scope is None:
-                    return JSONResponse({"error": "invalid_grant", "error_description": "Token has been expired or revoked."}, 400)
+                    return JSONResponse(
+                        {"error": "invalid_grant", "error_description": "Token has been expired or revoked."}, 400
+                    )
                 access = "at-" + secrets.token_urlsafe(24)
                 self.access_tokens.add(access)
                 return {"access_token": access, "token_type": "Bearer", "expires_in": 3599, "scope": scope}
             code = form.get("code", "")
             asked = self.codes.get(code) if self.knobs.reuse_codes else self.codes.pop(code, None)
-            if form.get("grant_type") != "authorization_code" or asked is None or asked["redirect_uri"] != form.get("redirect_uri"):
+            if (
+                form.get("grant_type") != "authorization_code"
+                or asked is None
+                or asked["redirect_uri"] != form.get("redirect_uri")
+            ):
                 return JSONResponse({"error": "invalid_grant"}, 400)
             verifier = form.get("code_verifier", "")
             challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
             if asked.get("code_challenge_method") != "S256" or challenge != asked.get("code_challenge"):
                 return JSONResponse({"error": "invalid_grant", "error_description": "PKCE verification failed"}, 400)
             scope = " ".join(s for s in asked.get("scope", "").split() if s not in self.knobs.withhold_scopes)
-            answer = {"access_token": "at-" + secrets.token_urlsafe(24), "token_type": "Bearer", "expires_in": 3599,
-                      "scope": scope, "id_token": self.id_token(asked.get("nonce", ""))}
+            answer = {
+                "access_token": "at-" + secrets.token_urlsafe(24),
+                "token_type": "Bearer",
+                "expires_in": 3599,
+                "scope": scope,
+                "id_token": self.id_token(asked.get("nonce", "")),
+            }
             self.access_tokens.add(answer["access_token"])
             offline = asked.get("access_type") == "offline" if self.kind == "google" else "offline_access" in scope.split()
             if offline:
@@ -141,6 +167,7 @@ class OpenIdStandIn(StandIn):
             return answer
 
         if self.kind == "google":
+
             @app.post("/revoke")  # Google: "Revoking a token" — POST token=…, 200 when revoked
             async def revoke(request: Request):
                 token = dict(await request.form()).get("token", "")

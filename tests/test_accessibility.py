@@ -20,8 +20,11 @@ PAGES = ["/app", "/app/people", "/app/tasks", "/app/settings", "/app/admin/users
 async def violations(page) -> list[dict]:
     await page.add_script_tag(path=str(AXE))
     result = await page.evaluate("axe.run(document, {resultTypes: ['violations']})")
-    return [{"id": v["id"], "impact": v["impact"], "help": v["help"], "nodes": [n["target"] for n in v["nodes"]][:3]}
-            for v in result["violations"] if v["impact"] in ("serious", "critical")]
+    return [
+        {"id": v["id"], "impact": v["impact"], "help": v["help"], "nodes": [n["target"] for n in v["nodes"]][:3]}
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
 
 
 async def overflow(page) -> int:
@@ -33,15 +36,23 @@ async def overflow(page) -> int:
 async def test_no_serious_violations_on_the_window_and_the_main_pages(browser, server, rep, clock, engine, width):  # noqa: F811
     make_rep(engine, clock, "olga@seller.test")
     async with server.client() as client:
-        await client.post("/api/v1/people", json={"email": "paul@prospect.test", "first_name": "Paul", "owner_email": rep.email,
-                                                  "lead_score": 30}, headers=rep.headers)
+        await client.post(
+            "/api/v1/people",
+            json={"email": "paul@prospect.test", "first_name": "Paul", "owner_email": rep.email, "lead_score": 30},
+            headers=rep.headers,
+        )
         sent = await send(client, rep, to=["paul@prospect.test"])
-        await client.get(pixel_path(server.runtime.signer, sent["recipients"][0]["recipient_id"]),
-                         headers={"user-agent": CHROME, "x-forwarded-for": "81.2.69.142"})
-        await client.post("/api/v1/tasks", json={"type": "call", "title": "Call Paul", "due_date": "2026-11-26"}, headers=rep.headers)
+        await client.get(
+            pixel_path(server.runtime.signer, sent["recipients"][0]["recipient_id"]),
+            headers={"user-agent": CHROME, "x-forwarded-for": "81.2.69.142"},
+        )
+        await client.post(
+            "/api/v1/tasks", json={"type": "call", "title": "Call Paul", "due_date": "2026-11-26"}, headers=rep.headers
+        )
         person_id = (await client.get("/api/v1/people?q=paul", headers=rep.headers)).json()["people"][0]["id"]
-        await client.post("/api/v1/templates", json={"name": "Intro", "subject": "Hi", "html": "<p>x</p>", "shared": True},
-                          headers=rep.headers)
+        await client.post(
+            "/api/v1/templates", json={"name": "Intro", "subject": "Hi", "html": "<p>x</p>", "shared": True}, headers=rep.headers
+        )
     context = await browser.new_context(viewport={"width": width, "height": 900}, bypass_csp=True)
     page = await context.new_page()
     await open_signin_link(page, signin_url(server.runtime.signer, server.url, user_id=rep.id, now=clock()))

@@ -1,7 +1,6 @@
 """The Live Feed window in a real Chromium (Debian's), driven by Playwright."""
 
 import shutil
-from email import message_from_string, policy
 
 import pytest
 from playwright.async_api import expect
@@ -9,9 +8,11 @@ from sqlalchemy import select
 
 from livefeed import actions
 from livefeed.core.model import OPEN, Hit
-from livefeed.db.tables import outbox, recipients
+from livefeed.db.tables import recipients
 from livefeed.runtime import Runtime
 from livefeed.web.pages import signin_url
+
+from .conftest import LiveServer, link_paths, pixel_path, require, send
 
 
 async def open_signin_link(page, link: str) -> None:
@@ -20,12 +21,18 @@ async def open_signin_link(page, link: str) -> None:
     await page.get_by_role("button", name="Sign in").click()
     await page.wait_for_url("**/app")
 
-from .conftest import LiveServer, pixel_path, require, send
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture
@@ -94,10 +101,7 @@ async def test_a_click_shown_as_a_person_turns_grey_when_a_burst_reveals_the_sca
     links = "".join(f'<a href="https://example.com/{n}">{n}</a>' for n in range(3))
     async with server.client() as client:
         sent = await send(client, rep, html=links)
-        with engine.connect() as conn:
-            raw = conn.execute(select(outbox.c.raw).where(outbox.c.recipient_id == sent["recipients"][0]["recipient_id"])).scalar()
-        html = message_from_string(raw, policy=policy.default).get_body(("html",)).get_content()
-        paths = [part.split('"')[0] for part in html.split(server.url)[1:] if part.startswith("/c/")]
+        paths = link_paths(engine, server, sent["recipients"][0]["recipient_id"])
         page, _ = await open_window(browser, server, rep, clock)
         clock.advance(hours=1)
         scanner = {"user-agent": CHROME, "x-forwarded-for": "81.2.69.142"}
@@ -119,7 +123,7 @@ async def test_hostile_subject_shows_as_text_and_fires_nothing(browser, server, 
         sent = await send(client, rep, subject=hostile)
         page, dialogs = await open_window(browser, server, rep, clock)
         await page.check("#show-machine")  # whatever class the hostile agent gets, show it
-        await hit(client, server, sent["recipients"][0]["recipient_id"], agent=f"{hostile}\"><script>alert(2)</script>")
+        await hit(client, server, sent["recipients"][0]["recipient_id"], agent=f'{hostile}"><script>alert(2)</script>')
         row = page.locator("#feed .row").first
         await row.wait_for()
         assert hostile in await row.locator(".what").inner_text()
@@ -134,12 +138,23 @@ async def test_a_mail_connection_that_needs_reconnecting_is_one_notice_row_with_
     rt = server.runtime
     with rt.engine.connect() as conn:
         user = dict(actions.find_user(conn, rep.email))
-    connections.connect_mail(rt.engine, connections.connection_vault(rt.settings.secret_key), user=user, provider="microsoft",
-                             address=rep.email, refresh_token="r-1", token_endpoint="https://login.example/token", now=clock())
+    connections.connect_mail(
+        rt.engine,
+        connections.connection_vault(rt.settings.secret_key),
+        user=user,
+        provider="microsoft",
+        address=rep.email,
+        refresh_token="r-1",
+        token_endpoint="https://login.example/token",
+        now=clock(),
+    )
     page, dialogs = await open_window(browser, server, rep, clock)
     for _ in range(2):  # found gone twice (a send and a poll): one row
-        await rt.recorder.write_events(lambda conn: connections.lose_connection(
-            conn, user_id=rep.id, error="revoked", settings_url=server.url + "/settings#mail-connection", now=clock()))
+        await rt.recorder.write_events(
+            lambda conn: connections.lose_connection(
+                conn, user_id=rep.id, error="revoked", settings_url=server.url + "/settings#mail-connection", now=clock()
+            )
+        )
     row = page.locator("#feed .row[data-kind=notice]")
     await row.wait_for()
     assert await row.count() == 1
@@ -229,4 +244,3 @@ async def test_compose_send_open_in_the_outbox_then_archive_stops_tracking(brows
         feed = (await client.get("/api/v1/feed", headers=rep.headers)).json()["events"]
     assert [e["class"] for e in feed] == ["human", "self"]
     assert await human.locator(".count").is_hidden() and dialogs == []
-

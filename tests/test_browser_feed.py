@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from playwright.async_api import expect
 
+from livefeed.actions.people import ensure_person
 from livefeed.core.model import MARKETING, MOMENT, VISIT
 from livefeed.db.eventlog import event_row
-from livefeed.people import ensure_person
 
 from .conftest import send
 from .test_browser import browser, hit, open_window  # noqa: F401 - a fixture
@@ -19,6 +19,7 @@ async def write(server, rep, rows):
     def job(conn):
         view = {"subject": None, "person_name": None, "link_url": None, "forward_state": None}  # what the live frame shows
         return None, [event_row(workspace_id=rep.workspace_id, user_id=rep.id, **{**view, **row}) for row in rows]
+
     await server.runtime.recorder.write_events(job)
 
 
@@ -32,19 +33,40 @@ async def test_replies_are_rows_of_their_own_and_only_identical_moments_merge(br
         sent = await send(client, rep, subject="Pricing")
     paul = sent["recipients"][0]
     page, _ = await open_window(browser, server, rep, clock)
-    reply = dict(email_id=sent["id"], recipient_id=paul["recipient_id"], person_id=paul["person_id"], kind="reply", cls="human",
-                 reason="Reply from paul@prospect.test", subject="Pricing", person_email="paul@prospect.test")
-    await write(server, rep, [{**reply, "at": clock(), "detail": text} for text in ("First answer", "Second answer", "Third answer")])
+    reply = dict(
+        email_id=sent["id"],
+        recipient_id=paul["recipient_id"],
+        person_id=paul["person_id"],
+        kind="reply",
+        cls="human",
+        reason="Reply from paul@prospect.test",
+        subject="Pricing",
+        person_email="paul@prospect.test",
+    )
+    await write(
+        server, rep, [{**reply, "at": clock(), "detail": text} for text in ("First answer", "Second answer", "Third answer")]
+    )
     zoe = person(server, rep, "zoe@prospect.test", clock, added=False)
     moment = dict(person_id=zoe, kind=MOMENT, cls=MARKETING, person_email="zoe@prospect.test")
-    await write(server, rep, [
-        {**moment, "at": clock(), "reason": "Interesting Moment (Web)", "detail": "Viewed pricing page"},
-        {**moment, "at": clock(), "reason": "Interesting Moment (Web)", "detail": "Viewed pricing page"},
-        {**moment, "at": clock(), "reason": "Interesting Moment (Milestone)", "detail": "Became an MQL"},
-        {**moment, "at": clock(), "reason": "Interesting Moment (Email)", "detail": "Opened webinar invite"},
-        dict(person_id=zoe, kind=VISIT, cls=MARKETING, person_email="zoe@prospect.test", at=clock(), reason="Visited your website",
-             visit_id=777),
-    ])
+    await write(
+        server,
+        rep,
+        [
+            {**moment, "at": clock(), "reason": "Interesting Moment (Web)", "detail": "Viewed pricing page"},
+            {**moment, "at": clock(), "reason": "Interesting Moment (Web)", "detail": "Viewed pricing page"},
+            {**moment, "at": clock(), "reason": "Interesting Moment (Milestone)", "detail": "Became an MQL"},
+            {**moment, "at": clock(), "reason": "Interesting Moment (Email)", "detail": "Opened webinar invite"},
+            dict(
+                person_id=zoe,
+                kind=VISIT,
+                cls=MARKETING,
+                person_email="zoe@prospect.test",
+                at=clock(),
+                reason="Visited your website",
+                visit_id=777,
+            ),
+        ],
+    )
     replies = page.locator("#feed .row[data-kind=reply]")
     await expect(replies).to_have_count(3)
     assert sorted(await replies.locator(".detail").all_inner_texts()) == ["First answer", "Second answer", "Third answer"]
@@ -74,8 +96,13 @@ async def test_a_gmail_proxy_open_keeps_the_place_seen_from_a_real_device(browse
         await expect(row.locator(".where")).to_contain_text("Willesden")
         await expect(row.locator(".where")).to_contain_text("may be the company's network or VPN")  # a work address
         clock.advance(minutes=2)
-        await hit(client, server, recipient, ip="66.249.84.1",
-                  agent="Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)")
+        await hit(
+            client,
+            server,
+            recipient,
+            ip="66.249.84.1",
+            agent="Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)",
+        )
         await expect(row.locator(".count")).to_have_text("×2")
     where = await row.locator(".where").inner_text()
     assert "Willesden" in where and "newer opens came through Gmail" in where
@@ -85,8 +112,21 @@ async def test_a_gmail_proxy_open_keeps_the_place_seen_from_a_real_device(browse
 async def test_adding_someone_from_marketing_says_so_and_closes_the_menu(browser, server, rep, clock):  # noqa: F811
     page, _ = await open_window(browser, server, rep, clock)
     zoe = person(server, rep, "zoe@prospect.test", clock, added=False)
-    await write(server, rep, [dict(person_id=zoe, kind=MOMENT, cls=MARKETING, person_email="zoe@prospect.test", at=clock(),
-                                   reason="Interesting Moment (Web)", detail="Viewed pricing page")])
+    await write(
+        server,
+        rep,
+        [
+            dict(
+                person_id=zoe,
+                kind=MOMENT,
+                cls=MARKETING,
+                person_email="zoe@prospect.test",
+                at=clock(),
+                reason="Interesting Moment (Web)",
+                detail="Viewed pricing page",
+            )
+        ],
+    )
     row = page.locator("#feed .row").first
     await expect(row.locator(".not-in")).to_be_visible()
     await row.locator(".more").click()

@@ -20,8 +20,15 @@ async def post_task(client, rep, **body):
 
 async def test_tasks_tab_filters_creates_completes_and_updates_live(browser, server, rep, clock):  # noqa: F811
     async with server.client() as client:
-        paul = await post_person(client, rep, email="paul@prospect.test", first_name="Paul", last_name="Smith",
-                                 phone="+44 20 7946 0958", company="Prospect Ltd")
+        paul = await post_person(
+            client,
+            rep,
+            email="paul@prospect.test",
+            first_name="Paul",
+            last_name="Smith",
+            phone="+44 20 7946 0958",
+            company="Prospect Ltd",
+        )
         await post_task(client, rep, type="call", title="Call Paul about pricing", due_date="2026-11-26", person_id=paul["id"])
         await post_task(client, rep, type="custom", title="Prepare the demo", due_date="2026-11-27")
         await post_task(client, rep, type="email", title="Chase the contract", due_date="2026-11-20", priority="high")
@@ -94,9 +101,16 @@ async def test_create_task_from_an_engagement_row_prefills_a_follow_up(browser, 
 async def test_target_tab_ranks_and_updates_live_when_a_score_rises(browser, server, rep, clock):  # noqa: F811
     async with server.client() as client:
         for index, score in enumerate((30, 60, 90)):
-            await post_person(client, rep, email=f"lead{index}@prospect.test", first_name=f"Lead{index}",
-                              company="Prospect Ltd", owner_email=rep.email, lead_score=score,
-                              linkedin_url=f"https://www.linkedin.com/in/lead{index}")
+            await post_person(
+                client,
+                rep,
+                email=f"lead{index}@prospect.test",
+                first_name=f"Lead{index}",
+                company="Prospect Ltd",
+                owner_email=rep.email,
+                lead_score=score,
+                linkedin_url=f"https://www.linkedin.com/in/lead{index}",
+            )
         page, _ = await open_window(browser, server, rep, clock)
         await page.click("[data-tab=target]")
         rows = page.locator("#target-list .target")
@@ -119,7 +133,7 @@ async def test_target_tab_ranks_and_updates_live_when_a_score_rises(browser, ser
 
 
 async def test_a_reply_shows_with_its_first_lines(browser, server, rep, clock):  # noqa: F811
-    from livefeed.inbound import serve_smtp
+    from livefeed.actions.replies import serve_smtp
 
     from .conftest import free_port
     from .test_inbound import deliver, message
@@ -135,7 +149,10 @@ async def test_a_reply_shows_with_its_first_lines(browser, server, rep, clock): 
             row = page.locator("#feed .row[data-kind=reply]")
             await row.wait_for()
             assert "replied to “Pricing for 250 seats”" in await row.locator(".what").inner_text()
-            assert await row.locator(".detail").inner_text() == "Hi Rita, / Thanks — this looks good. Can we do a call on Tuesday at 3pm? / Paul"
+            assert (
+                await row.locator(".detail").inner_text()
+                == "Hi Rita, / Thanks — this looks good. Can we do a call on Tuesday at 3pm? / Paul"
+            )
             assert await row.locator("use").get_attribute("href") == "#icon-reply"
             assert not await page.locator("#feed .row[data-kind=reply] .link").is_visible()
     finally:

@@ -26,9 +26,13 @@ async def test_a_moment_for_someone_new_is_purple_and_the_down_arrow_adds_them(b
         secret = (await client.post("/api/v1/workspace/marketo-webhook-secret", headers=rep.headers)).json()["secret"]
         key = (await client.get("/api/v1/workspace", headers=rep.headers)).json()["site_key"]
         page, _ = await open_window(browser, server, rep, clock)
-        body = {"type": "interesting_moment", "moment_type": "Milestone", "description": "Requested a demo",
-                "owner_email": rep.email, "lead": {"id": 77, "email": "nina@newco.test", "firstName": "Nina",
-                                                   "lastName": "Novak", "phone": "+1 212 555 0199"}}
+        body = {
+            "type": "interesting_moment",
+            "moment_type": "Milestone",
+            "description": "Requested a demo",
+            "owner_email": rep.email,
+            "lead": {"id": 77, "email": "nina@newco.test", "firstName": "Nina", "lastName": "Novak", "phone": "+1 212 555 0199"},
+        }
         answer = await client.post(f"/hooks/marketo/{key}", content=json.dumps(body), headers={"x-livefeed-secret": secret})
         assert answer.status_code == 200
         row = page.locator("#feed .row").first
@@ -47,9 +51,12 @@ async def test_a_moment_for_someone_new_is_purple_and_the_down_arrow_adds_them(b
 def company_site():
     async def page(request):
         title = request.path_params.get("name", "home").title()
-        return HTMLResponse(f'<!doctype html><title>{title}</title><h1>{title}</h1>'
-                            f'<a id="next" href="/docs">Docs</a>'
-                            f'<script async src="{request.app.state.livefeed}/w.js" data-site="{request.app.state.key}"></script>')
+        return HTMLResponse(
+            f"<!doctype html><title>{title}</title><h1>{title}</h1>"
+            f'<a id="next" href="/docs">Docs</a>'
+            f'<script async src="{request.app.state.livefeed}/w.js" data-site="{request.app.state.key}"></script>'
+        )
+
     return Starlette(routes=[Route("/{name}", page)])
 
 
@@ -67,7 +74,9 @@ async def test_the_website_script_identifies_a_clicker_and_shows_the_visit(brows
             site.state.livefeed, site.state.key = server.url, settings["site_key"]
             sent = await send(client, rep, to=["paul@prospect.test"], html=f'<a href="{origin}/pricing">pricing</a>')
             with server.runtime.engine.connect() as conn:
-                link_id = conn.execute(select(links.c.id).where(links.c.recipient_id == sent["recipients"][0]["recipient_id"])).scalar()
+                link_id = conn.execute(
+                    select(links.c.id).where(links.c.recipient_id == sent["recipients"][0]["recipient_id"])
+                ).scalar()
             window, _ = await open_window(browser, server, rep, clock)
             # A person's browser (headless Chromium's own user agent says "HeadlessChrome": a bot).
             visitor = await (await browser.new_context(user_agent=CHROME)).new_page()

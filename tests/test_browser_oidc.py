@@ -32,8 +32,12 @@ async def test_sign_in_with_google_connect_microsoft_and_send_as_the_rep(browser
     await server.runtime.services.held.wait()
     poller = server.runtime.services.poller
     await poller.poll_all()  # the delta's place
-    graph.deliver((f"From: Paul <paul@prospect.test>\r\nTo: rita@seller-corp.test\r\nSubject: Re: From the browser\r\n"
-                   f"Message-ID: <paul-1@prospect.test>\r\nIn-Reply-To: {message_id}\r\n\r\nLet's talk on Monday.\r\n").encode())
+    graph.deliver(
+        (
+            f"From: Paul <paul@prospect.test>\r\nTo: rita@seller-corp.test\r\nSubject: Re: From the browser\r\n"
+            f"Message-ID: <paul-1@prospect.test>\r\nIn-Reply-To: {message_id}\r\n\r\nLet's talk on Monday.\r\n"
+        ).encode()
+    )
     window = await context.new_page()
     await window.goto(server.url + "/live")
     await poller.poll_all()

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from playwright.async_api import expect
 
+from livefeed.web.pages import signin_url
+
 from .conftest import send
 from .test_browser import browser, open_signin_link  # noqa: F401 - a fixture
-from livefeed.web.pages import signin_url
 
 PAGES = ["/app", "/app/people", "/app/templates", "/app/tasks", "/app/settings", "/app/outbox", "/app/admin/users", "/live"]
 
@@ -27,8 +28,9 @@ async def test_no_page_logs_an_error_or_reaches_off_this_server(browser, server,
     page.on("console", lambda m: problems.append(f"console {m.type}: {m.text} ({page.url})") if m.type == "error" else None)
     page.on("pageerror", lambda e: problems.append(f"script error: {e} ({page.url})"))
     # (a request still in flight when the test moves to the next page is aborted by that navigation: not a failure)
-    page.on("requestfailed", lambda r: problems.append(f"failed: {r.url} {r.failure}")
-            if r.failure != "net::ERR_ABORTED" else None)
+    page.on(
+        "requestfailed", lambda r: problems.append(f"failed: {r.url} {r.failure}") if r.failure != "net::ERR_ABORTED" else None
+    )
     await page.goto(server.url + "/signin")
     await open_signin_link(page, signin_url(server.runtime.signer, server.url, user_id=rep.id, now=clock()))
     for path in PAGES + [f"/app/people/{sent['recipients'][0]['person_id']}"]:

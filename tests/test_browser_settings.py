@@ -141,6 +141,7 @@ async def test_settings_lists_sessions_and_tokens_and_revokes_them(browser, serv
     await open_signin_link(page, signin_url(server.runtime.signer, server.url, user_id=rep.id, now=clock()))
     async with server.client() as client:  # another browser signed in as the rep
         from .test_web import sign_in
+
         await sign_in(client)
     await page.goto(server.url + "/app/settings")
     access = page.locator("#access")

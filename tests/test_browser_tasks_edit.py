@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from playwright.async_api import expect
 
-from .test_browser import browser, open_signin_link, open_window  # noqa: F401 - a fixture
 from livefeed.web.pages import signin_url
+
+from .test_browser import browser, open_signin_link, open_window  # noqa: F401 - a fixture
 
 
 async def task(client, rep, **fields):

@@ -29,16 +29,19 @@ def test_secret_key_is_generated_once_and_kept(tmp_path):
     assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
 
 
-@pytest.mark.parametrize("name, value", [
-    ("DATABASE_URL", "mysql://x"),
-    ("PUBLIC_URL", "ftp://x"),
-    ("SECRET_KEY", "short"),
-    ("SMTP_URL", "http://mail"),
-    ("SMTP_URL", "smtp://host:notaport"),
-    ("TRUSTED_PROXIES", "10.0.0.0/8, not-a-network"),
-    ("GEOIP_DB", "/nonexistent.mmdb"),
-    ("HEARTBEAT_SECONDS", "soon"),
-])
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("DATABASE_URL", "mysql://x"),
+        ("PUBLIC_URL", "ftp://x"),
+        ("SECRET_KEY", "short"),
+        ("SMTP_URL", "http://mail"),
+        ("SMTP_URL", "smtp://host:notaport"),
+        ("TRUSTED_PROXIES", "10.0.0.0/8, not-a-network"),
+        ("GEOIP_DB", "/nonexistent.mmdb"),
+        ("HEARTBEAT_SECONDS", "soon"),
+    ],
+)
 def test_bad_value_names_the_variable(tmp_path, name, value):
     with pytest.raises(SettingsError, match=f"LIVEFEED_{name}"):
         from_env({"LIVEFEED_VAR_DIR": str(tmp_path), f"LIVEFEED_{name}": value})
@@ -51,7 +54,9 @@ def test_cli_stops_on_a_bad_value_with_its_name(tmp_path):
 
 def test_users_add_and_tokens_create(tmp_path):
     env = env_for(tmp_path)
-    added = runner.invoke(app, ["users", "add", "--email", "Rita@Seller.test", "--name", "Rita", "--timezone", "Europe/Paris"], env=env)
+    added = runner.invoke(
+        app, ["users", "add", "--email", "Rita@Seller.test", "--name", "Rita", "--timezone", "Europe/Paris"], env=env
+    )
     assert added.exit_code == 0, added.output
     created = runner.invoke(app, ["tokens", "create", "--email", "rita@seller.test"], env=env)
     assert created.exit_code == 0
@@ -67,18 +72,23 @@ def test_users_add_and_tokens_create(tmp_path):
 
 def test_users_add_reads_a_password_from_stdin(tmp_path):
     env = env_for(tmp_path)
-    result = runner.invoke(app, ["users", "add", "--email", "a@b.test", "--name", "A", "--password-stdin"], input="s3cret-password\n", env=env)
+    result = runner.invoke(
+        app, ["users", "add", "--email", "a@b.test", "--name", "A", "--password-stdin"], input="s3cret-password\n", env=env
+    )
     assert result.exit_code == 0
     engine = make_engine(env["LIVEFEED_DATABASE_URL"])
     assert actions.sign_in(engine, email="a@b.test", password="s3cret-password", ip=None, now=now_utc())
     engine.dispose()
 
 
-@pytest.mark.parametrize("args, word", [
-    (["--email", "nope", "--name", "A"], "email"),
-    (["--email", "a@b.test", "--name", "A", "--timezone", "Mars/Olympus"], "timezone"),
-    (["--email", "a@b.test", "--name", "A\nB"], "name"),
-])
+@pytest.mark.parametrize(
+    "args, word",
+    [
+        (["--email", "nope", "--name", "A"], "email"),
+        (["--email", "a@b.test", "--name", "A", "--timezone", "Mars/Olympus"], "timezone"),
+        (["--email", "a@b.test", "--name", "A\nB"], "name"),
+    ],
+)
 def test_users_add_rejects_bad_input(tmp_path, args, word):
     result = runner.invoke(app, ["users", "add", *args], env=env_for(tmp_path))
     assert result.exit_code != 0 and word in result.output
@@ -114,7 +124,9 @@ def test_users_add_takes_a_salesforce_user_id(tmp_path):
     env = env_for(tmp_path)
     bad = runner.invoke(app, ["users", "add", "--email", "a@b.test", "--name", "A", "--salesforce-user-id", "XYZ"], env=env)
     assert bad.exit_code == 1 and "salesforce_user_id" in bad.output
-    good = runner.invoke(app, ["users", "add", "--email", "a@b.test", "--name", "A", "--salesforce-user-id", "005Dn000001AbCdEFG"], env=env)
+    good = runner.invoke(
+        app, ["users", "add", "--email", "a@b.test", "--name", "A", "--salesforce-user-id", "005Dn000001AbCdEFG"], env=env
+    )
     assert good.exit_code == 0, good.output
 
 
@@ -150,8 +162,12 @@ def test_an_unreachable_database_is_one_line_naming_it_without_its_password(tmp_
 
     from .conftest import free_port
 
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LIVEFEED_VAR_DIR": str(tmp_path),
-           "LIVEFEED_DATABASE_URL": f"postgresql://bob:hunter2@127.0.0.1:{free_port()}/livefeed"}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "LIVEFEED_VAR_DIR": str(tmp_path),
+        "LIVEFEED_DATABASE_URL": f"postgresql://bob:hunter2@127.0.0.1:{free_port()}/livefeed",
+    }
     done = subprocess.run([sys.executable, "-m", "livefeed.cli", "migrate"], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
     lines = done.stderr.strip().splitlines()
@@ -201,14 +217,26 @@ def test_the_readmes_import_example_works_on_the_demo(tmp_path, monkeypatch):
 
 
 def test_networks_update_adds_a_vendors_list_and_refuses_a_bad_one(tmp_path, monkeypatch):
-    from livefeed import networks
     from livefeed.cli import app
+    from livefeed.pipeline import networks
 
     monkeypatch.setenv("LIVEFEED_VAR_DIR", str(tmp_path))
     plain = tmp_path / "mimecast.txt"
     plain.write_text("# Mimecast outbound, as published\n205.139.110.0/24\n")
-    added = runner.invoke(app, ["networks", "update", str(plain), "--class", "scanner", "--label", "Mimecast",
-                                "--source", "https://community.mimecast.com/s/article/Mimecast-Data-Centers-and-URLs"])
+    added = runner.invoke(
+        app,
+        [
+            "networks",
+            "update",
+            str(plain),
+            "--class",
+            "scanner",
+            "--label",
+            "Mimecast",
+            "--source",
+            "https://community.mimecast.com/s/article/Mimecast-Data-Centers-and-URLs",
+        ],
+    )
     bad = tmp_path / "bad.txt"
     bad.write_text("205.139.110.0/24\nnonsense\n")
     refused = runner.invoke(app, ["networks", "update", str(bad), "--class", "scanner", "--label", "Mimecast", "--source", "x"])

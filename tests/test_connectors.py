@@ -10,8 +10,8 @@ import pytest
 import uvicorn
 from sqlalchemy import select
 
-from livefeed import sync
 from livefeed.db.tables import connectors, people, users
+from livefeed.integrations import connectors as sync
 
 from .conftest import free_port, send
 from .vendors import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, Vendors
@@ -46,6 +46,7 @@ class FakePace(sync.Pace):
         async def sleep(seconds: float) -> None:
             self.slept.append(seconds)
             self.now += seconds
+
         super().__init__(sleep=sleep, monotonic=lambda: self.now, **kw)
 
 
@@ -88,8 +89,11 @@ async def test_connecting_checks_the_credentials_and_never_shows_them(server, re
 
 async def test_a_marketo_pass_brings_moments_forms_and_scores_to_the_owners(server, rep, vendors):
     async with server.client() as client:
-        await client.post("/api/v1/people", json={"email": "paul@prospect.test", "owner_email": rep.email, "lead_score": 50},
-                          headers=rep.headers)
+        await client.post(
+            "/api/v1/people",
+            json={"email": "paul@prospect.test", "owner_email": rep.email, "lead_score": 50},
+            headers=rep.headers,
+        )
         await send(client, rep, to=["anna@prospect.test"])  # Anna has no owner: Rita emailed her
         assert (await connect(client, rep, vendors)).status_code == 200
         done = await marketo_pass(server, rep)
@@ -108,8 +112,9 @@ async def test_a_marketo_pass_brings_moments_forms_and_scores_to_the_owners(serv
     # The newsletter reader is now known, "not in LiveFeed", and nobody's (no owner, never emailed).
     assert [p["email"] for p in nora] == ["newbie@newco.test"]
     with server.runtime.engine.connect() as conn:
-        row = conn.execute(select(people.c.added_at, people.c.marketo_id, people.c.name)
-                           .where(people.c.email == "newbie@newco.test")).one()
+        row = conn.execute(
+            select(people.c.added_at, people.c.marketo_id, people.c.name).where(people.c.email == "newbie@newco.test")
+        ).one()
     assert row.added_at is None and row.marketo_id == "1003" and row.name == "Nora New"
     assert listed["status"] == "ok" and listed["has_cursor"] and listed["synced_at"]
 
@@ -185,10 +190,16 @@ async def test_a_salesforce_pass_assigns_people_to_reps_by_owner_id(server, engi
         vendors.expire_tokens()  # the first query meets INVALID_SESSION_ID: renew and retry
         [connector] = sync.load(server.runtime, rita.workspace_id, "salesforce")
         done = await sync.run_pass(server.runtime, connector, pace=FakePace())
-        second = await sync.run_pass(server.runtime, sync.load(server.runtime, rita.workspace_id, "salesforce")[0], pace=FakePace())
+        second = await sync.run_pass(
+            server.runtime, sync.load(server.runtime, rita.workspace_id, "salesforce")[0], pace=FakePace()
+        )
     with engine.connect() as conn:
-        rows = {r.email: r for r in conn.execute(select(people.c.email, people.c.owner_id, people.c.company,
-                                                        people.c.salesforce_id, people.c.added_at))}
+        rows = {
+            r.email: r
+            for r in conn.execute(
+                select(people.c.email, people.c.owner_id, people.c.company, people.c.salesforce_id, people.c.added_at)
+            )
+        }
         cursor = conn.execute(select(connectors.c.cursor)).scalar()
     assert (done.pages, done.read, done.people) == (3, 4, 3)  # two Lead pages, one Contact page; one bad address skipped
     assert rows["paul@prospect.test"].owner_id == rita.id and rows["paul@prospect.test"].salesforce_id == "00Q5e00000AbCdEEAV"
@@ -198,6 +209,50 @@ async def test_a_salesforce_pass_assigns_people_to_reps_by_owner_id(server, engi
     assert cursor == '{"Contact": "2026-11-26T07:30:00.000+0000", "Lead": "2026-11-26T08:10:00.000+0000"}'
     assert second.read == 0
     assert any("SystemModstamp > 2026-11-26T08:10:00.000+0000" in params.get("q", "") for _, params in vendors.calls)
+
+
+async def test_salesforce_busy_answers_back_off_and_its_api_limit_stops_the_pass_keeping_the_cursor(server, rep, vendors):
+    """503 and 429 are retried after a growing wait; 403 REQUEST_LIMIT_EXCEEDED (the org's 24-hour
+    API allowance: REST API Developer Guide, "Status Codes and Error Responses") ends the pass where
+    it is, to resume on the next one."""
+    async with server.client() as client:
+        assert (await connect(client, rep, vendors, kind="salesforce")).status_code == 200
+        vendors.queue("/services/data/v60.0/query", 503, {"message": "busy"})
+        vendors.queue("/services/data/v60.0/query", 429, {"message": "slow down"})
+        pace = FakePace(backoff_seconds=20)
+        [connector] = sync.load(server.runtime, rep.workspace_id, "salesforce")
+        done = await sync.run_pass(server.runtime, connector, pace=pace)
+        with server.runtime.engine.connect() as conn:
+            cursor = conn.execute(select(connectors.c.cursor)).scalar()
+        vendors.queue("/services/data/v60.0/query", 403, "request_limit_exceeded")
+        stopped = await sync.run_pass(
+            server.runtime, sync.load(server.runtime, rep.workspace_id, "salesforce")[0], pace=FakePace()
+        )
+        listed = (await client.get("/api/v1/connectors", headers=rep.headers)).json()["connectors"][0]
+    with server.runtime.engine.connect() as conn:
+        kept = conn.execute(select(connectors.c.cursor)).scalar()
+    assert pace.slept == [20, 40] and done.done and done.people == 3
+    assert stopped.stopped.startswith("API limit reached") and "REQUEST_LIMIT_EXCEEDED" in stopped.stopped
+    assert kept == cursor and listed["error"].startswith("API limit reached")
+
+
+async def test_the_scheduler_runs_a_pass_when_its_interval_has_passed_and_not_before(server, rep, vendors, clock):
+    async with server.client() as client:
+        assert (await connect(client, rep, vendors, interval_seconds=600)).status_code == 200
+    scheduler = sync.Scheduler(server.runtime, pace=FakePace())
+    vendors.calls.clear()
+    await scheduler.tick()  # never synced: due now
+    first = vendors.paths()
+    vendors.calls.clear()
+    clock.advance(seconds=599)
+    await scheduler.tick()
+    early = vendors.paths()
+    clock.advance(seconds=1)
+    await scheduler.tick()
+    due = vendors.paths()
+    assert "/rest/v1/activities.json" in first or "/rest/v1/activities/pagingtoken.json" in first
+    assert early == []  # 599 s of 600: not yet
+    assert "/rest/v1/activities.json" in due
 
 
 async def test_a_salesforce_error_is_shown_on_the_connector(server, rep, vendors):
@@ -227,11 +282,18 @@ def test_the_sync_command_runs_one_pass_and_says_what_it_did(tmp_path):
     thread = threading.Thread(target=web.run, daemon=True)
     thread.start()
     try:
-        env = {"LIVEFEED_VAR_DIR": str(tmp_path), "LIVEFEED_DATABASE_URL": f"sqlite:///{tmp_path / 'lf.db'}",
-               "LIVEFEED_OUTBOUND_ALLOW": "127.0.0.1"}  # the stand-in vendor listens on loopback
+        env = {
+            "LIVEFEED_VAR_DIR": str(tmp_path),
+            "LIVEFEED_DATABASE_URL": f"sqlite:///{tmp_path / 'lf.db'}",
+            "LIVEFEED_OUTBOUND_ALLOW": "127.0.0.1",
+        }  # the stand-in vendor listens on loopback
         runner = CliRunner()
-        assert runner.invoke(app, ["users", "add", "--email", "rita@seller.test", "--name", "Rita",
-                                   "--timezone", "Europe/Paris"], env=env).exit_code == 0
+        assert (
+            runner.invoke(
+                app, ["users", "add", "--email", "rita@seller.test", "--name", "Rita", "--timezone", "Europe/Paris"], env=env
+            ).exit_code
+            == 0
+        )
         missing = runner.invoke(app, ["sync", "marketo"], env=env)
         assert missing.exit_code == 2 and "No marketo connection" in missing.output
         unknown = runner.invoke(app, ["sync", "hubspot"], env=env)
@@ -240,8 +302,16 @@ def test_the_sync_command_runs_one_pass_and_says_what_it_did(tmp_path):
         engine = make_engine(settings.database_url)
         secret = sync.connector_vault(settings.secret_key).seal(json.dumps({"client_secret": CLIENT_SECRET}))
         with engine.begin() as conn:
-            conn.execute(connectors.insert().values(workspace_id=1, kind="marketo", base_url=f"http://127.0.0.1:{fake.port}",
-                                                    client_id=CLIENT_ID, secret=secret, updated_at=now_utc()))
+            conn.execute(
+                connectors.insert().values(
+                    workspace_id=1,
+                    kind="marketo",
+                    base_url=f"http://127.0.0.1:{fake.port}",
+                    client_id=CLIENT_ID,
+                    secret=secret,
+                    updated_at=now_utc(),
+                )
+            )
         engine.dispose()
         ran = runner.invoke(app, ["sync", "marketo"], env=env)
     finally:

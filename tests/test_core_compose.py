@@ -6,8 +6,10 @@ def track(url: str) -> str:
 
 
 def test_only_http_links_are_rewritten():
-    body = ('<a href="https://a.test/x?y=1&amp;z=2">a</a> <a href=\'http://b.test\'>b</a> '
-            '<a href="mailto:x@y.test">m</a> <a href="tel:+44123">t</a> <a href="#top">anchor</a>')
+    body = (
+        "<a href=\"https://a.test/x?y=1&amp;z=2\">a</a> <a href='http://b.test'>b</a> "
+        '<a href="mailto:x@y.test">m</a> <a href="tel:+44123">t</a> <a href="#top">anchor</a>'
+    )
     seen = []
     out = compose.rewrite_html(body, lambda url: seen.append(url) or track(url))
     assert seen == ["https://a.test/x?y=1&z=2", "http://b.test"]
@@ -27,8 +29,12 @@ def test_pixel_goes_before_body_end_or_at_the_end():
 
 
 def test_text_part_is_derived_from_html_with_tracked_links():
-    copy = compose.tracked_copy(html_body='<p>Hi <a href="https://a.test/">deck</a></p><script>x()</script>',
-                                text_body=None, pixel_url="https://t/o.gif", track=track)
+    copy = compose.tracked_copy(
+        html_body='<p>Hi <a href="https://a.test/">deck</a></p><script>x()</script>',
+        text_body=None,
+        pixel_url="https://t/o.gif",
+        track=track,
+    )
     assert "Hi deck (https://t.test/c/" in copy.text
     assert "x()" not in copy.text
     assert "https://t/o.gif" in copy.html

@@ -1,9 +1,9 @@
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from livefeed.core.forwarding import observe
 from livefeed.core.model import Agent, ForwardState, Location
 
-T = datetime(2026, 11, 26, 9, 0, tzinfo=timezone.utc)
+T = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 LONDON = Location(city="London", country="United Kingdom", country_code="GB", radius_km=20)
 STOCKHOLM = Location(city="Stockholm", country="Sweden", country_code="SE", radius_km=20)
 HIDDEN = Location(note="Location hidden by Gmail")

@@ -33,30 +33,51 @@ def test_an_out_of_office_is_an_auto_reply():
     assert inbound.kind == replies.AUTO_REPLY and inbound.auto_reason == "Auto-Submitted: auto-generated"
 
 
-@pytest.mark.parametrize("name, recipient, status, hard, reason", [
-    ("postfix_bounce.eml", "nobody@prospect.test", "5.1.1", True, "550 5.1.1 <nobody@prospect.test>: Recipient address rejected: User unknown in virtual mailbox table"),
-    ("exchange_bounce.eml", "full@prospect.test", "4.2.2", False, "452 4.2.2 Mailbox full"),
-])
+@pytest.mark.parametrize(
+    "name, recipient, status, hard, reason",
+    [
+        (
+            "postfix_bounce.eml",
+            "nobody@prospect.test",
+            "5.1.1",
+            True,
+            "550 5.1.1 <nobody@prospect.test>: Recipient address rejected: User unknown in virtual mailbox table",
+        ),
+        ("exchange_bounce.eml", "full@prospect.test", "4.2.2", False, "452 4.2.2 Mailbox full"),
+    ],
+)
 def test_delivery_reports_are_bounces_of_the_original(name, recipient, status, hard, reason):
     inbound = replies.read_message(fixture(name))
     assert inbound.kind == replies.BOUNCE and inbound.tokens == (TOKEN,)
-    assert (inbound.bounce.recipient, inbound.bounce.status, inbound.bounce.hard, inbound.bounce.reason) == (recipient, status, hard, reason)
+    assert (inbound.bounce.recipient, inbound.bounce.status, inbound.bounce.hard, inbound.bounce.reason) == (
+        recipient,
+        status,
+        hard,
+        reason,
+    )
 
 
-@pytest.mark.parametrize("headers, reason", [
-    ("Precedence: bulk\r\n", "Precedence: bulk"),
-    ("X-Autoreply: yes\r\n", "X-Autoreply"),
-    ("Auto-Submitted: no\r\n", None),
-    ("", None),
-])
+@pytest.mark.parametrize(
+    "headers, reason",
+    [
+        ("Precedence: bulk\r\n", "Precedence: bulk"),
+        ("X-Autoreply: yes\r\n", "X-Autoreply"),
+        ("Auto-Submitted: no\r\n", None),
+        ("", None),
+    ],
+)
 def test_auto_reply_headers(headers, reason):
-    raw = (f"From: p@prospect.test\r\nTo: r@seller.test\r\nSubject: Re: Hi\r\nIn-Reply-To: {MESSAGE_ID}\r\n{headers}"
-           "Content-Type: text/plain\r\n\r\nThanks!\r\n").encode()
+    raw = (
+        f"From: p@prospect.test\r\nTo: r@seller.test\r\nSubject: Re: Hi\r\nIn-Reply-To: {MESSAGE_ID}\r\n{headers}"
+        "Content-Type: text/plain\r\n\r\nThanks!\r\n"
+    ).encode()
     inbound = replies.read_message(raw)
     assert inbound.auto_reason == reason and inbound.kind == (replies.AUTO_REPLY if reason else replies.REPLY)
 
 
-@pytest.mark.parametrize("subject", ["Out of Office: Hi", "Automatic reply: Hi", "Abwesenheitsnotiz: Hi", "Réponse automatique : Hi"])
+@pytest.mark.parametrize(
+    "subject", ["Out of Office: Hi", "Automatic reply: Hi", "Abwesenheitsnotiz: Hi", "Réponse automatique : Hi"]
+)
 def test_out_of_office_subjects(subject):
     raw = f"From: p@prospect.test\r\nSubject: {subject}\r\nIn-Reply-To: {MESSAGE_ID}\r\n\r\nAway.\r\n".encode()
     assert replies.read_message(raw).kind == replies.AUTO_REPLY
@@ -70,6 +91,8 @@ def test_mail_that_names_none_of_our_messages_is_ignored():
 
 def test_the_most_specific_reference_comes_first():
     older, newer = "AAAAAAAAAAAAAAAAAAAAAA", "BBBBBBBBBBBBBBBBBBBBBB"
-    raw = (f"From: p@prospect.test\r\nIn-Reply-To: <lf.{newer}@t.test>\r\nReferences: <lf.{older}@t.test> <lf.{newer}@t.test>\r\n"
-           "\r\nok\r\n").encode()
+    raw = (
+        f"From: p@prospect.test\r\nIn-Reply-To: <lf.{newer}@t.test>\r\nReferences: <lf.{older}@t.test> <lf.{newer}@t.test>\r\n"
+        "\r\nok\r\n"
+    ).encode()
     assert replies.read_message(raw).tokens == (newer, older)

@@ -1,12 +1,12 @@
 """Stars and flames tiers, the 7-day rise, and LiveFeed's engagement score."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from livefeed.core import scoring
 
-NOW = datetime(2026, 11, 26, 12, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
 
 CUTS = [
     # histogram {value: count}, percentiles, expected cut points

@@ -17,7 +17,7 @@ def test_token_is_opaque_and_url_safe():
 def test_altered_token_is_rejected():
     token = signer.sign(OPEN, 42)
     for index in range(len(token)):
-        altered = token[:index] + ("A" if token[index] != "A" else "B") + token[index + 1:]
+        altered = token[:index] + ("A" if token[index] != "A" else "B") + token[index + 1 :]
         assert signer.verify(OPEN, altered) is None
 
 
@@ -42,11 +42,24 @@ def test_only_the_canonical_spelling_of_a_token_is_accepted():
     token = signer.sign(OPEN, 1234)
     assert signer.verify(OPEN, token) == 1234
     last = token[-1]
-    spare_bits = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-                  if c != last and _unb64(token[-14:-1] + c) == _unb64(token[-14:])]
+    spare_bits = [
+        c
+        for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+        if c != last and _unb64(token[-14:-1] + c) == _unb64(token[-14:])
+    ]
     assert spare_bits  # base64 leaves bits unused in the last character: other spellings decode the same
     for other in spare_bits:
         assert signer.verify(OPEN, token[:-1] + other) is None
     assert signer.verify(OPEN, token[:3] + "." + token[3:]) is None  # stray characters base64 would skip
     padded = _b64(bytes([0xD2 | 0x80, 0x89, 0x00]))  # 1234 as a padded varint
     assert signer.verify(OPEN, padded + token[-14:]) is None
+
+
+def test_every_token_purpose_is_one_distinct_byte_in_one_registry():
+    from livefeed.core import tokens
+
+    purposes = list(tokens.PURPOSES.values())
+    assert all(isinstance(p, bytes) and len(p) == 1 for p in purposes)
+    assert len(set(purposes)) == len(purposes)  # a token made for one purpose never passes as another
+    assert {tokens.OPEN, tokens.CLICK, tokens.MESSAGE, tokens.PROBE, tokens.SIGNIN, tokens.SELF, tokens.EXTENSION,
+            tokens.IDENTIFY, tokens.VISITOR, tokens.CLICKED} == set(purposes)  # fmt: skip

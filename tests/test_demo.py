@@ -58,7 +58,9 @@ async def test_demo_rep_has_people_tasks_and_a_moving_target_list(server, clock)
         assert len(today) == 2 and [t["title"] for t in overdue] == ["Chase Ben for the signed order form"]
         templates = (await client.get("/api/v1/templates", headers=headers)).json()["templates"]
         assert [(t["name"], t["fields"]) for t in templates] == [
-            ("First touch", ["company", "first_name", "sender_name"]), ("Follow-up after a call", ["first_name", "sender_name"])]
+            ("First touch", ["company", "first_name", "sender_name"]),
+            ("Follow-up after a call", ["first_name", "sender_name"]),
+        ]
         clock.advance(minutes=5)
         await simulator.raise_a_score()
         feed = (await client.get("/api/v1/feed", headers=headers)).json()["events"]

@@ -21,17 +21,25 @@ def backend(request) -> str:
 
 def table_counts(engine) -> dict:
     with engine.connect() as conn:
-        return {t.name: conn.execute(select(func.count()).select_from(t)).scalar() for t in (emails, recipients, links, outbox, people)}
+        return {
+            t.name: conn.execute(select(func.count()).select_from(t)).scalar()
+            for t in (emails, recipients, links, outbox, people)
+        }
 
 
 def outbox_messages(engine) -> list:
     with engine.connect() as conn:
-        return [message_from_string(raw, policy=policy.default) for raw in conn.execute(select(outbox.c.raw).order_by(outbox.c.id)).scalars()]
+        return [
+            message_from_string(raw, policy=policy.default)
+            for raw in conn.execute(select(outbox.c.raw).order_by(outbox.c.id)).scalars()
+        ]
 
 
 async def test_each_recipient_gets_its_own_tracked_copy(server, rep, engine):
-    html = ('<p>Hi, <a href="https://example.com/deck">deck</a>, <a href="mailto:me@seller.test">mail me</a>, '
-            '<a href="tel:+441234">call</a></p>')
+    html = (
+        '<p>Hi, <a href="https://example.com/deck">deck</a>, <a href="mailto:me@seller.test">mail me</a>, '
+        '<a href="tel:+441234">call</a></p>'
+    )
     async with server.client() as client:
         body = await send(client, rep, to=["Paul@Prospect.test", "zoe@prospect.test"], cc=["cc@prospect.test"], html=html)
     assert body["status"] == "sent" and len(body["recipients"]) == 3
@@ -64,17 +72,20 @@ async def test_unknown_recipients_become_people_once(server, rep, engine):
     assert table_counts(engine)["people"] == 1
 
 
-@pytest.mark.parametrize("change, field", [
-    ({"to": ["not-an-address"]}, "to"),
-    ({"cc": ["ok@x.test", "bad@"]}, "cc"),
-    ({"to": []}, "to"),
-    ({"subject": "Hi\r\nBcc: spy@evil.test"}, "subject"),
-    ({"subject": "   "}, "subject"),
-    ({"html": None, "text": None}, "html"),
-    ({"to": [f"p{n}@x.test" for n in range(101)]}, "to"),
-    ({"html": "x" * (2 * 1024 * 1024 + 1)}, "html"),
-    ({"to": ["a@x.test\nBcc: spy@evil.test"]}, "to"),
-])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"to": ["not-an-address"]}, "to"),
+        ({"cc": ["ok@x.test", "bad@"]}, "cc"),
+        ({"to": []}, "to"),
+        ({"subject": "Hi\r\nBcc: spy@evil.test"}, "subject"),
+        ({"subject": "   "}, "subject"),
+        ({"html": None, "text": None}, "html"),
+        ({"to": [f"p{n}@x.test" for n in range(101)]}, "to"),
+        ({"html": "x" * (2 * 1024 * 1024 + 1)}, "html"),
+        ({"to": ["a@x.test\nBcc: spy@evil.test"]}, "to"),
+    ],
+)
 async def test_bad_email_is_422_naming_the_field_and_stores_nothing(server, rep, engine, change, field):
     body = {"to": ["paul@prospect.test"], "subject": "Hello", "html": "<p>x</p>", **change}
     before = table_counts(engine)
@@ -103,7 +114,9 @@ class Inbox:
         self.messages = []
 
     async def handle_DATA(self, server, session, envelope):
-        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), message_from_bytes(envelope.content, policy=policy.default)))
+        self.messages.append(
+            (envelope.mail_from, list(envelope.rcpt_tos), message_from_bytes(envelope.content, policy=policy.default))
+        )
         return "250 OK"
 
 
@@ -134,7 +147,10 @@ async def test_email_is_delivered_over_smtp(settings, clock, rep, smtp_server):
         async with server.client() as client:
             body = await send(client, rep, to=["paul@prospect.test", "zoe@prospect.test"])
     assert body["status"] == "sent"
-    assert [(m[0], m[1]) for m in inbox.messages] == [("rita@seller.test", ["paul@prospect.test"]), ("rita@seller.test", ["zoe@prospect.test"])]
+    assert [(m[0], m[1]) for m in inbox.messages] == [
+        ("rita@seller.test", ["paul@prospect.test"]),
+        ("rita@seller.test", ["zoe@prospect.test"]),
+    ]
     message = inbox.messages[0][2]
     assert message["Subject"] == "Hello" and message["From"] == "Rita <rita@seller.test>"
     assert message.get_body(("plain",)) is not None and "/o/" in message.get_body(("html",)).get_content()
@@ -143,8 +159,9 @@ async def test_email_is_delivered_over_smtp(settings, clock, rep, smtp_server):
 async def test_smtp_refusal_is_502_and_the_email_is_stored_as_failed(settings, clock, rep, engine, smtp_server):
     async with LiveServer(settings.with_(smtp_url=smtp_server(Refuser())), clock) as server:
         async with server.client() as client:
-            response = await client.post("/api/v1/emails", headers=rep.headers,
-                                         json={"to": ["paul@prospect.test"], "subject": "Hello", "text": "hi"})
+            response = await client.post(
+                "/api/v1/emails", headers=rep.headers, json={"to": ["paul@prospect.test"], "subject": "Hello", "text": "hi"}
+            )
     assert response.status_code == 502
     assert "550" in response.json()["detail"]
     with engine.connect() as conn:
@@ -179,8 +196,9 @@ async def test_an_unreachable_smtp_server_keeps_the_email_queued_and_a_retry_sen
     port = free_port()
     async with LiveServer(settings.with_(smtp_url=f"smtp://127.0.0.1:{port}?starttls=false"), clock) as server:
         async with server.client() as client:
-            response = await client.post("/api/v1/emails", headers=rep.headers,
-                                         json={"to": ["paul@prospect.test"], "subject": "Hello", "text": "hi"})
+            response = await client.post(
+                "/api/v1/emails", headers=rep.headers, json={"to": ["paul@prospect.test"], "subject": "Hello", "text": "hi"}
+            )
         assert response.status_code == 202 and response.json()["status"] == "sending"
         assert "retrying" in response.json()["detail"]
         assert email_row(engine).status == "sending" and queue_row(engine)["attempts"] == 1
@@ -204,8 +222,9 @@ async def test_a_server_that_keeps_saying_later_fails_the_copy_after_the_last_at
     async with LiveServer(settings.with_(smtp_url=smtp_server(busy)), clock) as server:
         server.runtime.sender.retry = Retry(backoff_seconds=(10,), max_attempts=3)
         async with server.client() as client:
-            first = await client.post("/api/v1/emails", headers=rep.headers,
-                                      json={"to": ["paul@prospect.test"], "subject": "Hello", "text": "hi"})
+            first = await client.post(
+                "/api/v1/emails", headers=rep.headers, json={"to": ["paul@prospect.test"], "subject": "Hello", "text": "hi"}
+            )
         for _ in range(2):
             clock.advance(seconds=11)
             assert await server.runtime.sender.send_due() == 1
@@ -214,7 +233,9 @@ async def test_a_server_that_keeps_saying_later_fails_the_copy_after_the_last_at
     assert row.status == "failed" and "451 4.3.0 Mailbox busy" in row.error and queue_row(engine)["attempts"] == 3
 
 
-async def test_copies_left_queued_by_a_crashed_process_are_sent_once_their_claim_runs_out(settings, clock, rep, engine, smtp_server):
+async def test_copies_left_queued_by_a_crashed_process_are_sent_once_their_claim_runs_out(
+    settings, clock, rep, engine, smtp_server
+):
     import asyncio
 
     from livefeed.actions import validate_draft
@@ -249,17 +270,40 @@ async def test_display_names_name_new_people(server, rep, engine):
 
 async def test_personal_fields_are_filled_per_recipient_and_a_missing_one_stops_the_send(server, rep):
     async with server.client() as client:
-        await client.post("/api/v1/people", json={"email": "paul@prospect.test", "first_name": "Paul", "company": "Prospect <Ltd>"},
-                          headers=rep.headers)
-        sent = await client.post("/api/v1/emails", headers=rep.headers, json={
-            "to": ["paul@prospect.test", "Anna Berg <anna@prospect.test>"], "subject": "For {{first_name}}",
-            "html": "<p>Hi {{first_name}}!</p>", "text": None})
-        escaped = await client.post("/api/v1/emails", headers=rep.headers, json={
-            "to": ["paul@prospect.test"], "subject": "About {{company}}", "html": "<p>Hi {{first_name}}, about {{ company }}?</p>"})
-        missing = await client.post("/api/v1/emails", headers=rep.headers, json={
-            "to": ["paul@prospect.test", "anna@prospect.test"], "subject": "Hi", "html": "<p>{{company}}</p>"})
-        unknown = await client.post("/api/v1/emails", headers=rep.headers, json={
-            "to": ["paul@prospect.test"], "subject": "Hi {{nickname}}", "html": "<p>x</p>"})
+        await client.post(
+            "/api/v1/people",
+            json={"email": "paul@prospect.test", "first_name": "Paul", "company": "Prospect <Ltd>"},
+            headers=rep.headers,
+        )
+        sent = await client.post(
+            "/api/v1/emails",
+            headers=rep.headers,
+            json={
+                "to": ["paul@prospect.test", "Anna Berg <anna@prospect.test>"],
+                "subject": "For {{first_name}}",
+                "html": "<p>Hi {{first_name}}!</p>",
+                "text": None,
+            },
+        )
+        escaped = await client.post(
+            "/api/v1/emails",
+            headers=rep.headers,
+            json={
+                "to": ["paul@prospect.test"],
+                "subject": "About {{company}}",
+                "html": "<p>Hi {{first_name}}, about {{ company }}?</p>",
+            },
+        )
+        missing = await client.post(
+            "/api/v1/emails",
+            headers=rep.headers,
+            json={"to": ["paul@prospect.test", "anna@prospect.test"], "subject": "Hi", "html": "<p>{{company}}</p>"},
+        )
+        unknown = await client.post(
+            "/api/v1/emails",
+            headers=rep.headers,
+            json={"to": ["paul@prospect.test"], "subject": "Hi {{nickname}}", "html": "<p>x</p>"},
+        )
     assert missing.status_code == 422
     assert missing.json()["detail"][0]["loc"] == ["body", "to", "1"]
     assert "anna@prospect.test has no company for {{company}}" in missing.json()["detail"][0]["msg"]
@@ -276,9 +320,17 @@ async def test_personal_fields_are_filled_per_recipient_and_a_missing_one_stops_
 
 async def test_tracking_can_be_switched_off_per_email(server, rep):
     async with server.client() as client:
-        sent = await client.post("/api/v1/emails", headers=rep.headers, json={
-            "to": ["paul@prospect.test"], "subject": "Plain", "html": '<p><a href="https://example.com/x">x</a></p>',
-            "track_opens": False, "track_clicks": False})
+        sent = await client.post(
+            "/api/v1/emails",
+            headers=rep.headers,
+            json={
+                "to": ["paul@prospect.test"],
+                "subject": "Plain",
+                "html": '<p><a href="https://example.com/x">x</a></p>',
+                "track_opens": False,
+                "track_clicks": False,
+            },
+        )
     assert sent.status_code == 201
     with server.runtime.engine.connect() as conn:
         raw = conn.execute(select(outbox.c.raw)).scalar()
@@ -289,14 +341,25 @@ async def test_tracking_can_be_switched_off_per_email(server, rep):
 async def test_preview_fills_each_copy_and_stores_nothing(server, rep):
     async with server.client() as client:
         await client.post("/api/v1/people", json={"email": "paul@prospect.test", "first_name": "Paul"}, headers=rep.headers)
-        answer = await client.post("/api/v1/emails/preview", headers=rep.headers, json={
-            "to": ["paul@prospect.test", "Anna Berg <anna@prospect.test>"], "subject": "Hi {{first_name}}",
-            "html": '<p>Hi {{first_name}}, <a href="https://example.com/x">x</a></p>'})
-        missing = await client.post("/api/v1/emails/preview", headers=rep.headers, json={
-            "to": ["paul@prospect.test"], "subject": "Hi", "html": "<p>{{title}}</p>"})
+        answer = await client.post(
+            "/api/v1/emails/preview",
+            headers=rep.headers,
+            json={
+                "to": ["paul@prospect.test", "Anna Berg <anna@prospect.test>"],
+                "subject": "Hi {{first_name}}",
+                "html": '<p>Hi {{first_name}}, <a href="https://example.com/x">x</a></p>',
+            },
+        )
+        missing = await client.post(
+            "/api/v1/emails/preview",
+            headers=rep.headers,
+            json={"to": ["paul@prospect.test"], "subject": "Hi", "html": "<p>{{title}}</p>"},
+        )
     assert answer.status_code == 200
     assert [(c["address"], c["subject"]) for c in answer.json()["copies"]] == [
-        ("paul@prospect.test", "Hi Paul"), ("anna@prospect.test", "Hi Anna")]
+        ("paul@prospect.test", "Hi Paul"),
+        ("anna@prospect.test", "Hi Anna"),
+    ]
     assert 'href="https://example.com/x"' in answer.json()["copies"][0]["html"]
     assert missing.status_code == 422 and missing.json()["detail"][0]["loc"] == ["body", "to", "0"]
     with server.runtime.engine.connect() as conn:
@@ -306,11 +369,18 @@ async def test_preview_fills_each_copy_and_stores_nothing(server, rep):
 async def test_the_do_not_track_list_sends_those_recipients_untracked(server, rep):
     async with server.client() as client:
         bad = await client.patch("/api/v1/workspace", json={"do_not_track": ["legal@", "nope"]}, headers=rep.headers)
-        saved = await client.patch("/api/v1/workspace", json={"do_not_track": ["Legal@Prospect.test", "@privacy.example"]},
-                                   headers=rep.headers)
-        await client.post("/api/v1/emails", headers=rep.headers, json={
-            "to": ["legal@prospect.test", "ceo@privacy.example", "paul@prospect.test"], "subject": "Terms",
-            "html": '<p><a href="https://example.com/terms">terms</a></p>'})
+        saved = await client.patch(
+            "/api/v1/workspace", json={"do_not_track": ["Legal@Prospect.test", "@privacy.example"]}, headers=rep.headers
+        )
+        await client.post(
+            "/api/v1/emails",
+            headers=rep.headers,
+            json={
+                "to": ["legal@prospect.test", "ceo@privacy.example", "paul@prospect.test"],
+                "subject": "Terms",
+                "html": '<p><a href="https://example.com/terms">terms</a></p>',
+            },
+        )
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "do_not_track"]
     assert saved.json()["do_not_track"] == ["legal@prospect.test", "@privacy.example"]
     with server.runtime.engine.connect() as conn:
@@ -326,12 +396,16 @@ async def test_a_person_marked_do_not_track_gets_mail_untracked_and_earlier_copi
         person_id = before["recipients"][0]["person_id"]
         bad = await client.patch(f"/api/v1/people/{person_id}", json={"do_not_track": None}, headers=rep.headers)
         marked = await client.patch(f"/api/v1/people/{person_id}", json={"do_not_track": True}, headers=rep.headers)
-        after = await send(client, rep, to=["paul@prospect.test", "zoe@prospect.test"], html='<p><a href="https://example.com/b">b</a></p>')
-        hit = await client.get(pixel_path(server.runtime.signer, before["recipients"][0]["recipient_id"]),
-                               headers={"x-forwarded-for": "81.2.69.142"})
+        after = await send(
+            client, rep, to=["paul@prospect.test", "zoe@prospect.test"], html='<p><a href="https://example.com/b">b</a></p>'
+        )
+        hit = await client.get(
+            pixel_path(server.runtime.signer, before["recipients"][0]["recipient_id"]), headers={"x-forwarded-for": "81.2.69.142"}
+        )
         unmarked = await client.patch(f"/api/v1/people/{person_id}", json={"do_not_track": False}, headers=rep.headers)
-        await client.get(pixel_path(server.runtime.signer, before["recipients"][0]["recipient_id"]),
-                         headers={"x-forwarded-for": "81.2.69.142"})
+        await client.get(
+            pixel_path(server.runtime.signer, before["recipients"][0]["recipient_id"]), headers={"x-forwarded-for": "81.2.69.142"}
+        )
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "do_not_track"]
     assert marked.status_code == 200 and marked.json()["do_not_track"] is True
     assert unmarked.json()["do_not_track"] is False
@@ -353,7 +427,9 @@ async def test_a_tracking_hostname_is_checked_then_carries_the_links(server, rep
     other_rep = make_rep(engine, clock, "reg@seller.test")  # not an admin
     async with server.client() as client:
         tested = await client.post("/api/v1/workspace/tracking-url/test", json={"tracking_url": ours}, headers=rep.headers)
-        unreachable = await client.post("/api/v1/workspace/tracking-url/test", json={"tracking_url": elsewhere}, headers=rep.headers)
+        unreachable = await client.post(
+            "/api/v1/workspace/tracking-url/test", json={"tracking_url": elsewhere}, headers=rep.headers
+        )
         with_path = await client.patch("/api/v1/workspace", json={"tracking_url": ours + "/t"}, headers=rep.headers)
         refused = await client.patch("/api/v1/workspace", json={"tracking_url": elsewhere}, headers=rep.headers)
         forbidden = await client.patch("/api/v1/workspace", json={"tracking_url": ours}, headers=other_rep.headers)
@@ -368,7 +444,7 @@ async def test_a_tracking_hostname_is_checked_then_carries_the_links(server, rep
     assert forged.json()["probe"] is None
     assert saved.json()["tracking_url"] == ours and saved.json()["tracking_links"] == ours
     raw = outbox_messages(engine)[0].get_body(("html",)).get_content()
-    assert f'{ours}/o/' in raw and f'{ours}/c/' in raw and server.url not in raw
+    assert f"{ours}/o/" in raw and f"{ours}/c/" in raw and server.url not in raw
     async with httpx.AsyncClient(base_url=ours) as direct:  # the pixel through the tracking hostname is recorded
         pixel = raw.split(f"{ours}")[-1].split('"')[0]
         assert (await direct.get(pixel)).status_code == 200

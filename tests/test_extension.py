@@ -36,15 +36,20 @@ async def test_options_store_a_checked_server_and_the_gmail_button_opens_the_win
     require(Path(CHROMIUM).exists(), "Chromium is not installed (apt-get install chromium)")
     from playwright.async_api import async_playwright, expect
 
-    mail = Starlette(routes=[Route("/mail/u/0/", lambda request: HTMLResponse("<!doctype html><title>Inbox</title><h1>Inbox</h1>"))])
+    mail = Starlette(
+        routes=[Route("/mail/u/0/", lambda request: HTMLResponse("<!doctype html><title>Inbox</title><h1>Inbox</h1>"))]
+    )
     port = free_port()
     web = uvicorn.Server(uvicorn.Config(mail, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
     task = asyncio.create_task(web.serve())
     try:
         async with async_playwright() as p:
             context = await p.chromium.launch_persistent_context(
-                str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True,
-                args=[f"--disable-extensions-except={test_build}", f"--load-extension={test_build}"])
+                str(tmp_path / "profile"),
+                executable_path=CHROMIUM,
+                headless=True,
+                args=[f"--disable-extensions-except={test_build}", f"--load-extension={test_build}"],
+            )
             worker = context.service_workers[0] if context.service_workers else await context.wait_for_event("serviceworker")
             extension_id = worker.url.split("/")[2]
 

@@ -11,7 +11,7 @@ import asyncio
 import json
 import re
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -32,18 +32,28 @@ GIF = bytes.fromhex("47494638396101000100800000000000ffffff21f90401000000002c000
 
 
 def chip(address: str, name: str) -> str:
-    return (f'<div class="afV" data-hovercard-id="{address}" data-name="{name}" role="option" aria-selected="false">'
-            f'<div class="akl">{name}</div><div class="afX" role="button" aria-label="Remove {address}"></div></div>')
+    return (
+        f'<div class="afV" data-hovercard-id="{address}" data-name="{name}" role="option" aria-selected="false">'
+        f'<div class="akl">{name}</div><div class="afX" role="button" aria-label="Remove {address}"></div></div>'
+    )
 
 
 def gmail_page(*, to=(), cc=(), bcc=(), subject="", body="", rt="undefined", thread: str = "", attachment: str = "") -> str:
     compose = (FIXTURES / "compose.html").read_text()
-    for key, value in {"TO_CHIPS": "".join(chip(a, a.split("@")[0].title()) for a in to),
-                       "CC_CHIPS": "".join(chip(a, a.split("@")[0].title()) for a in cc),
-                       "BCC_CHIPS": "".join(chip(a, a.split("@")[0].title()) for a in bcc),
-                       "SUBJECT": subject, "BODY": body, "RT": rt,
-                       "ATTACHMENTS": (f'<div class="dL" tabindex="-1" role="link" aria-label="Attachment: {attachment}">'
-                                       f'<div class="vI">{attachment}</div><div class="vJ">(120 K)</div></div>' if attachment else "")}.items():
+    for key, value in {
+        "TO_CHIPS": "".join(chip(a, a.split("@")[0].title()) for a in to),
+        "CC_CHIPS": "".join(chip(a, a.split("@")[0].title()) for a in cc),
+        "BCC_CHIPS": "".join(chip(a, a.split("@")[0].title()) for a in bcc),
+        "SUBJECT": subject,
+        "BODY": body,
+        "RT": rt,
+        "ATTACHMENTS": (
+            f'<div class="dL" tabindex="-1" role="link" aria-label="Attachment: {attachment}">'
+            f'<div class="vI">{attachment}</div><div class="vJ">(120 K)</div></div>'
+            if attachment
+            else ""
+        ),
+    }.items():
         compose = compose.replace("{{" + key + "}}", value)
     page = (FIXTURES / "inbox.html").read_text()
     return page.replace("{{THREAD}}", thread).replace("{{COMPOSE}}", compose)
@@ -81,7 +91,7 @@ class Gmail:
 @pytest.fixture
 async def live(settings, tmp_path):
     require(Path(CHROMIUM).exists(), "Chromium is not installed (apt-get install chromium)")
-    clock = Clock(datetime.now(timezone.utc))  # the extension compares event times with the browser's clock
+    clock = Clock(datetime.now(UTC))  # the extension compares event times with the browser's clock
     async with LiveServer(settings, clock) as server:
         yield server, clock
 
@@ -94,8 +104,11 @@ async def chromium(tmp_path):
     shutil.copytree(EXTENSION, build)
     async with async_playwright() as p:
         context = await p.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True,
-            args=[f"--disable-extensions-except={build}", f"--load-extension={build}", "--no-sandbox"])
+            str(tmp_path / "profile"),
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[f"--disable-extensions-except={build}", f"--load-extension={build}", "--no-sandbox"],
+        )
         worker = context.service_workers[0] if context.service_workers else await context.wait_for_event("serviceworker")
         try:
             yield context, worker, worker.url.split("/")[2]
@@ -158,15 +171,23 @@ def opens(engine) -> int:
         return conn.execute(select(func.count()).select_from(events).where(events.c.kind == "open")).scalar()
 
 
-async def test_written_in_gmail_sent_by_gmail_with_one_tracked_body_and_the_open_alerts_with_no_livefeed_tab(live, chromium, engine):
+async def test_written_in_gmail_sent_by_gmail_with_one_tracked_body_and_the_open_alerts_with_no_livefeed_tab(
+    live, chromium, engine
+):
     from playwright.async_api import expect
 
     server, clock = live
     context, worker, extension_id = chromium
     make_rep(engine, clock, "rita@seller.test", password=PASSWORD)
     await connect_extension(context, extension_id, server, "rita@seller.test")
-    gmail, page = await open_gmail(context, gmail_page(to=["paul@prospect.test", "zoe@prospect.test"], subject="Pricing for 250 seats",
-                                           body='Hi both, <a title="a>b" href="https://seller.test/pricing">our pricing</a>.'))
+    gmail, page = await open_gmail(
+        context,
+        gmail_page(
+            to=["paul@prospect.test", "zoe@prospect.test"],
+            subject="Pricing for 250 seats",
+            body='Hi both, <a title="a>b" href="https://seller.test/pricing">our pricing</a>.',
+        ),
+    )
     switch = page.get_by_role("switch", name="Track with LiveFeed")
     await expect(switch).to_have_attribute("aria-checked", "true")
     assert await page.locator("div.M9 .livefeed-track").count() == 1  # inside the compose window, beside Send
@@ -191,8 +212,10 @@ async def test_written_in_gmail_sent_by_gmail_with_one_tracked_body_and_the_open
     assert note_id == f"livefeed-{row.id}"
     # the same open replayed (the stream resumed), even past the per-person limit, does not alert twice
     await worker.evaluate("chrome.storage.session.set({lastByPerson: {}})")
-    await worker.evaluate(f"onHitInOrder({{id: {row.id}, kind: 'open', class: 'human', alert: true, at: new Date().toISOString(),"
-                          f" person: {{id: {row.person_id}, email: 'paul@prospect.test'}}, email: {{subject: 'x'}}}})")
+    await worker.evaluate(
+        f"onHitInOrder({{id: {row.id}, kind: 'open', class: 'human', alert: true, at: new Date().toISOString(),"
+        f" person: {{id: {row.person_id}, email: 'paul@prospect.test'}}, email: {{subject: 'x'}}}})"
+    )
     assert list(await notifications(worker)) == [note_id] and await worker.evaluate("self.alertsShown") == 1
     # clicking it opens the Live Feed at that row (what the notification's click handler calls)
     async with context.expect_page() as opened:
@@ -207,8 +230,10 @@ async def test_written_in_gmail_sent_by_gmail_with_one_tracked_body_and_the_open
     # The rep reading their sent mail fetches the pixel, straight or through Gmail's image proxy: blocked.
     before = opens(engine)
     view = await context.new_page()
-    gmail.pages["/mail/u/0/sent"] = (f'<!doctype html><img id="a" src="{pixel}">'
-                                     f'<img id="b" src="https://ci3.googleusercontent.com/meips/ADKq_Nb=s0-d-e1-ft#{pixel}">')
+    gmail.pages["/mail/u/0/sent"] = (
+        f'<!doctype html><img id="a" src="{pixel}">'
+        f'<img id="b" src="https://ci3.googleusercontent.com/meips/ADKq_Nb=s0-d-e1-ft#{pixel}">'
+    )
     failed = []
     view.on("requestfailed", lambda request: failed.append(request.url))
     await view.goto("https://mail.google.com/mail/u/0/sent")
@@ -217,7 +242,12 @@ async def test_written_in_gmail_sent_by_gmail_with_one_tracked_body_and_the_open
     assert opens(engine) == before
 
 
-async def test_with_a_sending_account_livefeed_sends_each_copy_as_the_rep_and_the_draft_is_discarded(live, chromium, engine, mail_server):  # noqa: F811
+async def test_with_a_sending_account_livefeed_sends_each_copy_as_the_rep_and_the_draft_is_discarded(
+    live,
+    chromium,
+    engine,
+    mail_server,  # noqa: F811 - the fixture imported above
+):
     from playwright.async_api import expect
 
     server, clock = live
@@ -227,8 +257,17 @@ async def test_with_a_sending_account_livefeed_sends_each_copy_as_the_rep_and_th
     async with server.client() as client:  # the rep's own SMTP account, set up in LiveFeed
         assert (await client.put("/api/v1/smtp", json=account(port), headers=rep.headers)).status_code == 200
     await connect_extension(context, extension_id, server, "rita@seller.test")
-    gmail, page = await open_gmail(context, gmail_page(to=["paul@prospect.test"], cc=["anna@prospect.test"], bcc=["boss@seller.test"],
-                                           subject="Re: Hello", body="Monday works.", rt="#thread-f:1784000000000000001"))
+    gmail, page = await open_gmail(
+        context,
+        gmail_page(
+            to=["paul@prospect.test"],
+            cc=["anna@prospect.test"],
+            bcc=["boss@seller.test"],
+            subject="Re: Hello",
+            body="Monday works.",
+            rt="#thread-f:1784000000000000001",
+        ),
+    )
     body = page.get_by_role("textbox", name="Message Body")
     await body.click()
     await page.keyboard.press("Control+Enter")  # the keyboard's Send is taken over too
@@ -236,7 +275,11 @@ async def test_with_a_sending_account_livefeed_sends_each_copy_as_the_rep_and_th
     await expect(page.locator("#gmail-notice")).to_have_text("Draft discarded")
     assert gmail.sent == []  # Gmail sent nothing: LiveFeed did, one copy each
     await wait_for(lambda: asyncio.sleep(0, result=len(inbox.messages) == 3))
-    assert sorted(r for _, rcpts, _ in inbox.messages for r in rcpts) == ["anna@prospect.test", "boss@seller.test", "paul@prospect.test"]
+    assert sorted(r for _, rcpts, _ in inbox.messages for r in rcpts) == [
+        "anna@prospect.test",
+        "boss@seller.test",
+        "paul@prospect.test",
+    ]
     for _, _, message in inbox.messages:
         assert "boss@seller.test" not in str(message.get("To", "")) + str(message.get("Cc", ""))  # Bcc never shown
         assert "/o/" in message.get_body(("html",)).get_content()
@@ -244,8 +287,11 @@ async def test_with_a_sending_account_livefeed_sends_each_copy_as_the_rep_and_th
         assert conn.execute(select(emails.c.thread_id)).scalar() == format(1784000000000000001, "x")
 
     # with an attachment only Gmail can send it: LiveFeed prepares the tracked body, Gmail sends
-    by_gmail, page = await open_gmail(context, gmail_page(to=["paul@prospect.test"], subject="The deck", body="Attached.",
-                                                          attachment="deck.pdf"), path="/mail/u/1/")
+    by_gmail, page = await open_gmail(
+        context,
+        gmail_page(to=["paul@prospect.test"], subject="The deck", body="Attached.", attachment="deck.pdf"),
+        path="/mail/u/1/",
+    )
     await page.get_by_role("button", name=re.compile("^Send")).click()
     await expect(page.locator("#gmail-notice")).to_have_text("Message sent")
     assert "/o/" in by_gmail.sent[0]["html"]
@@ -291,12 +337,14 @@ async def test_the_track_switch_is_a_keyboard_control_and_off_lets_gmail_send_un
         assert conn.execute(select(func.count()).select_from(events)).scalar() == 0
 
 
-THREAD = ('<div class="AO"><div class="nH"><h2 class="hP" data-thread-perm-id="thread-f:1784000000000000001" '
-          'data-legacy-thread-id="18c2f0a1b2c3d4e5" tabindex="-1">Re: Pricing for 250 seats</h2>'
-          '<div class="adn ads" data-legacy-message-id="18c2f0a1b2c3d4e5"><div class="gs"><h3 class="iw">'
-          '<span class="gD" email="{sender}" name="{name}" data-hovercard-id="{sender}">{name}</span></h3>'
-          '<span class="hb">to <span class="g2" email="rita@seller.test" name="me" data-hovercard-id="rita@seller.test">me</span></span>'
-          '<div class="a3s aiL">Sounds good.</div></div></div></div></div>')
+THREAD = (
+    '<div class="AO"><div class="nH"><h2 class="hP" data-thread-perm-id="thread-f:1784000000000000001" '
+    'data-legacy-thread-id="18c2f0a1b2c3d4e5" tabindex="-1">Re: Pricing for 250 seats</h2>'
+    '<div class="adn ads" data-legacy-message-id="18c2f0a1b2c3d4e5"><div class="gs"><h3 class="iw">'
+    '<span class="gD" email="{sender}" name="{name}" data-hovercard-id="{sender}">{name}</span></h3>'
+    '<span class="hb">to <span class="g2" email="rita@seller.test" name="me" data-hovercard-id="rita@seller.test">me</span></span>'
+    '<div class="a3s aiL">Sounds good.</div></div></div></div></div>'
+)
 
 
 async def test_a_thread_shows_the_persons_card_and_an_unknown_one_can_be_added(live, chromium, engine):
@@ -306,28 +354,49 @@ async def test_a_thread_shows_the_persons_card_and_an_unknown_one_can_be_added(l
     context, worker, extension_id = chromium
     rep = make_rep(engine, clock, "rita@seller.test", password=PASSWORD)
     async with server.client() as client:
-        sent = (await client.post("/api/v1/emails/tracked-body", headers=rep.headers,
-                                  json={"to": ["paul@prospect.test"], "subject": "Pricing for 250 seats", "html": "<p>Hi</p>"})).json()
+        sent = (
+            await client.post(
+                "/api/v1/emails/tracked-body",
+                headers=rep.headers,
+                json={"to": ["paul@prospect.test"], "subject": "Pricing for 250 seats", "html": "<p>Hi</p>"},
+            )
+        ).json()
         pixel = re.search(r'src="http://127\.0\.0\.1:\d+(/o/[^"]+)"', sent["html"]).group(1)
         await client.get(pixel, headers={"user-agent": CHROME, "x-forwarded-for": "81.2.69.142"})
-        await client.post("/api/v1/tasks", headers=rep.headers, json={"title": "Call Paul about seats", "type": "call",
-                                                                      "person_id": sent["recipients"][0]["person_id"],
-                                                                      "due_date": clock().date().isoformat()})
+        await client.post(
+            "/api/v1/tasks",
+            headers=rep.headers,
+            json={
+                "title": "Call Paul about seats",
+                "type": "call",
+                "person_id": sent["recipients"][0]["person_id"],
+                "due_date": clock().date().isoformat(),
+            },
+        )
     await connect_extension(context, extension_id, server, "rita@seller.test")
     panel = await context.new_page()  # the side panel's page: the rep's Live Feed itself, signed in
     await panel.goto(f"chrome-extension://{extension_id}/panel.html")
     await panel.wait_for_url(server.url + "/live")
     await expect(panel.locator("#feed .row").first).to_contain_text("Pricing for 250 seats")
     await panel.close()
-    gmail, page = await open_gmail(context, (FIXTURES / "inbox.html").read_text().replace(
-        "{{THREAD}}", THREAD.format(sender="paul@prospect.test", name="Paul Smith")).replace("{{COMPOSE}}", ""))
+    gmail, page = await open_gmail(
+        context,
+        (FIXTURES / "inbox.html")
+        .read_text()
+        .replace("{{THREAD}}", THREAD.format(sender="paul@prospect.test", name="Paul Smith"))
+        .replace("{{COMPOSE}}", ""),
+    )
     card = page.get_by_role("region", name="LiveFeed: Paul Smith")
     await expect(card).to_contain_text("viewed “Pricing for 250 seats”")
     await expect(card).to_contain_text("Task: Call Paul about seats")
     assert await card.get_by_role("button", name="Add to LiveFeed").count() == 0
 
-    gmail.pages["/mail/u/0/"] = (FIXTURES / "inbox.html").read_text().replace(
-        "{{THREAD}}", THREAD.format(sender="zoe@newco.test", name="Zoe <b>Q</b>")).replace("{{COMPOSE}}", "")
+    gmail.pages["/mail/u/0/"] = (
+        (FIXTURES / "inbox.html")
+        .read_text()
+        .replace("{{THREAD}}", THREAD.format(sender="zoe@newco.test", name="Zoe <b>Q</b>"))
+        .replace("{{COMPOSE}}", "")
+    )
     await page.goto("https://mail.google.com/mail/u/0/")
     card = page.locator("section.livefeed-card")
     await expect(card).to_contain_text("Not in LiveFeed yet.")
@@ -345,9 +414,15 @@ async def test_templates_and_personal_fields_go_into_the_gmail_compose_window(li
     context, worker, extension_id = chromium
     rep = make_rep(engine, clock, "rita@seller.test", password=PASSWORD)
     async with server.client() as client:
-        made = await client.post("/api/v1/templates", headers=rep.headers, json={
-            "name": "Follow-up", "subject": "Following up, {{first_name}}",
-            "html": '<p>Hi {{first_name}}, here is <a href="https://seller.test/deck">the deck</a>.</p><img src=x onerror="alert(1)">'})
+        made = await client.post(
+            "/api/v1/templates",
+            headers=rep.headers,
+            json={
+                "name": "Follow-up",
+                "subject": "Following up, {{first_name}}",
+                "html": '<p>Hi {{first_name}}, here is <a href="https://seller.test/deck">the deck</a>.</p><img src=x onerror="alert(1)">',
+            },
+        )
         assert made.status_code == 201
     await connect_extension(context, extension_id, server, "rita@seller.test")
     dialogs = []
@@ -367,7 +442,7 @@ async def test_templates_and_personal_fields_go_into_the_gmail_compose_window(li
 
 async def test_the_stream_resumes_after_a_lost_connection_and_alerts_what_happened_meanwhile(settings, chromium, engine):
     require(Path(CHROMIUM).exists(), "Chromium is not installed (apt-get install chromium)")
-    clock = Clock(datetime.now(timezone.utc))
+    clock = Clock(datetime.now(UTC))
     context, worker, extension_id = chromium
     port = free_port()
     rep = make_rep(engine, clock, "rita@seller.test", password=PASSWORD)
@@ -375,15 +450,27 @@ async def test_the_stream_resumes_after_a_lost_connection_and_alerts_what_happen
     await first.start()
     try:
         async with first.client() as client:
-            sent = (await client.post("/api/v1/emails/tracked-body", headers=rep.headers,
-                                      json={"to": ["paul@prospect.test"], "subject": "Pricing", "html": "<p>Hi</p>"})).json()
-            other = (await client.post("/api/v1/emails/tracked-body", headers=rep.headers,
-                                       json={"to": ["zoe@prospect.test"], "subject": "Demo", "html": "<p>Hi</p>"})).json()
+            sent = (
+                await client.post(
+                    "/api/v1/emails/tracked-body",
+                    headers=rep.headers,
+                    json={"to": ["paul@prospect.test"], "subject": "Pricing", "html": "<p>Hi</p>"},
+                )
+            ).json()
+            other = (
+                await client.post(
+                    "/api/v1/emails/tracked-body",
+                    headers=rep.headers,
+                    json={"to": ["zoe@prospect.test"], "subject": "Demo", "html": "<p>Hi</p>"},
+                )
+            ).json()
         await connect_extension(context, extension_id, first, "rita@seller.test")
         await wait_for(lambda: worker.evaluate("chrome.offscreen.hasDocument()"))
         async with httpx.AsyncClient() as client:
-            await client.get(first.url + re.search(r'(/o/[^"]+)"', sent["html"]).group(1),
-                             headers={"user-agent": CHROME, "x-forwarded-for": "81.2.69.142"})
+            await client.get(
+                first.url + re.search(r'(/o/[^"]+)"', sent["html"]).group(1),
+                headers={"user-agent": CHROME, "x-forwarded-for": "81.2.69.142"},
+            )
         await wait_for(lambda: notifications(worker))
     finally:
         await first.stop()  # the network is gone: the stream ends
@@ -391,8 +478,10 @@ async def test_the_stream_resumes_after_a_lost_connection_and_alerts_what_happen
     await second.start()
     try:
         async with httpx.AsyncClient() as client:  # happens before the extension is back
-            await client.get(second.url + re.search(r'(/o/[^"]+)"', other["html"]).group(1),
-                             headers={"user-agent": CHROME, "x-forwarded-for": "81.2.69.142"})
+            await client.get(
+                second.url + re.search(r'(/o/[^"]+)"', other["html"]).group(1),
+                headers={"user-agent": CHROME, "x-forwarded-for": "81.2.69.142"},
+            )
         shown = await wait_for(lambda: _two(worker), timeout=20)
         with engine.connect() as conn:
             ids = [r.id for r in conn.execute(select(events.c.id).where(events.c.kind == "open").order_by(events.c.id))]

@@ -69,7 +69,9 @@ async def test_with_postgresql_away_hits_are_spooled_and_recorded_once_when_it_i
         assert known.status_code == 302 and known.headers["location"] == "https://example.com/deck"
         assert unknown.status_code == 503 and unknown.headers["retry-after"]
         assert write.status_code == 503 and stream.status_code == 503
-        spooled = [json.loads(line) for path in (tmp_path / "spool").glob("spool-*.jsonl") for line in path.read_text().splitlines()]
+        spooled = [
+            json.loads(line) for path in (tmp_path / "spool").glob("spool-*.jsonl") for line in path.read_text().splitlines()
+        ]
         assert len(spooled) == 4 and all(hit["key"].startswith("spool:") for hit in spooled)
         assert count(engine) == 1  # nothing reached the database
 
@@ -102,7 +104,9 @@ async def test_a_spool_replayed_twice_records_each_hit_once(proxied, clock, engi
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])
-async def test_a_full_disk_under_sqlite_is_never_acknowledged_and_nothing_acknowledged_is_lost(settings, clock, template_db, backend):
+async def test_a_full_disk_under_sqlite_is_never_acknowledged_and_nothing_acknowledged_is_lost(
+    settings, clock, template_db, backend
+):
     with small_disk("6m") as disk:
         require(disk is not None, "mounting a small tmpfs needs root (the full-disk test)")
         shutil.copy(template_db, disk / "livefeed.db")

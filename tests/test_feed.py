@@ -1,9 +1,9 @@
 """GET /api/v1/feed and the SSE stream: scoping, replay by Last-Event-ID, heartbeats, slow clients."""
 
-import pytest
 import asyncio
 import json
 
+import pytest
 from sqlalchemy import select
 
 from livefeed.core.model import OPEN, Hit
@@ -18,11 +18,14 @@ def backend(request) -> str:
     """This module's tests run on both databases."""
     return request.param
 
+
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
 
 
 async def open_email(client, server, recipient_id, ip="81.2.69.142"):
-    response = await client.get(pixel_path(server.runtime.signer, recipient_id), headers={"user-agent": CHROME, "x-forwarded-for": ip})
+    response = await client.get(
+        pixel_path(server.runtime.signer, recipient_id), headers={"user-agent": CHROME, "x-forwarded-for": ip}
+    )
     assert response.status_code == 200
 
 
@@ -169,6 +172,7 @@ async def test_stream_accepts_the_session_cookie(server, rep, clock):
 
     async with server.client() as client:
         from .test_web import use_signin_link
+
         await use_signin_link(client, signin_url(server.runtime.signer, server.url, user_id=rep.id, now=clock()))
         async with client.stream("GET", "/api/v1/feed/stream") as response:
             assert response.status_code == 200
@@ -182,5 +186,7 @@ async def test_a_place_from_a_work_address_says_it_may_be_the_companys_network(s
             await open_email(client, server, recipient["recipient_id"])
         events = (await client.get("/api/v1/feed", headers=rep.headers)).json()["events"]
     caveats = {e["person"]["email"]: e["location"]["caveat"] for e in events}
-    assert caveats == {"paul@prospect.test": "may be the company's network or VPN, not where the person is",
-                       "paul.home@gmail.com": None}
+    assert caveats == {
+        "paul@prospect.test": "may be the company's network or VPN, not where the person is",
+        "paul.home@gmail.com": None,
+    }

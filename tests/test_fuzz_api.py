@@ -52,8 +52,14 @@ def api(tmp_path_factory):
     make_rep(engine, clock, "bob@seller.test")
     engine.dispose()
     port = free_port()
-    config = Settings(database_url=url, public_url=f"http://127.0.0.1:{port}", secret_key=SECRET, var_dir=folder,
-                      outbound_allow=Allowlist(), outbound_timeout_seconds=1.0)
+    config = Settings(
+        database_url=url,
+        public_url=f"http://127.0.0.1:{port}",
+        secret_key=SECRET,
+        var_dir=folder,
+        outbound_allow=Allowlist(),
+        outbound_timeout_seconds=1.0,
+    )
     app = create_app(config, clock=clock)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical", lifespan="on"))
     thread = threading.Thread(target=asyncio.run, args=(server.serve(),), daemon=True)

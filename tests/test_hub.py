@@ -7,8 +7,8 @@ import pytest
 
 from livefeed.core.model import OPEN, Hit
 from livefeed.db import queries
-from livefeed.live.postgres import decode, encode
 from livefeed.live.hub import Message
+from livefeed.live.postgres import decode, encode
 
 from .conftest import LiveServer, send
 

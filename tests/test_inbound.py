@@ -4,7 +4,7 @@ SMTP client) become feed events on the right copy — and forged or foreign mail
 import aiosmtplib
 import pytest
 
-from livefeed.inbound import serve_smtp
+from livefeed.actions.replies import serve_smtp
 
 from .conftest import FIXTURES, free_port, ready_stream, send
 
@@ -63,7 +63,9 @@ async def test_a_colleague_replying_is_a_reply_and_evidence_of_forwarding(server
         [event] = await feed(client, rep)
     assert event["kind"] == "reply" and event["reason"] == "Reply from anna@prospect.test, a colleague of paul@prospect.test"
     assert event["person"]["email"] == "anna@prospect.test"  # the row is the one who wrote, not the prospect
-    assert event["forwarded"] and "anna@prospect.test replied to the copy sent to paul@prospect.test" in event["forward_evidence"][0]
+    assert (
+        event["forwarded"] and "anna@prospect.test replied to the copy sent to paul@prospect.test" in event["forward_evidence"][0]
+    )
 
 
 async def test_a_reply_from_outside_the_email_and_the_recipients_domain_is_kept_greyed_as_unknown(server, rep, inbound):
@@ -71,9 +73,11 @@ async def test_a_reply_from_outside_the_email_and_the_recipients_domain_is_kept_
     # Only the recipient, anyone the email went to, or a colleague at the recipient's domain counts.
     async with server.client() as client:
         _, message_id = await sent_copy(client, server, rep)
-        raw = (f"From: Carol CFO <carol@holding.test>\r\nTo: rita@seller.test\r\nCc: Paul <paul@prospect.test>\r\n"
-               f"Subject: Re: Pricing for 250 seats\r\nMessage-ID: <cc-1@holding.test>\r\nIn-Reply-To: {message_id}\r\n"
-               f"References: {message_id}\r\n\r\nPaul sent me this. Can you do 300 seats?\r\n").encode()
+        raw = (
+            f"From: Carol CFO <carol@holding.test>\r\nTo: rita@seller.test\r\nCc: Paul <paul@prospect.test>\r\n"
+            f"Subject: Re: Pricing for 250 seats\r\nMessage-ID: <cc-1@holding.test>\r\nIn-Reply-To: {message_id}\r\n"
+            f"References: {message_id}\r\n\r\nPaul sent me this. Can you do 300 seats?\r\n"
+        ).encode()
         await deliver(inbound, raw, sender="carol@holding.test")
         stranger = raw.replace(b"Cc: Paul <paul@prospect.test>\r\n", b"").replace(b"<cc-1@", b"<cc-2@")
         await deliver(inbound, stranger, sender="carol@holding.test")
@@ -89,8 +93,10 @@ async def test_a_reply_from_someone_the_email_was_copied_to_counts(server, rep, 
     async with server.client() as client:
         sent = await send(client, rep, to=["paul@prospect.test"], cc=["dana@partner.test"])
         message_id = server.runtime.sender.message_id(sent["recipients"][0]["recipient_id"])
-        raw = (f"From: Dana <dana@partner.test>\r\nTo: rita@seller.test\r\nSubject: Re: Hello\r\n"
-               f"Message-ID: <d-1@partner.test>\r\nIn-Reply-To: {message_id}\r\n\r\nCount us in.\r\n").encode()
+        raw = (
+            f"From: Dana <dana@partner.test>\r\nTo: rita@seller.test\r\nSubject: Re: Hello\r\n"
+            f"Message-ID: <d-1@partner.test>\r\nIn-Reply-To: {message_id}\r\n\r\nCount us in.\r\n"
+        ).encode()
         await deliver(inbound, raw, sender="dana@partner.test")
         [event] = await feed(client, rep)
     assert event["class"] == "human" and event["alert"] and event["reason"].startswith("Reply from dana@partner.test")
@@ -126,7 +132,9 @@ async def test_forged_foreign_own_and_archived_mail_records_nothing(server, rep,
         forged = message_id.replace(token, token[:-4] + flipped + token[-3:])
         await deliver(inbound, message("gmail_reply.eml", forged))
         await deliver(inbound, message("gmail_reply.eml", "<CAJx3v7dQp2@mail.gmail.com>"))
-        own = message("gmail_reply.eml", message_id).replace(b"From: Paul Prospect <paul@prospect.test>", f"From: Rita <{rep.email}>".encode())
+        own = message("gmail_reply.eml", message_id).replace(
+            b"From: Paul Prospect <paul@prospect.test>", f"From: Rita <{rep.email}>".encode()
+        )
         await deliver(inbound, own, sender=rep.email)
         with engine.begin() as conn:
             conn.execute(update(emails).where(emails.c.id == sent["id"]).values(archived=True))
@@ -135,15 +143,18 @@ async def test_forged_foreign_own_and_archived_mail_records_nothing(server, rep,
 
 
 async def test_a_message_nested_too_deeply_is_refused_for_good_and_a_flood_is_slowed(server, rep, engine):
-    from livefeed.inbound import InboundHandler
+    from livefeed.actions.replies import InboundHandler
 
     port = free_port()
     smtp = await serve_smtp(server.runtime, "127.0.0.1", port, handler=InboundHandler(server.runtime, limit=3))
     try:
         async with server.client() as client:
             _, message_id = await sent_copy(client, server, rep)
-        nested = f"From: paul@prospect.test\r\nIn-Reply-To: {message_id}\r\n" + "".join(
-            f'Content-Type: multipart/mixed; boundary="b{i}"\r\n\r\n--b{i}\r\n' for i in range(3000)) + "\r\nhi\r\n"
+        nested = (
+            f"From: paul@prospect.test\r\nIn-Reply-To: {message_id}\r\n"
+            + "".join(f'Content-Type: multipart/mixed; boundary="b{i}"\r\n\r\n--b{i}\r\n' for i in range(3000))
+            + "\r\nhi\r\n"
+        )
         async with aiosmtplib.SMTP(hostname="127.0.0.1", port=port) as client:
             with pytest.raises(aiosmtplib.SMTPDataError) as refused:
                 await client.sendmail("paul@prospect.test", ["replies@livefeed.test"], nested.encode())

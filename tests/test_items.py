@@ -10,8 +10,12 @@ def backend(request) -> str:
     return request.param
 
 
-ITEM = {"person_email": "Paul@Prospect.test", "message": "Signed the NDA <script>alert(1)</script>",
-        "url": "https://crm.test/deals/42", "idempotency_key": "deal-42-nda"}
+ITEM = {
+    "person_email": "Paul@Prospect.test",
+    "message": "Signed the NDA <script>alert(1)</script>",
+    "url": "https://crm.test/deals/42",
+    "idempotency_key": "deal-42-nda",
+}
 
 
 async def feed(client, rep):
@@ -27,32 +31,42 @@ async def test_a_pushed_item_is_a_live_row_and_a_repeated_key_records_nothing(se
         assert first.status_code == 201
         item = first.json()
         assert (item["kind"], item["message"], item["link_url"], item["person"]["email"]) == (
-            "item", ITEM["message"], ITEM["url"], "paul@prospect.test")
+            "item",
+            ITEM["message"],
+            ITEM["url"],
+            "paul@prospect.test",
+        )
         assert frame["id"] == str(item["id"]) and '"kind":"item"' in frame["data"]
         again = await client.post("/api/v1/feed/items", json={**ITEM, "message": "changed"}, headers=rep.headers)
         assert again.status_code == 200 and again.json() == item
         theirs = await client.post("/api/v1/feed/items", json=ITEM, headers=colleague.headers)  # keys are per rep
         assert theirs.status_code == 201 and theirs.json()["id"] != item["id"]
-        dated = await client.post("/api/v1/feed/items", json={"person_email": "ann@prospect.test", "message": "Webinar",
-                                                               "occurred_at": "2026-11-25T16:30:00+01:00"}, headers=rep.headers)
+        dated = await client.post(
+            "/api/v1/feed/items",
+            json={"person_email": "ann@prospect.test", "message": "Webinar", "occurred_at": "2026-11-25T16:30:00+01:00"},
+            headers=rep.headers,
+        )
         assert dated.status_code == 201 and dated.json()["at"] == "2026-11-25T15:30:00Z"
         assert [e["id"] for e in await feed(client, rep)] == [dated.json()["id"], item["id"]]
         assert [e["id"] for e in await feed(client, colleague)] == [theirs.json()["id"]]
 
 
-@pytest.mark.parametrize("change, field", [
-    ({"person_email": "paul"}, "person_email"),
-    ({"message": ""}, "message"),
-    ({"message": "   "}, "message"),
-    ({"message": "x" * 1001}, "message"),
-    ({"url": "javascript:alert(1)"}, "url"),
-    ({"url": "https://"}, "url"),
-    ({"occurred_at": "2026-11-26T10:00:00"}, "occurred_at"),
-    ({"occurred_at": "2026-12-26T10:00:00Z"}, "occurred_at"),
-    ({"occurred_at": "yesterday"}, "occurred_at"),
-    ({"idempotency_key": "k" * 201}, "idempotency_key"),
-    ({"colour": "red"}, "colour"),
-])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"person_email": "paul"}, "person_email"),
+        ({"message": ""}, "message"),
+        ({"message": "   "}, "message"),
+        ({"message": "x" * 1001}, "message"),
+        ({"url": "javascript:alert(1)"}, "url"),
+        ({"url": "https://"}, "url"),
+        ({"occurred_at": "2026-11-26T10:00:00"}, "occurred_at"),
+        ({"occurred_at": "2026-12-26T10:00:00Z"}, "occurred_at"),
+        ({"occurred_at": "yesterday"}, "occurred_at"),
+        ({"idempotency_key": "k" * 201}, "idempotency_key"),
+        ({"colour": "red"}, "colour"),
+    ],
+)
 async def test_bad_items_are_422_and_record_nothing(server, rep, change, field):
     async with server.client() as client:
         response = await client.post("/api/v1/feed/items", json={**ITEM, **change}, headers=rep.headers)

@@ -19,12 +19,25 @@ EMAILS = Path(__file__).resolve().parent / "fixtures" / "emails"
 HREF = re.compile(r"""(\bhref\s*=\s*)("[^"]*"|'[^']*'|[^\s"'>]+)""", re.IGNORECASE)
 
 EXPECTED = {
-    "gmail.html": ["https://seller.test/deck?utm_source=gmail&utm_medium=email", "https://seller.test/pricing",
-                   "https://calendly.com/rita/30min", "https://www.linkedin.com/in/rita-seller/", "https://prospect.test/rfp"],
-    "outlook.html": ["https://seller.test/proposal.pdf", "https://seller.test/case-study?id=7&ref=outlook", "https://seller.test/book"],
-    "template.html": ["https://seller.test/webinar?utm_campaign=q4&utm_content=left", "https://seller.test/agenda",
-                      "https://seller.test/register?src=outlook", "https://seller.test/register?src=web",
-                      "https://seller.test/unsubscribe?u=1&e=paul%40prospect.test"],
+    "gmail.html": [
+        "https://seller.test/deck?utm_source=gmail&utm_medium=email",
+        "https://seller.test/pricing",
+        "https://calendly.com/rita/30min",
+        "https://www.linkedin.com/in/rita-seller/",
+        "https://prospect.test/rfp",
+    ],
+    "outlook.html": [
+        "https://seller.test/proposal.pdf",
+        "https://seller.test/case-study?id=7&ref=outlook",
+        "https://seller.test/book",
+    ],
+    "template.html": [
+        "https://seller.test/webinar?utm_campaign=q4&utm_content=left",
+        "https://seller.test/agenda",
+        "https://seller.test/register?src=outlook",
+        "https://seller.test/register?src=web",
+        "https://seller.test/unsubscribe?u=1&e=paul%40prospect.test",
+    ],
 }
 
 
@@ -51,19 +64,27 @@ def test_every_link_of_a_real_email_is_tracked_and_nothing_else_changes(name):
     # nothing else changed: with every href value set aside, output and input are the same text
     assert HREF.sub(r"\1", out) == HREF.sub(r"\1", body)
     # and the untracked ones kept their exact spelling
-    for kept in ("mailto:rita@seller.test", "tel:+4420 7946 0000", "#top", 'background="https://seller.test/img/bg.png"',
-                 "https://seller.test/inside-script"):
+    for kept in (
+        "mailto:rita@seller.test",
+        "tel:+4420 7946 0000",
+        "#top",
+        'background="https://seller.test/img/bg.png"',
+        "https://seller.test/inside-script",
+    ):
         assert (kept in body) == (kept in out)
 
 
-@pytest.mark.parametrize("body, url", [
-    ('<a title="a>b" href="https://x.test/1">x</a>', "https://x.test/1"),  # '>' inside a quoted value
-    ('<a data-href="https://no.test/" href="https://x.test/2">x</a>', "https://x.test/2"),
-    ("<A HREF=https://x.test/3>X</A>", "https://x.test/3"),
-    ("<a\n  class='b'\n  href='https://x.test/4'\n>multi-line</a>", "https://x.test/4"),
-    ('<a href="https://x.test/5" href="https://evil.test/">first wins</a>', "https://x.test/5"),
-    ("<p>\r\n<a href=\"https://x.test/6\">crlf</a>\r\n</p>", "https://x.test/6"),
-])
+@pytest.mark.parametrize(
+    "body, url",
+    [
+        ('<a title="a>b" href="https://x.test/1">x</a>', "https://x.test/1"),  # '>' inside a quoted value
+        ('<a data-href="https://no.test/" href="https://x.test/2">x</a>', "https://x.test/2"),
+        ("<A HREF=https://x.test/3>X</A>", "https://x.test/3"),
+        ("<a\n  class='b'\n  href='https://x.test/4'\n>multi-line</a>", "https://x.test/4"),
+        ('<a href="https://x.test/5" href="https://evil.test/">first wins</a>', "https://x.test/5"),
+        ('<p>\r\n<a href="https://x.test/6">crlf</a>\r\n</p>', "https://x.test/6"),
+    ],
+)
 def test_tricky_markup(body, url):
     out, seen = tracked(body)
     assert seen == [url]

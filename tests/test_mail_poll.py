@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import select
 
 from livefeed.db.tables import mail_connections
+from livefeed.edge.mailpoll import PollTiming
 from livefeed.integrations.identity import GrantRevoked
-from livefeed.integrations.mailpoll import PollTiming
-from livefeed.services import ServiceTiming
+from livefeed.integrations.services import ServiceTiming
 from livefeed.settings import OidcSettings
 
 from .conftest import LiveServer, send
@@ -27,8 +27,10 @@ from .test_signin_oidc import GOOGLE_ID, MICROSOFT_ID, SECRET
 async def provider_server(settings, clock, kind: str, **changes):
     """(a live server, the provider's OpenID stand-in, its mail API stand-in), the provider connected-ready."""
     client_id = GOOGLE_ID if kind == "google" else MICROSOFT_ID
-    async with OpenIdStandIn(kind, client_id=client_id, client_secret=SECRET, clock=clock) as identity, \
-            MailApiStandIn(identity) as api:
+    async with (
+        OpenIdStandIn(kind, client_id=client_id, client_secret=SECRET, clock=clock) as identity,
+        MailApiStandIn(identity) as api,
+    ):
         api_url = {"gmail_api_url": api.url} if kind == "google" else {"graph_api_url": api.url}
         configured = settings.with_(**{kind: OidcSettings(client_id, SECRET, identity.discovery_url)}, **api_url, **changes)
         quiet = ServiceTiming(poll=PollTiming(poll_seconds=3600))  # the test polls; the background round stays out of the way
@@ -44,8 +46,10 @@ async def gmail_setup(settings, clock):
 
 
 def reply_to(message_id: str, sender: str = "paul@prospect.test", text: str = "Sounds good, call me Monday") -> bytes:
-    return (f"From: Paul <{sender}>\r\nTo: rita@seller.test\r\nSubject: Re: Hello\r\nMessage-ID: <r-{text[:5]}@prospect.test>\r\n"
-            f"In-Reply-To: {message_id}\r\nReferences: {message_id}\r\n\r\n{text}\r\n").encode()
+    return (
+        f"From: Paul <{sender}>\r\nTo: rita@seller.test\r\nSubject: Re: Hello\r\nMessage-ID: <r-{text[:5]}@prospect.test>\r\n"
+        f"In-Reply-To: {message_id}\r\nReferences: {message_id}\r\n\r\n{text}\r\n"
+    ).encode()
 
 
 def replies(feed: list) -> list:
@@ -67,7 +71,10 @@ async def test_a_reply_in_gmail_becomes_a_reply_row_once(gmail_setup, rep, engin
         assert await poller.poll_all() == 3  # two pages of history
         assert await poller.poll_all() == 0
         feed = (await client.get("/api/v1/feed", headers=rep.headers)).json()["events"]
-    assert sorted(e["detail"].split("\n")[0] for e in replies(feed)) == ["Adding Anna from finance", "Sounds good, call me Monday"]
+    assert sorted(e["detail"].split("\n")[0] for e in replies(feed)) == [
+        "Adding Anna from finance",
+        "Sounds good, call me Monday",
+    ]
     with engine.connect() as conn:
         assert conn.execute(select(mail_connections.c.cursor)).scalar() == str(gmail.history_id)
 
@@ -167,7 +174,7 @@ async def notifying(settings, clock):
 
 
 async def test_a_graph_notification_brings_the_reply_at_once_and_forged_ones_read_nothing(notifying, rep, engine, clock):
-    from livefeed.web import graph_hook
+    from livefeed.edge import graph_hook
 
     from .conftest import ready_stream
 

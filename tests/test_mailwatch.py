@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from livefeed.db.engine import make_engine
 from livefeed.db.tables import events, mailboxes
-from livefeed.mailwatch import Timing
-from livefeed.services import ServiceTiming
+from livefeed.edge.mailwatch import Timing
+from livefeed.integrations.services import ServiceTiming
 
 from .conftest import FIXTURES, LiveServer, free_port, ready_stream, require, send
 from .imapserver import Dovecot, available
@@ -37,8 +37,11 @@ def dovecot():
 
 def timing(*, prefer_idle: bool = True) -> ServiceTiming:
     # Short retry and poll intervals: the tests wait for events, never for a clock.
-    return ServiceTiming(lease_retry_seconds=0.05, reconcile_seconds=3600,
-                         mail=Timing(retry_seconds=0.05, poll_seconds=0.05, prefer_idle=prefer_idle))
+    return ServiceTiming(
+        lease_retry_seconds=0.05,
+        reconcile_seconds=3600,
+        mail=Timing(retry_seconds=0.05, poll_seconds=0.05, prefer_idle=prefer_idle),
+    )
 
 
 def message(name: str, message_id: str) -> bytes:
@@ -46,8 +49,14 @@ def message(name: str, message_id: str) -> bytes:
 
 
 async def connect(client, rep, dovecot, **changes):
-    body = {"host": dovecot.host, "port": dovecot.port, "security": "plain", "username": rep.email,
-            "password": PASSWORD, **changes}
+    body = {
+        "host": dovecot.host,
+        "port": dovecot.port,
+        "security": "plain",
+        "username": rep.email,
+        "password": PASSWORD,
+        **changes,
+    }
     return await client.put("/api/v1/mailbox", json=body, headers=rep.headers)
 
 
@@ -108,13 +117,17 @@ async def test_replies_auto_replies_and_bounces_in_the_inbox_reach_the_window(se
             assert (await connect(client, rep, dovecot)).status_code == 200
             watcher = await watching(server, rep.id)
             assert (await client.get("/api/v1/mailbox", headers=rep.headers)).json()["status"] == (
-                "idle" if prefer_idle else "polling")
+                "idle" if prefer_idle else "polling"
+            )
             sent = await send(client, rep, to=["paul@prospect.test"], subject="Pricing for 250 seats")
             message_id = server.runtime.sender.message_id(sent["recipients"][0]["recipient_id"])
             async with ready_stream(client, rep.headers) as reader:
                 dovecot.deliver(rep.email, message("gmail_reply.eml", message_id))
                 reply = await reader.next_event("hit", timeout=10)
-                dovecot.deliver(rep.email, b"From: x@elsewhere.test\r\nMessage-ID: <a@b>\r\nIn-Reply-To: <lf.AAAAAAAAAAAAAAAAAAAA@track.test>\r\n\r\nforged\r\n")
+                dovecot.deliver(
+                    rep.email,
+                    b"From: x@elsewhere.test\r\nMessage-ID: <a@b>\r\nIn-Reply-To: <lf.AAAAAAAAAAAAAAAAAAAA@track.test>\r\n\r\nforged\r\n",
+                )
                 dovecot.deliver(rep.email, message("out_of_office.eml", message_id))
                 auto = await reader.next_event("hit", timeout=10)
                 dovecot.deliver(rep.email, message("postfix_bounce.eml", message_id))
@@ -135,8 +148,13 @@ async def test_a_restart_resumes_after_the_last_message_read_and_records_nothing
     server = await started(settings, clock)
     try:
         async with server.client() as client:
-            body = {"host": dovecot.host, "port": dovecot.port, "security": "plain", "username": user,
-                    "password": "other-password"}
+            body = {
+                "host": dovecot.host,
+                "port": dovecot.port,
+                "security": "plain",
+                "username": user,
+                "password": "other-password",
+            }
             assert (await client.put("/api/v1/mailbox", json=body, headers=rep.headers)).status_code == 200
             await watching(server, rep.id)
             sent = await send(client, rep, to=["paul@prospect.test", "anna@prospect.test"], subject="Pricing for 250 seats")
@@ -153,13 +171,16 @@ async def test_a_restart_resumes_after_the_last_message_read_and_records_nothing
         async with server.client() as client:
             async with ready_stream(client, rep.headers, "/api/v1/feed/stream?backlog=0") as reader:
                 frame = await reader.next_event("hit", timeout=10)
-            from livefeed.inbound import record_inbound
+            from livefeed.actions.replies import record_inbound
+
             assert await record_inbound(server.runtime, message("gmail_reply.eml", ids[0])) is None
     finally:
         await server.stop()
     assert "anna@prospect.test" in frame["data"] or '"kind":"reply"' in frame["data"]
     with server.runtime.engine.connect() as conn:
-        replies = conn.execute(select(events.c.recipient_id).where(events.c.kind == "reply").order_by(events.c.id)).scalars().all()
+        replies = (
+            conn.execute(select(events.c.recipient_id).where(events.c.kind == "reply").order_by(events.c.id)).scalars().all()
+        )
     assert replies == [sent["recipients"][0]["recipient_id"], sent["recipients"][1]["recipient_id"]]
 
 
@@ -177,14 +198,25 @@ async def test_removing_the_mailbox_stops_its_watcher(settings, clock, rep, dove
 
 
 async def test_a_password_sealed_under_another_secret_key_shows_as_an_error(settings, clock, rep, dovecot):
-    from livefeed.mailwatch import mailbox_vault
+    from livefeed.edge.mailwatch import mailbox_vault
 
     engine = make_engine(settings.database_url)
     with engine.begin() as conn:
-        conn.execute(mailboxes.insert().values(
-            user_id=rep.id, workspace_id=rep.workspace_id, host=dovecot.host, port=dovecot.port, security="plain",
-            username=rep.email, secret=mailbox_vault(b"another-secret-key-0123456789abcdef").seal(PASSWORD), folder="INBOX",
-            status="idle", created_at=clock(), updated_at=clock()))
+        conn.execute(
+            mailboxes.insert().values(
+                user_id=rep.id,
+                workspace_id=rep.workspace_id,
+                host=dovecot.host,
+                port=dovecot.port,
+                security="plain",
+                username=rep.email,
+                secret=mailbox_vault(b"another-secret-key-0123456789abcdef").seal(PASSWORD),
+                folder="INBOX",
+                status="idle",
+                created_at=clock(),
+                updated_at=clock(),
+            )
+        )
     engine.dispose()
     server = await started(settings, clock)
     try:
@@ -195,3 +227,43 @@ async def test_a_password_sealed_under_another_secret_key_shows_as_an_error(sett
     finally:
         await server.stop()
     assert shown["status"] == "error" and "enter them again" in shown["error"]
+
+
+async def test_a_uidvalidity_change_starts_over_from_the_newest_message(settings, clock, rep, dovecot, engine):
+    """The folder was renumbered while LiveFeed was down (RFC 3501 §2.3.1.1): the stored UID means
+    nothing any more, so the watcher starts from the folder's newest message instead of reading
+    (or re-reading) by old numbers; what arrives next is recorded."""
+    user = "other@seller.test"
+    body = {"host": dovecot.host, "port": dovecot.port, "security": "plain", "username": user, "password": "other-password"}
+    server = await started(settings, clock)
+    try:
+        async with server.client() as client:
+            assert (await client.put("/api/v1/mailbox", json=body, headers=rep.headers)).status_code == 200
+            await watching(server, rep.id)
+            sent = await send(client, rep, to=["paul@prospect.test", "anna@prospect.test"], subject="Renumbered")
+            ids = [server.runtime.sender.message_id(r["recipient_id"]) for r in sent["recipients"]]
+    finally:
+        await server.stop()
+    with engine.connect() as conn:
+        before = conn.execute(select(mailboxes.c.uid_validity, mailboxes.c.last_uid).where(mailboxes.c.user_id == rep.id)).one()
+    with engine.begin() as conn:  # as if the server had renumbered the folder: the stored validity no longer matches
+        conn.execute(mailboxes.update().where(mailboxes.c.user_id == rep.id).values(uid_validity=before.uid_validity + 1))
+    dovecot.deliver(user, message("gmail_reply.eml", ids[0]))  # arrives while down, under the new numbering
+    server = await started(settings, clock)
+    try:
+        async with server.client() as client:
+            await watching(server, rep.id)
+            with engine.connect() as conn:
+                after = conn.execute(
+                    select(mailboxes.c.uid_validity, mailboxes.c.last_uid).where(mailboxes.c.user_id == rep.id)
+                ).one()
+            async with ready_stream(client, rep.headers, "/api/v1/feed/stream?backlog=0") as reader:
+                dovecot.deliver(user, message("outlook_reply.eml", ids[1]))
+                frame = await reader.next_event("hit", timeout=10)
+    finally:
+        await server.stop()
+    assert after.uid_validity == before.uid_validity and after.last_uid > before.last_uid  # the server's, from its newest
+    assert '"kind":"reply"' in frame["data"]
+    with engine.connect() as conn:
+        replies = conn.execute(select(events.c.recipient_id).where(events.c.kind == "reply")).scalars().all()
+    assert replies == [sent["recipients"][1]["recipient_id"]]  # the renumbered folder's old mail is not read by old numbers

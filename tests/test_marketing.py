@@ -20,16 +20,30 @@ def backend(request) -> str:
     return request.param
 
 
-MOMENT = {"type": "interesting_moment", "moment_type": "Web", "description": "Viewed pricing 3 times",
-          "activity_id": "im-1", "lead": {"id": 1001, "email": "Paul@Prospect.test", "firstName": "Paul",
-                                          "lastName": "Smith", "company": "Prospect Inc", "leadScore": "40"}}
+MOMENT = {
+    "type": "interesting_moment",
+    "moment_type": "Web",
+    "description": "Viewed pricing 3 times",
+    "activity_id": "im-1",
+    "lead": {
+        "id": 1001,
+        "email": "Paul@Prospect.test",
+        "firstName": "Paul",
+        "lastName": "Smith",
+        "company": "Prospect Inc",
+        "leadScore": "40",
+    },
+}
 
 
 async def hook(client, rep, secret, body, **headers):
     url = (await client.get("/api/v1/workspace", headers=rep.headers)).json()["marketo_webhook"]["url"]
     content = body if isinstance(body, bytes) else json.dumps(body).encode()
-    return await client.post(url.replace(str(client.base_url), ""), content=content,
-                             headers={"content-type": "application/json", **({"x-livefeed-secret": secret} if secret else {}), **headers})
+    return await client.post(
+        url.replace(str(client.base_url), ""),
+        content=content,
+        headers={"content-type": "application/json", **({"x-livefeed-secret": secret} if secret else {}), **headers},
+    )
 
 
 async def new_secret(client, rep) -> str:
@@ -51,7 +65,11 @@ async def test_a_moment_reaches_the_owner_live_and_a_replay_records_nothing(serv
     assert again.status_code == 200 and again.json() == {**first.json(), "recorded": False, "event_id": None, "duplicate": True}
     data = json.loads(frame["data"])
     assert (data["kind"], data["class"], data["reason"], data["message"]) == (
-        "moment", "marketing", "Interesting Moment (Web)", "Viewed pricing 3 times")
+        "moment",
+        "marketing",
+        "Interesting Moment (Web)",
+        "Viewed pricing 3 times",
+    )
     assert data["person"]["in_livefeed"] is True
     assert [r["id"] for r in rows] == [data["id"]]
 
@@ -89,6 +107,7 @@ async def test_503_when_it_cannot_store_so_marketo_retries(server, rep, monkeypa
 
         async def broken(job):
             raise RuntimeError("disk full")
+
         monkeypatch.setattr(server.runtime.recorder, "write_events", broken)
         answer = await hook(client, rep, secret, MOMENT)
     assert answer.status_code == 503 and answer.headers["retry-after"] == "5"
@@ -96,10 +115,15 @@ async def test_503_when_it_cannot_store_so_marketo_retries(server, rep, monkeypa
 
 async def test_a_score_change_feeds_the_target_list(server, rep):
     async with server.client() as client:
-        await client.post("/api/v1/people", json={"email": "paul@prospect.test", "owner_email": rep.email, "lead_score": 40},
-                          headers=rep.headers)
+        await client.post(
+            "/api/v1/people",
+            json={"email": "paul@prospect.test", "owner_email": rep.email, "lead_score": 40},
+            headers=rep.headers,
+        )
         secret = await new_secret(client, rep)
-        answer = await hook(client, rep, secret, {"type": "score_change", "lead": {"email": "paul@prospect.test", "leadScore": 72}})
+        answer = await hook(
+            client, rep, secret, {"type": "score_change", "lead": {"email": "paul@prospect.test", "leadScore": 72}}
+        )
         targets = (await client.get("/api/v1/targets", headers=rep.headers)).json()["people"]
         rows = (await client.get("/api/v1/feed", headers=rep.headers)).json()["events"]
     assert answer.status_code == 200 and answer.json()["recorded"] is False
@@ -112,8 +136,18 @@ async def test_someone_not_in_livefeed_shows_purple_and_the_down_arrow_adds_them
         await send(client, rep, to=["paul@prospect.test"])
         secret = await new_secret(client, rep)
         # A colleague of Paul's fills out a form; Rita is named as the lead's owner in Marketo.
-        body = {"type": "form_fill", "description": "Contact Us - Enterprise", "owner_email": rep.email,
-                "lead": {"id": 2002, "email": "anna@prospect.test", "firstName": "Anna", "lastName": "Berg", "phone": "+1 415 555 0101"}}
+        body = {
+            "type": "form_fill",
+            "description": "Contact Us - Enterprise",
+            "owner_email": rep.email,
+            "lead": {
+                "id": 2002,
+                "email": "anna@prospect.test",
+                "firstName": "Anna",
+                "lastName": "Berg",
+                "phone": "+1 415 555 0101",
+            },
+        }
         answer = await hook(client, rep, secret, body)
         [row] = [r for r in (await client.get("/api/v1/feed", headers=rep.headers)).json()["events"] if r["kind"] == "form"]
         person_id = row["person"]["id"]
@@ -140,8 +174,13 @@ async def test_unassigned_engagement_is_kept_on_the_person_but_shown_to_nobody(s
 def test_read_hook_maps_marketo_fields_and_keys_replays(clock):
     engagement = read_hook(json.dumps(MOMENT).encode(), clock())
     assert engagement.email == "paul@prospect.test" and engagement.key == "mkto-hook:im-1"
-    assert engagement.person == {"first_name": "Paul", "last_name": "Smith", "company": "Prospect Inc", "lead_score": 40,
-                                 "marketo_id": "1001"}
+    assert engagement.person == {
+        "first_name": "Paul",
+        "last_name": "Smith",
+        "company": "Prospect Inc",
+        "lead_score": 40,
+        "marketo_id": "1001",
+    }
     without_id = {k: v for k, v in MOMENT.items() if k != "activity_id"}
     assert read_hook(json.dumps(without_id).encode(), clock()).key == read_hook(json.dumps(without_id).encode(), clock()).key
     with pytest.raises(Invalid) as caught:
@@ -163,8 +202,11 @@ async def test_a_late_or_replayed_delivery_never_takes_a_score_back_in_time(serv
         replay = await hook(client, rep, secret, moment("im-10", "2026-11-26T08:50:00Z", 80))
         old_replay = await hook(client, rep, secret, moment("im-01", "2026-11-26T08:40:00Z", 50))
         after_late = (await score()).json()["people"]
-        api_late = await client.post("/api/v1/people", headers=rep.headers,
-                                     json={"email": "paul@prospect.test", "lead_score": 10, "title": "Intern", "as_of": "2026-11-26T08:30:00Z"})
+        api_late = await client.post(
+            "/api/v1/people",
+            headers=rep.headers,
+            json={"email": "paul@prospect.test", "lead_score": 10, "title": "Intern", "as_of": "2026-11-26T08:30:00Z"},
+        )
         newer = await hook(client, rep, secret, moment("im-20", "2026-11-26T08:55:00Z", 90))
         final = (await score()).json()["people"]
         bad = await client.post("/api/v1/people", headers=rep.headers, json={"email": "paul@prospect.test", "as_of": "yesterday"})

@@ -11,8 +11,9 @@ async def test_a_rep_cannot_read_change_reassign_or_delete_a_colleagues_task(ser
     olga = make_rep(engine, clock, "olga@seller.test")
     kim = make_rep(engine, clock, "kim@seller.test")
     async with server.client() as client:
-        made = await client.post("/api/v1/tasks", json={"type": "call", "title": "Olga's call", "due_date": "2026-11-27"},
-                                 headers=olga.headers)
+        made = await client.post(
+            "/api/v1/tasks", json={"type": "call", "title": "Olga's call", "due_date": "2026-11-27"}, headers=olga.headers
+        )
         task_id = made.json()["id"]
         url = f"/api/v1/tasks/{task_id}"
         kim_reads = await client.get(url, headers=kim.headers)
@@ -36,10 +37,14 @@ async def test_a_rep_cannot_take_over_or_change_a_colleagues_person(server, rep,
     olga = make_rep(engine, clock, "olga@seller.test")
     kim = make_rep(engine, clock, "kim@seller.test")
     async with server.client() as client:
-        paul = (await client.post("/api/v1/people", json={"email": "paul@prospect.test", "owner_email": olga.email},
-                                  headers=olga.headers)).json()
-        takeover = await client.post("/api/v1/people", json={"email": "paul@prospect.test", "owner_email": kim.email},
-                                     headers=kim.headers)
+        paul = (
+            await client.post(
+                "/api/v1/people", json={"email": "paul@prospect.test", "owner_email": olga.email}, headers=olga.headers
+            )
+        ).json()
+        takeover = await client.post(
+            "/api/v1/people", json={"email": "paul@prospect.test", "owner_email": kim.email}, headers=kim.headers
+        )
         edit = await client.patch(f"/api/v1/people/{paul['id']}", json={"title": "CEO"}, headers=kim.headers)
         untrack = await client.patch(f"/api/v1/people/{paul['id']}", json={"do_not_track": True}, headers=kim.headers)
         seen = await client.get(f"/api/v1/people/{paul['id']}", headers=kim.headers)  # people are the company's
@@ -62,8 +67,11 @@ async def test_ids_beyond_64_bits_are_refused_not_a_server_error(server, rep):
             await client.patch(f"/api/v1/people/{huge}", json={"title": "x"}, headers=rep.headers),
             await client.get(f"/api/v1/feed?before={huge}", headers=rep.headers),
             await client.get(f"/api/v1/tasks?assignee_id={huge}", headers=rep.headers),
-            await client.post("/api/v1/tasks", json={"type": "call", "title": "t", "due_date": "2026-11-27",
-                                                     "person_id": int(huge)}, headers=rep.headers),
+            await client.post(
+                "/api/v1/tasks",
+                json={"type": "call", "title": "t", "due_date": "2026-11-27", "person_id": int(huge)},
+                headers=rep.headers,
+            ),
             await client.get(f"/api/v1/feed/stream?after={huge}", headers=rep.headers),
             await client.get(f"/app/people/{huge}"),
         ]

@@ -6,7 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from livefeed.cli import app
-from livefeed.targets import list_sql
+from livefeed.db.targets import list_sql
 
 from .conftest import make_rep, ready_stream
 
@@ -30,30 +30,46 @@ async def targets(client, rep) -> dict:
 
 async def test_upsert_by_email_keeps_a_score_history(server, rep, clock):
     async with server.client() as client:
-        response = await client.post("/api/v1/people", json={"email": "Paul@Prospect.test", "first_name": "Paul", "last_name": "Smith",
-                                                              "company": "Prospect", "owner_email": rep.email, "lead_score": 40},
-                                     headers=rep.headers)
+        response = await client.post(
+            "/api/v1/people",
+            json={
+                "email": "Paul@Prospect.test",
+                "first_name": "Paul",
+                "last_name": "Smith",
+                "company": "Prospect",
+                "owner_email": rep.email,
+                "lead_score": 40,
+            },
+            headers=rep.headers,
+        )
         assert response.status_code == 201
         person = response.json()
         assert person["name"] == "Paul Smith" and person["owner"]["email"] == rep.email and person["lead_score"] == 40
         clock.advance(hours=1)
-        response = await client.post("/api/v1/people", json={"email": "paul@prospect.test", "lead_score": 65, "title": "CTO"},
-                                     headers=rep.headers)
+        response = await client.post(
+            "/api/v1/people", json={"email": "paul@prospect.test", "lead_score": 65, "title": "CTO"}, headers=rep.headers
+        )
         assert response.status_code == 200 and response.json()["id"] == person["id"]
         clock.advance(hours=1)
-        patched = (await client.patch(f"/api/v1/people/{person['id']}", json={"lead_score": 50, "phone": None},
-                                      headers=rep.headers)).json()
+        patched = (
+            await client.patch(f"/api/v1/people/{person['id']}", json={"lead_score": 50, "phone": None}, headers=rep.headers)
+        ).json()
         assert patched["title"] == "CTO" and patched["company"] == "Prospect" and patched["lead_score"] == 50
         full = (await client.get(f"/api/v1/people/{person['id']}", headers=rep.headers)).json()
     assert [(c["old"], c["new"], c["source"], c["at"]) for c in full["score_history"]] == [
-        (65, 50, "api", "2026-11-26T11:00:00Z"), (40, 65, "api", "2026-11-26T10:00:00Z"), (None, 40, "api", "2026-11-26T09:00:00Z")]
+        (65, 50, "api", "2026-11-26T11:00:00Z"),
+        (40, 65, "api", "2026-11-26T10:00:00Z"),
+        (None, 40, "api", "2026-11-26T09:00:00Z"),
+    ]
 
 
 async def test_a_rise_is_a_feed_event_for_the_owner_and_a_first_score_is_not(server, rep, engine, clock):
     colleague = make_rep(engine, clock, "olga@seller.test")
     async with server.client() as client:
         async with ready_stream(client, rep.headers) as reader:
-            person = await upsert(client, rep, email="paul@prospect.test", first_name="Paul", owner_email=rep.email, lead_score=40)
+            person = await upsert(
+                client, rep, email="paul@prospect.test", first_name="Paul", owner_email=rep.email, lead_score=40
+            )
             assert (await reader.next())["event"] == "changed"  # the Target list changed; no feed row
             await upsert(client, rep, email="paul@prospect.test", lead_score=30)  # a fall: no row
             await upsert(client, rep, email="paul@prospect.test", lead_score=65)
@@ -64,16 +80,19 @@ async def test_a_rise_is_a_feed_event_for_the_owner_and_a_first_score_is_not(ser
     assert [(e["kind"], e["person"]["id"], e["score"]) for e in feed] == [("score", person["id"], {"old": 30, "new": 65})]
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"email": "paul"}, "email"),
-    ({"email": "paul@prospect.test", "owner_email": "nobody@seller.test"}, "owner_email"),
-    ({"email": "paul@prospect.test", "lead_score": "lots"}, "lead_score"),
-    ({"email": "paul@prospect.test", "linkedin_url": "https://evil.test/in/paul"}, "linkedin_url"),
-    ({"email": "paul@prospect.test", "phone": "ring ring"}, "phone"),
-    ({"email": "paul@prospect.test", "company": "Line\nbreak"}, "company"),
-    ({"email": "paul@prospect.test", "score": 3}, "score"),
-    ({"first_name": "Paul"}, "email"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"email": "paul"}, "email"),
+        ({"email": "paul@prospect.test", "owner_email": "nobody@seller.test"}, "owner_email"),
+        ({"email": "paul@prospect.test", "lead_score": "lots"}, "lead_score"),
+        ({"email": "paul@prospect.test", "linkedin_url": "https://evil.test/in/paul"}, "linkedin_url"),
+        ({"email": "paul@prospect.test", "phone": "ring ring"}, "phone"),
+        ({"email": "paul@prospect.test", "company": "Line\nbreak"}, "company"),
+        ({"email": "paul@prospect.test", "score": 3}, "score"),
+        ({"first_name": "Paul"}, "email"),
+    ],
+)
 async def test_bad_people_are_422_and_change_nothing(server, rep, body, field):
     async with server.client() as client:
         response = await client.post("/api/v1/people", json=body, headers=rep.headers)
@@ -89,8 +108,12 @@ async def test_people_of_another_workspace(server, rep, engine, clock):
         theirs = await upsert(client, stranger, email="paul@prospect.test", first_name="Their Paul", owner_email=stranger.email)
         assert mine["id"] != theirs["id"]  # the same address is another person in another workspace
         assert (await client.get(f"/api/v1/people/{theirs['id']}", headers=rep.headers)).status_code == 404
-        assert (await client.patch(f"/api/v1/people/{theirs['id']}", json={"lead_score": 1}, headers=rep.headers)).status_code == 404
-        response = await client.post("/api/v1/people", json={"email": "x@p.test", "owner_email": stranger.email}, headers=rep.headers)
+        assert (
+            await client.patch(f"/api/v1/people/{theirs['id']}", json={"lead_score": 1}, headers=rep.headers)
+        ).status_code == 404
+        response = await client.post(
+            "/api/v1/people", json={"email": "x@p.test", "owner_email": stranger.email}, headers=rep.headers
+        )
         assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["body", "owner_email"]
         other = await upsert(client, rep, email="ann@prospect.test")
         response = await client.patch(f"/api/v1/people/{other['id']}", json={"email": "paul@prospect.test"}, headers=rep.headers)
@@ -107,7 +130,12 @@ async def test_targets_are_the_owned_risen_people_highest_first(server, rep, eng
         await upsert(client, rep, email="unscored@prospect.test", owner_email=rep.email)
         await upsert(client, rep, email="unowned@prospect.test", lead_score=95)
         listed = await targets(client, rep)
-        assert [p["email"] for p in listed["people"]] == ["p3@prospect.test", "p2@prospect.test", "p1@prospect.test", "p0@prospect.test"]
+        assert [p["email"] for p in listed["people"]] == [
+            "p3@prospect.test",
+            "p2@prospect.test",
+            "p1@prospect.test",
+            "p0@prospect.test",
+        ]
         # a tie is broken by the most recent increase
         clock.advance(minutes=1)
         await upsert(client, rep, email="p1@prospect.test", lead_score=40)  # falls: no new increase
@@ -116,7 +144,11 @@ async def test_targets_are_the_owned_risen_people_highest_first(server, rep, eng
         assert [p["email"] for p in listed["people"]][:3] == ["p3@prospect.test", "p1@prospect.test", "p2@prospect.test"]
         first = listed["people"][1]
         assert first["rank"] == 2 and first["last_change"]["old"] == 40 and first["rise_7d"] == 0  # 50→40→50 nets 0
-        assert [r["text"] for r in first["reasons"]] == ["Score rose from 40 to 50 (api)", "Score fell from 50 to 40 (api)", "Scored 50 (api)"]
+        assert [r["text"] for r in first["reasons"]] == [
+            "Score rose from 40 to 50 (api)",
+            "Score fell from 50 to 40 (api)",
+            "Scored 50 (api)",
+        ]
         assert [p["email"] for p in (await targets(client, colleague))["people"]] == ["theirs@prospect.test"]
 
 
@@ -125,21 +157,32 @@ async def test_stars_flames_and_fixed_tiers(server, rep, clock):
         for index in range(10):
             await upsert(client, rep, email=f"p{index}@prospect.test", owner_email=rep.email, lead_score=10 * (index + 1))
         clock.advance(days=1)
-        await upsert(client, rep, email="p0@prospect.test", lead_score=15)   # +5
-        await upsert(client, rep, email="p1@prospect.test", lead_score=60)   # +40
-        await upsert(client, rep, email="p2@prospect.test", lead_score=32)   # +2
+        await upsert(client, rep, email="p0@prospect.test", lead_score=15)  # +5
+        await upsert(client, rep, email="p1@prospect.test", lead_score=60)  # +40
+        await upsert(client, rep, email="p2@prospect.test", lead_score=32)  # +2
         listed = {p["email"]: p for p in (await targets(client, rep))["people"]}
         assert listed["p9@prospect.test"]["stars"] == 3 and listed["p9@prospect.test"]["flames"] == 0
         assert listed["p0@prospect.test"]["stars"] == 0
         # rises 40, 5, 2: cut points 2 (any rise), 40 (top half), 40 (top tenth)
-        assert (listed["p1@prospect.test"]["flames"], listed["p0@prospect.test"]["flames"], listed["p2@prospect.test"]["flames"]) == (3, 1, 1)
-        response = await client.patch("/api/v1/workspace", json={"tier_method": "fixed", "star_thresholds": "20,60,100",
-                                                                 "flame_thresholds": "1,10,100"}, headers=rep.headers)
+        assert (
+            listed["p1@prospect.test"]["flames"],
+            listed["p0@prospect.test"]["flames"],
+            listed["p2@prospect.test"]["flames"],
+        ) == (3, 1, 1)
+        response = await client.patch(
+            "/api/v1/workspace",
+            json={"tier_method": "fixed", "star_thresholds": "20,60,100", "flame_thresholds": "1,10,100"},
+            headers=rep.headers,
+        )
         assert response.status_code == 200 and response.json()["tier_method"] == "fixed"
         listed = await targets(client, rep)
         by_email = {p["email"]: p for p in listed["people"]}
         assert listed["tiers"]["stars"] == [20, 60, 100]
-        assert (by_email["p9@prospect.test"]["stars"], by_email["p4@prospect.test"]["stars"], by_email["p0@prospect.test"]["stars"]) == (3, 1, 0)
+        assert (
+            by_email["p9@prospect.test"]["stars"],
+            by_email["p4@prospect.test"]["stars"],
+            by_email["p0@prospect.test"]["stars"],
+        ) == (3, 1, 0)
         assert by_email["p1@prospect.test"]["flames"] == 2
         for body, field in [({"tier_method": "magic"}, "tier_method"), ({"star_thresholds": "3,2,1"}, "star_thresholds")]:
             response = await client.patch("/api/v1/workspace", json=body, headers=rep.headers)
@@ -154,13 +197,18 @@ async def test_engagement_score_ranks_people_without_a_lead_score_when_the_works
         sent = await send(client, rep, to=["paul@prospect.test"])
         clock.advance(hours=1)
         for _ in range(2):
-            await client.get(pixel_path(server.runtime.signer, sent["recipients"][0]["recipient_id"]),
-                             headers={"user-agent": chrome, "x-forwarded-for": "81.2.69.142"})
+            await client.get(
+                pixel_path(server.runtime.signer, sent["recipients"][0]["recipient_id"]),
+                headers={"user-agent": chrome, "x-forwarded-for": "81.2.69.142"},
+            )
         await upsert(client, rep, email="scored@prospect.test", owner_email=rep.email, lead_score=1)
         assert [p["email"] for p in (await targets(client, rep))["people"]] == ["scored@prospect.test"]
         await client.patch("/api/v1/workspace", json={"engagement_ranking": True}, headers=rep.headers)
         listed = (await targets(client, rep))["people"]
-    assert [(p["email"], p["score_source"]) for p in listed] == [("paul@prospect.test", "engagement"), ("scored@prospect.test", "api")]
+    assert [(p["email"], p["score_source"]) for p in listed] == [
+        ("paul@prospect.test", "engagement"),
+        ("scored@prospect.test", "api"),
+    ]
     assert listed[0]["score"] == 2.0 and listed[0]["reasons"][0]["text"] == "Opened “Hello”"
 
 
@@ -176,7 +224,9 @@ def test_the_target_query_uses_the_owner_score_index(engine, rep):
     sql = list_sql(engine.dialect.name)
     with engine.connect() as conn:
         if engine.dialect.name == "sqlite":
-            plan = " ".join(str(row[-1]) for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql.ranked}", (rep.id, rep.workspace_id)))
+            plan = " ".join(
+                str(row[-1]) for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql.ranked}", (rep.id, rep.workspace_id))
+            )
             assert "USING INDEX ix_people_owner_score" in plan and "TEMP B-TREE" not in plan, plan
         else:
             conn.exec_driver_sql("SET enable_seqscan = off")  # a test table is tiny: make the choice visible
@@ -203,7 +253,10 @@ def test_import_is_all_or_nothing_unless_partial(tmp_path, settings, engine, rep
     rows = HEADER + f"a@p.test,Ann,Lee,P,{rep.email},30\nbad-address,B,,,,\nc@p.test,C,,,nobody@seller.test,10\n"
     result = import_file(tmp_path, settings, rows)
     assert result.exit_code == 1
-    assert "line 3: bad-address: email:" in result.stderr and "line 4: c@p.test: owner_email: no rep nobody@seller.test" in result.stderr
+    assert (
+        "line 3: bad-address: email:" in result.stderr
+        and "line 4: c@p.test: owner_email: no rep nobody@seller.test" in result.stderr
+    )
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT COUNT(*) FROM people").scalar() == 0
     result = import_file(tmp_path, settings, rows, "--partial")
@@ -251,8 +304,10 @@ async def test_a_built_list_is_reused_until_a_hit_a_score_change_or_its_age(serv
         assert await targets(client, rep) == first and lists.hits == 1
         clock.advance(minutes=1)  # older than LIVEFEED_TARGET_CACHE_SECONDS: rebuilt
         assert (await targets(client, rep))["generated_at"] == "2026-11-26T09:01:00Z"
-        await client.get(pixel_path(server.runtime.signer, sent["recipients"][0]["recipient_id"]),
-                         headers={"user-agent": chrome, "x-forwarded-for": "81.2.69.142"})
+        await client.get(
+            pixel_path(server.runtime.signer, sent["recipients"][0]["recipient_id"]),
+            headers={"user-agent": chrome, "x-forwarded-for": "81.2.69.142"},
+        )
         assert (await targets(client, rep))["people"][0]["reasons"][0]["text"] == "Opened “Pricing”"  # the hit dropped it
         await upsert(client, rep, email="paul@prospect.test", lead_score=80)
         assert (await targets(client, rep))["people"][0]["score"] == 80  # so did the rise
@@ -263,7 +318,7 @@ def test_a_sqlite_import_lets_other_writers_in_between_its_chunks(engine, rep, m
     """Tracking must never wait behind a whole import: the write lock is released between chunks."""
     import sqlite3
 
-    from livefeed import people
+    from livefeed.actions import people
     from livefeed.db.tables import now_utc
 
     monkeypatch.setattr(people, "SQLITE_CHUNK", 2)
@@ -281,16 +336,19 @@ def test_a_sqlite_import_lets_other_writers_in_between_its_chunks(engine, rep, m
             other.close()
 
     rows = HEADER + "".join(f"p{n}@p.test,,,,{rep.email},{n + 1}\n" for n in range(6))
-    result = people.import_people(engine, workspace_id=rep.workspace_id, text=rows, partial=False, now=now_utc(),
-                                  pause=another_writer)
+    result = people.import_people(
+        engine, workspace_id=rep.workspace_id, text=rows, partial=False, now=now_utc(), pause=another_writer
+    )
     assert result.created == 6 and got_in == [True, True]  # between the three chunks
 
 
 async def test_people_search_finds_last_names_and_any_word_of_a_company(server, rep):
     async with server.client() as client:
-        for body in ({"email": "paul@prospect.test", "first_name": "Paul", "last_name": "Smith", "company": "Acme Labs Europe"},
-                     {"email": "zoe@other.test", "first_name": "Zoe", "last_name": "Quinn", "company": "Labsworth"},
-                     {"email": "amy@third.test", "first_name": "Amy", "last_name": "Smithers", "company": "100% Growth_Co"}):
+        for body in (
+            {"email": "paul@prospect.test", "first_name": "Paul", "last_name": "Smith", "company": "Acme Labs Europe"},
+            {"email": "zoe@other.test", "first_name": "Zoe", "last_name": "Quinn", "company": "Labsworth"},
+            {"email": "amy@third.test", "first_name": "Amy", "last_name": "Smithers", "company": "100% Growth_Co"},
+        ):
             await client.post("/api/v1/people", headers=rep.headers, json=body)
         find = lambda q: client.get("/api/v1/people", params={"q": q}, headers=rep.headers)  # noqa: E731
         by_last = [p["email"] for p in (await find("smith")).json()["people"]]

@@ -18,21 +18,39 @@ async def test_people_list_person_timeline_and_add(server, rep, engine, clock):
     other = make_rep(engine, clock, "olga@seller.test")
     stranger = make_rep(engine, clock, "sam@elsewhere.test", workspace="Elsewhere")
     async with server.client() as api:
-        await api.post("/api/v1/people", json={"email": "paul@prospect.test", "first_name": "Paul", "last_name": "Smith",
-                                               "company": "Prospect <Inc>", "owner_email": rep.email, "lead_score": 10},
-                       headers=rep.headers)
+        await api.post(
+            "/api/v1/people",
+            json={
+                "email": "paul@prospect.test",
+                "first_name": "Paul",
+                "last_name": "Smith",
+                "company": "Prospect <Inc>",
+                "owner_email": rep.email,
+                "lead_score": 10,
+            },
+            headers=rep.headers,
+        )
         clock.advance(days=1)
         await api.post("/api/v1/people", json={"email": "paul@prospect.test", "lead_score": 40}, headers=rep.headers)
         sent = await send(api, rep, to=["paul@prospect.test"], subject="Pricing <b>250</b>")
-        await api.get(pixel_path(server.runtime.signer, sent["recipients"][0]["recipient_id"]),
-                      headers={"user-agent": CHROME, "x-forwarded-for": "81.2.69.142"})
+        await api.get(
+            pixel_path(server.runtime.signer, sent["recipients"][0]["recipient_id"]),
+            headers={"user-agent": CHROME, "x-forwarded-for": "81.2.69.142"},
+        )
         olgas = await send(api, other, to=["paul@prospect.test"], subject="Olga's own email")  # not in Rita's timeline
-        await api.get(pixel_path(server.runtime.signer, olgas["recipients"][0]["recipient_id"]),
-                      headers={"user-agent": CHROME, "x-forwarded-for": "81.2.69.142"})
+        await api.get(
+            pixel_path(server.runtime.signer, olgas["recipients"][0]["recipient_id"]),
+            headers={"user-agent": CHROME, "x-forwarded-for": "81.2.69.142"},
+        )
         secret = (await api.post("/api/v1/workspace/marketo-webhook-secret", headers=rep.headers)).json()["secret"]
         key = (await api.get("/api/v1/workspace", headers=rep.headers)).json()["site_key"]
-        await api.post(f"/hooks/marketo/{key}", headers={"x-livefeed-secret": secret}, content=json.dumps(
-            {"type": "form_fill", "description": "Contact us", "owner_email": rep.email, "lead": {"email": "nina@newco.test"}}))
+        await api.post(
+            f"/hooks/marketo/{key}",
+            headers={"x-livefeed-secret": secret},
+            content=json.dumps(
+                {"type": "form_fill", "description": "Contact us", "owner_email": rep.email, "lead": {"email": "nina@newco.test"}}
+            ),
+        )
         theirs = (await api.post("/api/v1/people", json={"email": "x@y.test"}, headers=stranger.headers)).json()
     async with server.client() as client:
         await sign_in(client)
@@ -51,7 +69,9 @@ async def test_people_list_person_timeline_and_add(server, rep, engine, clock):
     assert "Prospect &lt;Inc&gt;" in page and "Pricing &lt;b&gt;250&lt;/b&gt;" in page  # escaped, never raw
     assert "Olga&#39;s own email" not in page and "Olga's own email" not in page
     assert "the whole team" in page  # Rita administers the workspace: she may see every rep's events
-    assert "Olga&#39;s own email" in team_page and "Pricing &lt;b&gt;250&lt;/b&gt;" in team_page and "· Olga's</span>" in team_page
+    assert (
+        "Olga&#39;s own email" in team_page and "Pricing &lt;b&gt;250&lt;/b&gt;" in team_page and "· Olga's</span>" in team_page
+    )
     assert "human" in page and "Willesden" in page and "<polyline points=" in page
     assert "not in LiveFeed" in nina_page.text and "Contact us" in nina_page.text
     assert added.status_code == 303 and "Add to LiveFeed" not in after
@@ -86,8 +106,10 @@ async def test_a_rep_cannot_see_the_team_timeline(server, rep, engine, clock):
     olga = make_rep(engine, clock, "olga@seller.test", password="another password")
     async with server.client() as api:
         sent = await send(api, rep, to=["paul@prospect.test"], subject="Rita's pricing")
-        await api.get(pixel_path(server.runtime.signer, sent["recipients"][0]["recipient_id"]),
-                      headers={"user-agent": CHROME, "x-forwarded-for": "81.2.69.142"})
+        await api.get(
+            pixel_path(server.runtime.signer, sent["recipients"][0]["recipient_id"]),
+            headers={"user-agent": CHROME, "x-forwarded-for": "81.2.69.142"},
+        )
     async with server.client() as client:
         await sign_in(client, email=olga.email, password="another password")
         paul_id = (await client.get("/api/v1/people?q=paul")).json()["people"][0]["id"]
@@ -103,8 +125,10 @@ async def test_the_people_page_finds_last_names_and_any_word_of_a_company(server
     from .test_web import sign_in
 
     async with server.client() as client:
-        for body in ({"email": "paul@prospect.test", "first_name": "Paul", "last_name": "Smith", "company": "Acme Labs Europe"},
-                     {"email": "zoe@other.test", "first_name": "Zoe", "last_name": "Quinn", "company": "Globex"}):
+        for body in (
+            {"email": "paul@prospect.test", "first_name": "Paul", "last_name": "Smith", "company": "Acme Labs Europe"},
+            {"email": "zoe@other.test", "first_name": "Zoe", "last_name": "Quinn", "company": "Globex"},
+        ):
             await client.post("/api/v1/people", headers=rep.headers, json=body)
         await sign_in(client)
         by_last = (await client.get("/app/people", params={"q": "smith"})).text

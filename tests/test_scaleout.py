@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from livefeed.cli import app
 from livefeed.core.tokens import TokenSigner
 
-from .conftest import SECRET, require, SseReader, _pg_admin, _pg_url, free_port, make_rep, pixel_path, send
+from .conftest import SECRET, SseReader, _pg_admin, _pg_url, free_port, make_rep, pixel_path, require, send
 
 LIVEFEED = str(Path(sys.executable).with_name("livefeed"))
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
@@ -31,10 +31,21 @@ class Served:
     def __init__(self, database_url: str, tmp_path, *extra: str):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "LIVEFEED_DATABASE_URL": database_url, "LIVEFEED_SECRET_KEY": SECRET.decode(),
-               "LIVEFEED_VAR_DIR": str(tmp_path), "LIVEFEED_PUBLIC_URL": self.url, "LIVEFEED_TRUSTED_PROXIES": "127.0.0.1/32"}
-        self.proc = subprocess.Popen([LIVEFEED, "serve", "--port", str(self.port), "--log-level", "warning", *extra],
-                                     env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        env = {
+            **os.environ,
+            "LIVEFEED_DATABASE_URL": database_url,
+            "LIVEFEED_SECRET_KEY": SECRET.decode(),
+            "LIVEFEED_VAR_DIR": str(tmp_path),
+            "LIVEFEED_PUBLIC_URL": self.url,
+            "LIVEFEED_TRUSTED_PROXIES": "127.0.0.1/32",
+        }
+        self.proc = subprocess.Popen(
+            [LIVEFEED, "serve", "--port", str(self.port), "--log-level", "warning", *extra],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
 
     async def wait(self) -> "Served":
         async with httpx.AsyncClient() as client:
@@ -86,7 +97,9 @@ async def test_hit_recorded_by_one_node_reaches_a_stream_on_another(served, engi
         for _ in range(3):  # while disconnected, hits land on B
             await client.get(b.url + pixel, headers={"user-agent": CHROME})
         seen = []
-        async with client.stream("GET", a.url + "/api/v1/feed/stream", headers={**rep.headers, "last-event-id": str(first)}) as response:
+        async with client.stream(
+            "GET", a.url + "/api/v1/feed/stream", headers={**rep.headers, "last-event-id": str(first)}
+        ) as response:
             reader = SseReader(response)
             while (frame := await reader.next()).get("event") != "ready":
                 if frame.get("event") == "hit":
@@ -140,7 +153,9 @@ def test_serve_refuses_pending_migrations_on_postgresql(tmp_path, pg_template):
         conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         conn.exec_driver_sql(f"CREATE DATABASE {name}")
     try:
-        result = CliRunner().invoke(app, ["serve"], env={"LIVEFEED_DATABASE_URL": _pg_url(name), "LIVEFEED_VAR_DIR": str(tmp_path)})
+        result = CliRunner().invoke(
+            app, ["serve"], env={"LIVEFEED_DATABASE_URL": _pg_url(name), "LIVEFEED_VAR_DIR": str(tmp_path)}
+        )
     finally:
         with admin.connect() as conn:
             conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
@@ -148,6 +163,9 @@ def test_serve_refuses_pending_migrations_on_postgresql(tmp_path, pg_template):
 
 
 def test_workers_refused_on_sqlite(tmp_path):
-    result = CliRunner().invoke(app, ["serve", "--workers", "2"], env={"LIVEFEED_VAR_DIR": str(tmp_path),
-                                                                      "LIVEFEED_DATABASE_URL": f"sqlite:///{tmp_path}/x.db"})
+    result = CliRunner().invoke(
+        app,
+        ["serve", "--workers", "2"],
+        env={"LIVEFEED_VAR_DIR": str(tmp_path), "LIVEFEED_DATABASE_URL": f"sqlite:///{tmp_path}/x.db"},
+    )
     assert result.exit_code == 2 and "PostgreSQL" in result.output

@@ -21,12 +21,18 @@ from .test_web import sign_in
 
 @pytest.fixture
 async def setup(settings, clock):
-    async with OpenIdStandIn("google", client_id=GOOGLE_ID, client_secret=SECRET, clock=clock) as google, \
-            OpenIdStandIn("microsoft", client_id=MICROSOFT_ID, client_secret=SECRET, clock=clock) as microsoft, \
-            MailApiStandIn(google) as gmail, MailApiStandIn(microsoft) as graph:
-        configured = settings.with_(google=OidcSettings(GOOGLE_ID, SECRET, google.discovery_url),
-                                    microsoft=OidcSettings(MICROSOFT_ID, SECRET, microsoft.discovery_url),
-                                    gmail_api_url=gmail.url, graph_api_url=graph.url)
+    async with (
+        OpenIdStandIn("google", client_id=GOOGLE_ID, client_secret=SECRET, clock=clock) as google,
+        OpenIdStandIn("microsoft", client_id=MICROSOFT_ID, client_secret=SECRET, clock=clock) as microsoft,
+        MailApiStandIn(google) as gmail,
+        MailApiStandIn(microsoft) as graph,
+    ):
+        configured = settings.with_(
+            google=OidcSettings(GOOGLE_ID, SECRET, google.discovery_url),
+            microsoft=OidcSettings(MICROSOFT_ID, SECRET, microsoft.discovery_url),
+            gmail_api_url=gmail.url,
+            graph_api_url=graph.url,
+        )
         async with LiveServer(configured, clock) as server:
             yield server, google, microsoft, gmail, graph
 
@@ -67,13 +73,17 @@ async def test_busy_answers_are_retried_after_retry_after_and_refusals_fail_the_
     await connected(server, rep, "google", google)
     gmail.fail_next = [(429, {"retry-after": "600"}, {"error": {"code": 429, "message": "User-rate limit exceeded"}})]
     async with server.client() as client:
-        busy = await client.post("/api/v1/emails", headers=rep.headers, json={"to": ["paul@prospect.test"], "subject": "Hi", "text": "x"})
+        busy = await client.post(
+            "/api/v1/emails", headers=rep.headers, json={"to": ["paul@prospect.test"], "subject": "Hi", "text": "x"}
+        )
         clock.advance(seconds=61)
         assert await server.runtime.sender.send_due() == 0  # Retry-After (600 s) outweighs the first backoff (60 s)
         clock.advance(seconds=600)
         assert await server.runtime.sender.send_due() == 1
         gmail.fail_next = [(400, {}, {"error": {"code": 400, "message": "Invalid To header"}})]
-        refused = await client.post("/api/v1/emails", headers=rep.headers, json={"to": ["zoe@prospect.test"], "subject": "Hi", "text": "x"})
+        refused = await client.post(
+            "/api/v1/emails", headers=rep.headers, json={"to": ["zoe@prospect.test"], "subject": "Hi", "text": "x"}
+        )
     assert busy.status_code == 202 and "User-rate limit exceeded" in busy.json()["detail"]
     assert refused.status_code == 502 and "Invalid To header" in refused.json()["detail"]
     assert len(gmail.sent) == 1  # sent once, after the wait
@@ -91,9 +101,13 @@ async def test_an_expired_access_token_is_refreshed_once_and_a_revoked_grant_ask
         refused_tokens = gmail.unauthorised
         google.access_tokens.clear()
         google.refresh_tokens.clear()  # the rep revoked LiveFeed at Google
-        revoked = await client.post("/api/v1/emails", headers=rep.headers, json={"to": ["paul@prospect.test"], "subject": "Hi", "text": "x"})
+        revoked = await client.post(
+            "/api/v1/emails", headers=rep.headers, json={"to": ["paul@prospect.test"], "subject": "Hi", "text": "x"}
+        )
         shown = (await client.get("/api/v1/mail-connection", headers=rep.headers)).json()
-        after = await client.post("/api/v1/emails", headers=rep.headers, json={"to": ["paul@prospect.test"], "subject": "Hi", "text": "x"})
+        after = await client.post(
+            "/api/v1/emails", headers=rep.headers, json={"to": ["paul@prospect.test"], "subject": "Hi", "text": "x"}
+        )
     assert again["status"] == "sent" and len(gmail.sent) == 2 and refused_tokens == 1  # one 401, one refresh, sent
     assert revoked.status_code == 502 and "reconnect" in revoked.json()["detail"]
     assert shown["status"] == "reconnect" and "no longer accepts" in shown["error"]
@@ -106,8 +120,10 @@ async def test_an_expired_access_token_is_refreshed_once_and_a_revoked_grant_ask
 async def test_a_reply_written_in_a_gmail_thread_is_sent_in_that_thread(setup, rep, engine):
     server, google, _, gmail, _ = setup
     await connected(server, rep, "google", google)
-    gmail.threads["18c2f0a1b2c3d4e5"] = [{"Message-ID": "<first@prospect.test>"},
-                                         {"Message-ID": "<second@prospect.test>", "References": "<first@prospect.test>"}]
+    gmail.threads["18c2f0a1b2c3d4e5"] = [
+        {"Message-ID": "<first@prospect.test>"},
+        {"Message-ID": "<second@prospect.test>", "References": "<first@prospect.test>"},
+    ]
     async with server.client() as client:
         await send(client, rep, subject="Re: Hello", thread_id="18c2f0a1b2c3d4e5")
         await send(client, rep, subject="Elsewhere", thread_id="0000000000000bad")  # not a thread of this mailbox

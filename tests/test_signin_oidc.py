@@ -21,16 +21,20 @@ GOOGLE_ID, MICROSOFT_ID, SECRET = "livefeed-google-client", "livefeed-microsoft-
 
 @pytest.fixture
 async def providers(clock):
-    async with OpenIdStandIn("google", client_id=GOOGLE_ID, client_secret=SECRET, clock=clock) as google, \
-            OpenIdStandIn("microsoft", client_id=MICROSOFT_ID, client_secret=SECRET, clock=clock) as microsoft:
+    async with (
+        OpenIdStandIn("google", client_id=GOOGLE_ID, client_secret=SECRET, clock=clock) as google,
+        OpenIdStandIn("microsoft", client_id=MICROSOFT_ID, client_secret=SECRET, clock=clock) as microsoft,
+    ):
         yield google, microsoft
 
 
 @pytest.fixture
 async def live(settings, clock, providers):
     google, microsoft = providers
-    configured = settings.with_(google=OidcSettings(GOOGLE_ID, SECRET, google.discovery_url),
-                                microsoft=OidcSettings(MICROSOFT_ID, SECRET, microsoft.discovery_url))
+    configured = settings.with_(
+        google=OidcSettings(GOOGLE_ID, SECRET, google.discovery_url),
+        microsoft=OidcSettings(MICROSOFT_ID, SECRET, microsoft.discovery_url),
+    )
     async with LiveServer(configured, clock) as server:
         yield server
 
@@ -87,8 +91,9 @@ async def test_an_unknown_address_joins_only_through_a_sign_in_domain(live, prov
     async with live.client() as client:
         refused = await sign_in_with(client, "google")
         assert user_count(engine) == 1  # nothing created
-        domains = await client.patch("/api/v1/workspace", json={"signin_domains": ["Seller.test", "@seller.test"]},
-                                     headers=rep.headers)
+        domains = await client.patch(
+            "/api/v1/workspace", json={"signin_domains": ["Seller.test", "@seller.test"]}, headers=rep.headers
+        )
         bad = await client.patch("/api/v1/workspace", json={"signin_domains": ["not a domain"]}, headers=rep.headers)
         joined = await sign_in_with(client, "google")
         me = await client.get("/app")
@@ -109,13 +114,16 @@ async def test_a_domain_belongs_to_one_workspace(live, rep, engine, clock):
     assert mine.status_code == 200 and theirs.status_code == 422 and "another workspace" in theirs.text
 
 
-@pytest.mark.parametrize("case, knob, expected", [
-    ("declined", {"deny": True}, "you declined"),
-    ("another client's token", {"audience": "someone-else"}, "not for this sign-in"),
-    ("forged signature", {"forge": True}, "signature does not verify"),
-    ("expired token", {"lifetime": -120}, "not for this sign-in"),
-    ("unverified email", {"claims": {"email": "rita@seller.test", "email_verified": False}}, "did not confirm an email"),
-])
+@pytest.mark.parametrize(
+    "case, knob, expected",
+    [
+        ("declined", {"deny": True}, "you declined"),
+        ("another client's token", {"audience": "someone-else"}, "not for this sign-in"),
+        ("forged signature", {"forge": True}, "signature does not verify"),
+        ("expired token", {"lifetime": -120}, "not for this sign-in"),
+        ("unverified email", {"claims": {"email": "rita@seller.test", "email_verified": False}}, "did not confirm an email"),
+    ],
+)
 async def test_every_refusal_is_a_page_and_nobody_is_signed_in(live, providers, rep, case, knob, expected, caplog):
     google, _ = providers
     google.knobs.claims = {"email": rep.email, "email_verified": True}
@@ -140,6 +148,7 @@ async def test_a_wrong_state_or_a_replayed_nonce_signs_nobody_in(live, providers
     def other_state(url: str) -> str:
         query = parse_qs(urlsplit(url).query)
         return url.replace(query["state"][0], "forged-state")
+
     async with live.client() as client:
         wrong_state = await sign_in_with(client, "google", tamper=other_state)
     google.knobs.reuse_codes = True  # a provider that would hand the same ID token out twice
@@ -188,8 +197,16 @@ def test_a_provider_needs_its_client_id_and_secret_together(tmp_path):
 
     with pytest.raises(SettingsError, match="LIVEFEED_MICROSOFT_CLIENT_SECRET"):
         from_env({"LIVEFEED_VAR_DIR": str(tmp_path), "LIVEFEED_MICROSOFT_CLIENT_ID": "app-id"})
-    configured = from_env({"LIVEFEED_VAR_DIR": str(tmp_path), "LIVEFEED_MICROSOFT_CLIENT_ID": "app-id",
-                           "LIVEFEED_MICROSOFT_CLIENT_SECRET": "the-secret", "LIVEFEED_MICROSOFT_TENANT": "contoso.com"})
-    assert configured.microsoft.discovery_url == \
-        "https://login.microsoftonline.com/contoso.com/v2.0/.well-known/openid-configuration"
+    configured = from_env(
+        {
+            "LIVEFEED_VAR_DIR": str(tmp_path),
+            "LIVEFEED_MICROSOFT_CLIENT_ID": "app-id",
+            "LIVEFEED_MICROSOFT_CLIENT_SECRET": "the-secret",
+            "LIVEFEED_MICROSOFT_TENANT": "contoso.com",
+        }
+    )
+    assert (
+        configured.microsoft.discovery_url
+        == "https://login.microsoftonline.com/contoso.com/v2.0/.well-known/openid-configuration"
+    )
     assert "client_secret" not in repr(configured.microsoft)  # the secret is never shown

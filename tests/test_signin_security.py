@@ -59,7 +59,9 @@ async def test_a_sign_in_link_works_once_and_a_scanners_get_does_not_spend_it(se
     link = signin_url(server.runtime.signer, server.url, user_id=rep.id, now=clock())
     async with server.client() as scanner:
         fetched = await scanner.get(link)  # Safe Links and friends open every link in the mail
-        assert fetched.status_code == 200 and rep.email in fetched.text and "lf_session" not in fetched.headers.get("set-cookie", "")
+        assert (
+            fetched.status_code == 200 and rep.email in fetched.text and "lf_session" not in fetched.headers.get("set-cookie", "")
+        )
     async with server.client() as client:
         first = await use_signin_link(client, link)
     async with server.client() as client:
@@ -68,8 +70,15 @@ async def test_a_sign_in_link_works_once_and_a_scanners_get_does_not_spend_it(se
 
 
 def test_the_access_log_never_holds_a_link_or_a_tracking_token():
-    record = logging.LogRecord("uvicorn.access", logging.INFO, "", 0, '%s - "%s %s HTTP/%s" %d',
-                               ("1.2.3.4:5", "GET", "/signin/link/1795000000.AbCdEf", "1.1", 200), None)
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        "",
+        0,
+        '%s - "%s %s HTTP/%s" %d',
+        ("1.2.3.4:5", "GET", "/signin/link/1795000000.AbCdEf", "1.1", 200),
+        None,
+    )
     RedactSecrets().filter(record)
     assert "AbCdEf" not in record.getMessage() and "/signin/link/…" in record.getMessage()
     assert redact("/o/AbCdEf.gif") == "/o/…" and redact("/c/XyZ?u=1") == "/c/…?u=1"
@@ -81,7 +90,9 @@ def test_the_access_log_never_holds_a_link_or_a_tracking_token():
 async def test_tokens_expire_and_are_revoked_by_their_owner_or_an_admin(server, rep, engine, clock):
     colleague = make_rep(engine, clock, "colin@seller.test")  # rita is the workspace's first user: its admin
     async with server.client() as client:
-        made = await client.post("/api/v1/tokens", json={"name": "Gmail extension", "expires_in_days": 1}, headers=colleague.headers)
+        made = await client.post(
+            "/api/v1/tokens", json={"name": "Gmail extension", "expires_in_days": 1}, headers=colleague.headers
+        )
         token = made.json()["token"]
         bearer = {"authorization": f"Bearer {token}"}
         works = await client.get("/api/v1/me", headers=bearer)
@@ -139,7 +150,9 @@ def test_tokens_and_users_from_the_command_line(tmp_path):
     runner = CliRunner()
     assert runner.invoke(app, ["users", "add", "--email", "ada@seller.test", "--name", "Ada"], env=env).exit_code == 0
     assert runner.invoke(app, ["users", "add", "--email", "bob@seller.test", "--name", "Bob"], env=env).exit_code == 0
-    made = runner.invoke(app, ["tokens", "create", "--email", "bob@seller.test", "--expires-in", "90d", "--name", "script"], env=env)
+    made = runner.invoke(
+        app, ["tokens", "create", "--email", "bob@seller.test", "--expires-in", "90d", "--name", "script"], env=env
+    )
     bad = runner.invoke(app, ["tokens", "create", "--email", "bob@seller.test", "--expires-in", "soon"], env=env)
     listed = runner.invoke(app, ["tokens", "list", "--email", "bob@seller.test"], env=env)
     token_id = listed.output.split("\t")[0]

@@ -9,8 +9,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from sqlalchemy import func, select
 
 from livefeed.db.tables import outbox, smtp_accounts
-
-from livefeed.mail.smtp import smtp_vault
+from livefeed.integrations.smtp import smtp_vault
 
 from .conftest import free_port, make_rep, send
 from .test_emails import Inbox
@@ -25,9 +24,15 @@ def authenticator(server, session, envelope, mechanism, auth_data):
 def mail_server():
     """A real SMTP server that wants a sign-in (AUTH over a plain local connection)."""
     inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port(), authenticator=authenticator,
-                            auth_required=True, auth_require_tls=False,
-                            server_hostname="mx.seller.test")
+    controller = Controller(
+        inbox,
+        hostname="127.0.0.1",
+        port=free_port(),
+        authenticator=authenticator,
+        auth_required=True,
+        auth_require_tls=False,
+        server_hostname="mx.seller.test",
+    )
     controller.start()
     yield controller.port, inbox
     controller.stop()
@@ -60,7 +65,10 @@ async def test_test_reports_what_failed_naming_the_setting_and_stores_nothing(se
     assert "cannot connect to 127.0.0.1" in closed.json()["detail"][0]["msg"]
     assert no_tls.status_code == 422 and no_tls.json()["detail"][0]["loc"] == ["body", "security"]
     assert "STARTTLS" in no_tls.json()["detail"][0]["msg"]
-    assert bad_host.json()["detail"][0]["loc"] == ["body", "host"] and bad_security.json()["detail"][0]["loc"] == ["body", "security"]
+    assert bad_host.json()["detail"][0]["loc"] == ["body", "host"] and bad_security.json()["detail"][0]["loc"] == [
+        "body",
+        "security",
+    ]
     assert no_password.status_code == 422 and no_password.json()["detail"][0]["loc"] == ["body", "password"]
     assert anonymous.status_code == 401
     with engine.connect() as conn:
@@ -74,7 +82,9 @@ async def test_a_saved_account_sends_that_reps_mail_only_until_removed(server, r
         missing = await client.get("/api/v1/smtp", headers=rep.headers)
         refused = await client.put("/api/v1/smtp", json=account(port, password="nope"), headers=rep.headers)
         saved = await client.put("/api/v1/smtp", json=account(port), headers=rep.headers)
-        kept = await client.put("/api/v1/smtp", json=account(port, password=None), headers=rep.headers)  # keeps the stored password
+        kept = await client.put(
+            "/api/v1/smtp", json=account(port, password=None), headers=rep.headers
+        )  # keeps the stored password
         shown = await client.get("/api/v1/smtp", headers=rep.headers)
         mine = await send(client, rep, to=["paul@prospect.test"])
         theirs = await send(client, olga, to=["zoe@prospect.test"])
@@ -83,8 +93,11 @@ async def test_a_saved_account_sends_that_reps_mail_only_until_removed(server, r
         after = await send(client, rep, to=["paul@prospect.test"])
     assert missing.status_code == 404 and refused.status_code == 422
     assert saved.status_code == 200 and kept.status_code == 200, kept.text
-    assert shown.json() == {**{k: v for k, v in account(port).items() if k != "password"}, "password_set": True,
-                            "updated_at": shown.json()["updated_at"]}
+    assert shown.json() == {
+        **{k: v for k, v in account(port).items() if k != "password"},
+        "password_set": True,
+        "updated_at": shown.json()["updated_at"],
+    }
     assert "app-password-1" not in shown.text
     assert mine["status"] == theirs["status"] == after["status"] == "sent"
     assert [(m[0], m[1]) for m in inbox.messages] == [("rita@seller.test", ["paul@prospect.test"])]
@@ -102,8 +115,9 @@ async def test_a_refusal_at_send_time_fails_the_email_with_the_servers_words(ser
     with engine.begin() as conn:  # the password was changed at the provider: stored one now wrong
         conn.execute(smtp_accounts.update().values(secret=smtp_vault(server.runtime.settings.secret_key).seal("old")))
     async with server.client() as client:
-        response = await client.post("/api/v1/emails", headers=rep.headers,
-                                     json={"to": ["paul@prospect.test"], "subject": "Hello", "text": "hi"})
+        response = await client.post(
+            "/api/v1/emails", headers=rep.headers, json={"to": ["paul@prospect.test"], "subject": "Hello", "text": "hi"}
+        )
     assert response.status_code == 502 and "535" in response.json()["detail"]
     assert outbox_count(engine) == 0
 
@@ -117,17 +131,19 @@ async def test_the_compose_page_says_local_outbox_only_while_the_rep_has_no_acco
         before = (await client.get("/app")).text
         await client.put("/api/v1/smtp", json=account(port), headers=rep.headers)
         after = (await client.get("/app")).text
-    assert "mail goes to the <a href=\"/app/outbox\">local outbox</a>" in before
+    assert 'mail goes to the <a href="/app/outbox">local outbox</a>' in before
     assert "local outbox" not in after
 
 
 async def test_a_provider_with_passwords_switched_off_is_reported_as_that(server, rep):
     def basic_auth_off(server_, session, envelope, mechanism, auth_data):  # Exchange Online with SMTP AUTH disabled
-        return AuthResult(success=False, handled=False,
-                          message="535 5.7.139 Authentication unsuccessful, basic authentication is disabled.")
+        return AuthResult(
+            success=False, handled=False, message="535 5.7.139 Authentication unsuccessful, basic authentication is disabled."
+        )
 
-    controller = Controller(Inbox(), hostname="127.0.0.1", port=free_port(), authenticator=basic_auth_off,
-                            auth_required=True, auth_require_tls=False)
+    controller = Controller(
+        Inbox(), hostname="127.0.0.1", port=free_port(), authenticator=basic_auth_off, auth_required=True, auth_require_tls=False
+    )
     controller.start()
     try:
         async with server.client() as client:

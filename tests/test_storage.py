@@ -6,7 +6,7 @@ from alembic.runtime.migration import MigrationContext
 
 from livefeed.db import migrate
 from livefeed.db.tables import metadata
-from livefeed.mail.smtp import SmtpOptions
+from livefeed.integrations.smtp import SmtpOptions
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -24,8 +24,14 @@ def test_migrations_match_the_declared_tables(engine):
 
 def test_smtp_url_options():
     plain = SmtpOptions.from_url("smtp://user%40x:p%3Ass@mail.test:2525?starttls=false")
-    assert (plain.host, plain.port, plain.username, plain.password, plain.use_tls, plain.start_tls) == \
-        ("mail.test", 2525, "user@x", "p:ss", False, False)
+    assert (plain.host, plain.port, plain.username, plain.password, plain.use_tls, plain.start_tls) == (
+        "mail.test",
+        2525,
+        "user@x",
+        "p:ss",
+        False,
+        False,
+    )
     assert SmtpOptions.from_url("smtp://mail.test").port == 587 and SmtpOptions.from_url("smtp://mail.test").start_tls is None
     implicit = SmtpOptions.from_url("smtps://mail.test")
     assert implicit.use_tls and implicit.port == 465 and implicit.start_tls is None
@@ -46,3 +52,16 @@ def test_the_database_and_its_folder_are_private_to_the_server_user(tmp_path):
     modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in [var, *var.iterdir()]}
     assert modes["var"] == 0o700 and modes["secret_key"] == 0o600 and modes["livefeed.db"] == 0o600
     assert all(mode & 0o077 == 0 for name, mode in modes.items()), modes  # -wal and -shm too
+
+
+def test_each_vault_purpose_has_its_own_key_and_unknown_purposes_are_refused():
+    from livefeed.db.vault import MAILBOX_PASSWORD, PURPOSES, SMTP_PASSWORD, VaultError, vault_for
+
+    key = b"k" * 32
+    sealed = vault_for(key, MAILBOX_PASSWORD).seal("hunter2")
+    assert vault_for(key, MAILBOX_PASSWORD).open(sealed) == "hunter2"
+    with pytest.raises(VaultError):
+        vault_for(key, SMTP_PASSWORD).open(sealed)  # sealed for the mailbox: not an SMTP password
+    with pytest.raises(ValueError):
+        vault_for(key, "something new")
+    assert len(set(PURPOSES)) == len(PURPOSES)

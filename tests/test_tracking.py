@@ -1,22 +1,22 @@
 """The public tracking endpoints: the pixel, the click redirect, client addresses."""
 
 import json
-
-import pytest
 from email import message_from_string, policy
 
+import pytest
 from sqlalchemy import func, select
 
 from livefeed.core import tokens
 from livefeed.db.tables import events, outbox
 
-from .conftest import LiveServer, ready_stream, send
+from .conftest import LiveServer, link_paths, ready_stream, send
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def backend(request) -> str:
     """This module's tests run on both databases."""
     return request.param
+
 
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
 
@@ -52,7 +52,12 @@ async def test_pixel_is_served_when_token_is_forged(server, rep, engine):
         sent = await send(client, rep)
         genuine = server.runtime.signer.sign(tokens.OPEN, sent["recipients"][0]["recipient_id"])
         forged = genuine[:-1] + ("A" if genuine[-1] != "A" else "B")
-        for path in (f"/o/{forged}.gif", "/o/nonsense.gif", "/o/", f"/o/{tokens.TokenSigner(b'other' * 8).sign(tokens.OPEN, 1)}.gif"):
+        for path in (
+            f"/o/{forged}.gif",
+            "/o/nonsense.gif",
+            "/o/",
+            f"/o/{tokens.TokenSigner(b'other' * 8).sign(tokens.OPEN, 1)}.gif",
+        ):
             response = await client.get(path)
             assert response.status_code == 200 and len(response.content) == 43, path
     assert count_events(engine) == 0
@@ -84,8 +89,11 @@ async def test_click_redirects_to_the_stored_destination_and_records(server, rep
 async def test_unknown_or_forged_click_is_a_404_page(server, rep, engine):
     async with server.client() as client:
         await send(client, rep)
-        for path in ("/c/nonsense", f"/c/{server.runtime.signer.sign(tokens.CLICK, 99999)}",
-                     f"/c/{server.runtime.signer.sign(tokens.OPEN, 1)}"):
+        for path in (
+            "/c/nonsense",
+            f"/c/{server.runtime.signer.sign(tokens.CLICK, 99999)}",
+            f"/c/{server.runtime.signer.sign(tokens.OPEN, 1)}",
+        ):
             response = await client.get(path)
             assert response.status_code == 404, path
             assert "location" not in response.headers
@@ -109,9 +117,13 @@ async def test_gmail_proxy_open_says_location_hidden_not_mountain_view(server, r
     async with server.client() as client:
         sent = await send(client, rep)
         token = server.runtime.signer.sign(tokens.OPEN, sent["recipients"][0]["recipient_id"])
-        await client.get(f"/o/{token}.gif", headers={
-            "x-forwarded-for": "66.249.84.1",
-            "user-agent": "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"})
+        await client.get(
+            f"/o/{token}.gif",
+            headers={
+                "x-forwarded-for": "66.249.84.1",
+                "user-agent": "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)",
+            },
+        )
     with engine.connect() as conn:
         row = conn.execute(select(events)).mappings().one()
     assert row["cls"] == "proxy"
@@ -141,8 +153,7 @@ async def test_scanner_burst_revises_the_earlier_clicks(server, rep, engine, clo
     links = "".join(f'<a href="https://example.com/{n}">{n}</a>' for n in range(3))
     async with server.client() as client:
         sent = await send(client, rep, html=links)
-        html = copy_of(engine, sent["recipients"][0]["recipient_id"]).get_body(("html",)).get_content()
-        paths = [part.split('"')[0] for part in html.split(server.url)[1:] if part.startswith("/c/")]
+        paths = link_paths(engine, server, sent["recipients"][0]["recipient_id"])
         clock.advance(hours=1)
         for path in paths:
             await client.get(path, headers={"user-agent": CHROME, "x-forwarded-for": "81.2.69.142"})
@@ -160,8 +171,7 @@ async def test_a_burst_reaches_an_open_stream_as_a_revise_frame(server, rep, eng
     links = "".join(f'<a href="https://example.com/{n}">{n}</a>' for n in range(3))
     async with server.client() as client:
         sent = await send(client, rep, html=links)
-        html = copy_of(engine, sent["recipients"][0]["recipient_id"]).get_body(("html",)).get_content()
-        paths = [part.split('"')[0] for part in html.split(server.url)[1:] if part.startswith("/c/")]
+        paths = link_paths(engine, server, sent["recipients"][0]["recipient_id"])
         clock.advance(hours=1)
         async with ready_stream(client, rep.headers, "/api/v1/feed/stream?backlog=0") as reader:
             first = await client.get(paths[0], headers={"user-agent": CHROME, "x-forwarded-for": "81.2.69.142"})
@@ -193,7 +203,9 @@ async def test_the_scanners_pixel_fetches_around_its_burst_are_the_scanner_too(s
     with engine.connect() as conn:
         rows = conn.execute(select(events.c.kind, events.c.cls, events.c.ip).order_by(events.c.id)).all()
     assert [(r.kind, r.cls) for r in rows] == [("open", "scanner")] + [("click", "scanner")] * 3 + [
-        ("open", "scanner"), ("open", "human")]
+        ("open", "scanner"),
+        ("open", "human"),
+    ]
 
 
 async def test_a_link_asked_with_head_then_fetched_is_a_link_checker(server, rep, engine, clock):
@@ -241,14 +253,15 @@ async def test_a_person_clicking_three_links_quickly_stays_a_person_when_their_b
     assert rows == ["human"] * 7
 
 
-async def test_a_gateways_re_check_from_another_microsoft_address_and_a_headerless_script_are_scanners(server, rep, engine, clock):
+async def test_a_gateways_re_check_from_another_microsoft_address_and_a_headerless_script_are_scanners(
+    server, rep, engine, clock
+):
     """Safe Links clicks every link from Exchange Online Protection, then re-checks one minutes later
     from an Azure address with a full browser's headers; the reader clicks after both."""
     links = "".join(f'<a href="https://example.com/{n}">{n}</a>' for n in range(3))
     async with server.client() as client:
         sent = await send(client, rep, html=links)
-        html = copy_of(engine, sent["recipients"][0]["recipient_id"]).get_body(("html",)).get_content()
-        paths = [part.split('"')[0] for part in html.split(server.url)[1:] if part.startswith("/c/")]
+        paths = link_paths(engine, server, sent["recipients"][0]["recipient_id"])
         clock.advance(seconds=20)
         for path in paths:
             await client.get(path, headers={"user-agent": CHROME, "x-forwarded-for": "40.107.22.45"})
@@ -273,8 +286,13 @@ async def test_forward_is_marked_with_evidence(server, rep, engine, clock):
         clock.advance(minutes=5)
         await client.get(f"/o/{token}.gif", headers={"user-agent": CHROME, "x-forwarded-for": "81.2.69.142"})
         clock.advance(hours=2)
-        await client.get(f"/o/{token}.gif", headers={"user-agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148",
-                                                     "x-forwarded-for": "89.160.20.112"})
+        await client.get(
+            f"/o/{token}.gif",
+            headers={
+                "user-agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148",
+                "x-forwarded-for": "89.160.20.112",
+            },
+        )
         feed = (await client.get("/api/v1/feed", headers=rep.headers)).json()["events"]
     assert [e["forwarded"] for e in feed] == [True, True]
     assert "Stockholm" in feed[0]["forward_evidence"][0]

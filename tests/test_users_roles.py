@@ -21,16 +21,28 @@ async def test_admins_manage_users_and_reps_cannot_change_the_workspace(server, 
         refused = [
             await client.patch("/api/v1/workspace", json={"anonymize_ips": True}, headers=other.headers),
             await client.post("/api/v1/workspace/marketo-webhook-secret", headers=other.headers),
-            await client.put("/api/v1/connectors/marketo", json={"base_url": "https://x.mktorest.com", "client_id": "a",
-                                                                  "client_secret": "b"}, headers=other.headers),
+            await client.put(
+                "/api/v1/connectors/marketo",
+                json={"base_url": "https://x.mktorest.com", "client_id": "a", "client_secret": "b"},
+                headers=other.headers,
+            ),
             await client.post("/api/v1/users", json={"email": "new@seller.test", "name": "New"}, headers=other.headers),
         ]
-        added = await client.post("/api/v1/users", json={"email": "Nora@Seller.test", "name": "Nora", "timezone": "Europe/Oslo",
-                                                         "role": "rep", "salesforce_user_id": "005xx000001Sv6AAAS"},
-                                  headers=rep.headers)
+        added = await client.post(
+            "/api/v1/users",
+            json={
+                "email": "Nora@Seller.test",
+                "name": "Nora",
+                "timezone": "Europe/Oslo",
+                "role": "rep",
+                "salesforce_user_id": "005xx000001Sv6AAAS",
+            },
+            headers=rep.headers,
+        )
         duplicate = await client.post("/api/v1/users", json={"email": "nora@seller.test", "name": "Nora"}, headers=rep.headers)
-        bad_zone = await client.post("/api/v1/users", json={"email": "z@seller.test", "name": "Z", "timezone": "Mars/Base"},
-                                     headers=rep.headers)
+        bad_zone = await client.post(
+            "/api/v1/users", json={"email": "z@seller.test", "name": "Z", "timezone": "Mars/Base"}, headers=rep.headers
+        )
         last_admin = await client.patch(f"/api/v1/users/{rep.id}", json={"role": "rep"}, headers=rep.headers)
         promoted = await client.patch(f"/api/v1/users/{other.id}", json={"role": "admin"}, headers=rep.headers)
         now_allowed = await client.patch("/api/v1/workspace", json={"anonymize_ips": True}, headers=other.headers)
@@ -38,6 +50,7 @@ async def test_admins_manage_users_and_reps_cannot_change_the_workspace(server, 
         listed = (await client.get("/api/v1/users", headers=rep.headers)).json()["users"]
         link = added.json()["signin_link"]
         from .test_web import use_signin_link
+
         signed_in = await use_signin_link(client, link.replace(server.url, ""))
     assert me["role"] == "admin" and them["role"] == "rep"
     assert [r.status_code for r in refused] == [403, 403, 403, 403]
@@ -46,8 +59,11 @@ async def test_admins_manage_users_and_reps_cannot_change_the_workspace(server, 
     assert bad_zone.status_code == 422 and bad_zone.json()["detail"][0]["loc"] == ["body", "timezone"]
     assert last_admin.status_code == 422 and "at least one admin" in last_admin.json()["detail"][0]["msg"]
     assert promoted.status_code == 200 and now_allowed.status_code == 200 and demoted.status_code == 200
-    assert {u["email"]: u["role"] for u in listed} == {"rita@seller.test": "rep", "olga@seller.test": "admin",
-                                                       "nora@seller.test": "rep"}
+    assert {u["email"]: u["role"] for u in listed} == {
+        "rita@seller.test": "rep",
+        "olga@seller.test": "admin",
+        "nora@seller.test": "rep",
+    }
     assert signed_in.status_code in (302, 303)
 
 
@@ -66,10 +82,20 @@ async def test_the_users_page_adds_a_rep_and_changes_roles_and_reps_cannot_open_
     async with server.client() as client:
         await sign_in(client)
         page = await client.get("/app/admin/users")
-        added = await client.post("/app/admin/users", data={"csrf": csrf_of(page.text), "email": "nora@seller.test", "name": "Nora",
-                                                             "timezone": "Europe/Oslo", "role": "rep"})
-        bad = await client.post("/app/admin/users", data={"csrf": csrf_of(page.text), "email": "x@seller.test", "name": "X",
-                                                           "timezone": "Nowhere/City", "role": "rep"})
+        added = await client.post(
+            "/app/admin/users",
+            data={
+                "csrf": csrf_of(page.text),
+                "email": "nora@seller.test",
+                "name": "Nora",
+                "timezone": "Europe/Oslo",
+                "role": "rep",
+            },
+        )
+        bad = await client.post(
+            "/app/admin/users",
+            data={"csrf": csrf_of(page.text), "email": "x@seller.test", "name": "X", "timezone": "Nowhere/City", "role": "rep"},
+        )
         last = await client.post(f"/app/admin/users/{rep.id}", data={"csrf": csrf_of(page.text), "role": "rep"})
         settings = (await client.get("/app/settings")).text
     async with server.client() as other:

@@ -40,6 +40,29 @@ async def test_sign_in_sets_session_and_self_cookies(server, rep):
     assert home.headers["content-security-policy"].startswith("default-src 'self'")
 
 
+async def test_sign_out_ends_the_session_on_the_server_not_only_the_cookie(server, rep, engine):
+    from livefeed.db.tables import sessions
+
+    async with server.client() as client:
+        await sign_in(client)
+        session = client.cookies["lf_session"]
+        home = await client.get("/app")
+        forged = await client.post("/signout", data={"csrf": "forged"})
+        still_in = await client.get("/app")
+        out = await client.post("/signout", data={"csrf": csrf_of(home.text)})
+        after = await client.get("/app")
+    async with server.client(cookies={"lf_session": session}) as replay:  # the old cookie, kept by someone
+        replayed = await replay.get("/app")
+        api = await replay.get("/api/v1/me")
+    with engine.connect() as conn:
+        left = conn.execute(select(sessions.c.id).where(sessions.c.user_id == rep.id)).all()
+    assert forged.status_code == 403 and still_in.status_code == 200
+    assert out.status_code in (302, 303) and out.headers["location"] == "/signin"
+    assert after.status_code in (302, 303) and after.headers["location"] == "/signin"
+    assert replayed.status_code in (302, 303) and api.status_code == 401
+    assert left == []
+
+
 async def test_wrong_password_is_refused(server, rep):
     async with server.client() as client:
         response = await sign_in(client, password="wrong password")
@@ -81,8 +104,10 @@ async def test_reps_own_open_is_self_and_greyed(server, rep, engine):
     async with server.client() as client:
         sent = await send(client, rep)
         await sign_in(client)
-        await client.get(pixel_path(server.runtime.signer, sent["recipients"][0]["recipient_id"]),
-                         headers={"user-agent": CHROME, "x-forwarded-for": "81.2.69.142"})
+        await client.get(
+            pixel_path(server.runtime.signer, sent["recipients"][0]["recipient_id"]),
+            headers={"user-agent": CHROME, "x-forwarded-for": "81.2.69.142"},
+        )
         feed = (await client.get("/api/v1/feed", headers=rep.headers)).json()["events"]
     assert feed[0]["class"] == "self" and feed[0]["alert"] is False
     assert "own browser" in feed[0]["reason"]
@@ -93,8 +118,10 @@ async def test_open_from_reps_sign_in_address_is_self(server, rep, engine, clock
         actions.remember_ip(conn, user_id=rep.id, ip="198.51.100.7", now=clock())
     async with server.client() as client:
         sent = await send(client, rep)
-        await client.get(pixel_path(server.runtime.signer, sent["recipients"][0]["recipient_id"]),
-                         headers={"user-agent": CHROME, "x-forwarded-for": "198.51.100.7"})
+        await client.get(
+            pixel_path(server.runtime.signer, sent["recipients"][0]["recipient_id"]),
+            headers={"user-agent": CHROME, "x-forwarded-for": "198.51.100.7"},
+        )
     with engine.connect() as conn:
         assert conn.execute(select(events.c.cls)).scalar() == "self"
 
@@ -103,9 +130,16 @@ async def test_compose_form_sends_and_lists_the_email(server, rep):
     async with server.client() as client:
         await sign_in(client)
         page = await client.get("/app")
-        response = await client.post("/app/compose", data={
-            "to": "paul@prospect.test, zoe@prospect.test", "cc": "", "subject": "Deck <b>bold</b>",
-            "body": "Hi\n\nhttps://example.com/deck", "csrf": csrf_of(page.text)})
+        response = await client.post(
+            "/app/compose",
+            data={
+                "to": "paul@prospect.test, zoe@prospect.test",
+                "cc": "",
+                "subject": "Deck <b>bold</b>",
+                "body": "Hi\n\nhttps://example.com/deck",
+                "csrf": csrf_of(page.text),
+            },
+        )
         assert response.status_code == 303
         home = await client.get("/app")
         outbox = await client.get("/app/outbox")
@@ -117,16 +151,18 @@ async def test_compose_form_shows_the_bad_field(server, rep):
     async with server.client() as client:
         await sign_in(client)
         page = await client.get("/app")
-        response = await client.post("/app/compose", data={"to": "nobody", "subject": "x", "body": "y", "csrf": csrf_of(page.text)})
+        response = await client.post(
+            "/app/compose", data={"to": "nobody", "subject": "x", "body": "y", "csrf": csrf_of(page.text)}
+        )
     assert response.status_code == 422 and "To[0]" not in response.text and "To:" in response.text
 
 
 async def test_recipients_copy_is_served_sandboxed(server, rep):
     async with server.client() as client:
-        await send(client, rep, html='<p>hi</p><script>alert(1)</script>')
+        await send(client, rep, html="<p>hi</p><script>alert(1)</script>")
         await sign_in(client)
         listing = await client.get("/app/outbox")
-        message_id = re.search(r'/app/outbox/(\d+)', listing.text).group(1)
+        message_id = re.search(r"/app/outbox/(\d+)", listing.text).group(1)
         page = await client.get(f"/app/outbox/{message_id}")
         body = await client.get(f"/app/outbox/{message_id}/body")
     assert 'sandbox="allow-popups allow-popups-to-escape-sandbox"' in page.text
@@ -166,19 +202,38 @@ async def test_tasks_page_custom_range_completed_tasks_and_forms(server, rep):
         await client.post("/api/v1/people", json={"email": "paul@prospect.test", "first_name": "Paul"}, headers=rep.headers)
         page = await client.get("/app/tasks")
         assert page.status_code == 200 and "today is 2026-11-26" in page.text
-        response = await client.post("/app/tasks", data={"type": "call", "title": "Call <Paul>", "due_date": "2026-12-10",
-                                                         "person": "paul@prospect.test", "priority": "high", "csrf": csrf_of(page.text)})
+        response = await client.post(
+            "/app/tasks",
+            data={
+                "type": "call",
+                "title": "Call <Paul>",
+                "due_date": "2026-12-10",
+                "person": "paul@prospect.test",
+                "priority": "high",
+                "csrf": csrf_of(page.text),
+            },
+        )
         assert response.status_code == 303
-        bad = await client.post("/app/tasks", data={"type": "call", "title": "x", "due_date": "2026-12-10",
-                                                    "person": "nobody@prospect.test", "csrf": csrf_of(page.text)})
+        bad = await client.post(
+            "/app/tasks",
+            data={
+                "type": "call",
+                "title": "x",
+                "due_date": "2026-12-10",
+                "person": "nobody@prospect.test",
+                "csrf": csrf_of(page.text),
+            },
+        )
         assert bad.status_code == 422 and "Person: no person with the email nobody@prospect.test" in bad.text
         week = await client.get("/app/tasks")  # next 7 days by default: the 10th is outside
         assert "Call &lt;Paul&gt;" not in week.text
         ranged = await client.get("/app/tasks?show=range&from=2026-12-01&to=2026-12-31")
         assert "Call &lt;Paul&gt;" in ranged.text and "Paul" in ranged.text and "(744 hours)" in ranged.text
         task_id = re.search(r'data-id="(\d+)"', ranged.text).group(1)
-        done = await client.post(f"/app/tasks/{task_id}", data={"action": "done", "csrf": csrf_of(ranged.text),
-                                                                 "back": "/app/tasks?show=range&from=2026-12-01&to=2026-12-31"})
+        done = await client.post(
+            f"/app/tasks/{task_id}",
+            data={"action": "done", "csrf": csrf_of(ranged.text), "back": "/app/tasks?show=range&from=2026-12-01&to=2026-12-31"},
+        )
         assert done.status_code == 303
         completed = await client.get("/app/tasks?show=range&from=2026-12-01&to=2026-12-31&status=done")
         assert "Call &lt;Paul&gt;" in completed.text and "done 2026-11-26 09:00 UTC" in completed.text
@@ -216,12 +271,16 @@ async def test_sent_list_shows_each_recipients_status(server, rep, clock):
         sent = await send(client, rep, to=["paul@prospect.test", "anna@prospect.test"], subject="Pricing")
         paul, anna = (r["recipient_id"] for r in sent["recipients"])
         for _ in range(2):
-            await client.get(pixel_path(server.runtime.signer, paul), headers={"user-agent": chrome, "x-forwarded-for": "81.2.69.142"})
-        await client.get(pixel_path(server.runtime.signer, anna), headers={"user-agent": "Mozilla/5.0", "x-forwarded-for": "17.58.0.1"})
+            await client.get(
+                pixel_path(server.runtime.signer, paul), headers={"user-agent": chrome, "x-forwarded-for": "81.2.69.142"}
+            )
+        await client.get(
+            pixel_path(server.runtime.signer, anna), headers={"user-agent": "Mozilla/5.0", "x-forwarded-for": "17.58.0.1"}
+        )
         await sign_in(client)
         page = (await client.get("/app")).text
-    paul_line = page[page.index("paul@prospect.test"):page.index("</li>", page.index("paul@prospect.test"))]
-    anna_line = page[page.index("anna@prospect.test"):page.index("</li>", page.index("anna@prospect.test"))]
+    paul_line = page[page.index("paul@prospect.test") : page.index("</li>", page.index("paul@prospect.test"))]
+    anna_line = page[page.index("anna@prospect.test") : page.index("</li>", page.index("anna@prospect.test"))]
     # no mail server here: the copies reached the local outbox, which is not "delivered"
     assert "in the outbox" in paul_line and "delivered" not in paul_line
     assert "2 views" in paul_line and "last 2026-11-26 09:00" in paul_line  # Europe/London
@@ -237,8 +296,10 @@ async def test_each_recipients_own_subject_is_shown_wherever_the_email_is_named(
             await client.post("/api/v1/people", headers=rep.headers, json={"email": email, "first_name": first})
         sent = await send(client, rep, to=["paul@prospect.test", "zoe@prospect.test"], subject="Hello {{first_name}}")
         for recipient in sent["recipients"]:
-            await client.get(pixel_path(server.runtime.signer, recipient["recipient_id"]),
-                             headers={"user-agent": chrome, "x-forwarded-for": "81.2.69.142"})
+            await client.get(
+                pixel_path(server.runtime.signer, recipient["recipient_id"]),
+                headers={"user-agent": chrome, "x-forwarded-for": "81.2.69.142"},
+            )
         feed = (await client.get("/api/v1/feed", headers=rep.headers)).json()["events"]
         await sign_in(client)
         page = (await client.get("/app")).text
@@ -255,22 +316,48 @@ async def test_compose_sends_the_editors_html_cleaned_and_keeps_it_after_an_erro
 
     from livefeed.db.tables import outbox
 
-    editor = ('<p>Hi <b>{{first_name}}</b>,</p><ul><li>the <a href="https://example.com/deck">deck</a></li></ul>'
-              '<script>alert(1)</script><p onclick="x()">Rita</p>')
+    editor = (
+        '<p>Hi <b>{{first_name}}</b>,</p><ul><li>the <a href="https://example.com/deck">deck</a></li></ul>'
+        '<script>alert(1)</script><p onclick="x()">Rita</p>'
+    )
     async with server.client() as client:
         await sign_in(client)
         await client.post("/api/v1/people", json={"email": "paul@prospect.test", "first_name": "Paul"}, headers=rep.headers)
         page = await client.get("/app")
-        preview = await client.post("/app/compose/preview", data={"to": "paul@prospect.test", "subject": "Deck", "html": editor,
-                                                                  "body": "ignored", "csrf": csrf_of(page.text)})
-        refused = await client.post("/app/compose", data={"to": "paul@prospect.test, anna@prospect.test", "subject": "Deck",
-                                                          "html": editor, "body": "", "csrf": csrf_of(page.text)})
-        blank = await client.post("/app/compose", data={"to": "paul@prospect.test", "subject": "Deck", "html": "<p><br></p>",
-                                                        "body": "", "csrf": csrf_of(page.text)})
-        sent = await client.post("/app/compose", data={"to": "paul@prospect.test", "subject": "Deck", "html": editor,
-                                                       "body": "", "track_opens": "1", "track_clicks": "1", "csrf": csrf_of(page.text)})
+        preview = await client.post(
+            "/app/compose/preview",
+            data={"to": "paul@prospect.test", "subject": "Deck", "html": editor, "body": "ignored", "csrf": csrf_of(page.text)},
+        )
+        refused = await client.post(
+            "/app/compose",
+            data={
+                "to": "paul@prospect.test, anna@prospect.test",
+                "subject": "Deck",
+                "html": editor,
+                "body": "",
+                "csrf": csrf_of(page.text),
+            },
+        )
+        blank = await client.post(
+            "/app/compose",
+            data={"to": "paul@prospect.test", "subject": "Deck", "html": "<p><br></p>", "body": "", "csrf": csrf_of(page.text)},
+        )
+        sent = await client.post(
+            "/app/compose",
+            data={
+                "to": "paul@prospect.test",
+                "subject": "Deck",
+                "html": editor,
+                "body": "",
+                "track_opens": "1",
+                "track_clicks": "1",
+                "csrf": csrf_of(page.text),
+            },
+        )
     copy = preview.json()["copies"][0]
-    assert copy["html"].startswith("<p>Hi <b>Paul</b>,</p><ul>") and "<script" not in copy["html"] and "onclick" not in copy["html"]
+    assert (
+        copy["html"].startswith("<p>Hi <b>Paul</b>,</p><ul>") and "<script" not in copy["html"] and "onclick" not in copy["html"]
+    )
     assert refused.status_code == 422 and "anna@prospect.test has no first_name" in refused.text
     assert 'name="html" value="&lt;p&gt;Hi &lt;b&gt;{{first_name}}&lt;/b&gt;' in refused.text  # the editor gets its message back
     assert blank.status_code == 422 and "Message: a body is required" in blank.text
@@ -289,10 +376,18 @@ async def test_templates_page_shares_and_deletes_with_csrf(server, rep, engine, 
 
     olga = make_rep(engine, clock, "olga@seller.test")
     async with server.client() as client:
-        mine = (await client.post("/api/v1/templates", json={"name": "Intro <1>", "subject": "Hi {{first_name}}", "html": "<p>x</p>"},
-                                  headers=rep.headers)).json()
-        hers = (await client.post("/api/v1/templates", json={"name": "Hers", "subject": "s", "html": "<p>y</p>"},
-                                  headers=olga.headers)).json()
+        mine = (
+            await client.post(
+                "/api/v1/templates",
+                json={"name": "Intro <1>", "subject": "Hi {{first_name}}", "html": "<p>x</p>"},
+                headers=rep.headers,
+            )
+        ).json()
+        hers = (
+            await client.post(
+                "/api/v1/templates", json={"name": "Hers", "subject": "s", "html": "<p>y</p>"}, headers=olga.headers
+            )
+        ).json()
         await sign_in(client)
         page = await client.get("/app/templates")
         forged = await client.post(f"/app/templates/{mine['id']}/share", data={"csrf": "nope", "shared": "1"})
@@ -309,8 +404,9 @@ async def test_templates_page_shares_and_deletes_with_csrf(server, rep, engine, 
 
 
 async def test_hsts_is_sent_only_with_an_https_public_url(settings, clock):
-    from livefeed.web.app import create_app
     import httpx
+
+    from livefeed.web.app import create_app
 
     for public, expected in (("https://feed.example.com", "max-age=31536000"), ("http://127.0.0.1:8000", None)):
         app = create_app(settings.with_(public_url=public), clock=clock)
@@ -327,11 +423,20 @@ async def test_a_field_with_a_fallback_lets_a_recipient_without_a_value_through(
 
     async with server.client() as client:
         await client.post("/api/v1/people", headers=rep.headers, json={"email": "paul@prospect.test", "first_name": "Paul"})
-        sent = await client.post("/api/v1/emails", headers=rep.headers, json={
-            "to": ["paul@prospect.test", "anna@prospect.test"], "subject": "Hi {{first_name|there}}",
-            "html": "<p>Hello {{ first_name | there }}, about {{company|your team}}…</p>"})
-        required = await client.post("/api/v1/emails", headers=rep.headers, json={
-            "to": ["anna@prospect.test"], "subject": "Hi {{first_name}}", "text": "x"})
+        sent = await client.post(
+            "/api/v1/emails",
+            headers=rep.headers,
+            json={
+                "to": ["paul@prospect.test", "anna@prospect.test"],
+                "subject": "Hi {{first_name|there}}",
+                "html": "<p>Hello {{ first_name | there }}, about {{company|your team}}…</p>",
+            },
+        )
+        required = await client.post(
+            "/api/v1/emails",
+            headers=rep.headers,
+            json={"to": ["anna@prospect.test"], "subject": "Hi {{first_name}}", "text": "x"},
+        )
     assert sent.status_code == 201
     with engine.connect() as conn:
         subjects = dict(conn.execute(select(outbox.c.rcpt, outbox.c.subject)).all())
@@ -349,8 +454,17 @@ async def test_the_compose_form_takes_bcc(server, rep, engine):
         await sign_in(client)
         page = await client.get("/app")
         assert 'name="bcc"' in page.text
-        answer = await client.post("/app/compose", data={"to": "paul@prospect.test", "bcc": "boss@seller.test", "subject": "Hi",
-                                                         "body": "Hello", "csrf": csrf_of(page.text), "track_opens": "1"})
+        answer = await client.post(
+            "/app/compose",
+            data={
+                "to": "paul@prospect.test",
+                "bcc": "boss@seller.test",
+                "subject": "Hi",
+                "body": "Hello",
+                "csrf": csrf_of(page.text),
+                "track_opens": "1",
+            },
+        )
     assert answer.status_code == 303
     with engine.connect() as conn:
         copies = dict(conn.execute(select(outbox.c.rcpt, outbox.c.raw)).all())

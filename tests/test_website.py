@@ -37,9 +37,11 @@ async def beacon(client, key, *, origin=SITE, ua=CHROME, headers=None, **page):
     """A page view as w.js sends it: with the visitor id the server issued to this browser, once it has."""
     first = page.pop("v", VISITOR)
     body = {"v": ISSUED.get((key, first), first), "u": f"{SITE}/pricing", "t": "Pricing", "r": "", **page}
-    answer = await client.post(f"/w/b?s={key}", content=json.dumps(body),
-                               headers={"origin": origin, "user-agent": ua, "content-type": "text/plain;charset=UTF-8",
-                                        **(headers or {})})
+    answer = await client.post(
+        f"/w/b?s={key}",
+        content=json.dumps(body),
+        headers={"origin": origin, "user-agent": ua, "content-type": "text/plain;charset=UTF-8", **(headers or {})},
+    )
     if answer.status_code == 200:
         ISSUED[(key, first)] = answer.json()["v"]
     return answer
@@ -85,11 +87,18 @@ async def test_a_tracked_click_identifies_the_visitor_and_visits_coalesce(server
     async with server.client() as client:
         key = (await configure(client, rep, anonymize_ips=True))["site_key"]
         await beacon(client, key, u=f"{SITE}/blog", t="Blog")  # anonymous, before the email
-        sent = await send(client, rep, to=["paul@prospect.test"],
-                          html=f'<a href="{SITE}/pricing?plan=team#faq">pricing</a> <a href="https://other.example.org/x">x</a>')
+        sent = await send(
+            client,
+            rep,
+            to=["paul@prospect.test"],
+            html=f'<a href="{SITE}/pricing?plan=team#faq">pricing</a> <a href="https://other.example.org/x">x</a>',
+        )
         with server.runtime.engine.connect() as conn:
-            link_ids = list(conn.execute(select(links.c.id).where(links.c.recipient_id == sent["recipients"][0]["recipient_id"])
-                                         .order_by(links.c.id)).scalars())
+            link_ids = list(
+                conn.execute(
+                    select(links.c.id).where(links.c.recipient_id == sent["recipients"][0]["recipient_id"]).order_by(links.c.id)
+                ).scalars()
+            )
         to_site = await client.get(f"/c/{server.runtime.signer.sign(tokens.CLICK, link_ids[0])}")
         to_other = await client.get(f"/c/{server.runtime.signer.sign(tokens.CLICK, link_ids[1])}")
         landing = to_site.headers["location"]
@@ -105,7 +114,10 @@ async def test_a_tracked_click_identifies_the_visitor_and_visits_coalesce(server
     assert landing.startswith(f"{SITE}/pricing?plan=team&lf_id=") and landing.endswith("#faq")
     assert first.status_code == 204
     assert [(r["message"], r["link_url"]) for r in reversed(rows)] == [
-        ("Pricing", f"{SITE}/pricing?plan=team#faq"), ("Docs", f"{SITE}/docs"), ("Pricing", f"{SITE}/pricing")]
+        ("Pricing", f"{SITE}/pricing?plan=team#faq"),
+        ("Docs", f"{SITE}/docs"),
+        ("Pricing", f"{SITE}/pricing"),
+    ]
     assert rows[2]["visit_id"] == rows[1]["visit_id"] != rows[0]["visit_id"]
     assert all(r["class"] == "marketing" and r["person"]["email"] == "paul@prospect.test" for r in rows)
     with server.runtime.engine.connect() as conn:
@@ -141,8 +153,13 @@ def test_a_page_is_on_the_site_only_at_its_exact_origin():
     body = lambda url: json.dumps({"v": VISITOR, "u": url}).encode()  # noqa: E731
     assert website.read_beacon(body("https://www.example.com"), origins).url == "https://www.example.com"
     assert website.read_beacon(body("https://WWW.Example.com:443/a"), origins).url == "https://WWW.Example.com:443/a"
-    for other in ("https://www.example.com.evil.net/", "https://www.example.community/", "http://www.example.com/",
-                  "https://www.example.com:8443/", "javascript:alert(1)"):
+    for other in (
+        "https://www.example.com.evil.net/",
+        "https://www.example.community/",
+        "http://www.example.com/",
+        "https://www.example.com:8443/",
+        "javascript:alert(1)",
+    ):
         with pytest.raises(website.Invalid):
             website.read_beacon(body(other), origins)
 
@@ -162,13 +179,17 @@ async def test_only_visitor_ids_the_server_issued_for_this_site_carry_an_identif
         key = (await configure(client, rep))["site_key"]
         await send(client, rep, to=["paul@prospect.test"])
         person_id = (await client.get("/api/v1/people?q=paul", headers=rep.headers)).json()["people"][0]["id"]
-        identity = server.runtime.signer.sign(website.IDENTIFY, website.identity_number(person_id, clock() + website.IDENTITY_TTL))
+        identity = server.runtime.signer.sign(
+            website.IDENTIFY, website.identity_number(person_id, clock() + website.IDENTITY_TTL)
+        )
         first = await beacon(client, key, v="p" * 24, i=identity)  # Paul arrives from the email
         paul = first.json()["v"]
         again = await beacon(client, key, v="p" * 24, t="Docs")  # Paul's browser, with its issued id
         other_site = server.runtime.signer.sign(website.VISITOR, website.visitor_number(999, 7))
-        replays = [await beacon(client, key, v=made_up, t="Replay")
-                   for made_up in (paul[:-1] + ("A" if paul[-1] != "A" else "B"), "p" * 24 + "x", other_site)]
+        replays = [
+            await beacon(client, key, v=made_up, t="Replay")
+            for made_up in (paul[:-1] + ("A" if paul[-1] != "A" else "B"), "p" * 24 + "x", other_site)
+        ]
     assert first.status_code == 200 and again.status_code == 204
     assert all(r.status_code == 200 and r.json()["v"] != paul for r in replays)
     with engine.connect() as conn:

@@ -28,15 +28,17 @@ class Vendors:
         self.valid_tokens: set[str] = set()
         self.calls: list[tuple[str, dict]] = []
         self.queued: dict[str, deque] = defaultdict(deque)
-        self.app = Starlette(routes=[
-            Route("/identity/oauth/token", self.marketo_token, methods=["POST", "GET"]),
-            Route("/rest/v1/activities/pagingtoken.json", self.marketo_paging),
-            Route("/rest/v1/activities.json", self.marketo_activities),
-            Route("/rest/v1/leads.json", self.marketo_leads),
-            Route("/services/oauth2/token", self.salesforce_token, methods=["POST"]),
-            Route("/services/data/v60.0/query", self.salesforce_query),
-            Route("/services/data/v60.0/query/{locator}", self.salesforce_more),
-        ])
+        self.app = Starlette(
+            routes=[
+                Route("/identity/oauth/token", self.marketo_token, methods=["POST", "GET"]),
+                Route("/rest/v1/activities/pagingtoken.json", self.marketo_paging),
+                Route("/rest/v1/activities.json", self.marketo_activities),
+                Route("/rest/v1/leads.json", self.marketo_leads),
+                Route("/services/oauth2/token", self.salesforce_token, methods=["POST"]),
+                Route("/services/data/v60.0/query", self.salesforce_query),
+                Route("/services/data/v60.0/query/{locator}", self.salesforce_more),
+            ]
+        )
 
     def queue(self, path: str, status: int, body) -> None:
         """The next request to `path` gets this answer (a fixture name, a dict, or raw bytes)."""
@@ -103,8 +105,10 @@ class Vendors:
         params, early = await self._marketo(request)
         if early:
             return early
-        pages = {fixture("marketo", "paging_token")["nextPageToken"]: "activities_page1",
-                 fixture("marketo", "activities_page1")["nextPageToken"]: "activities_page2"}
+        pages = {
+            fixture("marketo", "paging_token")["nextPageToken"]: "activities_page1",
+            fixture("marketo", "activities_page1")["nextPageToken"]: "activities_page2",
+        }
         return JSONResponse(fixture("marketo", pages.get(params.get("nextPageToken"), "activities_empty")))
 
     async def marketo_leads(self, request: Request):

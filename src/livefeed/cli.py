@@ -14,22 +14,29 @@ import typer
 from . import actions
 from .db import migrate as migrations
 from .db.engine import make_engine
-from .db.tables import now_utc
+from .db.sql import now_utc
 from .settings import SettingsError, from_env
 
 app = typer.Typer(help="LiveFeed: a self-hosted real-time sales-engagement feed.", no_args_is_help=True, add_completion=False)
 GRACEFUL_SHUTDOWN_SECONDS = 3
 # uvicorn's own logging set-up, plus LiveFeed's loggers at INFO and httpx's request lines off.
 LOG_CONFIG = {
-    "version": 1, "disable_existing_loggers": False,
+    "version": 1,
+    "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(levelname)s %(name)s: %(message)s"}},
     "filters": {"redact": {"()": "livefeed.web.accesslog.RedactSecrets"}},
-    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stderr"},
-                 # the access log never holds a sign-in link or tracking token (web/accesslog.py)
-                 "access": {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stderr",
-                            "filters": ["redact"]}},
-    "loggers": {"livefeed": {"handlers": ["stderr"], "level": "INFO"}, "httpx": {"level": "WARNING"}, "httpx2": {"level": "WARNING"},
-                "uvicorn": {"handlers": ["stderr"], "level": "INFO"}, "uvicorn.access": {"handlers": ["access"], "level": "INFO", "propagate": False}},
+    "handlers": {
+        "stderr": {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stderr"},
+        # the access log never holds a sign-in link or tracking token (web/accesslog.py)
+        "access": {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stderr", "filters": ["redact"]},
+    },
+    "loggers": {
+        "livefeed": {"handlers": ["stderr"], "level": "INFO"},
+        "httpx": {"level": "WARNING"},
+        "httpx2": {"level": "WARNING"},
+        "uvicorn": {"handlers": ["stderr"], "level": "INFO"},
+        "uvicorn.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
+    },
 }
 users_app = typer.Typer(help="Manage reps.", no_args_is_help=True)
 tokens_app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
@@ -43,32 +50,41 @@ app.add_typer(networks_app, name="networks")
 
 @networks_app.command("update")
 def networks_update(
-    file: typer.FileText = typer.Argument(..., help="LiveFeed's networks CSV (cidr,class,label,source,date), or a vendor's "
-                                                     "published list: one network per line, a CSV with the network first, or "
-                                                     "Azure Service Tags / Microsoft 365 endpoints / AWS / Google Cloud JSON"),
-    cls: str = typer.Option(None, "--class", help="For a vendor's list: scanner (security gateways), machine, relay "
-                                                  "(iCloud Private Relay egress) or cloud (a cloud provider: a signal only)"),
-    label: str = typer.Option(None, help="For a plain list: what the feed calls these hits (\"Proofpoint\")"),
+    file: typer.FileText = typer.Argument(
+        ...,
+        help="LiveFeed's networks CSV (cidr,class,label,source,date), or a vendor's "
+        "published list: one network per line, a CSV with the network first, or "
+        "Azure Service Tags / Microsoft 365 endpoints / AWS / Google Cloud JSON",
+    ),
+    cls: str = typer.Option(
+        None,
+        "--class",
+        help="For a vendor's list: scanner (security gateways), machine, relay "
+        "(iCloud Private Relay egress) or cloud (a cloud provider: a signal only)",
+    ),
+    label: str = typer.Option(None, help='For a plain list: what the feed calls these hits ("Proofpoint")'),
     source: str = typer.Option(None, help="For a plain list: where it was published (a URL)"),
 ):
     """Add or refresh a vendor's networks (the rows with the same label are replaced). Restart the
     server to use them."""
-    from . import networks
     from .core.model import Invalid
+    from .pipeline import networks
 
     settings = _settings()
     try:
         added, replaced = networks.update(settings.var_dir, file.read(), cls=cls, label=label, source=source)
     except Invalid as exc:
         _fail(f"Nothing changed: {exc}", 2)
-    typer.echo(f"{added} network(s) added, {replaced} replaced, in {networks.added_path(settings.var_dir)}. "
-               "Restart `livefeed serve` to use them.")
+    typer.echo(
+        f"{added} network(s) added, {replaced} replaced, in {networks.added_path(settings.var_dir)}. "
+        "Restart `livefeed serve` to use them."
+    )
 
 
 @networks_app.command("list")
 def networks_list():
     """The networks in use: LiveFeed's own and the ones added."""
-    from . import networks
+    from .pipeline import networks
 
     for network in networks.listed(_settings().var_dir):
         typer.echo(f"{network.cidr}\t{network.cls}\t{network.label}\t{network.source}\t{network.date}")
@@ -129,8 +145,11 @@ def serve(
     engine = _ready_engine(settings)
     engine.dispose()
     if workers > 1 and settings.is_sqlite:
-        _fail("--workers needs PostgreSQL (LIVEFEED_DATABASE_URL=postgresql://…): with SQLite, events reach only "
-              "the streams of the process that recorded them.", 2)
+        _fail(
+            "--workers needs PostgreSQL (LIVEFEED_DATABASE_URL=postgresql://…): with SQLite, events reach only "
+            "the streams of the process that recorded them.",
+            2,
+        )
     if workers > 1 and demo:
         _fail("--demo runs in a single process: drop --workers.", 2)
     if settings.smtp_url is None:
@@ -138,9 +157,19 @@ def serve(
     os.environ["LIVEFEED_DEMO"] = "1" if demo else ""
     # Open streams never end by themselves: give them a few seconds, then close them (clients
     # reconnect and resume by event id). X-Forwarded-For is LiveFeed's own business (trusted proxies).
-    uvicorn.run("livefeed.web.app:from_environment", factory=True, host=host, port=port, workers=workers,
-                log_level=log_level, log_config=LOG_CONFIG, proxy_headers=False, server_header=False,
-                access_log=access_log, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS)
+    uvicorn.run(
+        "livefeed.web.app:from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        log_config=LOG_CONFIG,
+        proxy_headers=False,
+        server_header=False,
+        access_log=access_log,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+    )
 
 
 @app.command()
@@ -162,7 +191,7 @@ def smtpd(
 
 async def _smtpd(settings, host: str, port: int) -> None:
 
-    from .inbound import serve_smtp
+    from .actions.replies import serve_smtp
     from .runtime import Runtime
 
     rt = await Runtime.start(settings)
@@ -190,8 +219,17 @@ def users_add(
     engine = make_engine(settings.database_url)
     migrations.upgrade(engine)
     try:
-        user_id = actions.add_user(engine, email=email, name=name, timezone=timezone, workspace=workspace,
-                                   password=password, salesforce_user_id=salesforce_user_id, role=role, now=now_utc())
+        user_id = actions.add_user(
+            engine,
+            email=email,
+            name=name,
+            timezone=timezone,
+            workspace=workspace,
+            password=password,
+            salesforce_user_id=salesforce_user_id,
+            role=role,
+            now=now_utc(),
+        )
     except actions.ActionError as exc:
         _fail(f"Cannot add user: {exc}")
     with engine.connect() as conn:
@@ -202,8 +240,8 @@ def users_add(
 @users_app.command("signin-link")
 def users_signin_link(email: str = typer.Option(..., help="The rep's email address")):
     """Print a one-off sign-in link (valid 15 minutes)."""
+    from .actions.sessions import signin_url
     from .core.tokens import TokenSigner
-    from .web.pages import signin_url
 
     settings = _settings()
     engine = make_engine(settings.database_url)
@@ -225,9 +263,11 @@ def _duration(text: str | None) -> timedelta | None:
 
 
 @tokens_app.command("create")
-def tokens_create(email: str = typer.Option(..., help="The rep the token acts as"),
-                  expires_in: str = typer.Option(None, help="Lifetime such as 90d, 12h or 2w (default: until revoked)"),
-                  name: str = typer.Option(None, help="What it is for, shown in the token list (\"Gmail extension\")")):
+def tokens_create(
+    email: str = typer.Option(..., help="The rep the token acts as"),
+    expires_in: str = typer.Option(None, help="Lifetime such as 90d, 12h or 2w (default: until revoked)"),
+    name: str = typer.Option(None, help='What it is for, shown in the token list ("Gmail extension")'),
+):
     """Create an API token; prints the token alone (it is stored hashed and cannot be shown again)."""
     lifetime = _duration(expires_in)
     settings = _settings()
@@ -293,8 +333,11 @@ def users_enable(email: str = typer.Option(..., help="The user's email address")
 
 @import_app.command("people")
 def import_people(
-    file: typer.FileText = typer.Argument(..., help="CSV with a header: email, first_name, last_name, title, company, "
-                                                     "phone, linkedin_url, owner_email, lead_score (any subset with email)"),
+    file: typer.FileText = typer.Argument(
+        ...,
+        help="CSV with a header: email, first_name, last_name, title, company, "
+        "phone, linkedin_url, owner_email, lead_score (any subset with email)",
+    ),
     workspace: str = typer.Option(actions.DEFAULT_WORKSPACE, help="Workspace (company) name"),
     partial: bool = typer.Option(False, "--partial", help="Apply the good rows even when some are rejected"),
     show: int = typer.Option(20, help="How many rejected rows to list"),
@@ -304,17 +347,16 @@ def import_people(
     An empty cell leaves that field as it is. Score rises reach the owners' Live Feed."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-    from sqlalchemy import select
 
-    from . import people
+    from .actions import people
     from .core.model import Invalid
-    from .db.tables import workspaces
+    from .db.queries import workspace_id_by_name
 
     settings = _settings()
     engine = make_engine(settings.database_url)
     migrations.upgrade(engine) if settings.is_sqlite else None
     with engine.connect() as conn:
-        workspace_id = conn.execute(select(workspaces.c.id).where(workspaces.c.name == workspace)).scalar()
+        workspace_id = workspace_id_by_name(conn, workspace)
     if workspace_id is None:
         _fail(f"No workspace {workspace!r} (add a rep to it first: livefeed users add --workspace …).", 2)
     text = file.read()
@@ -323,8 +365,14 @@ def import_people(
     with Progress(*columns, console=err, transient=True) as bar:
         task = bar.add_task("rows", total=None)
         try:
-            result = people.import_people(engine, workspace_id=workspace_id, text=text, partial=partial, now=now_utc(),
-                                          progress=lambda done, total: bar.update(task, completed=done, total=total))
+            result = people.import_people(
+                engine,
+                workspace_id=workspace_id,
+                text=text,
+                partial=partial,
+                now=now_utc(),
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
         except Invalid as exc:
             _fail(f"Cannot import {file.name}: {exc}", 2)
         except people.Rejection as exc:
@@ -334,8 +382,10 @@ def import_people(
         _print_rejected(err, rejected, show)
         _fail(f"Nothing imported: {len(rejected)} row(s) rejected. Fix them, or pass --partial to import the rest.")
     _print_rejected(err, result.rejected, show)
-    typer.echo(f"Created {result.created}, updated {result.updated}, unchanged {result.unchanged}, "
-               f"rejected {len(result.rejected)}; {result.rises} score rise(s) announced.")
+    typer.echo(
+        f"Created {result.created}, updated {result.updated}, unchanged {result.unchanged}, "
+        f"rejected {len(result.rejected)}; {result.rises} score rise(s) announced."
+    )
 
 
 @app.command("config-docs")
@@ -368,22 +418,22 @@ def sync_command(
     Connect it first: PUT /api/v1/connectors/{marketo|salesforce}. The pass resumes from the
     saved cursor; activities already recorded are not recorded twice."""
 
-    from sqlalchemy import select
-
-    from .db.tables import workspaces
+    from .db.queries import workspace_id_by_name
 
     if kind not in ("marketo", "salesforce"):
         _fail(f"Unknown connector {kind!r}: marketo or salesforce.", 2)
     settings = _settings()
     engine = _ready_engine(settings)
     with engine.connect() as conn:
-        workspace_id = conn.execute(select(workspaces.c.id).where(workspaces.c.name == workspace)).scalar()
+        workspace_id = workspace_id_by_name(conn, workspace)
     engine.dispose()
     if workspace_id is None:
         _fail(f"No workspace {workspace!r}.", 2)
     done = asyncio.run(_sync(settings, workspace_id, kind))
-    typer.echo(f"{kind}: {done.pages} page(s), {done.read} read, {done.recorded} feed row(s), {done.people} people, "
-               f"{done.duplicates} already recorded, {done.unassigned} without a rep, {done.calls} API call(s).")
+    typer.echo(
+        f"{kind}: {done.pages} page(s), {done.read} read, {done.recorded} feed row(s), {done.people} people, "
+        f"{done.duplicates} already recorded, {done.unassigned} without a rep, {done.calls} API call(s)."
+    )
     if done.stopped:
         typer.secho(done.stopped, fg="yellow")
 
@@ -392,7 +442,7 @@ async def _sync(settings, workspace_id: int, kind: str):
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from . import sync
+    from .integrations import connectors as sync
     from .runtime import Runtime
 
     rt = await Runtime.start(settings)
@@ -405,8 +455,10 @@ async def _sync(settings, workspace_id: int, kind: str):
             task = bar.add_task(f"Syncing {kind}", total=None)
 
             def show(progress) -> None:
-                bar.update(task, description=f"Syncing {kind}: page {progress.pages}, {progress.read} read, "
-                                             f"{progress.recorded} recorded")
+                bar.update(
+                    task, description=f"Syncing {kind}: page {progress.pages}, {progress.read} read, {progress.recorded} recorded"
+                )
+
             try:
                 return await sync.run_pass(rt, found[0], progress=show)
             except sync.SyncError as exc:
@@ -428,7 +480,11 @@ def main() -> None:
     try:
         app()
     except OperationalError as exc:  # the database is away: one line saying where and why, not a traceback
-        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(getattr(exc, "orig", exc)).strip() else type(exc).__name__
+        reason = (
+            str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+            if str(getattr(exc, "orig", exc)).strip()
+            else type(exc).__name__
+        )
         typer.secho(f"Cannot use the database at {_shown_url()}: {reason}", err=True, fg="red")
         sys.exit(1)
 

@@ -11,23 +11,23 @@ from datetime import datetime
 from sqlalchemy import Engine, select
 
 from .actions import EmailSender
-from .agents import AgentParser
+from .actions.connections import connection_vault
 from .core.tokens import TokenSigner
 from .db.engine import checkpoint, make_engine
 from .db.tables import links, now_utc
-from .geo import GeoLocator
-from .actions.connections import connection_vault
+from .db.targets import ListCache, TierCache
 from .integrations.identity import providers
 from .integrations.outbound import Outbound
+from .integrations.outbox import OutboxMailer
+from .integrations.smtp import SmtpMailer, SmtpOptions, smtp_vault
 from .live.hub import Hub, MemoryHub
 from .live.postgres import PgNotifyHub
-from .mail.outbox import OutboxMailer
-from .mail.smtp import SmtpMailer, SmtpOptions, smtp_vault
-from .networks import load as load_networks
-from .recorder import Recorder
-from .spool import Spool
+from .pipeline.agents import AgentParser
+from .pipeline.geo import GeoLocator
+from .pipeline.networks import load as load_networks
+from .pipeline.recorder import Recorder
+from .pipeline.spool import Spool
 from .settings import Settings
-from .targets import ListCache, TierCache
 
 log = logging.getLogger(__name__)
 
@@ -48,11 +48,14 @@ class Runtime:
     credentials: object | None = None  # web.auth.Credentials, made on first use
     services: object | None = None  # services.Services: mailbox watchers and syncs (the served app)
     background: list[asyncio.Task] = field(default_factory=list)
-    outbound: Outbound = field(default_factory=Outbound)
-    identity: dict = field(default_factory=dict)  # the configured OpenID providers by name (integrations/identity.py)  # the policy for hosts users name (IMAP, SMTP, connectors)
+    outbound: Outbound = field(default_factory=Outbound)  # the policy for hosts users name (IMAP, SMTP, connectors)
+    identity: dict = field(default_factory=dict)  # the configured OpenID providers by name (integrations/identity.py)
+    # Called with a workspace id after an action changed its settings (actions/changes.py): the
+    # caches outside the runtime that hold them (the tracking edge's webhook keys, site origins).
+    settings_listeners: list[Callable[[int], None]] = field(default_factory=list)
 
     @classmethod
-    async def start(cls, settings: Settings, *, clock: Callable[[], datetime] = now_utc, engine: Engine | None = None) -> "Runtime":
+    async def start(cls, settings: Settings, *, clock: Callable[[], datetime] = now_utc, engine: Engine | None = None) -> Runtime:
         engine = engine or make_engine(settings.database_url)
         signer = TokenSigner(settings.secret_key)
         if engine.dialect.name == "postgresql":
@@ -61,8 +64,14 @@ class Runtime:
             hub = MemoryHub(queue_size=settings.stream_queue_size)
         await hub.start()
         agents, geo = AgentParser(), GeoLocator(settings.geoip_db)
-        recorder = Recorder(engine, hub=hub, agents=agents, geo=geo, spool=Spool(settings.var_dir / "spool"),
-                            networks=load_networks(settings.var_dir))
+        recorder = Recorder(
+            engine,
+            hub=hub,
+            agents=agents,
+            geo=geo,
+            spool=Spool(settings.var_dir / "spool"),
+            networks=load_networks(settings.var_dir),
+        )
         await recorder.start()
         if settings.smtp_url:
             mailer = SmtpMailer(SmtpOptions.from_url(settings.smtp_url))
@@ -70,14 +79,36 @@ class Runtime:
             mailer = OutboxMailer(engine, clock=clock)
         outbound = Outbound(settings.outbound_allow, timeout=settings.outbound_timeout_seconds)
         identity = providers(settings.google, settings.microsoft)
-        sender = EmailSender(engine, signer=signer, public_url=settings.public_url, mailer=mailer, clock=clock,
-                             vault=smtp_vault(settings.secret_key), outbound=outbound, identity=identity,
-                             api_urls={"google": settings.gmail_api_url, "microsoft": settings.graph_api_url},
-                             connection_vault=connection_vault(settings.secret_key), recorder=recorder)
+        sender = EmailSender(
+            engine,
+            signer=signer,
+            public_url=settings.public_url,
+            mailer=mailer,
+            clock=clock,
+            vault=smtp_vault(settings.secret_key),
+            outbound=outbound,
+            identity=identity,
+            api_urls={"google": settings.gmail_api_url, "microsoft": settings.graph_api_url},
+            connection_vault=connection_vault(settings.secret_key),
+            recorder=recorder,
+        )
         lists = ListCache(clock=clock, ttl=settings.target_cache_seconds)
         hub.watchers.append(lists.forget)
-        runtime = cls(settings, engine, signer, hub, recorder, sender, agents, geo, clock, TierCache(engine, clock=clock), lists,
-                      outbound=outbound, identity=identity)
+        runtime = cls(
+            settings,
+            engine,
+            signer,
+            hub,
+            recorder,
+            sender,
+            agents,
+            geo,
+            clock,
+            TierCache(engine, clock=clock),
+            lists,
+            outbound=outbound,
+            identity=identity,
+        )
         if engine.dialect.name == "sqlite":
             runtime.background.append(asyncio.create_task(runtime._checkpoints(), name="livefeed-checkpoint"))
         runtime.background.append(asyncio.create_task(runtime._heartbeats(), name="livefeed-heartbeat"))
@@ -130,4 +161,5 @@ class Runtime:
         def read():
             with self.engine.connect() as conn:
                 return conn.execute(select(links.c.url).where(links.c.id == link_id)).scalar()
+
         return await asyncio.to_thread(read)

@@ -48,8 +48,8 @@ class Settings:
     gmail_api_url: str = "https://gmail.googleapis.com"
     graph_api_url: str = "https://graph.microsoft.com"
     graph_notifications: bool | None = None  # Graph change notifications; None: when the public URL is https (Graph requires it)
-    google: "OidcSettings | None" = None  # sign in with Google, when a client id and secret are set
-    microsoft: "OidcSettings | None" = None
+    google: OidcSettings | None = None  # sign in with Google, when a client id and secret are set
+    microsoft: OidcSettings | None = None
     spool_seconds: float = 2.0  # how often hits spooled while the database was away are retried
     max_body_bytes: int = 6 * 1024 * 1024  # a 2 MB email body in JSON, with room; 413 beyond
     outbound_timeout_seconds: float = 10.0  # connect and greeting to a host a user named; every failure takes this long
@@ -72,7 +72,7 @@ class Settings:
     def secure_cookies(self) -> bool:
         return self.public_url.startswith("https://")
 
-    def with_(self, **changes) -> "Settings":
+    def with_(self, **changes) -> Settings:
         return replace(self, **changes)
 
 
@@ -92,9 +92,7 @@ def parse_networks(value: str, *, name: str) -> tuple:
 def _check_database_url(url: str) -> str:
     if url.startswith("sqlite:///") or url.startswith("postgresql://") or url.startswith("postgresql+psycopg://"):
         return url
-    raise SettingsError(
-        f"{PREFIX}DATABASE_URL: {url.split('@')[-1]!r} is not sqlite:///PATH or postgresql://…"
-    )
+    raise SettingsError(f"{PREFIX}DATABASE_URL: {url.split('@')[-1]!r} is not sqlite:///PATH or postgresql://…")
 
 
 def _check_public_url(url: str) -> str:
@@ -111,7 +109,7 @@ def _check_smtp_url(url: str | None) -> str | None:
     if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
         raise SettingsError(f"{PREFIX}SMTP_URL: must look like smtp://user:pass@host:port (or smtps://)")
     try:
-        parts.port
+        _ = parts.port  # urlsplit parses the port only when asked
     except ValueError:
         raise SettingsError(f"{PREFIX}SMTP_URL: the port is not a number") from None
     return url
@@ -188,58 +186,122 @@ class Variable:
 # Every variable from_env reads, documented once: docs/configuration.md is generated from this list
 # (`livefeed config-docs`), and a test fails when the two differ or a variable is missing here.
 VARIABLES = (
-    Variable("DATABASE_URL", "sqlite:///var/livefeed.db", "`sqlite:///PATH` (embedded, migrated on start) or `postgresql://user@host/db` "
-             "(run `livefeed migrate` first; needed for `--workers N`)."),
-    Variable("PUBLIC_URL", "http://127.0.0.1:8000 (serve: its host and port)", "The address prospects' mail clients reach: tracking "
-             "pixels and links, `/w.js`, webhook URLs and sign-in links are built on it. Use https in production."),
-    Variable("SECRET_KEY", "generated once into var/secret_key", "At least 32 characters. Signs tracking tokens, Message-IDs and "
-             "sign-in links, and derives the keys that encrypt stored mailbox and connector credentials: changing it "
-             "invalidates all of them."),
-    Variable("SMTP_URL", "(none: the local outbox)", "`smtp://user:pass@host:587` (STARTTLS when the server offers it; "
-             "`?starttls=true` requires it, `false` skips it) or `smtps://…:465` (implicit TLS) for sending. "
-             "Without it mail goes to the web app's Outbox."),
-    Variable("TRUSTED_PROXIES", "(none)", "Comma-separated networks whose `X-Forwarded-For` is believed (your load balancer). "
-             "`serve --demo` trusts loopback."),
-    Variable("OUTBOUND_ALLOW", "(none)", "Comma-separated networks (`10.0.0.0/8`) and host names (`mail.internal`) that reps' "
-             "and admins' settings may reach although they are not on the public internet (IMAP and SMTP servers, "
-             "connector URLs); these may also use any port and plain text. Everything else they enter must be a "
-             "public host on the protocol's ports, over TLS."),
-    Variable("EXTENSION_IDS", "(any)", "Comma-separated Chrome extension ids (32 letters a–p, shown on chrome://extensions) "
-             "that may connect to this server and call its API from the browser; empty: any. Set it to your "
-             "Web Store or self-packed id in production."),
-    Variable("GOOGLE_CLIENT_ID", "(none: no Google sign-in)", "The OAuth client id of LiveFeed's Google Cloud project "
-             "(docs/integrations.md); with the secret, the sign-in page offers *Sign in with Google*."),
+    Variable(
+        "DATABASE_URL",
+        "sqlite:///var/livefeed.db",
+        "`sqlite:///PATH` (embedded, migrated on start) or `postgresql://user@host/db` "
+        "(run `livefeed migrate` first; needed for `--workers N`).",
+    ),
+    Variable(
+        "PUBLIC_URL",
+        "http://127.0.0.1:8000 (serve: its host and port)",
+        "The address prospects' mail clients reach: tracking "
+        "pixels and links, `/w.js`, webhook URLs and sign-in links are built on it. Use https in production.",
+    ),
+    Variable(
+        "SECRET_KEY",
+        "generated once into var/secret_key",
+        "At least 32 characters. Signs tracking tokens, Message-IDs and "
+        "sign-in links, and derives the keys that encrypt stored mailbox and connector credentials: changing it "
+        "invalidates all of them.",
+    ),
+    Variable(
+        "SMTP_URL",
+        "(none: the local outbox)",
+        "`smtp://user:pass@host:587` (STARTTLS when the server offers it; "
+        "`?starttls=true` requires it, `false` skips it) or `smtps://…:465` (implicit TLS) for sending. "
+        "Without it mail goes to the web app's Outbox.",
+    ),
+    Variable(
+        "TRUSTED_PROXIES",
+        "(none)",
+        "Comma-separated networks whose `X-Forwarded-For` is believed (your load balancer). `serve --demo` trusts loopback.",
+    ),
+    Variable(
+        "OUTBOUND_ALLOW",
+        "(none)",
+        "Comma-separated networks (`10.0.0.0/8`) and host names (`mail.internal`) that reps' "
+        "and admins' settings may reach although they are not on the public internet (IMAP and SMTP servers, "
+        "connector URLs); these may also use any port and plain text. Everything else they enter must be a "
+        "public host on the protocol's ports, over TLS.",
+    ),
+    Variable(
+        "EXTENSION_IDS",
+        "(any)",
+        "Comma-separated Chrome extension ids (32 letters a–p, shown on chrome://extensions) "
+        "that may connect to this server and call its API from the browser; empty: any. Set it to your "
+        "Web Store or self-packed id in production.",
+    ),
+    Variable(
+        "GOOGLE_CLIENT_ID",
+        "(none: no Google sign-in)",
+        "The OAuth client id of LiveFeed's Google Cloud project "
+        "(docs/integrations.md); with the secret, the sign-in page offers *Sign in with Google*.",
+    ),
     Variable("GOOGLE_CLIENT_SECRET", "(none)", "That client's secret."),
-    Variable("GOOGLE_ISSUER", "https://accounts.google.com", "Google's OpenID issuer: endpoints and keys come from "
-             "`{issuer}/.well-known/openid-configuration`."),
-    Variable("MICROSOFT_CLIENT_ID", "(none: no Microsoft sign-in)", "The application (client) id of LiveFeed's Microsoft "
-             "Entra app registration; with the secret, the sign-in page offers *Sign in with Microsoft*."),
+    Variable(
+        "GOOGLE_ISSUER",
+        "https://accounts.google.com",
+        "Google's OpenID issuer: endpoints and keys come from `{issuer}/.well-known/openid-configuration`.",
+    ),
+    Variable(
+        "MICROSOFT_CLIENT_ID",
+        "(none: no Microsoft sign-in)",
+        "The application (client) id of LiveFeed's Microsoft "
+        "Entra app registration; with the secret, the sign-in page offers *Sign in with Microsoft*.",
+    ),
     Variable("MICROSOFT_CLIENT_SECRET", "(none)", "That registration's client secret."),
-    Variable("MICROSOFT_TENANT", "organizations", "Which Entra tenants may sign in: `organizations` (any work account), "
-             "or your tenant's id or domain."),
-    Variable("MICROSOFT_AUTHORITY", "https://login.microsoftonline.com", "Discovery at "
-             "`{authority}/{tenant}/v2.0/.well-known/openid-configuration`."),
+    Variable(
+        "MICROSOFT_TENANT",
+        "organizations",
+        "Which Entra tenants may sign in: `organizations` (any work account), or your tenant's id or domain.",
+    ),
+    Variable(
+        "MICROSOFT_AUTHORITY",
+        "https://login.microsoftonline.com",
+        "Discovery at `{authority}/{tenant}/v2.0/.well-known/openid-configuration`.",
+    ),
     Variable("GMAIL_API_URL", "https://gmail.googleapis.com", "Where the Gmail API is reached (reps' mail sent as them)."),
     Variable("GRAPH_API_URL", "https://graph.microsoft.com", "Where Microsoft Graph is reached (reps' mail sent as them)."),
     Variable("GEOIP_DB", "(the bundled GeoLite2 City)", "Path to a MaxMind `.mmdb` city database for locations."),
     Variable("VAR_DIR", "var", "Where the SQLite database and the generated secret key live."),
-    Variable("HEARTBEAT_SECONDS", "15", "How often idle live streams get a keep-alive comment (keeps proxies from closing them)."),
-    Variable("STREAM_QUEUE_SIZE", "256", "Frames buffered per open stream; a stream that falls this far behind is cut off "
-             "and resumes by event id."),
+    Variable(
+        "HEARTBEAT_SECONDS", "15", "How often idle live streams get a keep-alive comment (keeps proxies from closing them)."
+    ),
+    Variable(
+        "STREAM_QUEUE_SIZE",
+        "256",
+        "Frames buffered per open stream; a stream that falls this far behind is cut off and resumes by event id.",
+    ),
     Variable("TARGET_CACHE_SECONDS", "30", "The most a cached Target list can lag behind changes no signal covers."),
-    Variable("MAX_BODY_BYTES", "6291456 (6 MiB)", "The largest request body the API and pages read (413 beyond, before "
-             "anything reads it). The tracking beacon and the Marketo webhook have smaller limits of their own."),
+    Variable(
+        "MAX_BODY_BYTES",
+        "6291456 (6 MiB)",
+        "The largest request body the API and pages read (413 beyond, before "
+        "anything reads it). The tracking beacon and the Marketo webhook have smaller limits of their own.",
+    ),
     Variable("DEMO", "(off)", "`1` runs the demo simulator (what `serve --demo` sets)."),
 )
 
 
 def configuration_markdown() -> str:
-    lines = ["# Configuration", "", "LiveFeed reads its settings from `LIVEFEED_*` environment variables; a bad value stops it",
-             "with a message naming the variable. This page is generated from `src/livefeed/settings.py`",
-             "(`livefeed config-docs > docs/configuration.md`).", "", "| variable | default | meaning |", "| --- | --- | --- |"]
+    lines = [
+        "# Configuration",
+        "",
+        "LiveFeed reads its settings from `LIVEFEED_*` environment variables; a bad value stops it",
+        "with a message naming the variable. This page is generated from `src/livefeed/settings.py`",
+        "(`livefeed config-docs > docs/configuration.md`).",
+        "",
+        "| variable | default | meaning |",
+        "| --- | --- | --- |",
+    ]
     lines += [f"| `{PREFIX}{v.name}` | {v.default} | {v.meaning} |" for v in VARIABLES]
-    lines += ["", "Per-workspace settings (website origins, IP anonymisation, Target tiers) and credentials (mailboxes,",
-              "Marketo, Salesforce) are set in the web app's Settings page or through the API, not here.", ""]
+    lines += [
+        "",
+        "Per-workspace settings (website origins, IP anonymisation, Target tiers) and credentials (mailboxes,",
+        "Marketo, Salesforce) are set in the web app's Settings page or through the API, not here.",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -267,13 +329,24 @@ def from_env(env: dict | None = None, **overrides) -> Settings:
         extension_ids=_extension_ids(env.get(PREFIX + "EXTENSION_IDS", "")),
         gmail_api_url=_url(env.get(PREFIX + "GMAIL_API_URL"), "https://gmail.googleapis.com", name="GMAIL_API_URL"),
         graph_api_url=_url(env.get(PREFIX + "GRAPH_API_URL"), "https://graph.microsoft.com", name="GRAPH_API_URL"),
-        google=_oidc(env.get(PREFIX + "GOOGLE_CLIENT_ID"), env.get(PREFIX + "GOOGLE_CLIENT_SECRET"), name="GOOGLE",
-                     discovery=_url(env.get(PREFIX + "GOOGLE_ISSUER"), "https://accounts.google.com", name="GOOGLE_ISSUER")
-                     + "/.well-known/openid-configuration"),
-        microsoft=_oidc(env.get(PREFIX + "MICROSOFT_CLIENT_ID"), env.get(PREFIX + "MICROSOFT_CLIENT_SECRET"), name="MICROSOFT",
-                        discovery=_url(env.get(PREFIX + "MICROSOFT_AUTHORITY"), "https://login.microsoftonline.com",
-                                       name="MICROSOFT_AUTHORITY")
-                        + "/" + (env.get(PREFIX + "MICROSOFT_TENANT") or "organizations") + "/v2.0/.well-known/openid-configuration"),
+        google=_oidc(
+            env.get(PREFIX + "GOOGLE_CLIENT_ID"),
+            env.get(PREFIX + "GOOGLE_CLIENT_SECRET"),
+            name="GOOGLE",
+            discovery=_url(env.get(PREFIX + "GOOGLE_ISSUER"), "https://accounts.google.com", name="GOOGLE_ISSUER")
+            + "/.well-known/openid-configuration",
+        ),
+        microsoft=_oidc(
+            env.get(PREFIX + "MICROSOFT_CLIENT_ID"),
+            env.get(PREFIX + "MICROSOFT_CLIENT_SECRET"),
+            name="MICROSOFT",
+            discovery=_url(
+                env.get(PREFIX + "MICROSOFT_AUTHORITY"), "https://login.microsoftonline.com", name="MICROSOFT_AUTHORITY"
+            )
+            + "/"
+            + (env.get(PREFIX + "MICROSOFT_TENANT") or "organizations")
+            + "/v2.0/.well-known/openid-configuration",
+        ),
         max_body_bytes=int(_number(env, "MAX_BODY_BYTES", 6 * 1024 * 1024, minimum=64 * 1024)),
     )
     values.update(overrides)

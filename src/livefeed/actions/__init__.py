@@ -18,23 +18,44 @@ from sqlalchemy.exc import IntegrityError
 from ..core import compose
 from ..core.model import Invalid
 from ..core.secrets import hash_password
-from ..core.tokens import CLICK, MESSAGE, OPEN, TokenSigner
+from ..core.tokens import CLICK, MESSAGE, OPEN, SELF, TokenSigner  # noqa: F401 - actions.SELF: the self cookie
 from ..db.engine import database_unavailable
-from ..db.tables import emails, links, mail_connections, people, recipients, send_queue, smtp_accounts, users, workspaces
+from ..db.tables import emails, links, mail_connections, recipients, send_queue, smtp_accounts, workspaces
+from ..db.tables import people as people_table  # `people` and `users` here are the submodules
+from ..db.tables import users as users_table
+from ..db.vault import Vault, VaultError
 from ..integrations.mailapi import AccessTokens, ProviderAccount, ProviderMailer
 from ..integrations.outbound import Outbound
-from ..mail.smtp import MailError, Mailer, Outgoing, SmtpMailer, SmtpOptions
-from ..people import ensure_person
-from ..richtext import clean_email_html
-from ..vault import Vault, VaultError
+from ..integrations.smtp import Mailer, MailError, Outgoing, SmtpMailer, SmtpOptions
+from ..pipeline.richtext import clean_email_html
 from . import connections, sending
+from .people import ensure_person
 from .sessions import (  # noqa: F401 - the one way in: actions.sign_in, actions.create_token…
-    SESSION_DAYS, SIGNIN_LINK_MINUTES, IdentityRefused, SignInLocked, create_token, sign_in_with_identity, use_once, end_session, find_user, list_sessions, list_tokens,
-    remember_ip, revoke_presented_token, revoke_session, revoke_token, set_disabled, sign_in, signin_link_token, start_session, use_signin_link,
-    user_for_session, user_for_signin_link, user_for_token,
+    SESSION_DAYS,
+    SIGNIN_LINK_MINUTES,
+    IdentityRefused,
+    SignInLocked,
+    create_token,
+    end_session,
+    find_user,
+    list_sessions,
+    list_tokens,
+    remember_ip,
+    revoke_presented_token,
+    revoke_session,
+    revoke_token,
+    set_disabled,
+    sign_in,
+    sign_in_with_identity,
+    signin_link_token,
+    start_session,
+    use_once,
+    use_signin_link,
+    user_for_session,
+    user_for_signin_link,
+    user_for_token,
 )
 
-SELF = b"s"
 DEFAULT_WORKSPACE = "Default"
 
 
@@ -43,19 +64,31 @@ ActionError = Invalid  # bad input to an action; `field` names what is wrong
 
 # --- workspaces and users (sign-in, sessions and tokens: sessions.py) -------------------------------------------------------
 
+
 def ensure_workspace(conn: Connection, name: str, *, now: datetime) -> int:
     found = conn.execute(select(workspaces.c.id).where(workspaces.c.name == name)).scalar()
     if found is not None:
         return found
-    return conn.execute(insert(workspaces).values(name=name, created_at=now, site_key=secrets.token_urlsafe(12))).inserted_primary_key[0]
+    return conn.execute(
+        insert(workspaces).values(name=name, created_at=now, site_key=secrets.token_urlsafe(12))
+    ).inserted_primary_key[0]
 
 
 ROLES = ("admin", "rep")
 
 
-def add_user(engine: Engine, *, email: str, name: str, timezone: str, workspace: str = DEFAULT_WORKSPACE,
-             password: str | None = None, salesforce_user_id: str | None = None, role: str | None = None,
-             now: datetime) -> int:
+def add_user(
+    engine: Engine,
+    *,
+    email: str,
+    name: str,
+    timezone: str,
+    workspace: str = DEFAULT_WORKSPACE,
+    password: str | None = None,
+    salesforce_user_id: str | None = None,
+    role: str | None = None,
+    now: datetime,
+) -> int:
     """Create a rep; raise ActionError naming the bad field."""
     email = email.strip().lower()
     if problem := compose.address_problem(email):
@@ -75,18 +108,30 @@ def add_user(engine: Engine, *, email: str, name: str, timezone: str, workspace:
     with engine.begin() as conn:
         workspace_id = ensure_workspace(conn, workspace, now=now)
         if role is None:  # a workspace's first rep administers it
-            role = "rep" if conn.execute(select(users.c.id).where(users.c.workspace_id == workspace_id).limit(1)).first() else "admin"
+            role = (
+                "rep"
+                if conn.execute(select(users_table.c.id).where(users_table.c.workspace_id == workspace_id).limit(1)).first()
+                else "admin"
+            )
         try:
-            return conn.execute(insert(users).values(
-                workspace_id=workspace_id, email=email, name=name.strip(), timezone=timezone,
-                password_hash=hash_password(password) if password else None, created_at=now,
-                salesforce_user_id=salesforce_user_id, role=role,
-            )).inserted_primary_key[0]
+            return conn.execute(
+                insert(users_table).values(
+                    workspace_id=workspace_id,
+                    email=email,
+                    name=name.strip(),
+                    timezone=timezone,
+                    password_hash=hash_password(password) if password else None,
+                    created_at=now,
+                    salesforce_user_id=salesforce_user_id,
+                    role=role,
+                )
+            ).inserted_primary_key[0]
         except IntegrityError:
             raise ActionError("email", f"a user with {email} already exists") from None
 
 
 # --- sending tracked email ---------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Draft:
@@ -137,9 +182,20 @@ MESSAGE_ID = re.compile(r"<[^<>\s@]{1,250}@[^<>\s@]{1,250}>")
 GMAIL_THREAD = re.compile(r"[0-9a-f]{8,32}")
 
 
-def validate_draft(*, to: list[str], cc: list[str], subject: str | None, html: str | None, text: str | None,
-                   track_opens: bool = True, track_clicks: bool = True, bcc: list[str] | None = None,
-                   in_reply_to: str | None = None, references: str | None = None, thread_id: str | None = None) -> Draft:
+def validate_draft(
+    *,
+    to: list[str],
+    cc: list[str],
+    subject: str | None,
+    html: str | None,
+    text: str | None,
+    track_opens: bool = True,
+    track_clicks: bool = True,
+    bcc: list[str] | None = None,
+    in_reply_to: str | None = None,
+    references: str | None = None,
+    thread_id: str | None = None,
+) -> Draft:
     """Check everything before anything is stored; raise ActionError naming the first bad field.
 
     Recipients are addresses or "Display Name <address>"."""
@@ -185,18 +241,43 @@ def validate_draft(*, to: list[str], cc: list[str], subject: str | None, html: s
         html = clean_email_html(html)
         if not html and not (text and text.strip()):
             raise ActionError("html", "nothing is left to send once scripts and other active content are removed")
-    return Draft(to=parsed["to"], cc=parsed["cc"], bcc=parsed["bcc"], subject=subject.strip(), html=html or None,
-                 text=text or None, names=names, track_opens=track_opens, track_clicks=track_clicks, fields=tuple(fields),
-                 required=tuple(compose.required_fields(subject, html, text)),
-                 in_reply_to=in_reply_to, references=references or in_reply_to, thread_id=thread_id)
+    return Draft(
+        to=parsed["to"],
+        cc=parsed["cc"],
+        bcc=parsed["bcc"],
+        subject=subject.strip(),
+        html=html or None,
+        text=text or None,
+        names=names,
+        track_opens=track_opens,
+        track_clicks=track_clicks,
+        fields=tuple(fields),
+        required=tuple(compose.required_fields(subject, html, text)),
+        in_reply_to=in_reply_to,
+        references=references or in_reply_to,
+        thread_id=thread_id,
+    )
 
 
 class EmailSender:
     """send_email: store the email and its tracked copies, send them, record the outcome."""
 
-    def __init__(self, engine: Engine, *, signer: TokenSigner, public_url: str, mailer: Mailer, clock: Callable[[], datetime],
-                 vault: Vault, outbound: Outbound, retry: sending.Retry | None = None, identity: dict | None = None,
-                 api_urls: dict[str, str] | None = None, connection_vault: Vault | None = None, recorder=None):
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        signer: TokenSigner,
+        public_url: str,
+        mailer: Mailer,
+        clock: Callable[[], datetime],
+        vault: Vault,
+        outbound: Outbound,
+        retry: sending.Retry | None = None,
+        identity: dict | None = None,
+        api_urls: dict[str, str] | None = None,
+        connection_vault: Vault | None = None,
+        recorder=None,
+    ):
         self._engine, self._signer, self._public_url = engine, signer, public_url
         self._mailer, self._clock, self._vault, self._outbound = mailer, clock, vault, outbound
         self.retry = retry or sending.Retry()
@@ -257,23 +338,38 @@ class EmailSender:
         async def revoked(message: str) -> None:
             now = self._clock()
             if self._recorder is None:
-                await asyncio.to_thread(connections.mark_connection, self._engine, user_id, status="reconnect",
-                                        error=message, now=now)
+                await asyncio.to_thread(
+                    connections.mark_connection, self._engine, user_id, status="reconnect", error=message, now=now
+                )
                 return
             settings_url = self._public_url.rstrip("/") + "/settings#mail-connection"
-            await self._recorder.write_events(lambda conn: connections.lose_connection(
-                conn, user_id=user_id, error=message, settings_url=settings_url, now=now))
-        return ProviderAccount(user_id=user_id, provider=provider, api_url=self._api_urls[connection["provider"]],
-                               refresh_token=refresh_token, token_endpoint=connection["token_endpoint"], tokens=self.tokens,
-                               on_revoked=revoked)
+            await self._recorder.write_events(
+                lambda conn: connections.lose_connection(conn, user_id=user_id, error=message, settings_url=settings_url, now=now)
+            )
+
+        return ProviderAccount(
+            user_id=user_id,
+            provider=provider,
+            api_url=self._api_urls[connection["provider"]],
+            refresh_token=refresh_token,
+            token_endpoint=connection["token_endpoint"],
+            tokens=self.tokens,
+            on_revoked=revoked,
+        )
 
     def _account_options(self, account) -> SmtpOptions:
         try:
             password = self._vault.open(account["secret"])
         except VaultError as exc:
             raise MailError(f"your SMTP account: {exc}", "password", permanent=True) from None
-        return SmtpOptions.account(host=account["host"], port=account["port"], security=account["security"],
-                                   username=account["username"], password=password, outbound=self._outbound)
+        return SmtpOptions.account(
+            host=account["host"],
+            port=account["port"],
+            security=account["security"],
+            username=account["username"],
+            password=password,
+            outbound=self._outbound,
+        )
 
     def message_id(self, recipient_id: int) -> str:
         """A Message-ID the product can recognise later and nobody else can mint."""
@@ -286,20 +382,35 @@ class EmailSender:
             untracked, base = self._tracking(conn, user, draft)
             account = conn.execute(select(smtp_accounts).where(smtp_accounts.c.user_id == user["id"])).mappings().first()
             connection = conn.execute(select(mail_connections).where(mail_connections.c.user_id == user["id"])).mappings().first()
-            email_id = conn.execute(insert(emails).values(
-                workspace_id=user["workspace_id"], user_id=user["id"], subject=draft.subject, html=draft.html,
-                text=draft.text, status="sending", archived=False, created_at=now, thread_id=draft.thread_id,
-            )).inserted_primary_key[0]
+            email_id = conn.execute(
+                insert(emails).values(
+                    workspace_id=user["workspace_id"],
+                    user_id=user["id"],
+                    subject=draft.subject,
+                    html=draft.html,
+                    text=draft.text,
+                    status="sending",
+                    archived=False,
+                    created_at=now,
+                    thread_id=draft.thread_id,
+                )
+            ).inserted_primary_key[0]
             copies, result = [], []
             for field, address in draft.fielded:
                 added = _add_recipient(conn, user, draft, email_id, field, address, now)
                 recipient_id = added["recipient_id"]
-                message = self._message(conn, user, draft, recipient_id, values.get(address, {}), base=base,
-                                    tracked=address not in untracked)
+                message = self._message(
+                    conn, user, draft, recipient_id, values.get(address, {}), base=base, tracked=address not in untracked
+                )
                 filled = str(message["Subject"])
-                conn.execute(update(recipients).where(recipients.c.id == recipient_id).values(
-                    message_id=message["Message-ID"], subject=filled if filled != draft.subject else None))
-                copies.append(Outgoing(user["workspace_id"], user["id"], email_id, recipient_id, address, message, draft.thread_id))
+                conn.execute(
+                    update(recipients)
+                    .where(recipients.c.id == recipient_id)
+                    .values(message_id=message["Message-ID"], subject=filled if filled != draft.subject else None)
+                )
+                copies.append(
+                    Outgoing(user["workspace_id"], user["id"], email_id, recipient_id, address, message, draft.thread_id)
+                )
                 result.append(added)
             conn.execute(insert(send_queue), sending.queue_rows(copies, now=now, retry=self.retry))
         return email_id, copies, result, account, connection
@@ -314,49 +425,77 @@ class EmailSender:
     def _store_shared(self, user, draft: Draft) -> dict:
         addresses = draft.addresses
         if draft.fields and len(addresses) > 1:
-            raise ActionError("html", "personal fields ({{" + draft.fields[0] + "}}…) need one copy per recipient: "
-                                      "connect a sending account in LiveFeed's Settings, or send to one person")
+            raise ActionError(
+                "html",
+                "personal fields ({{" + draft.fields[0] + "}}…) need one copy per recipient: "
+                "connect a sending account in LiveFeed's Settings, or send to one person",
+            )
         now = self._clock()
         with self._engine.begin() as conn:
             values = personal_values(conn, user, draft)
             untracked, base = self._tracking(conn, user, draft)
-            email_id = conn.execute(insert(emails).values(
-                workspace_id=user["workspace_id"], user_id=user["id"], subject=draft.subject, html=draft.html,
-                text=draft.text, status="sent", archived=False, created_at=now, sent_at=now, thread_id=draft.thread_id,
-                shared_with=len(addresses),
-            )).inserted_primary_key[0]
+            email_id = conn.execute(
+                insert(emails).values(
+                    workspace_id=user["workspace_id"],
+                    user_id=user["id"],
+                    subject=draft.subject,
+                    html=draft.html,
+                    text=draft.text,
+                    status="sent",
+                    archived=False,
+                    created_at=now,
+                    sent_at=now,
+                    thread_id=draft.thread_id,
+                    shared_with=len(addresses),
+                )
+            ).inserted_primary_key[0]
             result = [_add_recipient(conn, user, draft, email_id, field, address, now) for field, address in draft.fielded]
             # Tracking one body tracks everyone who reads it: not when anyone on it must not be tracked.
             tracked = not untracked
-            message = self._message(conn, user, draft, result[0]["recipient_id"], values.get(addresses[0], {}),
-                                    base=base, tracked=tracked)
+            message = self._message(
+                conn, user, draft, result[0]["recipient_id"], values.get(addresses[0], {}), base=base, tracked=tracked
+            )
             if str(message["Subject"]) != draft.subject:  # one recipient, fields filled
-                conn.execute(update(recipients).where(recipients.c.id == result[0]["recipient_id"]).values(subject=str(message["Subject"])))
+                conn.execute(
+                    update(recipients).where(recipients.c.id == result[0]["recipient_id"]).values(subject=str(message["Subject"]))
+                )
         html = next((part.get_content() for part in message.walk() if part.get_content_type() == "text/html"), None)
-        return {"id": email_id, "html": html, "subject": message["Subject"], "tracked": tracked,
-                "untracked_because": None if tracked else "a recipient is on the do-not-track list: sent as written",
-                "shared_with": len(addresses), "recipients": result}
+        return {
+            "id": email_id,
+            "html": html,
+            "subject": message["Subject"],
+            "tracked": tracked,
+            "untracked_because": None if tracked else "a recipient is on the do-not-track list: sent as written",
+            "shared_with": len(addresses),
+            "recipients": result,
+        }
 
     def _tracking(self, conn: Connection, user, draft: Draft) -> tuple[set[str], str]:
         """The addresses to send untracked, and where the pixel and links point (the workspace's
         own tracking hostname, if set)."""
-        workspace = conn.execute(select(workspaces.c.do_not_track, workspaces.c.tracking_url)
-                                 .where(workspaces.c.id == user["workspace_id"])).one()
+        workspace = conn.execute(
+            select(workspaces.c.do_not_track, workspaces.c.tracking_url).where(workspaces.c.id == user["workspace_id"])
+        ).one()
         untracked = untracked_addresses(conn, user["workspace_id"], draft.addresses, workspace.do_not_track.split())
         return untracked, workspace.tracking_url or self._public_url
 
-    def _message(self, conn: Connection, user, draft: Draft, recipient_id: int, values: dict[str, str], *,
-                 base: str, tracked: bool = True) -> EmailMessage:
+    def _message(
+        self, conn: Connection, user, draft: Draft, recipient_id: int, values: dict[str, str], *, base: str, tracked: bool = True
+    ) -> EmailMessage:
         """One recipient's message, its links and pixel on `base`; `tracked` False (do-not-track)
         sends it as written."""
+
         def track(url: str) -> str:
             link_id = conn.execute(insert(links).values(recipient_id=recipient_id, url=url)).inserted_primary_key[0]
             return f"{base}/c/{self._signer.sign(CLICK, link_id)}"
 
         pixel = f"{base}/o/{self._signer.sign(OPEN, recipient_id)}.gif" if draft.track_opens and tracked else None
-        copy = compose.tracked_copy(html_body=compose.fill(draft.html, values, html_body=True),
-                                    text_body=compose.fill(draft.text, values), pixel_url=pixel,
-                                    track=track if draft.track_clicks and tracked else None)
+        copy = compose.tracked_copy(
+            html_body=compose.fill(draft.html, values, html_body=True),
+            text_body=compose.fill(draft.text, values),
+            pixel_url=pixel,
+            track=track if draft.track_clicks and tracked else None,
+        )
         safe = compose.header_safe  # stored names and fields (CRM, imports) may hold line breaks
         message = EmailMessage()
         message["From"] = formataddr((safe(user["name"]), user["email"]))
@@ -378,16 +517,22 @@ class EmailSender:
 def _add_recipient(conn: Connection, user, draft: Draft, email_id: int, field: str, address: str, now: datetime) -> dict:
     """One recipient of an email (the person added when unknown), as the answer shows it."""
     person_id = ensure_person(conn, user["workspace_id"], address, now, name=draft.names.get(address))
-    recipient_id = conn.execute(insert(recipients).values(email_id=email_id, person_id=person_id, field=field,
-                                                          address=address)).inserted_primary_key[0]
+    recipient_id = conn.execute(
+        insert(recipients).values(email_id=email_id, person_id=person_id, field=field, address=address)
+    ).inserted_primary_key[0]
     return {"address": address, "field": field, "person_id": person_id, "recipient_id": recipient_id}
 
 
 def untracked_addresses(conn: Connection, workspace_id: int, addresses: list[str], listed: list[str]) -> set[str]:
     """The addresses mail must reach untracked: on the workspace's `listed` never-track entries
     (or their @domain is), or people marked do-not-track."""
-    flagged = set(conn.execute(select(people.c.email).where(
-        people.c.workspace_id == workspace_id, people.c.email.in_(addresses), people.c.do_not_track)).scalars())
+    flagged = set(
+        conn.execute(
+            select(people_table.c.email).where(
+                people_table.c.workspace_id == workspace_id, people_table.c.email.in_(addresses), people_table.c.do_not_track
+            )
+        ).scalars()
+    )
     return {a for a in addresses if a in flagged or compose.never_tracked(a, listed)}
 
 
@@ -399,8 +544,12 @@ def preview(engine: Engine, user, draft: Draft) -> list[dict]:
     copies = []
     for address in draft.addresses:
         mine = values.get(address, {})
-        copy = compose.tracked_copy(html_body=compose.fill(draft.html, mine, html_body=True),
-                                    text_body=compose.fill(draft.text, mine), pixel_url=None, track=None)
+        copy = compose.tracked_copy(
+            html_body=compose.fill(draft.html, mine, html_body=True),
+            text_body=compose.fill(draft.text, mine),
+            pixel_url=None,
+            track=None,
+        )
         copies.append({"address": address, "subject": compose.fill(draft.subject, mine), "html": copy.html, "text": copy.text})
     return copies
 
@@ -411,23 +560,42 @@ def personal_values(conn: Connection, user, draft: Draft) -> dict[str, dict[str,
     if not draft.fields:
         return {}
     addresses = draft.addresses
-    known = {row.email: row for row in conn.execute(
-        select(people.c.email, people.c.first_name, people.c.last_name, people.c.name, people.c.company, people.c.title)
-        .where(people.c.workspace_id == user["workspace_id"], people.c.email.in_(addresses)))}
+    known = {
+        row.email: row
+        for row in conn.execute(
+            select(
+                people_table.c.email,
+                people_table.c.first_name,
+                people_table.c.last_name,
+                people_table.c.name,
+                people_table.c.company,
+                people_table.c.title,
+            ).where(people_table.c.workspace_id == user["workspace_id"], people_table.c.email.in_(addresses))
+        )
+    }
     values: dict[str, dict[str, str]] = {}
     for index, address in enumerate(addresses):
         row = known.get(address)
         given = draft.names.get(address, "")
         first = (row.first_name if row else None) or (given.split()[0] if given else None)
         last = (row.last_name if row else None) or (" ".join(given.split()[1:]) if len(given.split()) > 1 else None)
-        mine = {"first_name": first, "last_name": last, "name": (row.name if row else None) or given or None,
-                "company": row.company if row else None, "title": row.title if row else None, "email": address,
-                "sender_name": user["name"]}
+        mine = {
+            "first_name": first,
+            "last_name": last,
+            "name": (row.name if row else None) or given or None,
+            "company": row.company if row else None,
+            "title": row.title if row else None,
+            "email": address,
+            "sender_name": user["name"],
+        }
         for name in draft.required:
             if not mine.get(name):
                 where = draft.field_of(index)
-                raise ActionError(where, f"{address} has no {name} for {{{{{name}}}}}: add it to the person, give the field "
-                                         f"a fallback ({{{{{name}|there}}}}), or remove it")
+                raise ActionError(
+                    where,
+                    f"{address} has no {name} for {{{{{name}}}}}: add it to the person, give the field "
+                    f"a fallback ({{{{{name}|there}}}}), or remove it",
+                )
         values[address] = {name: mine.get(name) for name in draft.fields}
     return values
 
@@ -437,8 +605,10 @@ def accounts_set_up(engine: Engine, user_id: int) -> dict[str, bool]:
     from ..db.tables import mailboxes
 
     with engine.connect() as conn:
-        return {name: conn.execute(select(table.c.user_id).where(table.c.user_id == user_id)).first() is not None
-                for name, table in (("mailbox", mailboxes), ("smtp", smtp_accounts), ("connection", mail_connections))}
+        return {
+            name: conn.execute(select(table.c.user_id).where(table.c.user_id == user_id)).first() is not None
+            for name, table in (("mailbox", mailboxes), ("smtp", smtp_accounts), ("connection", mail_connections))
+        }
 
 
 def sending_account(engine: Engine, user_id: int) -> str | None:
@@ -457,6 +627,9 @@ def set_archived(engine: Engine, user, email_id: int, archived: bool) -> bool:
     """Archive (tracking off: hits answer but record nothing) or unarchive one of the rep's emails.
     False when the rep has no such email."""
     with engine.begin() as conn:
-        done = conn.execute(update(emails).where(emails.c.id == email_id, emails.c.workspace_id == user["workspace_id"],
-                                                 emails.c.user_id == user["id"]).values(archived=archived))
+        done = conn.execute(
+            update(emails)
+            .where(emails.c.id == email_id, emails.c.workspace_id == user["workspace_id"], emails.c.user_id == user["id"])
+            .values(archived=archived)
+        )
         return bool(done.rowcount)

@@ -25,12 +25,12 @@ def view(stored: dict, *, now: datetime) -> dict:
     kinds = stored.get("kinds") if isinstance(stored.get("kinds"), dict) else {}
     quiet = stored.get("quiet_until")
     until = datetime.fromisoformat(quiet.replace("Z", "+00:00")) if isinstance(quiet, str) else None
-    return {"kinds": {k: bool(kinds.get(k, True)) for k in KINDS},
-            "quiet_until": iso_z(until) if until and until > now else None}
+    return {"kinds": {k: bool(kinds.get(k, True)) for k in KINDS}, "quiet_until": iso_z(until) if until and until > now else None}
 
 
-def change(engine: Engine, user_id: int, *, kinds: dict | None, quiet_until: datetime | None, clear_quiet: bool,
-           now: datetime) -> dict:
+def change(
+    engine: Engine, user_id: int, *, kinds: dict | None, quiet_until: datetime | None, clear_quiet: bool, now: datetime
+) -> dict:
     """Update what is given; Invalid naming the field otherwise."""
     if kinds is not None:
         unknown = sorted(set(kinds) - set(KINDS))

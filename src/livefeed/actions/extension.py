@@ -16,12 +16,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, select
 
 from ..core.model import Invalid
-from ..core.tokens import TokenSigner
+from ..core.tokens import EXTENSION, TokenSigner
 from ..db.tables import users
 from .sessions import create_token, use_once
 
 CODE_SECONDS = 120
-EXTENSION = b"x"
 TOKEN_NAME = "Chrome extension"
 # Chrome's extension ids are 32 letters a–p; the page the extension finishes on is fixed.
 RETURN = re.compile(r"chrome-extension://[a-p]{32}/connected\.html")
@@ -48,8 +47,9 @@ def issue_code(signer: TokenSigner, *, user_id: int, return_to: str, challenge: 
     return f"{expires}.{signer.sign(_purpose(expires, return_to, challenge), user_id)}"
 
 
-def redeem_code(engine: Engine, signer: TokenSigner, *, code: str, verifier: str, return_to: str,
-                now: datetime) -> tuple[str, dict]:
+def redeem_code(
+    engine: Engine, signer: TokenSigner, *, code: str, verifier: str, return_to: str, now: datetime
+) -> tuple[str, dict]:
     """(a new API token, its user) for a valid, unused code and the verifier of its challenge;
     Invalid("code") for anything else (expired, used, another challenge or return address)."""
     if not VERIFIER.fullmatch(verifier or ""):
@@ -64,12 +64,16 @@ def redeem_code(engine: Engine, signer: TokenSigner, *, code: str, verifier: str
     user_id = signer.verify(_purpose(int(expires), return_to, challenge), signed)
     if user_id is None:
         raise refused
-    if not use_once(engine, "extension:" + code, expires=datetime.fromtimestamp(int(expires), tz=now.tzinfo) + timedelta(seconds=1),
-                    now=now):
+    if not use_once(
+        engine, "extension:" + code, expires=datetime.fromtimestamp(int(expires), tz=now.tzinfo) + timedelta(seconds=1), now=now
+    ):
         raise refused
     with engine.connect() as conn:
-        user = conn.execute(select(users.c.id, users.c.email, users.c.name, users.c.disabled_at)
-                            .where(users.c.id == user_id)).mappings().first()
+        user = (
+            conn.execute(select(users.c.id, users.c.email, users.c.name, users.c.disabled_at).where(users.c.id == user_id))
+            .mappings()
+            .first()
+        )
     if user is None or user["disabled_at"] is not None:
         raise refused
     token = create_token(engine, email=user["email"], now=now, name=TOKEN_NAME)

@@ -88,6 +88,16 @@ def _network_is(cls: str) -> Callable[[Facts], bool]:
     return lambda f: f.network is not None and f.network[0] == cls
 
 
+def _label(f: Facts) -> str:
+    """The known network's label (the rules below only ask once a network matched)."""
+    return f.network[1] if f.network else ""
+
+
+def _proxy_name(f: Facts) -> str:
+    found = WEBMAIL_PROXY.search(f.agent.raw)
+    return found.group(1) if found else "unnamed"
+
+
 def _browser_without_headers(f: Facts) -> bool:
     """A click naming a mainstream browser without the Accept-Language every browser sends."""
     return f.kind == CLICK and not f.languages and f.agent.client.startswith(BROWSERS)
@@ -107,33 +117,81 @@ Rule = tuple[str, Callable[[Facts], bool], Callable[[Facts], str], str | None]
 RULES: tuple[Rule, ...] = (
     (SELF, lambda f: f.rep_cookie, lambda f: "Your own browser (signed-in rep cookie)", None),
     (SELF, lambda f: f.rep_ip, lambda f: f"An address you sign in from ({f.ip})", None),
-    (PROXY, lambda f: "GoogleImageProxy" in f.agent.raw, lambda f: "Gmail image proxy: a real open, location hidden by Gmail", HIDDEN_BY_GMAIL),
-    (PROXY, lambda f: "YahooMailProxy" in f.agent.raw, lambda f: "Yahoo Mail image proxy: a real open, location hidden by Yahoo", HIDDEN_BY_YAHOO),
-    (PROXY, lambda f: WEBMAIL_PROXY.search(f.agent.raw) is not None,
-     lambda f: f"Webmail image proxy ({WEBMAIL_PROXY.search(f.agent.raw).group(1)}): a real open, location hidden by the provider",
-     "Location hidden by the webmail provider"),
+    (
+        PROXY,
+        lambda f: "GoogleImageProxy" in f.agent.raw,
+        lambda f: "Gmail image proxy: a real open, location hidden by Gmail",
+        HIDDEN_BY_GMAIL,
+    ),
+    (
+        PROXY,
+        lambda f: "YahooMailProxy" in f.agent.raw,
+        lambda f: "Yahoo Mail image proxy: a real open, location hidden by Yahoo",
+        HIDDEN_BY_YAHOO,
+    ),
+    (
+        PROXY,
+        lambda f: WEBMAIL_PROXY.search(f.agent.raw) is not None,
+        lambda f: f"Webmail image proxy ({_proxy_name(f)}): a real open, location hidden by the provider",
+        "Location hidden by the webmail provider",
+    ),
     (SCANNER, lambda f: f.burst, lambda f: f"{BURST_LINKS}+ links of this email clicked within {BURST_WINDOW.seconds} s", None),
     (SCANNER, lambda f: f.quarantined, lambda f: "Same address and browser as a link scanner seen minutes ago", None),
-    (SCANNER, lambda f: f.headed, lambda f: "Checked the link with HEAD, then fetched it: a link checker's habit (browsers never send HEAD)", None),
+    (
+        SCANNER,
+        lambda f: f.headed,
+        lambda f: "Checked the link with HEAD, then fetched it: a link checker's habit (browsers never send HEAD)",
+        None,
+    ),
     (SCANNER, _scanner_marker, lambda f: f"Security gateway ({f.agent.crawler or f.agent.raw[:60]})", None),
-    (MACHINE, lambda f: all(m in f.agent.raw for m in GMAIL_PREFETCH_MARKERS), lambda f: "Gmail prefetch (fixed old Chrome/Edge user agent)", HIDDEN_BY_GMAIL),
-    (MACHINE, lambda f: f.agent.raw.strip() == APPLE_MPP_UA, lambda f: "Apple Mail Privacy Protection prefetch: location hidden by Apple", HIDDEN_BY_APPLE),
-    (MACHINE, lambda f: _network_is("relay")(f) and WEBKIT_ONLY.match(f.agent.raw.strip()) is not None,
-     lambda f: f"Apple Mail Privacy Protection through iCloud Private Relay ({f.network[1]})", HIDDEN_BY_APPLE),
-    (MACHINE, _network_is(MACHINE), lambda f: f.network[1], HIDDEN_BY_APPLE),  # Apple's /8 is the only machine network
-    (SCANNER, _network_is(SCANNER), lambda f: f.network[1], None),
-    (SCANNER, lambda f: _cloud_click(f, lambda f: f.recheck),
-     lambda f: f"Re-check from a cloud network ({f.network[1]}) of an email a link scanner fetched minutes ago", None),
-    (SCANNER, lambda f: _cloud_click(f, lambda f: not f.languages),
-     lambda f: f"Clicked from a cloud network ({f.network[1]}) without a browser's Accept-Language", None),
-    (SCANNER, _browser_without_headers,
-     lambda f: f"Names a browser ({f.agent.client}) but sent no Accept-Language, which every browser sends", None),
+    (
+        MACHINE,
+        lambda f: all(m in f.agent.raw for m in GMAIL_PREFETCH_MARKERS),
+        lambda f: "Gmail prefetch (fixed old Chrome/Edge user agent)",
+        HIDDEN_BY_GMAIL,
+    ),
+    (
+        MACHINE,
+        lambda f: f.agent.raw.strip() == APPLE_MPP_UA,
+        lambda f: "Apple Mail Privacy Protection prefetch: location hidden by Apple",
+        HIDDEN_BY_APPLE,
+    ),
+    (
+        MACHINE,
+        lambda f: _network_is("relay")(f) and WEBKIT_ONLY.match(f.agent.raw.strip()) is not None,
+        lambda f: f"Apple Mail Privacy Protection through iCloud Private Relay ({_label(f)})",
+        HIDDEN_BY_APPLE,
+    ),
+    (MACHINE, _network_is(MACHINE), lambda f: _label(f), HIDDEN_BY_APPLE),  # Apple's /8 is the only machine network
+    (SCANNER, _network_is(SCANNER), lambda f: _label(f), None),
+    (
+        SCANNER,
+        lambda f: _cloud_click(f, lambda f: f.recheck),
+        lambda f: f"Re-check from a cloud network ({_label(f)}) of an email a link scanner fetched minutes ago",
+        None,
+    ),
+    (
+        SCANNER,
+        lambda f: _cloud_click(f, lambda f: not f.languages),
+        lambda f: f"Clicked from a cloud network ({_label(f)}) without a browser's Accept-Language",
+        None,
+    ),
+    (
+        SCANNER,
+        _browser_without_headers,
+        lambda f: f"Names a browser ({f.agent.client}) but sent no Accept-Language, which every browser sends",
+        None,
+    ),
     # Crawler-Detect lists "Microsoft Office" (Office's link checkers) — Outlook's own UA has it too.
     (HUMAN, lambda f: f.agent.client.startswith(MAIL_CLIENTS), lambda f: _human(f), None),
     (SCANNER, lambda f: f.agent.crawler is not None, lambda f: f"Bot or HTTP library ({f.agent.crawler})", None),
     (SCANNER, lambda f: not f.agent.raw.strip(), lambda f: "No user agent", None),
-    (MACHINE, lambda f: f.kind == OPEN and _early(f) and not f.agent.client,
-     lambda f: f"Opened {_secs(f)} after sending by an unrecognised client", HIDDEN_BY_MACHINE),
+    (
+        MACHINE,
+        lambda f: f.kind == OPEN and _early(f) and not f.agent.client,
+        lambda f: f"Opened {_secs(f)} after sending by an unrecognised client",
+        HIDDEN_BY_MACHINE,
+    ),
 )
 
 
@@ -143,16 +201,41 @@ def classify(facts: Facts) -> Verdict:
         return _classify(facts)
     # Past the early window the time no longer matters: the same agent, address and flags
     # always give the same verdict, so it is remembered (≈ 35 µs saved a hit).
-    return _classify_settled(facts.kind, facts.agent, facts.ip, facts.rep_cookie, facts.rep_ip, facts.burst, facts.quarantined,
-                             facts.network, facts.headed, facts.languages, facts.recheck)
+    return _classify_settled(
+        facts.kind,
+        facts.agent,
+        facts.ip,
+        facts.rep_cookie,
+        facts.rep_ip,
+        facts.burst,
+        facts.quarantined,
+        facts.network,
+        facts.headed,
+        facts.languages,
+        facts.recheck,
+    )
 
 
 @lru_cache(maxsize=65536)
-def _classify_settled(kind, agent, ip, rep_cookie, rep_ip, burst, quarantined, network, headed=False, languages=True,
-                      recheck=False) -> Verdict:
-    return _classify(Facts(kind=kind, agent=agent, ip=ip, since_send=None, rep_cookie=rep_cookie, rep_ip=rep_ip,
-                           burst=burst, quarantined=quarantined, network=network, headed=headed, languages=languages,
-                           recheck=recheck))
+def _classify_settled(
+    kind, agent, ip, rep_cookie, rep_ip, burst, quarantined, network, headed=False, languages=True, recheck=False
+) -> Verdict:
+    return _classify(
+        Facts(
+            kind=kind,
+            agent=agent,
+            ip=ip,
+            since_send=None,
+            rep_cookie=rep_cookie,
+            rep_ip=rep_ip,
+            burst=burst,
+            quarantined=quarantined,
+            network=network,
+            headed=headed,
+            languages=languages,
+            recheck=recheck,
+        )
+    )
 
 
 def _classify(facts: Facts) -> Verdict:
@@ -219,8 +302,18 @@ class ScannerWatch:
             opens.popleft()
         opens.append((at, ip, agent, event_id))
 
-    def observe_click(self, *, copy_id: int, link_id: int, event_id: int, ip: str | None, agent: str,
-                      at: datetime, person: bool = False, scanner: bool = False) -> tuple[list[int], list[int]]:
+    def observe_click(
+        self,
+        *,
+        copy_id: int,
+        link_id: int,
+        event_id: int,
+        ip: str | None,
+        agent: str,
+        at: datetime,
+        person: bool = False,
+        scanner: bool = False,
+    ) -> tuple[list[int], list[int]]:
         """Record a click; on a burst, the event ids of the burst's clicks and of the same client's
         pixel fetches of that copy in the window (else two empty lists). A click with a person's
         signs (`person`: a user gesture, our cookie from an earlier click) never joins a burst: a
@@ -237,8 +330,11 @@ class ScannerWatch:
             return [], []
         self._jailed[(ip, agent)] = at + self._quarantine
         self.scanned(copy_id=copy_id, at=at)
-        opens = [event for seen, o_ip, o_agent, event in self._opens.get(copy_id, ())
-                 if o_ip == ip and o_agent == agent and at - seen <= self._window]
+        opens = [
+            event
+            for seen, o_ip, o_agent, event in self._opens.get(copy_id, ())
+            if o_ip == ip and o_agent == agent and at - seen <= self._window
+        ]
         return [event for _, _, event, settled in recent if not settled], opens
 
     def _forget_old(self, at: datetime) -> None:

@@ -14,7 +14,9 @@ MAX_BODY_BYTES = 2 * 1024 * 1024
 MAX_SUBJECT = 998  # RFC 5322 line limit
 
 # A pragmatic address check (RFC 5321 lengths, no quoted local parts, no comments).
-_ADDRESS = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+_ADDRESS = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
 _HREF = re.compile(r"""(<a\b[^>]*?\bhref\s*=\s*)("([^"]*)"|'([^']*)'|([^\s>"']+))""", re.IGNORECASE | re.DOTALL)
 _TEXT_URL = re.compile(r"""https?://[^\s<>"')\]]+""", re.IGNORECASE)
 _TAGS = re.compile(r"<[^>]+>")
@@ -46,7 +48,9 @@ def header_safe(value: str) -> str:
 
 def address_problem(address: str) -> str | None:
     """Why an email address is not acceptable, or None."""
-    return header_problem(address) or (None if len(address) <= 254 and _ADDRESS.match(address) else f"{address[:80]!r} is not a valid email address")
+    return header_problem(address) or (
+        None if len(address) <= 254 and _ADDRESS.match(address) else f"{address[:80]!r} is not a valid email address"
+    )
 
 
 def clean_url(url: str) -> str:
@@ -149,7 +153,9 @@ def add_pixel(body: str, pixel_url: str) -> str:
 def html_to_text(body: str) -> str:
     """A readable plain-text rendering of an HTML body (links kept as 'text (url)')."""
     body = _HIDDEN.sub("", body)
-    body = re.sub(r"""<a\b[^>]*?\bhref\s*=\s*["']?([^"'\s>]+)["']?[^>]*>(.*?)</a>""", r"\2 (\1)", body, flags=re.IGNORECASE | re.DOTALL)
+    body = re.sub(
+        r"""<a\b[^>]*?\bhref\s*=\s*["']?([^"'\s>]+)["']?[^>]*>(.*?)</a>""", r"\2 (\1)", body, flags=re.IGNORECASE | re.DOTALL
+    )
     body = _BLOCK_END.sub("\n", body)
     text = html.unescape(_TAGS.sub("", body))
     lines = [" ".join(line.split()) for line in text.splitlines()]
@@ -162,8 +168,9 @@ class Copy:
     text: str
 
 
-def tracked_copy(*, html_body: str | None, text_body: str | None, pixel_url: str | None,
-                 track: Callable[[str], str] | None) -> Copy:
+def tracked_copy(
+    *, html_body: str | None, text_body: str | None, pixel_url: str | None, track: Callable[[str], str] | None
+) -> Copy:
     """One recipient's bodies: links rewritten through `track`, the pixel added, a text part always.
     Without `pixel_url` opens are not tracked; without `track` clicks are not (links stay as written)."""
     text = text_body if text_body else html_to_text(html_body or "")
@@ -217,6 +224,7 @@ def fill(text: str | None, values: dict[str, str | None], *, html_body: bool = F
 
 
 # --- the workspace's do-not-track list ------------------------------------------------------------
+
 
 def check_do_not_track(entries: list[str]) -> list[str]:
     """Normalised entries: whole addresses or "@domain"; ValueError naming a bad one."""

@@ -12,7 +12,7 @@ import io
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from .compose import address_problem, header_problem
 from .model import Invalid
@@ -94,7 +94,7 @@ def _time(value: object) -> datetime:
         raise Invalid("as_of", "must be an ISO 8601 time (2026-11-26T09:00:00Z)")
     if found.tzinfo is None:
         raise Invalid("as_of", "needs a time zone (…Z or …+01:00)")
-    return found.astimezone(timezone.utc)
+    return found.astimezone(UTC)
 
 
 def _score(value: object) -> int:
@@ -141,7 +141,9 @@ def display_name(first: str | None, last: str | None) -> str | None:
 
 def read_csv(text: str) -> tuple[list[tuple[int, dict]], list[Rejected]]:
     """Parse a people CSV: ([(line, record)], [rejected rows]). Raise Invalid for a bad header."""
-    rows, rejected, seen = [], [], {}
+    rows: list[tuple[int, dict]] = []
+    rejected: list[Rejected] = []
+    seen: dict[str, int] = {}
     for line, row, columns in _rows(text):
         try:
             if columns:

@@ -21,11 +21,15 @@ def refusal(answer: str, *, protocol: str) -> str:
     """The rep-facing reason for a refused sign-in, from the server's answer text."""
     text = (answer or "").lower()
     if any(mark in text for mark in MICROSOFT_NO_PASSWORDS):
-        return ("Microsoft 365 no longer accepts passwords for this mailbox (basic authentication is off): "
-                "connect it with Microsoft instead (Settings → Connect Microsoft 365)")
+        return (
+            "Microsoft 365 no longer accepts passwords for this mailbox (basic authentication is off): "
+            "connect it with Microsoft instead (Settings → Connect Microsoft 365)"
+        )
     if any(mark in text for mark in GOOGLE_APP_PASSWORD):
-        return ("Google does not take your account password here: connect with Google instead (Settings → Connect Google), "
-                "or use an app password if your admin allows them")
+        return (
+            "Google does not take your account password here: connect with Google instead (Settings → Connect Google), "
+            "or use an app password if your admin allows them"
+        )
     if any(mark in text for mark in GOOGLE_WEB_LOGIN):
         return "Google wants this sign-in confirmed in a browser first (it sees it as unusual): sign in at mail.google.com, then try again"
     return f"the server refused the username or password ({protocol})"

@@ -10,7 +10,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from .contacts import person_record
 from .model import FORM, MARKETING_CLICK, MARKETING_OPEN, MOMENT, VISIT, Invalid, json_object
@@ -21,8 +21,14 @@ ACTIVITY_TYPES = (VISIT_WEBPAGE, FILL_OUT_FORM, OPEN_EMAIL, CLICK_EMAIL, CHANGE_
 LEAD_FIELDS = ("id", "email", "firstName", "lastName", "company", "title", "phone", "leadScore")
 MOMENT_TYPES = ("Email", "Web", "Milestone")
 # Webhook `type` → the row's kind.
-HOOK_TYPES = {"interesting_moment": MOMENT, "email_open": MARKETING_OPEN, "email_click": MARKETING_CLICK,
-              "form_fill": FORM, "web_visit": VISIT, "score_change": None}
+HOOK_TYPES = {
+    "interesting_moment": MOMENT,
+    "email_open": MARKETING_OPEN,
+    "email_click": MARKETING_CLICK,
+    "form_fill": FORM,
+    "web_visit": VISIT,
+    "score_change": None,
+}
 MAX_TEXT = 1000
 
 
@@ -47,8 +53,14 @@ class Engagement:
 def lead_record(lead: Mapping) -> dict:
     """Marketo lead fields → a person record (blank fields leave ours as they are)."""
     data = {"email": lead.get("email") or ""}
-    for theirs, ours in (("firstName", "first_name"), ("lastName", "last_name"), ("company", "company"),
-                         ("title", "title"), ("phone", "phone"), ("leadScore", "lead_score")):
+    for theirs, ours in (
+        ("firstName", "first_name"),
+        ("lastName", "last_name"),
+        ("company", "company"),
+        ("title", "title"),
+        ("phone", "phone"),
+        ("leadScore", "lead_score"),
+    ):
         value = lead.get(theirs)
         if value is not None and value != "":
             data[ours] = value if theirs == "leadScore" else str(value)
@@ -59,7 +71,11 @@ def lead_record(lead: Mapping) -> dict:
 
 
 def _attributes(activity: Mapping) -> dict[str, object]:
-    return {a.get("name"): a.get("value") for a in activity.get("attributes") or () if isinstance(a, Mapping)}
+    return {
+        a["name"]: a.get("value")
+        for a in activity.get("attributes") or ()
+        if isinstance(a, Mapping) and isinstance(a.get("name"), str)
+    }
 
 
 def read_activity(activity: Mapping) -> Engagement | None:
@@ -70,8 +86,13 @@ def read_activity(activity: Mapping) -> Engagement | None:
     at = parse_time(activity.get("activityDate"), "activityDate")
     attributes = _attributes(activity)
     primary = str(activity.get("primaryAttributeValue") or "")[:MAX_TEXT]
-    engagement = Engagement(email=None, marketo_id=str(activity.get("leadId")), kind=None, at=at,
-                            key=f"mkto:{activity.get('marketoGUID') or activity.get('id')}")
+    engagement = Engagement(
+        email=None,
+        marketo_id=str(activity.get("leadId")),
+        kind=None,
+        at=at,
+        key=f"mkto:{activity.get('marketoGUID') or activity.get('id')}",
+    )
     if type_id == CHANGE_SCORE:
         new = attributes.get("New Value")
         if new not in (None, ""):
@@ -102,7 +123,9 @@ def read_hook(body: bytes, now: datetime) -> Engagement:
      "email": "…", "firstName": "…", "leadScore": 55}, "occurred_at": "…Z", "activity_id": "…",
      "url": "…", "owner_email": "…"}"""
     data = json_object(body)
-    unknown = sorted(set(data) - {"type", "moment_type", "description", "lead", "occurred_at", "activity_id", "url", "owner_email"})
+    unknown = sorted(
+        set(data) - {"type", "moment_type", "description", "lead", "occurred_at", "activity_id", "url", "owner_email"}
+    )
     if unknown:
         raise Invalid(unknown[0], "unknown field")
     kind_name = data.get("type")
@@ -119,8 +142,14 @@ def read_hook(body: bytes, now: datetime) -> Engagement:
     description = data.get("description")
     if description is not None and not isinstance(description, str):
         raise Invalid("description", "must be a string")
-    engagement = Engagement(email=record.pop("email"), marketo_id=record.get("marketo_id"), kind=HOOK_TYPES[kind_name],
-                            at=at, detail=(description or "").strip()[:MAX_TEXT], person=record)
+    engagement = Engagement(
+        email=record.pop("email"),
+        marketo_id=record.get("marketo_id"),
+        kind=HOOK_TYPES[kind_name],
+        at=at,
+        detail=(description or "").strip()[:MAX_TEXT],
+        person=record,
+    )
     if kind_name == "interesting_moment":
         moment_type = data.get("moment_type")
         if moment_type not in MOMENT_TYPES:
@@ -132,8 +161,12 @@ def read_hook(body: bytes, now: datetime) -> Engagement:
         if "lead_score" not in record:
             raise Invalid("lead.leadScore", "a score change needs the new score")
     else:
-        engagement.reason = {MARKETING_OPEN: "Opened a marketing email", MARKETING_CLICK: "Clicked a marketing email",
-                             FORM: "Filled out a form", VISIT: "Visited a web page (Marketo)"}[engagement.kind]
+        engagement.reason = {
+            MARKETING_OPEN: "Opened a marketing email",
+            MARKETING_CLICK: "Clicked a marketing email",
+            FORM: "Filled out a form",
+            VISIT: "Visited a web page (Marketo)",
+        }[engagement.kind or ""]
     if data.get("url") not in (None, ""):
         engagement.url = _http_url(data["url"])
         if engagement.url is None:
@@ -157,7 +190,7 @@ def parse_time(value: object, name: str) -> datetime:
         raise Invalid(name, f"{value[:40]!r} is not an ISO 8601 time") from None
     if at.tzinfo is None:
         raise Invalid(name, "needs a time zone (…Z or …+01:00)")
-    return at.astimezone(timezone.utc)
+    return at.astimezone(UTC)
 
 
 def _http_url(value: object) -> str | None:

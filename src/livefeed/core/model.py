@@ -128,7 +128,7 @@ class ForwardState:
         return bool(self.evidence)
 
     @classmethod
-    def from_json(cls, data: dict | None) -> "ForwardState":
+    def from_json(cls, data: dict | None) -> ForwardState:
         data = data or {}
         return cls(*(list(data.get(name) or ()) for name in ("places", "devices", "evidence")))
 

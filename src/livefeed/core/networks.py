@@ -37,8 +37,9 @@ class Network:
         return [self.cidr, self.cls, self.label, self.source, self.date]
 
 
-def parse(text: str, *, cls: str | None = None, label: str | None = None, source: str | None = None,
-          today: date | None = None) -> list[Network]:
+def parse(
+    text: str, *, cls: str | None = None, label: str | None = None, source: str | None = None, today: date | None = None
+) -> list[Network]:
     """Rows from our CSV (with its header), or from a vendor's plain list (one CIDR or address per
     line, or a CSV whose first column is the CIDR, as Apple's egress-ip-ranges.csv, or one of the
     vendors' JSON files in JSON_KEYS) given a class, label and source. Invalid naming the line for
@@ -50,8 +51,11 @@ def parse(text: str, *, cls: str | None = None, label: str | None = None, source
         raise Invalid("file", "has no networks")
     ours = [c.strip() for c in next(csv.reader([lines[0]]))] == list(FIELDS)
     if not ours and not (cls and label and source):
-        raise Invalid("file", f"is not LiveFeed's networks CSV ({','.join(FIELDS)}): give --class, --label and --source "
-                              "to read a plain list of networks")
+        raise Invalid(
+            "file",
+            f"is not LiveFeed's networks CSV ({','.join(FIELDS)}): give --class, --label and --source "
+            "to read a plain list of networks",
+        )
     if cls is not None and cls not in CLASSES:
         raise Invalid("class", f"must be one of {', '.join(CLASSES)}")
     found: list[Network] = []
@@ -66,7 +70,7 @@ def parse(text: str, *, cls: str | None = None, label: str | None = None, source
         else:
             if not stamp:
                 raise ValueError("a plain list needs today's date")
-            cidr, row_cls, row_label, row_source, row_date = row[0].strip(), cls, label, source, stamp
+            cidr, row_cls, row_label, row_source, row_date = row[0].strip(), cls or "", label or "", source or "", stamp
         try:
             network = str(ipaddress.ip_network(cidr, strict=False))
         except ValueError:
@@ -83,8 +87,10 @@ def _json_networks(text: str) -> list[str]:
     """Every network a vendor's JSON list names under one of JSON_KEYS, once each, in order."""
     try:
         data = json.loads(text)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise Invalid("file", f"is not valid JSON ({exc.msg}, line {exc.lineno})") from None
+    except RecursionError:
+        raise Invalid("file", "is nested too deeply to be a list of networks") from None
     found: dict[str, None] = {}
     stack = [data]
     while stack:

@@ -70,8 +70,13 @@ def parse_allowlist(text: str) -> Allowlist:
 def _is_host_name(name: str) -> bool:
     labels = name.split(".")
     return 0 < len(name) <= 253 and all(
-        0 < len(label) <= 63 and label.replace("-", "").isalnum() and label.isascii()
-        and not label.startswith("-") and not label.endswith("-") for label in labels)
+        0 < len(label) <= 63
+        and label.replace("-", "").isalnum()
+        and label.isascii()
+        and not label.startswith("-")
+        and not label.endswith("-")
+        for label in labels
+    )
 
 
 def effective(address: Address) -> Address:
@@ -99,8 +104,9 @@ class Refusal:
     message: str
 
 
-def refusal(host: str, port: int, addresses: Iterable[Address], *, ports: frozenset[int], plain: bool,
-            allow: Allowlist) -> Refusal | None:
+def refusal(
+    host: str, port: int, addresses: Iterable[Address], *, ports: frozenset[int], plain: bool, allow: Allowlist
+) -> Refusal | None:
     """Why connecting to `host`:`port`, which resolves to `addresses`, is not allowed; None when it is."""
     addresses = list(addresses)
     if not addresses:
@@ -108,12 +114,18 @@ def refusal(host: str, port: int, addresses: Iterable[Address], *, ports: frozen
     named = allow.permits_name(host)
     for address in addresses:
         if not (named or allow.permits_address(address) or is_public(address)):
-            return Refusal("host", f"{host} is on a private, loopback or link-local network ({address}); "
-                                   "the server's administrator can allow it with LIVEFEED_OUTBOUND_ALLOW")
+            return Refusal(
+                "host",
+                f"{host} is on a private, loopback or link-local network ({address}); "
+                "the server's administrator can allow it with LIVEFEED_OUTBOUND_ALLOW",
+            )
     trusted = named or all(allow.permits_address(a) for a in addresses)
     if port not in ports and not trusted:
         return Refusal("port", f"{port} is not a port of this protocol (use {', '.join(map(str, sorted(ports)))})")
     if plain and not trusted:
-        return Refusal("security", "unencrypted connections are allowed only to hosts the server's administrator "
-                                   "lists in LIVEFEED_OUTBOUND_ALLOW: use TLS")
+        return Refusal(
+            "security",
+            "unencrypted connections are allowed only to hosts the server's administrator "
+            "lists in LIVEFEED_OUTBOUND_ALLOW: use TLS",
+        )
     return None

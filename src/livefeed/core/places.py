@@ -10,13 +10,52 @@ from __future__ import annotations
 CORPORATE_CAVEAT = "may be the company's network or VPN, not where the person is"
 
 # Consumer mailboxes: their readers are mostly on home or mobile networks.
-CONSUMER_DOMAINS = frozenset({
-    "gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "live.com", "msn.com", "yahoo.com", "ymail.com",
-    "icloud.com", "me.com", "mac.com", "aol.com", "proton.me", "protonmail.com", "gmx.com", "gmx.de", "gmx.net",
-    "web.de", "mail.ru", "yandex.ru", "yandex.com", "seznam.cz", "qq.com", "163.com", "126.com", "naver.com",
-    "zoho.com", "fastmail.com", "hey.com", "orange.fr", "free.fr", "laposte.net", "libero.it", "t-online.de",
-    "btinternet.com", "comcast.net", "verizon.net", "att.net", "rambler.ru", "ukr.net", "wp.pl", "o2.pl",
-})
+CONSUMER_DOMAINS = frozenset(
+    {
+        "gmail.com",
+        "googlemail.com",
+        "outlook.com",
+        "hotmail.com",
+        "live.com",
+        "msn.com",
+        "yahoo.com",
+        "ymail.com",
+        "icloud.com",
+        "me.com",
+        "mac.com",
+        "aol.com",
+        "proton.me",
+        "protonmail.com",
+        "gmx.com",
+        "gmx.de",
+        "gmx.net",
+        "web.de",
+        "mail.ru",
+        "yandex.ru",
+        "yandex.com",
+        "seznam.cz",
+        "qq.com",
+        "163.com",
+        "126.com",
+        "naver.com",
+        "zoho.com",
+        "fastmail.com",
+        "hey.com",
+        "orange.fr",
+        "free.fr",
+        "laposte.net",
+        "libero.it",
+        "t-online.de",
+        "btinternet.com",
+        "comcast.net",
+        "verizon.net",
+        "att.net",
+        "rambler.ru",
+        "ukr.net",
+        "wp.pl",
+        "o2.pl",
+    }
+)
 
 
 def caveat(email: str | None, *, located: bool) -> str | None:

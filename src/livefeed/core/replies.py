@@ -31,10 +31,14 @@ AUTO_HEADERS = (
 )
 OUT_OF_OFFICE = re.compile(
     r"^\s*(automatic reply|auto(matic)?[- ]?reply|autoreply|out of (the )?office|ooo\b|abwesenheitsnotiz|"
-    r"automatische antwort|r[ée]ponse automatique|absence|respuesta autom[aá]tica)", re.IGNORECASE)
+    r"automatische antwort|r[ée]ponse automatique|absence|respuesta autom[aá]tica)",
+    re.IGNORECASE,
+)
 _QUOTE_START = re.compile(
     r"^(>|On .{3,200}wrote:?\s*$|Le .{3,200}a [ée]crit\s*:?\s*$|Am .{3,200}schrieb .*$|-{2,}\s*Original Message\s*-{2,}|"
-    r"_{10,}\s*$|From:\s.+|De\s*:\s.+|Von:\s.+|Sent from my )", re.IGNORECASE)
+    r"_{10,}\s*$|From:\s.+|De\s*:\s.+|Von:\s.+|Sent from my )",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -95,8 +99,9 @@ def _read(raw: bytes) -> Inbound | None:
     if not tokens:
         return None
     auto = auto_reply_reason(message, subject)
-    return Inbound(AUTO_REPLY if auto else REPLY, tokens, sender, cc, subject, excerpt(message), auto_reason=auto,
-                   message_id=own_id)
+    return Inbound(
+        AUTO_REPLY if auto else REPLY, tokens, sender, cc, subject, excerpt(message), auto_reason=auto, message_id=own_id
+    )
 
 
 def auto_reply_reason(message: Message, subject: str) -> str | None:
@@ -133,19 +138,21 @@ def excerpt(message: EmailMessage) -> str:
 
 def _delivery_report(message: Message) -> Bounce | None:
     """The first failed (or delayed) recipient of an RFC 3464 report, or None if it is not one."""
-    if message.get_content_type() != "multipart/report" or message.get_param("report-type", "").lower() != "delivery-status":
+    if message.get_content_type() != "multipart/report" or str(message.get_param("report-type", "")).lower() != "delivery-status":
         return None
     for part in message.walk():
         if part.get_content_type() != "message/delivery-status":
             continue
         blocks = part.get_payload()
         for block in blocks[1:] if isinstance(blocks, list) else ():
+            if not isinstance(block, Message):
+                continue
             action = str(block.get("action", "")).strip().lower()
             if action not in ("failed", "delayed"):
                 continue
-            status = str(block.get("status", "")).strip() or None
-            recipient = str(block.get("final-recipient", "") or block.get("original-recipient", ""))
-            recipient = recipient.split(";", 1)[-1].strip().lower() or None
+            status: str | None = str(block.get("status", "")).strip() or None
+            named = str(block.get("final-recipient", "") or block.get("original-recipient", ""))
+            recipient = named.split(";", 1)[-1].strip().lower() or None
             diagnostic = _one_line(str(block.get("diagnostic-code", ""))).split(";", 1)[-1].strip()
             hard = action == "failed" and not (status or "").startswith("4")
             return Bounce(recipient, status, hard, (diagnostic or f"{action} ({status})")[:300])
@@ -159,7 +166,11 @@ def _tokens_in_report(message: Message) -> tuple[str, ...]:
         kind = part.get_content_type()
         if kind in ("text/rfc822-headers", "message/rfc822"):
             payload = part.get_payload()
-            text = payload[0].as_string() if isinstance(payload, list) and payload else str(payload)
+            text = (
+                payload[0].as_string()
+                if isinstance(payload, list) and payload and isinstance(payload[0], Message)
+                else str(payload)
+            )
             found += OUR_ID.findall(text)
     return tuple(dict.fromkeys(found))
 

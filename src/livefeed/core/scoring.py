@@ -55,7 +55,7 @@ def parse_thresholds(text: str, field: str) -> tuple[int, int, int]:
         raise ValueError(f"{field}: {text!r} is not three comma-separated integers") from None
     if len(values) != 3 or values[0] <= 0 or not values[0] < values[1] < values[2]:
         raise ValueError(f"{field}: needs three positive, ascending integers like 30,60,90")
-    return values  # type: ignore[return-value]
+    return values
 
 
 def percentile_cuts(histogram: Mapping[int, int], percentiles: tuple[float, float, float]) -> Cuts:
@@ -102,7 +102,9 @@ def engagement_score(hits: Iterable[tuple[str, str, datetime]], now: datetime) -
     return round(score, 2)
 
 
-def chart_points(changes: list[tuple[float, int]], *, width: int = 600, height: int = 120, pad: int = 8) -> list[tuple[float, float]]:
+def chart_points(
+    changes: list[tuple[float, int]], *, width: int = 600, height: int = 120, pad: int = 8
+) -> list[tuple[float, float]]:
     """A score history as points of an SVG polyline: (seconds, score) pairs, oldest first, mapped
     into width × height (y grows downwards); a step holds each score until the next change."""
     if not changes:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import zoneinfo
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from .model import Invalid
 
@@ -19,8 +19,6 @@ DUE_FILTERS = ("today", "tomorrow", "today_and_tomorrow", "next_7_days")
 # (first day, last day) as offsets from today, inclusive.
 _OFFSETS = {"today": (0, 0), "tomorrow": (1, 1), "today_and_tomorrow": (0, 1), "next_7_days": (0, 6)}
 MAX_RANGE_DAYS = 366
-
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,8 +35,13 @@ class Window:
         return (self.ends_at - self.starts_at).total_seconds() / 3600
 
     def to_json(self) -> dict:
-        return {"from": self.first.isoformat(), "to": self.last.isoformat(),
-                "starts_at": _z(self.starts_at), "ends_at": _z(self.ends_at), "hours": self.hours}
+        return {
+            "from": self.first.isoformat(),
+            "to": self.last.isoformat(),
+            "starts_at": _z(self.starts_at),
+            "ends_at": _z(self.ends_at),
+            "hours": self.hours,
+        }
 
 
 def zone(name: str) -> zoneinfo.ZoneInfo:
@@ -60,7 +63,7 @@ def local_instant(day: date, at: time | None, tz: zoneinfo.ZoneInfo) -> datetime
     first occurrence. A midnight is never skipped in the zones tested; where it is, the day starts
     at the jump's end, which is when that day's first wall-clock time exists.
     """
-    return datetime.combine(day, at or time(0), tzinfo=tz).astimezone(timezone.utc)
+    return datetime.combine(day, at or time(0), tzinfo=tz).astimezone(UTC)
 
 
 def window(first: date, last: date, tz: zoneinfo.ZoneInfo) -> Window:
@@ -112,4 +115,4 @@ def is_overdue(due_date: date, due_time: time | None, now: datetime, tz: zoneinf
 
 
 def _z(value: datetime) -> str:
-    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -12,7 +12,22 @@ import hashlib
 import hmac
 
 MAC_BYTES = 10  # 80 bits: ample against online guessing, keeps URLs short.
-OPEN, CLICK, MESSAGE, PROBE = b"o", b"c", b"m", b"p"  # PROBE: "is this hostname us?" (health)
+# Every token purpose, in one place: a purpose is mixed into the MAC, so a token made for one can
+# never pass as another. One byte each, never reused (tests/test_core_tokens.py checks).
+OPEN = b"o"  # the open pixel: /o/<token>.gif (recipient copy id)
+CLICK = b"c"  # a tracked link: /c/<token> (link id)
+MESSAGE = b"m"  # our Message-ID's local part: replies find their copy (recipient copy id)
+PROBE = b"p"  # "is this hostname us?": the tracking hostname check (a nonce)
+SIGNIN = b"l"  # a sign-in link, with its expiry mixed in (user id)
+SELF = b"s"  # the rep's own browser: the self cookie on the tracking host (user id)
+EXTENSION = b"x"  # the extension's one-time code, with expiry, return address and PKCE challenge mixed in (user id)
+IDENTIFY = b"i"  # the website identification parameter added to clicked links (person number)
+VISITOR = b"v"  # a website visitor id, issued by the server and bound to its workspace
+CLICKED = b"k"  # the click cookie: "this browser followed one of our links before, at <time>"
+PURPOSES = {
+    "open": OPEN, "click": CLICK, "message": MESSAGE, "probe": PROBE, "signin": SIGNIN, "self": SELF,
+    "extension": EXTENSION, "identify": IDENTIFY, "visitor": VISITOR, "clicked": CLICKED,
+}  # fmt: skip
 
 
 def _b64(raw: bytes) -> str:

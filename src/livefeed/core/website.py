@@ -17,9 +17,8 @@ from datetime import datetime, timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from .model import Invalid, json_object
+from .tokens import IDENTIFY, VISITOR  # noqa: F401 - website.IDENTIFY, website.VISITOR
 
-IDENTIFY = b"i"  # the token purpose of the identification parameter
-VISITOR = b"v"  # the token purpose of a visitor id: issued by the server, bound to its workspace
 PARAM = "lf_id"
 IDENTITY_TTL = timedelta(days=7)
 VISIT_GAP = timedelta(minutes=30)
@@ -89,14 +88,20 @@ def read_beacon(body: bytes, origins: list[str]) -> PageView:
     if identity is not None and not isinstance(identity, str):
         raise Invalid("i", "must be text")
     referrer = referrer[:MAX_URL] if referrer.startswith(("http://", "https://")) else ""
-    return PageView(visitor, strip_param(url), " ".join(title.split())[:MAX_TITLE], referrer,
-                    identity[:100] if identity else None, bool(data.get("p")))
+    return PageView(
+        visitor,
+        strip_param(url),
+        " ".join(title.split())[:MAX_TITLE],
+        referrer,
+        identity[:100] if identity else None,
+        bool(data.get("p")),
+    )
 
 
 def _on_site(url: str, origins: list[str]) -> bool:
     """Whether a page is on one of the origins (the common spelling first, then parsed)."""
     for origin in origins:
-        if url.startswith(origin) and url[len(origin):len(origin) + 1] in ("", "/", "?", "#"):
+        if url.startswith(origin) and url[len(origin) : len(origin) + 1] in ("", "/", "?", "#"):
             return True
     return origin_of(url) in origins
 

@@ -9,7 +9,7 @@ rows as they are. Values are written in the formats SQLAlchemy reads back (SQLit
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Table
 
@@ -32,8 +32,10 @@ class Bulk:
             self._copy(table.name, columns, rows)
             return
         marks = ", ".join("?" * len(columns))
-        self.conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})",
-                                  [tuple(_sqlite(row[c]) for c in columns) for row in rows])
+        self.conn.exec_driver_sql(
+            f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})",
+            [tuple(_sqlite(row[c]) for c in columns) for row in rows],
+        )
 
     def update(self, table: Table, columns: Sequence[str], rows: Sequence[dict], key: str = "id") -> None:
         """Set `columns` from each row, matched on `key`."""
@@ -41,19 +43,24 @@ class Bulk:
             return
         if self.postgres:
             temp = f"bulk_{table.name}"
-            self.conn.exec_driver_sql(f"CREATE TEMP TABLE {temp} ON COMMIT DROP AS "
-                                      f"SELECT {key}, {', '.join(columns)} FROM {table.name} WITH NO DATA")
+            self.conn.exec_driver_sql(
+                f"CREATE TEMP TABLE {temp} ON COMMIT DROP AS SELECT {key}, {', '.join(columns)} FROM {table.name} WITH NO DATA"
+            )
             self._copy(temp, [key, *columns], rows)
             sets = ", ".join(f"{c} = t.{c}" for c in columns)
             self.conn.exec_driver_sql(f"UPDATE {table.name} p SET {sets} FROM {temp} t WHERE p.{key} = t.{key}")
             self.conn.exec_driver_sql(f"DROP TABLE {temp}")
             return
         sets = ", ".join(f"{c} = ?" for c in columns)
-        self.conn.exec_driver_sql(f"UPDATE {table.name} SET {sets} WHERE {key} = ?",
-                                  [tuple(_sqlite(row[c]) for c in columns) + (row[key],) for row in rows])
+        self.conn.exec_driver_sql(
+            f"UPDATE {table.name} SET {sets} WHERE {key} = ?",
+            [tuple(_sqlite(row[c]) for c in columns) + (row[key],) for row in rows],
+        )
 
     def _copy(self, name: str, columns: Sequence[str], rows: Sequence[dict]) -> None:
-        cursor = self.conn.connection.driver_connection.cursor()
+        driver = self.conn.connection.driver_connection
+        assert driver is not None  # a live connection inside the transaction
+        cursor = driver.cursor()
         with cursor.copy(f"COPY {name} ({', '.join(columns)}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row([row[c] for c in columns])
@@ -61,5 +68,5 @@ class Bulk:
 
 def _sqlite(value):
     if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+        return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
     return value

@@ -15,24 +15,30 @@ STATEMENT_TIMEOUT_MS = 15000
 
 def sqlalchemy_url(url: str) -> str:
     if url.startswith("postgresql://"):
-        return "postgresql+psycopg://" + url[len("postgresql://"):]
+        return "postgresql+psycopg://" + url[len("postgresql://") :]
     return url
 
 
 def make_engine(url: str) -> Engine:
     """An engine for LIVEFEED_DATABASE_URL; SQLite files get their directory created."""
     if url.startswith("sqlite:///"):
-        path = url[len("sqlite:///"):]
+        path = url[len("sqlite:///") :]
         if path and path != ":memory:":
             private_file(Path(path))
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_MS / 1000},
-                               pool_size=8, max_overflow=16)
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_MS / 1000}, pool_size=8, max_overflow=16
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     # A statement that runs longer than this is a bug or a lock pile-up: fail it visibly.
     options = f"-c statement_timeout={STATEMENT_TIMEOUT_MS} -c lock_timeout={STATEMENT_TIMEOUT_MS}"
-    return create_engine(sqlalchemy_url(url), pool_size=10, max_overflow=20, pool_pre_ping=True,
-                         connect_args={"options": options, "application_name": "livefeed"})
+    return create_engine(
+        sqlalchemy_url(url),
+        pool_size=10,
+        max_overflow=20,
+        pool_pre_ping=True,
+        connect_args={"options": options, "application_name": "livefeed"},
+    )
 
 
 def private_file(path: Path) -> None:

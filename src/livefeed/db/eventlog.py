@@ -10,21 +10,57 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import Connection
 
 from .sql import utc
 
 EVENT_COLUMNS = (
-    "id", "workspace_id", "user_id", "email_id", "recipient_id", "person_id", "link_id", "kind", "cls", "reason",
-    "at", "ip", "user_agent", "client", "device", "city", "region", "country", "country_code", "radius_km",
-    "location_note", "forwarded", "score_old", "score_new", "detail", "url", "idempotency_key", "visit_id",
+    "id",
+    "workspace_id",
+    "user_id",
+    "email_id",
+    "recipient_id",
+    "person_id",
+    "link_id",
+    "kind",
+    "cls",
+    "reason",
+    "at",
+    "ip",
+    "user_agent",
+    "client",
+    "device",
+    "city",
+    "region",
+    "country",
+    "country_code",
+    "radius_km",
+    "location_note",
+    "forwarded",
+    "score_old",
+    "score_new",
+    "detail",
+    "url",
+    "idempotency_key",
+    "visit_id",
 )
 EVENT_ID_LOCK = 0x6C66_6576  # "lfev": the advisory lock under which event ids are assigned
 CONTEXT_COLUMNS = (
-    "id", "email_id", "person_id", "forward_state", "workspace_id", "user_id", "subject", "sent_at", "archived",
-    "person_email", "person_name", "do_not_track", "shared_with",
+    "id",
+    "email_id",
+    "person_id",
+    "forward_state",
+    "workspace_id",
+    "user_id",
+    "subject",
+    "sent_at",
+    "archived",
+    "person_email",
+    "person_name",
+    "do_not_track",
+    "shared_with",
 )
 
 
@@ -43,8 +79,7 @@ class EventLog:
         self.sqlite = dialect == "sqlite"
         mark = "?" if self.sqlite else "%s"
         self._mark = mark
-        self._insert = (f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) "
-                        f"VALUES ({', '.join([mark] * len(EVENT_COLUMNS))})")
+        self._insert = f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join([mark] * len(EVENT_COLUMNS))})"
         self._save_forward = f"UPDATE recipients SET forward_state = {mark} WHERE id = {mark}"
         self._revise = f"UPDATE events SET cls = {mark}, reason = {mark} WHERE id = {mark}"
 
@@ -76,7 +111,9 @@ class EventLog:
         rows = conn.exec_driver_sql(
             "SELECT r.id, r.email_id, r.person_id, r.forward_state, e.workspace_id, e.user_id, COALESCE(r.subject, e.subject), e.sent_at, "
             "e.archived, p.email, p.name, p.do_not_track, e.shared_with FROM recipients r JOIN emails e ON e.id = r.email_id "
-            f"JOIN people p ON p.id = r.person_id WHERE r.id IN ({self._in(ids)})", tuple(ids))
+            f"JOIN people p ON p.id = r.person_id WHERE r.id IN ({self._in(ids)})",
+            tuple(ids),
+        )
         contexts = {}
         for row in rows:
             context = dict(zip(CONTEXT_COLUMNS, row))
@@ -101,7 +138,7 @@ class EventLog:
         ids = list(range(first, first + len(rows)))
         params = []
         for event_id, row in zip(ids, rows):
-            values = [event_id]
+            values: list = [event_id]
             values += [row[name] for name in EVENT_COLUMNS[1:-1]]
             values.append(row.get("visit_id"))
             values[10] = self._store_time(row["at"])
@@ -127,7 +164,7 @@ class EventLog:
     # text; the same formats are written here so both paths read each other's rows.
     def _store_time(self, value: datetime):
         if self.sqlite:
-            return value.astimezone(timezone.utc).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+            return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
         return value
 
     def _time(self, value) -> datetime | None:

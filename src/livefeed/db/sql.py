@@ -1,8 +1,8 @@
-"""Dialect details the queries share: stored times and LIKE patterns."""
+"""Dialect details the queries share, and the time helpers: stored times, LIKE patterns, now."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 def utc(value) -> datetime | None:
@@ -10,8 +10,13 @@ def utc(value) -> datetime | None:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     if value is not None and value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
+        value = value.replace(tzinfo=UTC)
     return value
+
+
+def now_utc() -> datetime:
+    """The wall clock, aware and in UTC (the runtime's default clock; tests inject their own)."""
+    return datetime.now(UTC)
 
 
 def like_literal(text: str) -> str:

@@ -2,19 +2,39 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC
 
 from sqlalchemy import (
-    JSON, BigInteger, Boolean, Column, Date, DateTime, ForeignKey, Index, Integer, MetaData, String, Table,
-    Text, Time, TypeDecorator, UniqueConstraint, false, text,
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    Time,
+    TypeDecorator,
+    UniqueConstraint,
+    false,
+    text,
 )
 
-metadata = MetaData(naming_convention={
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-})
+from .sql import now_utc  # noqa: F401 - where callers have always found it (one definition: sql.py)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
 
 # SQLite has no 64-bit autoincrement type distinct from INTEGER PRIMARY KEY.
 Id = BigInteger().with_variant(Integer(), "sqlite")
@@ -30,23 +50,20 @@ class UTCDateTime(TypeDecorator):
         if value is not None:
             if value.tzinfo is None:
                 raise ValueError("naive datetime stored")
-            value = value.astimezone(timezone.utc)
+            value = value.astimezone(UTC)
             if dialect.name == "sqlite":
                 value = value.replace(tzinfo=None)
         return value
 
     def process_result_value(self, value, dialect):
         if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
+            value = value.replace(tzinfo=UTC)
         return value
 
 
-def now_utc() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 workspaces = Table(
-    "workspaces", metadata,
+    "workspaces",
+    metadata,
     Column("id", Id, primary_key=True),
     Column("name", String(200), nullable=False, unique=True),
     Column("created_at", UTCDateTime, nullable=False),
@@ -77,7 +94,8 @@ workspaces = Table(
 )
 
 users = Table(
-    "users", metadata,
+    "users",
+    metadata,
     Column("id", Id, primary_key=True),
     Column("workspace_id", Id, ForeignKey("workspaces.id"), nullable=False, index=True),
     Column("email", String(254), nullable=False, unique=True),
@@ -94,7 +112,8 @@ users = Table(
 )
 
 api_tokens = Table(
-    "api_tokens", metadata,
+    "api_tokens",
+    metadata,
     Column("id", Id, primary_key=True),
     Column("user_id", Id, ForeignKey("users.id"), nullable=False, index=True),
     Column("token_hash", String(64), nullable=False, unique=True),
@@ -104,7 +123,8 @@ api_tokens = Table(
 )
 
 sessions = Table(
-    "sessions", metadata,
+    "sessions",
+    metadata,
     Column("id", Id, primary_key=True),
     Column("user_id", Id, ForeignKey("users.id"), nullable=False, index=True),
     Column("token_hash", String(64), nullable=False, unique=True),
@@ -116,14 +136,16 @@ sessions = Table(
 
 # Sign-in links used once: a link is refused the second time (kept until it would have expired).
 used_signin_links = Table(
-    "used_signin_links", metadata,
+    "used_signin_links",
+    metadata,
     Column("token_hash", String(64), primary_key=True),
     Column("expires_at", UTCDateTime, nullable=False),
 )
 
 # Failed password sign-ins, counted per address typed and per client address to lock out guessing.
 signin_failures = Table(
-    "signin_failures", metadata,
+    "signin_failures",
+    metadata,
     Column("id", Id, primary_key=True),
     Column("email", String(254), nullable=False),
     Column("ip", String(45)),
@@ -134,14 +156,16 @@ signin_failures = Table(
 
 # Addresses a rep signs in from: a hit from one of them is the rep's own ("self").
 user_ips = Table(
-    "user_ips", metadata,
+    "user_ips",
+    metadata,
     Column("user_id", Id, ForeignKey("users.id"), primary_key=True),
     Column("ip", String(45), primary_key=True),
     Column("last_seen", UTCDateTime, nullable=False),
 )
 
 people = Table(
-    "people", metadata,
+    "people",
+    metadata,
     Column("id", Id, primary_key=True),
     Column("workspace_id", Id, ForeignKey("workspaces.id"), nullable=False),
     Column("email", String(254), nullable=False),
@@ -173,13 +197,20 @@ people = Table(
     # The Target list: one rep's people whose score has risen, highest first, ties by the latest
     # rise (partial: people who never rose are not in it, however many a rep owns).
     # Plain ascending columns: both databases scan it backwards for the descending order.
-    Index("ix_people_owner_score", "owner_id", "lead_score", "last_increase_at",
-          sqlite_where=text("last_increase_at IS NOT NULL"), postgresql_where=text("last_increase_at IS NOT NULL")),
+    Index(
+        "ix_people_owner_score",
+        "owner_id",
+        "lead_score",
+        "last_increase_at",
+        sqlite_where=text("last_increase_at IS NOT NULL"),
+        postgresql_where=text("last_increase_at IS NOT NULL"),
+    ),
 )
 
 # Every change of a person's lead score (the Target list's reasons and flames).
 score_changes = Table(
-    "score_changes", metadata,
+    "score_changes",
+    metadata,
     Column("id", Id, primary_key=True),
     Column("workspace_id", Id, nullable=False),
     Column("person_id", Id, ForeignKey("people.id"), nullable=False),
@@ -192,7 +223,8 @@ score_changes = Table(
 )
 
 tasks = Table(
-    "tasks", metadata,
+    "tasks",
+    metadata,
     Column("id", Id, primary_key=True),
     Column("workspace_id", Id, ForeignKey("workspaces.id"), nullable=False),
     Column("assignee_id", Id, ForeignKey("users.id"), nullable=False),
@@ -212,7 +244,8 @@ tasks = Table(
 )
 
 emails = Table(
-    "emails", metadata,
+    "emails",
+    metadata,
     Column("id", Id, primary_key=True),
     Column("workspace_id", Id, ForeignKey("workspaces.id"), nullable=False),
     Column("user_id", Id, ForeignKey("users.id"), nullable=False),
@@ -235,7 +268,8 @@ emails = Table(
 # retried with backoff after a transient failure or a crash (the same Message-ID each time, so a
 # resend is recognisable), failed with the server's words after a permanent refusal or the last try.
 send_queue = Table(
-    "send_queue", metadata,
+    "send_queue",
+    metadata,
     Column("recipient_id", Id, ForeignKey("recipients.id"), primary_key=True),
     Column("email_id", Id, ForeignKey("emails.id"), nullable=False, index=True),
     Column("workspace_id", Id, nullable=False),
@@ -251,7 +285,8 @@ send_queue = Table(
 )
 
 recipients = Table(
-    "recipients", metadata,
+    "recipients",
+    metadata,
     Column("id", Id, primary_key=True),
     Column("email_id", Id, ForeignKey("emails.id"), nullable=False, index=True),
     Column("person_id", Id, ForeignKey("people.id"), nullable=False, index=True),
@@ -263,7 +298,8 @@ recipients = Table(
 )
 
 links = Table(
-    "links", metadata,
+    "links",
+    metadata,
     Column("id", Id, primary_key=True),
     Column("recipient_id", Id, ForeignKey("recipients.id"), nullable=False, index=True),
     Column("url", Text, nullable=False),
@@ -273,7 +309,8 @@ links = Table(
 # id. cls/reason are the verdict; a later scanner burst may revise the verdict of the burst's
 # first clicks (the only update an event ever gets).
 events = Table(
-    "events", metadata,
+    "events",
+    metadata,
     Column("id", Id, primary_key=True),
     Column("workspace_id", Id, nullable=False),
     Column("user_id", Id, nullable=False),
@@ -311,7 +348,8 @@ events = Table(
 # A rep's connected mailbox, watched for replies (IMAP IDLE, else polling). `secret` is the
 # password encrypted with a key derived from the server's secret key (vault.py).
 mailboxes = Table(
-    "mailboxes", metadata,
+    "mailboxes",
+    metadata,
     Column("user_id", Id, ForeignKey("users.id"), primary_key=True),
     Column("workspace_id", Id, ForeignKey("workspaces.id"), nullable=False),
     Column("host", String(253), nullable=False),
@@ -333,7 +371,8 @@ mailboxes = Table(
 # or Microsoft Graph as them. `secret` is the refresh token, sealed; it is used only with the token
 # endpoint it was issued by.
 mail_connections = Table(
-    "mail_connections", metadata,
+    "mail_connections",
+    metadata,
     Column("user_id", Id, ForeignKey("users.id"), primary_key=True),
     Column("workspace_id", Id, ForeignKey("workspaces.id"), nullable=False),
     Column("provider", String(16), nullable=False),  # google | microsoft
@@ -357,7 +396,8 @@ mail_connections = Table(
 # A rep's own SMTP account for sending (else the server's LIVEFEED_SMTP_URL). `secret` is the
 # password sealed like a mailbox's.
 smtp_accounts = Table(
-    "smtp_accounts", metadata,
+    "smtp_accounts",
+    metadata,
     Column("user_id", Id, ForeignKey("users.id"), primary_key=True),
     Column("workspace_id", Id, ForeignKey("workspaces.id"), nullable=False),
     Column("host", String(253), nullable=False),
@@ -371,7 +411,8 @@ smtp_accounts = Table(
 
 # Saved email templates: a rep's own, or shared with the workspace. `html` is sanitised on save.
 templates = Table(
-    "templates", metadata,
+    "templates",
+    metadata,
     Column("id", Id, primary_key=True),
     Column("workspace_id", Id, ForeignKey("workspaces.id"), nullable=False),
     Column("user_id", Id, ForeignKey("users.id"), nullable=False),  # the author
@@ -387,7 +428,8 @@ templates = Table(
 # A workspace's Marketo and Salesforce connections: settings, the encrypted credentials and
 # the sync cursor (a restart resumes from it).
 connectors = Table(
-    "connectors", metadata,
+    "connectors",
+    metadata,
     Column("workspace_id", Id, ForeignKey("workspaces.id"), primary_key=True),
     Column("kind", String(16), primary_key=True),  # marketo | salesforce
     Column("base_url", String(500), nullable=False),
@@ -403,7 +445,8 @@ connectors = Table(
 
 # A website visitor (first-party id kept by /w.js), and the person once identified.
 visitors = Table(
-    "visitors", metadata,
+    "visitors",
+    metadata,
     Column("id", Id, primary_key=True),
     Column("workspace_id", Id, ForeignKey("workspaces.id"), nullable=False),
     Column("key", String(64), nullable=False),
@@ -414,7 +457,8 @@ visitors = Table(
 )
 
 page_views = Table(
-    "page_views", metadata,
+    "page_views",
+    metadata,
     Column("id", Id, primary_key=True),
     Column("workspace_id", Id, nullable=False),
     Column("visitor_id", Id, ForeignKey("visitors.id"), nullable=False),
@@ -431,7 +475,8 @@ page_views = Table(
 
 # Mail that would have gone out when no SMTP server is configured (the local outbox).
 outbox = Table(
-    "outbox", metadata,
+    "outbox",
+    metadata,
     Column("id", Id, primary_key=True),
     Column("workspace_id", Id, nullable=False),
     Column("user_id", Id, nullable=False, index=True),

@@ -77,14 +77,22 @@ class OpenIdProvider:
             raise IdentityError(f"{self.name.title()} could not be reached ({exc.__class__.__name__})") from None
 
     def _client(self, redirect_uri: str | None = None, scope: str = SCOPE) -> AsyncOAuth2Client:
-        return AsyncOAuth2Client(self.settings.client_id, self.settings.client_secret, scope=scope, redirect_uri=redirect_uri,
-                                 code_challenge_method="S256", timeout=TIMEOUT_SECONDS)
+        return AsyncOAuth2Client(
+            self.settings.client_id,
+            self.settings.client_secret,
+            scope=scope,
+            redirect_uri=redirect_uri,
+            code_challenge_method="S256",
+            timeout=TIMEOUT_SECONDS,
+        )
 
-    async def authorization_url(self, redirect_uri: str, *, state: str, nonce: str, code_verifier: str, scope: str = SCOPE,
-                                **extra: str) -> str:
+    async def authorization_url(
+        self, redirect_uri: str, *, state: str, nonce: str, code_verifier: str, scope: str = SCOPE, **extra: str
+    ) -> str:
         endpoint = (await self.metadata())["authorization_endpoint"]
         url, _ = self._client(redirect_uri, scope).create_authorization_url(
-            endpoint, state=state, nonce=nonce, code_verifier=code_verifier, **extra)
+            endpoint, state=state, nonce=nonce, code_verifier=code_verifier, **extra
+        )
         return url
 
     async def refresh(self, refresh_token: str, *, token_endpoint: str) -> dict:
@@ -98,7 +106,9 @@ class OpenIdProvider:
         except Exception as exc:  # Authlib's OAuth errors
             if getattr(exc, "error", None) == "invalid_grant":
                 raise GrantRevoked(f"{self.name.title()} no longer accepts this connection: reconnect") from None
-            raise IdentityError(f"{self.name.title()} refused to refresh the connection ({getattr(exc, 'error', None) or exc.__class__.__name__})") from None
+            raise IdentityError(
+                f"{self.name.title()} refused to refresh the connection ({getattr(exc, 'error', None) or exc.__class__.__name__})"
+            ) from None
 
     async def revoke(self, token: str) -> bool:
         """Revoke a grant where the provider offers it (Google's revocation endpoint, RFC 7009);
@@ -118,12 +128,15 @@ class OpenIdProvider:
         endpoint = (await self.metadata())["token_endpoint"]
         try:
             async with self._client(redirect_uri) as client:
-                return dict(await client.fetch_token(endpoint, grant_type="authorization_code", code=code,
-                                                     code_verifier=code_verifier))
+                return dict(
+                    await client.fetch_token(endpoint, grant_type="authorization_code", code=code, code_verifier=code_verifier)
+                )
         except httpx2.HTTPError as exc:
             raise IdentityError(f"{self.name.title()} could not be reached ({exc.__class__.__name__})") from None
         except Exception as exc:  # Authlib's OAuth errors: the provider refused the code
-            raise IdentityError(f"{self.name.title()} refused the sign-in ({getattr(exc, 'error', None) or exc.__class__.__name__})") from None
+            raise IdentityError(
+                f"{self.name.title()} refused the sign-in ({getattr(exc, 'error', None) or exc.__class__.__name__})"
+            ) from None
 
     async def verify(self, id_token: str, *, nonce: str, now: datetime) -> dict:
         """The ID token's claims once its signature, issuer, audience, expiry and nonce hold."""
@@ -140,10 +153,13 @@ class OpenIdProvider:
             raise IdentityError(f"the ID token's signature does not verify ({exc.__class__.__name__})") from None
         claims = dict(token.claims)
         registry = jwt.JWTClaimsRegistry(
-            now=int(now.timestamp()), leeway=LEEWAY_SECONDS,
+            now=int(now.timestamp()),
+            leeway=LEEWAY_SECONDS,
             iss={"essential": True, "value": self.issuer(await self.metadata(), claims)},
             aud={"essential": True, "value": self.settings.client_id},
-            exp={"essential": True}, nonce={"essential": True, "value": nonce})
+            exp={"essential": True},
+            nonce={"essential": True, "value": nonce},
+        )
         try:
             registry.validate(claims)
         except JoseError as exc:

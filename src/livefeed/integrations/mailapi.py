@@ -28,8 +28,8 @@ from email.utils import formataddr, getaddresses
 
 import httpx
 
-from ..mail.smtp import MailError, Outgoing
 from .identity import GrantRevoked, IdentityError, OpenIdProvider
+from .smtp import MailError, Outgoing
 
 UPLOAD_ABOVE = 3 * 1024 * 1024  # 4 MB once base64url-encoded in JSON: larger messages take the media upload
 REFRESH_EARLY = 60.0  # seconds before expiry an access token is renewed
@@ -57,10 +57,24 @@ class ProviderAccount:
     """One rep's connected account: access tokens from the stored refresh token, and API calls that
     renew the token once on a 401."""
 
-    def __init__(self, *, user_id: int, provider: OpenIdProvider, api_url: str, refresh_token: str, token_endpoint: str,
-                 tokens: AccessTokens, on_revoked: Callable[[str], Awaitable[object]]):
+    def __init__(
+        self,
+        *,
+        user_id: int,
+        provider: OpenIdProvider,
+        api_url: str,
+        refresh_token: str,
+        token_endpoint: str,
+        tokens: AccessTokens,
+        on_revoked: Callable[[str], Awaitable[object]],
+    ):
         self.user_id, self.provider, self.api_url = user_id, provider, api_url.rstrip("/")
-        self._refresh_token, self._token_endpoint, self._tokens, self._on_revoked = refresh_token, token_endpoint, tokens, on_revoked
+        self._refresh_token, self._token_endpoint, self._tokens, self._on_revoked = (
+            refresh_token,
+            token_endpoint,
+            tokens,
+            on_revoked,
+        )
 
     @property
     def name(self) -> str:
@@ -114,16 +128,22 @@ class ProviderMailer:
         Message-ID and references ("Method: users.threads.get", format=metadata); None when Gmail
         does not know the thread (the reply then starts a new one)."""
         try:
-            response = await self.account.call(http, "GET", f"/gmail/v1/users/me/threads/{thread_id}",
-                                               params=[("format", "metadata"), ("metadataHeaders", "Message-ID"),
-                                                       ("metadataHeaders", "References")])
+            response = await self.account.call(
+                http,
+                "GET",
+                f"/gmail/v1/users/me/threads/{thread_id}",
+                params=[("format", "metadata"), ("metadataHeaders", "Message-ID"), ("metadataHeaders", "References")],
+            )
             messages = response.json().get("messages") if response.status_code == 200 else None
         except (httpx.HTTPError, ValueError, AttributeError):
             return None
         if not isinstance(messages, list) or not messages or not isinstance(messages[-1], dict):
             return None
-        headers = {str(h.get("name", "")).lower(): str(h.get("value", ""))
-                   for h in (messages[-1].get("payload") or {}).get("headers") or [] if isinstance(h, dict)}
+        headers = {
+            str(h.get("name", "")).lower(): str(h.get("value", ""))
+            for h in (messages[-1].get("payload") or {}).get("headers") or []
+            if isinstance(h, dict)
+        }
         last = headers.get("message-id", "").strip()
         if not re.fullmatch(r"<[^<>\s@]{1,250}@[^<>\s@]{1,250}>", last):
             return None
@@ -145,16 +165,25 @@ class ProviderMailer:
         name = self.account.name
         try:
             if self.account.provider.name == "google" and len(raw) > UPLOAD_ABOVE:
-                response = await self.account.call(http, "POST", "/upload/gmail/v1/users/me/messages/send",
-                                                   params={"uploadType": "media"}, content=raw,
-                                                   headers={"content-type": "message/rfc822"})
+                response = await self.account.call(
+                    http,
+                    "POST",
+                    "/upload/gmail/v1/users/me/messages/send",
+                    params={"uploadType": "media"},
+                    content=raw,
+                    headers={"content-type": "message/rfc822"},
+                )
             elif self.account.provider.name == "google":
-                response = await self.account.call(http, "POST", "/gmail/v1/users/me/messages/send",
-                                                   json={"raw": base64.urlsafe_b64encode(raw).decode(),
-                                                         **({"threadId": thread_id} if thread_id else {})})
+                response = await self.account.call(
+                    http,
+                    "POST",
+                    "/gmail/v1/users/me/messages/send",
+                    json={"raw": base64.urlsafe_b64encode(raw).decode(), **({"threadId": thread_id} if thread_id else {})},
+                )
             else:
-                response = await self.account.call(http, "POST", "/v1.0/me/sendMail", content=base64.b64encode(raw),
-                                                   headers={"content-type": "text/plain"})
+                response = await self.account.call(
+                    http, "POST", "/v1.0/me/sendMail", content=base64.b64encode(raw), headers={"content-type": "text/plain"}
+                )
         except GrantRevoked as exc:
             return MailError(f"{exc} (Settings → Your Google or Microsoft mail)", "account", permanent=True)
         except IdentityError as exc:
@@ -176,8 +205,14 @@ def addressed_to(message: EmailMessage, rcpt: str) -> EmailMessage:
     the addresses in the headers — there is no envelope to address a copy to one person — so a copy
     naming everyone would reach everyone, and each person's tracked copy would be read by the others."""
     copy = message_from_bytes(message.as_bytes(), policy=policy.default)
-    shown = next((formataddr((name, address)) for name, address in getaddresses(copy.get_all("to", []) + copy.get_all("cc", []))
-                  if address.lower() == rcpt.lower()), rcpt)
+    shown = next(
+        (
+            formataddr((name, address))
+            for name, address in getaddresses(copy.get_all("to", []) + copy.get_all("cc", []))
+            if address.lower() == rcpt.lower()
+        ),
+        rcpt,
+    )
     for header in ("To", "Cc", "Bcc"):
         del copy[header]
     copy["To"] = shown

@@ -83,15 +83,16 @@ class Outbound:
             try:
                 await asyncio.wait_for(loop.sock_connect(sock, (str(address), port)), max(0.0, deadline - self.now()))
                 return sock, deadline
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 sock.close()
                 timed_out = True
                 break
             except OSError:
                 sock.close()
         await self.until(deadline)
-        raise OutboundError(f"cannot connect to {host}:{port}: " + ("the connection timed out" if timed_out
-                                                                    else "the connection was refused"))
+        raise OutboundError(
+            f"cannot connect to {host}:{port}: " + ("the connection timed out" if timed_out else "the connection was refused")
+        )
 
     async def until(self, deadline: float) -> None:
         """Wait out the rest of an attempt, so that failing fast tells nothing about the port."""

@@ -13,6 +13,7 @@ on its own from its position.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -21,7 +22,7 @@ from sqlalchemy import Engine
 
 from ..db import queries
 from ..db.engine import sqlalchemy_url
-from .hub import CHANGED, Message, MemoryHub, Subscription, sse_frame
+from .hub import CHANGED, MemoryHub, Message, Subscription, sse_frame
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ class SingleFlight:
     Catch-up reads are idempotent (they read from a position), so collapsing repeated requests
     into one more run loses nothing and keeps one reader per rep, and one for the tail."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._running: dict[object, asyncio.Task] = {}
         self._again: set[object] = set()
 
@@ -123,8 +124,10 @@ class PgNotifyHub(MemoryHub):
 
     async def start(self) -> None:
         self._tail = await asyncio.to_thread(self._newest)
-        self._tasks = [asyncio.create_task(self._listen(), name="livefeed-listen"),
-                       asyncio.create_task(self._sweep(), name="livefeed-sweep")]
+        self._tasks = [
+            asyncio.create_task(self._listen(), name="livefeed-listen"),
+            asyncio.create_task(self._sweep(), name="livefeed-sweep"),
+        ]
         await asyncio.wait_for(self.listening.wait(), 30)
 
     def _newest(self) -> int:
@@ -189,7 +192,7 @@ class PgNotifyHub(MemoryHub):
             self.touched(set(users))
             for user_id, ids in users.items():
                 if self.subscriptions(user_id):
-                    self._flights.run(("revise", user_id, tuple(ids)), lambda u=user_id, i=ids: self._revise(u, i))
+                    self._flights.run(("revise", user_id, tuple(ids)), functools.partial(self._revise, user_id, ids))
 
     async def _sweep(self) -> None:
         while True:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from ..actions import connections
-from ..vault import VaultError
+from ..db.vault import VaultError
 from .auth import api_user, runtime
 
 router = APIRouter(prefix="/api/v1")
@@ -25,9 +25,12 @@ async def get_connection(request: Request, user=Depends(api_user)):
     return connections.view(row)
 
 
-@router.delete("/mail-connection", summary="Disconnect: the grant is revoked at Google (Microsoft has no revocation for "
-                                           "one grant: remove LiveFeed under your account's app permissions) and the token deleted",
-               responses=NONE)
+@router.delete(
+    "/mail-connection",
+    summary="Disconnect: the grant is revoked at Google (Microsoft has no revocation for "
+    "one grant: remove LiveFeed under your account's app permissions) and the token deleted",
+    responses=NONE,
+)
 async def delete_connection(request: Request, user=Depends(api_user)):
     rt = runtime(request)
     row = await asyncio.to_thread(connections.remove_connection, rt.engine, user["id"])
@@ -41,8 +44,12 @@ async def delete_connection(request: Request, user=Depends(api_user)):
             revoked = await provider.revoke(token)
         except VaultError:
             pass
-    note = ("Disconnected; Google revoked LiveFeed's access." if revoked else
-            "Disconnected; the token is deleted. Microsoft offers no way to revoke one app's access from here: remove "
-            "LiveFeed at https://myapps.microsoft.com (or myaccount.microsoft.com → App permissions) if you want it gone there too."
-            if row["provider"] == "microsoft" else "Disconnected; the token is deleted (Google could not be reached to revoke it).")
+    note = (
+        "Disconnected; Google revoked LiveFeed's access."
+        if revoked
+        else "Disconnected; the token is deleted. Microsoft offers no way to revoke one app's access from here: remove "
+        "LiveFeed at https://myapps.microsoft.com (or myaccount.microsoft.com → App permissions) if you want it gone there too."
+        if row["provider"] == "microsoft"
+        else "Disconnected; the token is deleted (Google could not be reached to revoke it)."
+    )
     return {"provider": row["provider"], "address": row["address"], "revoked": revoked, "message": note}

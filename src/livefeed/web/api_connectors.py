@@ -10,12 +10,11 @@ import httpx
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import delete, insert, select, update
 
-from .. import sync
+from ..actions import workspace as workspace_actions
 from ..core.model import iso_z
 from ..core.website import origin_of
-from ..db.tables import connectors
+from ..integrations import connectors as sync
 from ..integrations.outbound import OutboundError
 from .api import error_422
 from .auth import admin_user, api_user, runtime
@@ -26,8 +25,12 @@ KIND = Path(..., pattern="^(marketo|salesforce)$", description="marketo or sales
 
 class ConnectorIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    base_url: str = Field(..., max_length=500, description="Marketo: the REST endpoint's host (https://123-ABC-456.mktorest.com); "
-                                                          "Salesforce: the login URL (https://login.salesforce.com)")
+    base_url: str = Field(
+        ...,
+        max_length=500,
+        description="Marketo: the REST endpoint's host (https://123-ABC-456.mktorest.com); "
+        "Salesforce: the login URL (https://login.salesforce.com)",
+    )
     client_id: str = Field(..., min_length=1, max_length=200)
     client_secret: str = Field(..., min_length=1, max_length=500, description="Never shown back")
     refresh_token: str | None = Field(None, max_length=2000, description="Salesforce: the OAuth refresh token")
@@ -57,44 +60,32 @@ async def set_connector(body: ConnectorIn, request: Request, kind: str = KIND, u
     except httpx.HTTPError as exc:
         return error_422("base_url", f"cannot reach {base} ({exc.__class__.__name__})")
     now = rt.clock()
-    values = dict(base_url=base, client_id=body.client_id, interval_seconds=body.interval_seconds, updated_at=now,
-                  secret=sync.connector_vault(rt.settings.secret_key).seal(json.dumps(secrets)), status="new", error=None)
+    values = dict(
+        base_url=base,
+        client_id=body.client_id,
+        interval_seconds=body.interval_seconds,
+        updated_at=now,
+        secret=sync.connector_vault(rt.settings.secret_key).seal(json.dumps(secrets)),
+        status="new",
+        error=None,
+    )
 
-    def store():
-        with rt.engine.begin() as conn:
-            where = (connectors.c.workspace_id == user["workspace_id"], connectors.c.kind == kind)
-            found = conn.execute(select(connectors.c.base_url).where(*where)).first()
-            if found is None:
-                conn.execute(insert(connectors).values(workspace_id=user["workspace_id"], kind=kind, **values))
-            else:
-                if found.base_url != base:
-                    values["cursor"] = None  # another instance: start over
-                conn.execute(update(connectors).where(*where).values(**values))
-            return view(conn.execute(select(connectors).where(*where)).mappings().one())
-
-    return await asyncio.to_thread(store)
+    return view(await asyncio.to_thread(workspace_actions.save_connector, rt, user["workspace_id"], kind, values))
 
 
 @router.get("/connectors", summary="The workspace's connections and their last pass (never the secrets)")
 async def list_connectors(request: Request, user=Depends(api_user)):
     rt = runtime(request)
 
-    def read():
-        with rt.engine.connect() as conn:
-            return [view(r) for r in conn.execute(select(connectors).where(connectors.c.workspace_id == user["workspace_id"])
-                                                  .order_by(connectors.c.kind)).mappings()]
-    return {"connectors": await asyncio.to_thread(read)}
+    rows = await asyncio.to_thread(workspace_actions.list_connectors, rt, user["workspace_id"])
+    return {"connectors": [view(row) for row in rows]}
 
 
 @router.delete("/connectors/{kind}", status_code=204, summary="Disconnect (the credentials are deleted)")
 async def delete_connector(request: Request, kind: str = KIND, user=Depends(admin_user)):
     rt = runtime(request)
 
-    def remove():
-        with rt.engine.begin() as conn:
-            return conn.execute(delete(connectors).where(connectors.c.workspace_id == user["workspace_id"],
-                                                         connectors.c.kind == kind)).rowcount
-    if not await asyncio.to_thread(remove):
+    if not await asyncio.to_thread(workspace_actions.remove_connector, rt, user["workspace_id"], kind):
         return JSONResponse({"detail": f"No {kind} connection"}, 404)
     return Response(status_code=204)
 
@@ -135,6 +126,14 @@ async def _get_token(rt, connector: sync.Connector) -> None:
 
 
 def view(row) -> dict:
-    return {"kind": row["kind"], "base_url": row["base_url"], "client_id": row["client_id"], "secret_set": bool(row["secret"]),
-            "interval_seconds": row["interval_seconds"], "status": row["status"], "error": row["error"],
-            "synced_at": iso_z(row["synced_at"]), "has_cursor": row["cursor"] is not None}
+    return {
+        "kind": row["kind"],
+        "base_url": row["base_url"],
+        "client_id": row["client_id"],
+        "secret_set": bool(row["secret"]),
+        "interval_seconds": row["interval_seconds"],
+        "status": row["status"],
+        "error": row["error"],
+        "synced_at": iso_z(row["synced_at"]),
+        "has_cursor": row["cursor"] is not None,
+    }

@@ -9,14 +9,11 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
-from .. import people as people_actions
+from ..actions import items
 from ..core.compose import address_problem, clean_url
-from ..core.model import ITEM, Invalid
+from ..core.model import Invalid
 from ..db import queries
-from ..db.tables import events
 from .api import error_422
 from .auth import api_user, runtime
 
@@ -30,8 +27,9 @@ class FeedItemIn(BaseModel):
     message: str = Field(..., min_length=1, max_length=1000, description="Plain text, shown as text")
     occurred_at: datetime | None = Field(None, description="ISO 8601 with a time zone; default: now")
     url: str | None = Field(None, max_length=2000, description="An http(s) link shown with the row")
-    idempotency_key: str | None = Field(None, min_length=1, max_length=200,
-                                        description="The same key again answers 200 with the original item")
+    idempotency_key: str | None = Field(
+        None, min_length=1, max_length=200, description="The same key again answers 200 with the original item"
+    )
 
 
 def _check(body: FeedItemIn, now: datetime) -> tuple[str, str, datetime, str | None]:
@@ -55,9 +53,15 @@ def _check(body: FeedItemIn, now: datetime) -> tuple[str, str, datetime, str | N
     return email, message, at, url
 
 
-@router.post("/feed/items", status_code=201, summary="Push a row into your feed (idempotent with idempotency_key)",
-             responses={200: {"description": "The same idempotency_key was used before: the original item"},
-                        422: {"description": "Invalid input; `detail[].loc` names the field"}})
+@router.post(
+    "/feed/items",
+    status_code=201,
+    summary="Push a row into your feed (idempotent with idempotency_key)",
+    responses={
+        200: {"description": "The same idempotency_key was used before: the original item"},
+        422: {"description": "Invalid input; `detail[].loc` names the field"},
+    },
+)
 async def push_item(body: FeedItemIn, request: Request, user=Depends(api_user)):
     rt = runtime(request)
     now = rt.clock()
@@ -65,41 +69,14 @@ async def push_item(body: FeedItemIn, request: Request, user=Depends(api_user)):
         email, message, at, url = _check(body, now)
     except Invalid as exc:
         return error_422(exc.field, exc.message)
-    key = body.idempotency_key
-
-    def _existing(conn, key):
-        return conn.execute(select(events.c.id).where(events.c.user_id == user["id"], events.c.idempotency_key == key)).scalar()
-
-    def job(conn):
-        if key is not None:
-            found = _existing(conn, key)
-            if found is not None:
-                return found, []
-        person_id = people_actions.ensure_person(conn, user["workspace_id"], email, now)
-        person = people_actions.person(conn, workspace_id=user["workspace_id"], person_id=person_id)
-        return None, [{
-            "workspace_id": user["workspace_id"], "user_id": user["id"], "email_id": None, "recipient_id": None,
-            "person_id": person_id, "link_id": None, "kind": ITEM, "cls": ITEM, "reason": "Pushed through the API",
-            "at": at, "ip": None, "user_agent": "", "client": None, "device": None, "city": None, "region": None,
-            "country": None, "country_code": None, "radius_km": None, "location_note": None, "forwarded": False,
-            "score_old": None, "score_new": None, "detail": message, "url": url, "idempotency_key": key,
-            # for the live frame
-            "subject": None, "person_email": email, "person_name": person["name"], "link_url": url, "forward_state": None,
-        }]
-
-    try:
-        existing, ids = await rt.recorder.write_events(job)
-    except IntegrityError:  # the same key stored meanwhile by another worker
-        existing, ids = await asyncio.to_thread(_lookup, rt, _existing, key), []
-    event_id = existing or ids[0]
+    event_id, existed = await items.push_item(
+        rt, user, email=email, message=message, at=at, url=url, key=body.idempotency_key, now=now
+    )
 
     def read():
         with rt.engine.connect() as conn:
-            return queries.event_view(queries.event_by_id(conn, workspace_id=user["workspace_id"], user_id=user["id"], event_id=event_id))
+            return queries.event_view(
+                queries.event_by_id(conn, workspace_id=user["workspace_id"], user_id=user["id"], event_id=event_id)
+            )
 
-    return JSONResponse(await asyncio.to_thread(read), status_code=200 if existing else 201)
-
-
-def _lookup(rt, fn, key):
-    with rt.engine.connect() as conn:
-        return fn(conn, key)
+    return JSONResponse(await asyncio.to_thread(read), status_code=200 if existed else 201)

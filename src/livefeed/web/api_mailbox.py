@@ -11,12 +11,10 @@ import re
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import delete, insert, select, update
 
-from ..core.model import iso_z
-from ..db.tables import mailboxes
-from ..mailwatch import SECURITY, ImapSession, MailboxConfig, MailboxError, mailbox_vault
-from ..vault import VaultError
+from ..actions import accounts
+from ..core.model import Invalid, iso_z
+from ..edge.mailwatch import SECURITY, ImapSession, MailboxConfig, MailboxError, mailbox_vault
 from .api import error_422
 from .auth import api_user, runtime
 
@@ -29,43 +27,25 @@ class MailboxIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     host: str = Field(..., description="IMAP server, e.g. imap.gmail.com")
     port: int = Field(993, ge=1, le=65535)
-    security: str = Field("tls", description="tls (implicit TLS, port 993) or plain (unencrypted: only hosts on LIVEFEED_OUTBOUND_ALLOW)")
+    security: str = Field(
+        "tls", description="tls (implicit TLS, port 993) or plain (unencrypted: only hosts on LIVEFEED_OUTBOUND_ALLOW)"
+    )
     username: str = Field(..., min_length=1, max_length=254)
-    password: str | None = Field(None, max_length=1000, description="The password or an app password; never shown back; omit to keep the stored one")
+    password: str | None = Field(
+        None, max_length=1000, description="The password or an app password; never shown back; omit to keep the stored one"
+    )
     folder: str = Field("INBOX", min_length=1, max_length=200)
 
 
-# --- shared by the rep's two mail accounts (this IMAP mailbox, and SMTP in api_smtp) -------------
-
-def read_account(rt, table, user_id: int):
-    """The rep's stored account row in `table` (mailboxes, smtp_accounts), or None."""
-    with rt.engine.connect() as conn:
-        return conn.execute(select(table).where(table.c.user_id == user_id)).mappings().first()
-
-
-def delete_account(rt, table, user_id: int) -> bool:
-    """Delete the rep's account (and so its sealed password); False when there was none."""
-    with rt.engine.begin() as conn:
-        return bool(conn.execute(delete(table).where(table.c.user_id == user_id)).rowcount)
-
-
-def stored_password(rt, table, vault, user_id: int, *, host: str, port: int, security: str, username: str) -> str | JSONResponse:
-    """The rep's stored password for a mail account (IMAP or SMTP), or a 422 saying why not.
-
-    A stored password is used only with the exact server, port, security and username it was
-    saved for: anything else could hand the rep's real password to a host of the caller's choosing."""
-    row = read_account(rt, table, user_id)
-    if row is None:
-        return error_422("password", "is required")
-    if (row["host"], row["port"], row["security"], row["username"]) != (host, port, security, username):
-        return error_422("password", "is required again: the server, port, security or username changed since it was saved")
+def stored_password(rt, kind: str, vault, user_id: int, **server) -> str | JSONResponse:
+    """The rep's stored password for this exact server (actions/accounts.py), or a 422 saying why not."""
     try:
-        return vault.open(row["secret"])
-    except VaultError as exc:
-        return error_422("password", str(exc))
+        return accounts.stored_password(rt, kind, vault, user_id, **server)
+    except Invalid as exc:
+        return error_422(exc.field, exc.message)
 
 
-async def _check(rt, body: "MailboxIn", user) -> tuple[MailboxConfig | None, JSONResponse | None, bool]:
+async def _check(rt, body: MailboxIn, user) -> tuple[MailboxConfig | None, JSONResponse | None, bool]:
     """Validate, then sign in to the server: (config, None, can_idle) or (None, a 422, False)."""
     host = body.host.strip().lower()
     if not HOST.match(host):
@@ -75,8 +55,16 @@ async def _check(rt, body: "MailboxIn", user) -> tuple[MailboxConfig | None, JSO
     if any(c in body.folder for c in '\r\n"'):
         return None, error_422("folder", "must be one line without quotes"), False
     password = body.password or await asyncio.to_thread(
-        stored_password, rt, mailboxes, mailbox_vault(rt.settings.secret_key), user["id"],
-        host=host, port=body.port, security=body.security, username=body.username)
+        stored_password,
+        rt,
+        accounts.MAILBOX,
+        mailbox_vault(rt.settings.secret_key),
+        user["id"],
+        host=host,
+        port=body.port,
+        security=body.security,
+        username=body.username,
+    )
     if isinstance(password, JSONResponse):
         return None, password, False
     config = MailboxConfig(user["id"], host, body.port, body.security, body.username, password, body.folder)
@@ -92,18 +80,28 @@ async def _check(rt, body: "MailboxIn", user) -> tuple[MailboxConfig | None, JSO
         await session.close()
 
 
-@router.post("/mailbox/test", summary="Test IMAP settings by signing in (nothing is stored)",
-             responses={422: {"description": "Invalid, or the server refused: the server's answer, `loc` names the setting"}})
+@router.post(
+    "/mailbox/test",
+    summary="Test IMAP settings by signing in (nothing is stored)",
+    responses={422: {"description": "Invalid, or the server refused: the server's answer, `loc` names the setting"}},
+)
 async def test_mailbox(body: MailboxIn, request: Request, user=Depends(api_user)):
     config, refused, can_idle = await _check(runtime(request), body, user)
     if refused is not None:
         return refused
-    return {"ok": True, "idle": can_idle, "message": f"Signed in to {config.host}; folder {config.folder} opened"
-                                                     + (" (IDLE: replies arrive within seconds)" if can_idle else " (no IDLE: checked every minute)")}
+    return {
+        "ok": True,
+        "idle": can_idle,
+        "message": f"Signed in to {config.host}; folder {config.folder} opened"
+        + (" (IDLE: replies arrive within seconds)" if can_idle else " (no IDLE: checked every minute)"),
+    }
 
 
-@router.put("/mailbox", summary="Connect your mailbox (checked by signing in) and watch it for replies",
-            responses={422: {"description": "Invalid, or the server refused: `detail[].loc` names the setting"}})
+@router.put(
+    "/mailbox",
+    summary="Connect your mailbox (checked by signing in) and watch it for replies",
+    responses={422: {"description": "Invalid, or the server refused: `detail[].loc` names the setting"}},
+)
 async def connect_mailbox(body: MailboxIn, request: Request, user=Depends(api_user)):
     rt = runtime(request)
     config, refused, _ = await _check(rt, body, user)
@@ -111,23 +109,19 @@ async def connect_mailbox(body: MailboxIn, request: Request, user=Depends(api_us
         return refused
     host = config.host
     now = rt.clock()
-    values = dict(host=host, port=body.port, security=body.security, username=body.username,
-                  secret=mailbox_vault(rt.settings.secret_key).seal(config.password), folder=body.folder,
-                  status="connecting", error=None, updated_at=now)
+    values = dict(
+        host=host,
+        port=body.port,
+        security=body.security,
+        username=body.username,
+        secret=mailbox_vault(rt.settings.secret_key).seal(config.password),
+        folder=body.folder,
+        status="connecting",
+        error=None,
+        updated_at=now,
+    )
 
-    def store():
-        with rt.engine.begin() as conn:
-            found = conn.execute(select(mailboxes.c.host, mailboxes.c.username, mailboxes.c.folder)
-                                 .where(mailboxes.c.user_id == user["id"])).first()
-            if found is None:
-                conn.execute(insert(mailboxes).values(user_id=user["id"], workspace_id=user["workspace_id"], created_at=now, **values))
-            else:
-                if (found.host, found.username, found.folder) != (host, body.username, body.folder):
-                    values.update(uid_validity=None, last_uid=None)  # another mailbox: start from its newest
-                conn.execute(update(mailboxes).where(mailboxes.c.user_id == user["id"]).values(**values))
-            return view(conn.execute(select(mailboxes).where(mailboxes.c.user_id == user["id"])).mappings().one())
-
-    answer = await asyncio.to_thread(store)
+    answer = view(await asyncio.to_thread(accounts.save_mailbox, rt, user, values, now=now))
     if rt.services is not None:
         await rt.services.changed_mailbox(user["id"])
     return JSONResponse(answer)
@@ -137,7 +131,7 @@ async def connect_mailbox(body: MailboxIn, request: Request, user=Depends(api_us
 async def get_mailbox(request: Request, user=Depends(api_user)):
     rt = runtime(request)
 
-    row = await asyncio.to_thread(read_account, rt, mailboxes, user["id"])
+    row = await asyncio.to_thread(accounts.read_account, rt, accounts.MAILBOX, user["id"])
     if row is None:
         return JSONResponse({"detail": "No mailbox connected"}, status_code=404)
     return JSONResponse(view(row))
@@ -146,7 +140,7 @@ async def get_mailbox(request: Request, user=Depends(api_user)):
 @router.delete("/mailbox", status_code=204, summary="Disconnect your mailbox (the password is deleted)")
 async def delete_mailbox(request: Request, user=Depends(api_user)):
     rt = runtime(request)
-    if not await asyncio.to_thread(delete_account, rt, mailboxes, user["id"]):
+    if not await asyncio.to_thread(accounts.delete_account, rt, accounts.MAILBOX, user["id"]):
         return JSONResponse({"detail": "No mailbox connected"}, status_code=404)
     if rt.services is not None:
         await rt.services.changed_mailbox(user["id"])
@@ -155,7 +149,15 @@ async def delete_mailbox(request: Request, user=Depends(api_user)):
 
 def view(row) -> dict:
     return {
-        "host": row["host"], "port": row["port"], "security": row["security"], "username": row["username"],
-        "folder": row["folder"], "password_set": bool(row["secret"]), "status": row["status"], "error": row["error"],
-        "checked_at": iso_z(row["checked_at"]), "last_uid": row["last_uid"], "updated_at": iso_z(row["updated_at"]),
+        "host": row["host"],
+        "port": row["port"],
+        "security": row["security"],
+        "username": row["username"],
+        "folder": row["folder"],
+        "password_set": bool(row["secret"]),
+        "status": row["status"],
+        "error": row["error"],
+        "checked_at": iso_z(row["checked_at"]),
+        "last_uid": row["last_uid"],
+        "updated_at": iso_z(row["updated_at"]),
     }

@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 import json
 import secrets
+from datetime import datetime
 
 import httpx
-
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select, update
 
-from .. import people as people_actions
-from .. import targets
-from ..core import contacts, scoring
-from ..core import compose, identity, website
+from ..actions import people as people_actions
+from ..actions import workspace as workspace_actions
+from ..core import compose, contacts, identity, scoring, website
 from ..core.model import Invalid, iso_z
-from ..core.secrets import new_secret, secret_hash
 from ..core.tokens import PROBE
-from ..db.tables import people, workspaces
+from ..db import targets
 from .api import IdPath, error_422
 from .auth import admin_user, api_user, runtime
 
@@ -44,13 +40,18 @@ class PersonIn(BaseModel):
     linkedin_url: str | None = None
     owner_email: str | None = Field(None, description="A rep of the workspace (the CRM owner); null for none")
     lead_score: int | None = None
-    as_of: datetime | None = Field(None, description="Your data's own time (ISO 8601 with a zone): if the person's lead fields "
-                                   "were changed by newer data, these are ignored — a late or replayed update never goes back in time")
+    as_of: datetime | None = Field(
+        None,
+        description="Your data's own time (ISO 8601 with a zone): if the person's lead fields "
+        "were changed by newer data, these are ignored — a late or replayed update never goes back in time",
+    )
 
 
 class PersonPatch(PersonIn):
     email: str | None = None
-    do_not_track: bool | None = Field(None, description="Never track this person: mail goes out untracked, hits on earlier copies record nothing")
+    do_not_track: bool | None = Field(
+        None, description="Never track this person: mail goes out untracked, hits on earlier copies record nothing"
+    )
 
 
 class WorkspaceSettings(BaseModel):
@@ -59,14 +60,29 @@ class WorkspaceSettings(BaseModel):
     star_thresholds: str | None = Field(None, description='Fixed method: three ascending scores, "25,50,75"')
     flame_thresholds: str | None = Field(None, description='Fixed method: three ascending 7-day rises, "5,15,30"')
     engagement_ranking: bool | None = Field(None, description="Rank people without a lead score by engagement")
-    site_origins: list[str] | None = Field(None, max_length=50, description='Website tracking: the origins allowed to send page views, ["https://www.example.com"]')
+    site_origins: list[str] | None = Field(
+        None, max_length=50, description='Website tracking: the origins allowed to send page views, ["https://www.example.com"]'
+    )
     anonymize_ips: bool | None = Field(None, description="Website tracking: keep only the network part of visitors' IP addresses")
-    honour_dnt: bool | None = Field(None, description="Website tracking: drop anonymous page views that ask not to be tracked (DNT/GPC)")
-    do_not_track: list[str] | None = Field(None, max_length=5000, description='Never tracked: addresses or "@domain"s; mail to them goes out without pixel or tracked links')
-    signin_domains: list[str] | None = Field(None, max_length=50, description='Domains whose people may sign in with Google or '
-                                              'Microsoft and are then added as reps, ["example.com"]')
-    tracking_url: str | None = Field(None, max_length=300, description="Tracking links' base URL, a hostname of yours pointing at this server "
-                                     '("https://t.example.com"; checked by fetching it); null: the server\'s public URL')
+    honour_dnt: bool | None = Field(
+        None, description="Website tracking: drop anonymous page views that ask not to be tracked (DNT/GPC)"
+    )
+    do_not_track: list[str] | None = Field(
+        None,
+        max_length=5000,
+        description='Never tracked: addresses or "@domain"s; mail to them goes out without pixel or tracked links',
+    )
+    signin_domains: list[str] | None = Field(
+        None,
+        max_length=50,
+        description='Domains whose people may sign in with Google or Microsoft and are then added as reps, ["example.com"]',
+    )
+    tracking_url: str | None = Field(
+        None,
+        max_length=300,
+        description="Tracking links' base URL, a hostname of yours pointing at this server "
+        '("https://t.example.com"; checked by fetching it); null: the server\'s public URL',
+    )
 
 
 class TrackingUrlIn(BaseModel):
@@ -104,12 +120,17 @@ def not_yours() -> JSONResponse:
 
 async def write_people(request: Request, user, records: list[tuple[int, dict]], *, before=None):
     """Upsert as `user`: NotYours when they change someone another rep owns."""
-    return await people_actions.upsert_people(runtime(request), workspace_id=user["workspace_id"], records=records,
-                                              source="api", before=before, actor=user)
+    return await people_actions.upsert_people(
+        runtime(request), workspace_id=user["workspace_id"], records=records, source="api", before=before, actor=user
+    )
 
 
-@router.post("/people", summary="Create or update a person (upsert by email)", responses={**INVALID, **NOT_YOURS, 200: {"description": "Updated"}},
-             status_code=201)
+@router.post(
+    "/people",
+    summary="Create or update a person (upsert by email)",
+    responses={**INVALID, **NOT_YOURS, 200: {"description": "Updated"}},
+    status_code=201,
+)
 async def upsert_person(body: PersonIn, request: Request, user=Depends(api_user)):
     try:
         record = contacts.person_record(body.model_dump(exclude_unset=True))
@@ -122,7 +143,11 @@ async def upsert_person(body: PersonIn, request: Request, user=Depends(api_user)
     return JSONResponse(view, status_code=201 if applied.created else 200)
 
 
-@router.patch("/people/{person_id}", summary="Change a person (yours, unowned, or any as an admin)", responses={**INVALID, **NOT_FOUND, **NOT_YOURS})
+@router.patch(
+    "/people/{person_id}",
+    summary="Change a person (yours, unowned, or any as an admin)",
+    responses={**INVALID, **NOT_FOUND, **NOT_YOURS},
+)
 async def patch_person(person_id: IdPath, body: PersonPatch, request: Request, user=Depends(api_user)):
     current = await _read_person(request, user, person_id)
     if current is None:
@@ -136,11 +161,13 @@ async def patch_person(person_id: IdPath, body: PersonPatch, request: Request, u
         record = contacts.person_record({**given, "email": new_email})
 
         def rename(conn):
-            if record["email"] != current["email"]:
-                people_actions.check_email_free(conn, user["workspace_id"], record["email"], person_id)
-                conn.execute(update(people).where(people.c.id == person_id).values(email=record["email"]))
-            if flag is not None:
-                conn.execute(update(people).where(people.c.id == person_id).values(do_not_track=flag))
+            people_actions.rename(
+                conn,
+                user["workspace_id"],
+                person_id,
+                email=record["email"] if record["email"] != current["email"] else None,
+                do_not_track=flag,
+            )
 
         if not people_actions.may_change(user, current["owner"]["id"] if current["owner"] else None):
             return not_yours()
@@ -152,9 +179,12 @@ async def patch_person(person_id: IdPath, body: PersonPatch, request: Request, u
     return await _read_person(request, user, person_id)
 
 
-@router.get("/people/card", summary="A person by email as the Gmail plug-in shows them beside a thread: their newest rows "
-            "with you, your open tasks with them, Target stars; `person` null when unknown (offer Add to LiveFeed)",
-            responses={422: {"description": "Not an email address"}})
+@router.get(
+    "/people/card",
+    summary="A person by email as the Gmail plug-in shows them beside a thread: their newest rows "
+    "with you, your open tasks with them, Target stars; `person` null when unknown (offer Add to LiveFeed)",
+    responses={422: {"description": "Not an email address"}},
+)
 async def person_card(request: Request, user=Depends(api_user), email: str = Query(..., max_length=254)):
     rt = runtime(request)
     address = email.strip().lower()
@@ -165,8 +195,9 @@ async def person_card(request: Request, user=Depends(api_user), email: str = Que
 
     def read():
         with rt.engine.connect() as conn:
-            return people_actions.card(conn, user, email=address, now=now,
-                                       stars_of=lambda score: tiers.stars.tier(score) if score is not None else 0)
+            return people_actions.card(
+                conn, user, email=address, now=now, stars_of=lambda score: tiers.stars.tier(score) if score is not None else 0
+            )
 
     return await asyncio.to_thread(read)
 
@@ -178,16 +209,14 @@ async def get_person(person_id: IdPath, request: Request, user=Depends(api_user)
 
 
 @router.get("/people", summary="Find people by the start of their email, name or company")
-async def find_people(request: Request, user=Depends(api_user), q: str = Query("", max_length=100),
-                      limit: int = Query(10, ge=1, le=100)):
+async def find_people(
+    request: Request, user=Depends(api_user), q: str = Query("", max_length=100), limit: int = Query(10, ge=1, le=100)
+):
     rt = runtime(request)
 
     def read():
-        query = (select(people.c.id, people.c.email, people.c.name, people.c.company)
-                 .where(people.c.workspace_id == user["workspace_id"], people_actions.matching(q))
-                 .order_by(people.c.email).limit(limit))
         with rt.engine.connect() as conn:
-            return [dict(row) for row in conn.execute(query).mappings()]
+            return people_actions.find(conn, user["workspace_id"], q, limit=limit)
 
     return {"people": await asyncio.to_thread(read)}
 
@@ -225,11 +254,14 @@ async def get_targets(request: Request, user=Depends(api_user)):
 
 @router.get("/workspace", summary="The workspace's settings (Target ranking, website tracking, privacy, tracking links, webhook)")
 async def get_workspace(request: Request, user=Depends(api_user)):
-    return await asyncio.to_thread(_workspace_settings, runtime(request), user["workspace_id"])
+    return await asyncio.to_thread(workspace_actions.settings_view, runtime(request), user["workspace_id"])
 
 
-@router.patch("/workspace", summary="Change the workspace's settings (admins; a tracking hostname is checked to reach this server)",
-              responses=INVALID)
+@router.patch(
+    "/workspace",
+    summary="Change the workspace's settings (admins; a tracking hostname is checked to reach this server)",
+    responses=INVALID,
+)
 async def patch_workspace(body: WorkspaceSettings, request: Request, user=Depends(admin_user)):
     rt = runtime(request)
     values = body.model_dump(exclude_unset=True)
@@ -255,7 +287,7 @@ async def patch_workspace(body: WorkspaceSettings, request: Request, user=Depend
             values["site_origins"] = " ".join(website.check_origins(values["site_origins"]))
         if "signin_domains" in values:
             domains = identity.check_signin_domains(values["signin_domains"] or [])
-            if taken := await asyncio.to_thread(_domains_elsewhere, rt, user["workspace_id"], domains):
+            if taken := await asyncio.to_thread(workspace_actions.domains_elsewhere, rt, user["workspace_id"], domains):
                 raise Invalid("signin_domains", f"{taken} is a sign-in domain of another workspace")
             values["signin_domains"] = " ".join(domains)
         if "do_not_track" in values:
@@ -266,43 +298,13 @@ async def patch_workspace(body: WorkspaceSettings, request: Request, user=Depend
     except Invalid as exc:
         return error_422(exc.field, exc.message)
 
-    def write():
-        with rt.engine.begin() as conn:
-            if values:
-                conn.execute(update(workspaces).where(workspaces.c.id == user["workspace_id"]).values(**values))
-
-    await asyncio.to_thread(write)
-    request.app.state.forget_hook_keys()
-    rt.tiers.forget(user["workspace_id"])
-    rt.target_lists.forget_all()
-    return await asyncio.to_thread(_workspace_settings, rt, user["workspace_id"])
+    await workspace_actions.change_settings(rt, user["workspace_id"], values)
+    return await asyncio.to_thread(workspace_actions.settings_view, rt, user["workspace_id"])
 
 
-def _domains_elsewhere(rt, workspace_id: int, domains: list[str]) -> str | None:
-    """The first of `domains` another workspace already lets sign in (a domain belongs to one)."""
-    with rt.engine.connect() as conn:
-        rows = conn.execute(select(workspaces.c.signin_domains).where(workspaces.c.id != workspace_id,
-                                                                     workspaces.c.signin_domains != "")).scalars()
-        taken = {d for row in rows for d in row.split()}
-    return next((d for d in domains if d in taken), None)
-
-
-def _workspace_settings(rt, workspace_id: int) -> dict:
-    with rt.engine.connect() as conn:
-        row = conn.execute(select(workspaces).where(workspaces.c.id == workspace_id)).mappings().one()
-    public = rt.settings.public_url
-    return {"id": row["id"], "name": row["name"], "tier_method": row["tier_method"], "star_thresholds": row["star_thresholds"],
-            "flame_thresholds": row["flame_thresholds"], "engagement_ranking": bool(row["engagement_ranking"]),
-            "site_key": row["site_key"], "site_origins": row["site_origins"].split(), "anonymize_ips": bool(row["anonymize_ips"]),
-            "honour_dnt": bool(row["honour_dnt"]), "do_not_track": row["do_not_track"].split(), "signin_domains": row["signin_domains"].split(),
-            "tracking_url": row["tracking_url"], "tracking_links": row["tracking_url"] or public,
-            "website_script": f'<script async src="{public}/w.js" data-site="{row["site_key"]}"'
-                              + ('' if row["honour_dnt"] else ' data-honour-dnt="false"') + '></script>',
-            "marketo_webhook": {"url": f"{public}/hooks/marketo/{row['site_key']}",
-                                "secret_set": row["marketo_hook_secret_hash"] is not None}}
-
-
-@router.post("/workspace/tracking-url/test", summary="Check that a hostname reaches this server (nothing is saved)", responses=INVALID)
+@router.post(
+    "/workspace/tracking-url/test", summary="Check that a hostname reaches this server (nothing is saved)", responses=INVALID
+)
 async def test_tracking_url(body: TrackingUrlIn, request: Request, user=Depends(admin_user)):
     rt = runtime(request)
     try:
@@ -314,19 +316,13 @@ async def test_tracking_url(body: TrackingUrlIn, request: Request, user=Depends(
     return {"ok": True, "message": f"{url} reaches this server: tracking links can use it"}
 
 
-@router.post("/workspace/marketo-webhook-secret", summary="A new secret for the Marketo webhook (shown once; the old one stops working)")
+@router.post(
+    "/workspace/marketo-webhook-secret", summary="A new secret for the Marketo webhook (shown once; the old one stops working)"
+)
 async def new_hook_secret(request: Request, user=Depends(admin_user)):
     rt = runtime(request)
-    secret = new_secret("lfwh_")
-
-    def write():
-        with rt.engine.begin() as conn:
-            conn.execute(update(workspaces).where(workspaces.c.id == user["workspace_id"])
-                         .values(marketo_hook_secret_hash=secret_hash(secret)))
-
-    await asyncio.to_thread(write)
-    request.app.state.forget_hook_keys()
-    settings = await asyncio.to_thread(_workspace_settings, rt, user["workspace_id"])
+    secret = await workspace_actions.new_hook_secret(rt, user["workspace_id"])
+    settings = await asyncio.to_thread(workspace_actions.settings_view, rt, user["workspace_id"])
     return {"secret": secret, "header": "X-LiveFeed-Secret", **settings["marketo_webhook"]}
 
 
@@ -335,13 +331,7 @@ async def add_person(person_id: IdPath, request: Request, user=Depends(api_user)
     rt = runtime(request)
     now = rt.clock()
 
-    def write():
-        with rt.engine.begin() as conn:
-            return conn.execute(update(people).where(people.c.workspace_id == user["workspace_id"], people.c.id == person_id,
-                                                     people.c.added_at.is_(None))
-                                .values(added_at=now, updated_at=now)).rowcount
-
-    await asyncio.to_thread(write)
+    await asyncio.to_thread(people_actions.add, rt, user["workspace_id"], person_id, now=now)
     if rt.services is not None:
         await rt.services.refresh_person(user["workspace_id"], person_id)  # fields from Marketo, when connected
     view = await _read_person(request, user, person_id)

@@ -12,13 +12,12 @@ import asyncio
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import insert, select, update
 
+from ..actions import accounts
 from ..core.model import iso_z
-from ..db.tables import smtp_accounts
-from ..mail.smtp import SECURITY, MailError, SmtpOptions, check, smtp_vault
+from ..integrations.smtp import SECURITY, MailError, SmtpOptions, check, smtp_vault
 from .api import error_422
-from .api_mailbox import CHECK_TIMEOUT_SECONDS, HOST, delete_account, read_account, stored_password
+from .api_mailbox import CHECK_TIMEOUT_SECONDS, HOST, stored_password
 from .auth import api_user, runtime
 
 router = APIRouter(prefix="/api/v1")
@@ -29,9 +28,14 @@ class SmtpAccountIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     host: str = Field(..., description="SMTP server, e.g. smtp.gmail.com")
     port: int = Field(587, ge=1, le=65535)
-    security: str = Field("starttls", description="starttls (port 587), tls (implicit TLS, port 465) or plain (unencrypted: only hosts on LIVEFEED_OUTBOUND_ALLOW)")
+    security: str = Field(
+        "starttls",
+        description="starttls (port 587), tls (implicit TLS, port 465) or plain (unencrypted: only hosts on LIVEFEED_OUTBOUND_ALLOW)",
+    )
     username: str = Field(..., min_length=1, max_length=254)
-    password: str | None = Field(None, max_length=1000, description="The password or an app password; omit to keep the stored one")
+    password: str | None = Field(
+        None, max_length=1000, description="The password or an app password; omit to keep the stored one"
+    )
 
 
 async def _check(rt, body: SmtpAccountIn, user) -> tuple[str | None, str | None, JSONResponse | None]:
@@ -42,12 +46,27 @@ async def _check(rt, body: SmtpAccountIn, user) -> tuple[str | None, str | None,
     if body.security not in SECURITY:
         return None, None, error_422("security", f"must be one of {', '.join(SECURITY)}")
     password = body.password or await asyncio.to_thread(
-        stored_password, rt, smtp_accounts, smtp_vault(rt.settings.secret_key), user["id"],
-        host=host, port=body.port, security=body.security, username=body.username)
+        stored_password,
+        rt,
+        accounts.SMTP,
+        smtp_vault(rt.settings.secret_key),
+        user["id"],
+        host=host,
+        port=body.port,
+        security=body.security,
+        username=body.username,
+    )
     if isinstance(password, JSONResponse):
         return None, None, password
-    options = SmtpOptions.account(host=host, port=body.port, security=body.security, username=body.username,
-                                  password=password, timeout=CHECK_TIMEOUT_SECONDS, outbound=rt.outbound)
+    options = SmtpOptions.account(
+        host=host,
+        port=body.port,
+        security=body.security,
+        username=body.username,
+        password=password,
+        timeout=CHECK_TIMEOUT_SECONDS,
+        outbound=rt.outbound,
+    )
     try:
         server = await check(options)
     except MailError as exc:
@@ -70,22 +89,25 @@ async def save_smtp(body: SmtpAccountIn, request: Request, user=Depends(api_user
     if refused is not None:
         return refused
     now = rt.clock()
-    values = dict(host=body.host.strip().lower(), port=body.port, security=body.security, username=body.username,
-                  secret=smtp_vault(rt.settings.secret_key).seal(password), updated_at=now)
+    values = dict(
+        host=body.host.strip().lower(),
+        port=body.port,
+        security=body.security,
+        username=body.username,
+        secret=smtp_vault(rt.settings.secret_key).seal(password),
+        updated_at=now,
+    )
 
-    def store():
-        with rt.engine.begin() as conn:
-            if not conn.execute(update(smtp_accounts).where(smtp_accounts.c.user_id == user["id"]).values(**values)).rowcount:
-                conn.execute(insert(smtp_accounts).values(user_id=user["id"], workspace_id=user["workspace_id"], created_at=now, **values))
-            return view(conn.execute(select(smtp_accounts).where(smtp_accounts.c.user_id == user["id"])).mappings().one())
-
-    return await asyncio.to_thread(store)
+    return view(await asyncio.to_thread(accounts.save_smtp, rt, user, values, now=now))
 
 
-@router.get("/smtp", summary="Your SMTP account for sending (never the password)",
-            responses={404: {"description": "None: mail goes out through the server's own"}})
+@router.get(
+    "/smtp",
+    summary="Your SMTP account for sending (never the password)",
+    responses={404: {"description": "None: mail goes out through the server's own"}},
+)
 async def get_smtp(request: Request, user=Depends(api_user)):
-    row = await asyncio.to_thread(read_account, runtime(request), smtp_accounts, user["id"])
+    row = await asyncio.to_thread(accounts.read_account, runtime(request), accounts.SMTP, user["id"])
     if row is None:
         return JSONResponse({"detail": "No SMTP account: your mail goes out through the server's"}, status_code=404)
     return view(row)
@@ -93,11 +115,17 @@ async def get_smtp(request: Request, user=Depends(api_user)):
 
 @router.delete("/smtp", status_code=204, summary="Stop sending through your SMTP account (the password is deleted)")
 async def delete_smtp(request: Request, user=Depends(api_user)):
-    if not await asyncio.to_thread(delete_account, runtime(request), smtp_accounts, user["id"]):
+    if not await asyncio.to_thread(accounts.delete_account, runtime(request), accounts.SMTP, user["id"]):
         return JSONResponse({"detail": "No SMTP account"}, status_code=404)
     return Response(status_code=204)
 
 
 def view(row) -> dict:
-    return {"host": row["host"], "port": row["port"], "security": row["security"], "username": row["username"],
-            "password_set": bool(row["secret"]), "updated_at": iso_z(row["updated_at"])}
+    return {
+        "host": row["host"],
+        "port": row["port"],
+        "security": row["security"],
+        "username": row["username"],
+        "password_set": bool(row["secret"]),
+        "updated_at": iso_z(row["updated_at"]),
+    }

@@ -10,7 +10,8 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from .. import tasks as task_actions
+from ..actions import tasks as task_actions
+from ..actions.changes import commit
 from ..core import taskdates
 from ..core.model import Invalid
 from .api import MAX_ID, IdPath, error_422
@@ -42,18 +43,10 @@ class TaskIn(TaskPatch):
     due_date: str
 
 
-async def _changed(request: Request, *assignees: int) -> None:
-    await runtime(request).hub.signal({a for a in assignees if a}, "tasks")
-
-
 async def _transaction(request: Request, fn):
+    """fn(conn, now, changes) in one transaction; the Tasks tabs it names are told after the commit."""
     rt = runtime(request)
-
-    def run():
-        with rt.engine.begin() as conn:
-            return fn(conn, rt.clock())
-
-    return await asyncio.to_thread(run)
+    return await commit(rt, lambda conn, changes: fn(conn, rt.clock(), changes))
 
 
 async def _view(request: Request, user, task_id: int):
@@ -70,24 +63,28 @@ async def _view(request: Request, user, task_id: int):
 async def create_task(body: TaskIn, request: Request, user=Depends(api_user)):
     fields = body.model_dump(exclude_unset=True)
     try:
-        task_id = await _transaction(request, lambda conn, now: task_actions.create_task(conn, user, fields, now=now))
+        task_id = await _transaction(
+            request, lambda conn, now, ch: task_actions.create_task(conn, user, fields, now=now, changes=ch)
+        )
     except Invalid as exc:
         return error_422(exc.field, exc.message)
-    view = await _view(request, user, task_id)
-    await _changed(request, view["assignee"]["id"])
-    return view
+    return await _view(request, user, task_id)
 
 
 @router.get("/tasks", summary="List tasks (by default: yours, open, any date)", responses=INVALID)
-async def list_tasks(request: Request, user=Depends(api_user),
-                     due: Literal["today", "tomorrow", "today_and_tomorrow", "next_7_days"] | None = Query(
-                         None, description="A window of days in the assignee's time zone"),
-                     from_: str | None = Query(None, alias="from", description="YYYY-MM-DD, inclusive"),
-                     to: str | None = Query(None, description="YYYY-MM-DD, inclusive"),
-                     status: Literal["open", "done", "all"] = "open",
-                     overdue: bool = Query(False, description="Only open tasks whose due time has passed"),
-                     assignee_id: int | None = Query(None, ge=1, le=MAX_ID, description="Another rep of the workspace (admins; default: you)"),
-                     limit: int = Query(200, ge=1, le=task_actions.MAX_LIST)):
+async def list_tasks(
+    request: Request,
+    user=Depends(api_user),
+    due: Literal["today", "tomorrow", "today_and_tomorrow", "next_7_days"] | None = Query(
+        None, description="A window of days in the assignee's time zone"
+    ),
+    from_: str | None = Query(None, alias="from", description="YYYY-MM-DD, inclusive"),
+    to: str | None = Query(None, description="YYYY-MM-DD, inclusive"),
+    status: Literal["open", "done", "all"] = "open",
+    overdue: bool = Query(False, description="Only open tasks whose due time has passed"),
+    assignee_id: int | None = Query(None, ge=1, le=MAX_ID, description="Another rep of the workspace (admins; default: you)"),
+    limit: int = Query(200, ge=1, le=task_actions.MAX_LIST),
+):
     rt = runtime(request)
     now = rt.clock()
     try:
@@ -99,13 +96,17 @@ async def list_tasks(request: Request, user=Depends(api_user),
         def read():
             with rt.engine.connect() as conn:
                 assignee, tz = task_actions.assignee_zone(conn, user, assignee_id)
-                window = (taskdates.due_window(due, now, tz) if due else
-                          taskdates.range_window(from_, to, tz) if from_ else None)
-                found = task_actions.list_tasks(conn, user, assignee_id=assignee, tz=tz, window=window, status=status,
-                                                overdue=overdue, now=now, limit=limit)
-                return {"tasks": found, "window": window.to_json() if window else None,
-                        "today": taskdates.local_today(now, tz).isoformat(), "timezone": tz.key,
-                        "truncated": len(found) == limit}
+                window = taskdates.due_window(due, now, tz) if due else taskdates.range_window(from_, to, tz) if from_ else None
+                found = task_actions.list_tasks(
+                    conn, user, assignee_id=assignee, tz=tz, window=window, status=status, overdue=overdue, now=now, limit=limit
+                )
+                return {
+                    "tasks": found,
+                    "window": window.to_json() if window else None,
+                    "today": taskdates.local_today(now, tz).isoformat(),
+                    "timezone": tz.key,
+                    "truncated": len(found) == limit,
+                }
 
         # json.dumps straight to bytes (FastAPI's encoder would walk every value again)
         body = await asyncio.to_thread(read)
@@ -126,20 +127,20 @@ async def get_task(task_id: IdPath, request: Request, user=Depends(api_user)):
 async def patch_task(task_id: IdPath, body: TaskPatch, request: Request, user=Depends(api_user)):
     fields = body.model_dump(exclude_unset=True)
     try:
-        changed = await _transaction(request, lambda conn, now: task_actions.update_task(conn, user, task_id, fields, now=now))
+        changed = await _transaction(
+            request, lambda conn, now, ch: task_actions.update_task(conn, user, task_id, fields, now=now, changes=ch)
+        )
     except Invalid as exc:
         return error_422(exc.field, exc.message)
     if changed is None:
         return JSONResponse({"detail": "No such task"}, 404)
-    await _changed(request, *changed)
     view = await _view(request, user, task_id)
     return view if view is not None else {"id": task_id, "detail": "Reassigned: the task is no longer yours"}
 
 
 @router.delete("/tasks/{task_id}", status_code=204, summary="Delete a task", responses=NOT_FOUND)
 async def delete_task(task_id: IdPath, request: Request, user=Depends(api_user)):
-    assignee = await _transaction(request, lambda conn, now: task_actions.delete_task(conn, user, task_id))
+    assignee = await _transaction(request, lambda conn, now, ch: task_actions.delete_task(conn, user, task_id, changes=ch))
     if assignee is None:
         return JSONResponse({"detail": "No such task"}, 404)
-    await _changed(request, assignee)
     return Response(status_code=204)

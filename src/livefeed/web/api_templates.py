@@ -8,15 +8,17 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from .. import email_templates
+from ..actions import templates as email_templates
 from ..core.model import Invalid
 from .api import IdPath, error_422
 from .auth import api_user, runtime
 
 router = APIRouter(prefix="/api/v1")
 INVALID = {422: {"description": "Invalid input; `detail[].loc` names the field"}}
-NOT_YOURS = {403: {"description": "Someone else's template (an admin may change a shared one)"},
-             404: {"description": "No such template visible to you"}}
+NOT_YOURS = {
+    403: {"description": "Someone else's template (an admin may change a shared one)"},
+    404: {"description": "No such template visible to you"},
+}
 
 
 class TemplateIn(BaseModel):

@@ -16,18 +16,33 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import StatementError
 
-from ..db.tables import now_utc
+from ..db.engine import database_unavailable
+from ..db.sql import now_utc
+from ..edge import graph_hook
+from ..edge.tracking import TrackingFrontdoor
+from ..integrations.services import Services, ServiceTiming
 from ..runtime import Runtime
-from ..services import Services, ServiceTiming
 from ..settings import Settings
 from . import (
-    api, api_connections, api_connectors, api_items, api_mailbox, api_people, api_smtp, api_tasks, api_templates, api_tokens, api_users, extension,
-    graph_hook,
-    oauth, pages, people_pages, stream,
+    api,
+    api_connections,
+    api_connectors,
+    api_items,
+    api_mailbox,
+    api_people,
+    api_smtp,
+    api_tasks,
+    api_templates,
+    api_tokens,
+    api_users,
+    extension,
+    oauth,
+    pages,
+    people_pages,
+    stream,
+    template_pages,
 )
-from ..db.engine import database_unavailable
 from .limits import BodyLimit
-from .track import TrackingFrontdoor
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).with_name("static")
@@ -96,14 +111,20 @@ def from_environment():
     return create_app(settings, on_start=start_demo if settings.demo else None)
 
 
-def create_app(settings: Settings, *, clock: Callable[[], datetime] = now_utc, on_start: Callable | None = None,
-               services: ServiceTiming | None = None):
+def create_app(
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime] = now_utc,
+    on_start: Callable | None = None,
+    services: ServiceTiming | None = None,
+):
     """Build the app; the runtime (engine, hub, recorder…) is created in the lifespan, and the
     background services (mailbox watchers, scheduled syncs) with it."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         runtime = await Runtime.start(settings, clock=clock)
+        runtime.settings_listeners.append(lambda workspace_id: forget_workspace_settings())
         runtime.services = Services(runtime, timing=services)
         await runtime.services.start()
         app.state.runtime = runtime
@@ -115,8 +136,9 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = now_utc, o
             await app.state.frontdoor.close()
             await runtime.stop()
 
-    app = FastAPI(title="LiveFeed", version="1", lifespan=lifespan,
-                  openapi_url="/api/v1/openapi.json", docs_url=None, redoc_url=None)  # docs: pages.api_docs
+    app = FastAPI(
+        title="LiveFeed", version="1", lifespan=lifespan, openapi_url="/api/v1/openapi.json", docs_url=None, redoc_url=None
+    )  # docs: pages.api_docs
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(api.router)
     app.include_router(api_people.router)
@@ -135,6 +157,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = now_utc, o
     app.include_router(oauth.router)
     app.include_router(graph_hook.router)
     app.include_router(people_pages.router)
+    app.include_router(template_pages.router)
 
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders, https=settings.secure_cookies)
@@ -149,7 +172,9 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = now_utc, o
     @app.exception_handler(RecursionError)
     async def nested_too_deeply(request: Request, exc: RecursionError):
         # [[[[… in a JSON body: the parser gives up; the client sent something malformed
-        return JSONResponse({"detail": [{"loc": ["body"], "msg": "is nested too deeply", "type": "value_error"}]}, status_code=400)
+        return JSONResponse(
+            {"detail": [{"loc": ["body"], "msg": "is nested too deeply", "type": "value_error"}]}, status_code=400
+        )
 
     unavailable_log = Throttle(seconds=10.0)
 
@@ -164,10 +189,16 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = now_utc, o
             return await number_out_of_range(request, exc.orig)
         if database_unavailable(exc):  # restarting, unreachable, or its disk full: nothing was stored
             if (times := unavailable_log.due()) is not None:
-                log.warning("database unavailable (%s): answered 503 %d time(s) since the last such line",
-                            (exc.orig or exc).__class__.__name__, times)
-            return JSONResponse({"detail": "The database is unavailable; nothing was changed. Try again shortly."},
-                                status_code=503, headers={"retry-after": "5"})
+                log.warning(
+                    "database unavailable (%s): answered 503 %d time(s) since the last such line",
+                    (exc.orig or exc).__class__.__name__,
+                    times,
+                )
+            return JSONResponse(
+                {"detail": "The database is unavailable; nothing was changed. Try again shortly."},
+                status_code=503,
+                headers={"retry-after": "5"},
+            )
         raise exc
 
     @app.exception_handler(RequestValidationError)
@@ -190,6 +221,5 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = now_utc, o
         frontdoor.marketo_hook.forget()
         frontdoor.sites.forget()
 
-    app.state.forget_hook_keys = forget_workspace_settings
     app.state.frontdoor = frontdoor
     return frontdoor

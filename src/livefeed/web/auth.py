@@ -134,7 +134,9 @@ def check_same_origin(request: Request) -> None:
     cookie = request.cookies.get(CSRF_COOKIE)
     sent = request.headers.get(CSRF_HEADER)
     if not cookie or not sent or not hmac.compare_digest(cookie, sent):
-        raise HTTPException(403, f"Changes made with a session need the page's {CSRF_HEADER} header: reload the page and try again")
+        raise HTTPException(
+            403, f"Changes made with a session need the page's {CSRF_HEADER} header: reload the page and try again"
+        )
     origin = request.headers.get("origin")
     if not origin or not _is_our_origin(request, origin):
         raise HTTPException(403, "This request came from another site")

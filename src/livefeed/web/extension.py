@@ -27,9 +27,14 @@ def cors(app, settings):
     """CORS for chrome-extension:// origins (only the configured ids when some are): bearer
     tokens only — never credentials, so a page's cookies cannot be used from an extension."""
     ids = "|".join(map(re.escape, settings.extension_ids)) or "[a-p]{32}"
-    return CORSMiddleware(app, allow_origin_regex=f"chrome-extension://(?:{ids})", allow_credentials=False,
-                          allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-                          allow_headers=["authorization", "content-type", "last-event-id"], max_age=600)
+    return CORSMiddleware(
+        app,
+        allow_origin_regex=f"chrome-extension://(?:{ids})",
+        allow_credentials=False,
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        allow_headers=["authorization", "content-type", "last-event-id"],
+        max_age=600,
+    )
 
 
 def _allowed(request: Request, return_to: str) -> bool:
@@ -40,8 +45,13 @@ def _allowed(request: Request, return_to: str) -> bool:
 
 
 @router.get("/extension/connect", include_in_schema=False)
-async def connect_page(request: Request, return_to: str = Query("", max_length=200), code_challenge: str = Query("", max_length=100),
-                       state: str = Query("", max_length=100), user=Depends(signed_in_rep)):
+async def connect_page(
+    request: Request,
+    return_to: str = Query("", max_length=200),
+    code_challenge: str = Query("", max_length=100),
+    state: str = Query("", max_length=100),
+    user=Depends(signed_in_rep),
+):
     """Asks the signed-in rep to let the extension act as them (signing in first returns here)."""
     try:
         actions.check_request(return_to, code_challenge)
@@ -51,14 +61,21 @@ async def connect_page(request: Request, return_to: str = Query("", max_length=2
             raise Invalid("state", "must be 16–100 characters of A–Z a–z 0–9 _ -")
     except Invalid as exc:
         return render(request, "extension_connect.html", status=400, user=user, error=f"{exc.field}: {exc.message}")
-    return render(request, "extension_connect.html", user=user, error=None, return_to=return_to,
-                  code_challenge=code_challenge, state=state)
+    return render(
+        request, "extension_connect.html", user=user, error=None, return_to=return_to, code_challenge=code_challenge, state=state
+    )
 
 
 @router.post("/extension/connect", include_in_schema=False)
-async def connect(request: Request, return_to: str = Form("", max_length=200), code_challenge: str = Form("", max_length=100),
-                  state: str = Form("", max_length=100), decision: str = Form(""), csrf: str = Form(""),
-                  user=Depends(signed_in_rep)):
+async def connect(
+    request: Request,
+    return_to: str = Form("", max_length=200),
+    code_challenge: str = Form("", max_length=100),
+    state: str = Form("", max_length=100),
+    decision: str = Form(""),
+    csrf: str = Form(""),
+    user=Depends(signed_in_rep),
+):
     check_csrf(request, csrf)
     rt = runtime(request)
     try:
@@ -70,8 +87,12 @@ async def connect(request: Request, return_to: str = Form("", max_length=200), c
     if decision != "approve":
         answer = {"error": "access_denied", "state": state}
     else:
-        answer = {"code": actions.issue_code(rt.signer, user_id=user["id"], return_to=return_to, challenge=code_challenge,
-                                             now=rt.clock()), "state": state}
+        answer = {
+            "code": actions.issue_code(
+                rt.signer, user_id=user["id"], return_to=return_to, challenge=code_challenge, now=rt.clock()
+            ),
+            "state": state,
+        }
     response = RedirectResponse(f"{return_to}?{urlencode(answer)}", status_code=303)
     response.headers["referrer-policy"] = "no-referrer"
     return response
@@ -84,15 +105,25 @@ class TokenIn(BaseModel):
     return_to: str = Field(..., max_length=200, description="chrome-extension://<id>/connected.html, as on the connect page")
 
 
-@api_router.post("/extension/token", summary="The browser extension trades its connect code for an API token of its own",
-                 responses={422: {"description": "The code is invalid, expired, used, or for another verifier or extension"}})
+@api_router.post(
+    "/extension/token",
+    summary="The browser extension trades its connect code for an API token of its own",
+    responses={422: {"description": "The code is invalid, expired, used, or for another verifier or extension"}},
+)
 async def extension_token(body: TokenIn, request: Request):
     rt = runtime(request)
     try:
         if not _allowed(request, body.return_to):
             raise Invalid("return_to", "this extension is not allowed on this server (LIVEFEED_EXTENSION_IDS)")
-        token, user = await asyncio.to_thread(actions.redeem_code, rt.engine, rt.signer, code=body.code,
-                                              verifier=body.code_verifier, return_to=body.return_to, now=rt.clock())
+        token, user = await asyncio.to_thread(
+            actions.redeem_code,
+            rt.engine,
+            rt.signer,
+            code=body.code,
+            verifier=body.code_verifier,
+            return_to=body.return_to,
+            now=rt.clock(),
+        )
     except Invalid as exc:
         return error_422(exc.field, exc.message)
     return JSONResponse({"token": token, "user": user}, headers={"cache-control": "no-store"})

@@ -13,7 +13,7 @@ import asyncio
 import hmac
 import json
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse
@@ -21,8 +21,8 @@ from fastapi.responses import RedirectResponse
 from .. import actions
 from ..actions import connections
 from ..core import identity
+from ..db.vault import OAUTH_FLOW, Vault, VaultError, vault_for
 from ..integrations.identity import MAIL_EXTRA, MAIL_SCOPES, IdentityError
-from ..vault import Vault, VaultError
 from .auth import page_user, runtime
 from .pages import _peer_ip, _signed_in, local_path, render, to_signin
 
@@ -33,7 +33,7 @@ NAMES = {"google": "Google", "microsoft": "Microsoft"}
 
 
 def _flow_vault(rt) -> Vault:
-    return Vault(rt.settings.secret_key, "oauth flow")
+    return vault_for(rt.settings.secret_key, OAUTH_FLOW)
 
 
 def redirect_uri(rt, provider: str) -> str:
@@ -72,11 +72,26 @@ async def _start(request: Request, provider: str, *, purpose: str, user_id: int 
         url = await found.authorization_url(redirect_uri(rt, provider), state=state, nonce=nonce, code_verifier=verifier, **extra)
     except IdentityError as exc:
         return _refusal(request, f"{exc}. Try again in a moment.", 502)
-    flow = {"provider": provider, "state": state, "nonce": nonce, "verifier": verifier, "user_id": user_id,
-            "expires": int(rt.clock().timestamp()) + FLOW_SECONDS, "purpose": purpose, "then": then}
+    flow = {
+        "provider": provider,
+        "state": state,
+        "nonce": nonce,
+        "verifier": verifier,
+        "user_id": user_id,
+        "expires": int(rt.clock().timestamp()) + FLOW_SECONDS,
+        "purpose": purpose,
+        "then": then,
+    }
     response = RedirectResponse(url, status_code=303)
-    response.set_cookie(FLOW_COOKIE, _flow_vault(rt).seal(json.dumps(flow)), max_age=FLOW_SECONDS, path="/oauth/",
-                        httponly=True, samesite="lax", secure=rt.settings.secure_cookies)
+    response.set_cookie(
+        FLOW_COOKIE,
+        _flow_vault(rt).seal(json.dumps(flow)),
+        max_age=FLOW_SECONDS,
+        path="/oauth/",
+        httponly=True,
+        samesite="lax",
+        secure=rt.settings.secure_cookies,
+    )
     return response
 
 
@@ -105,17 +120,28 @@ async def callback(request: Request, provider: str):
         claims = await found.verify(token["id_token"], nonce=flow["nonce"], now=rt.clock())
     except IdentityError as exc:
         return _refusal(request, f"Not signed in: {exc}.")
-    expires = datetime.fromtimestamp(int(claims["exp"]), tz=timezone.utc)
-    if not await asyncio.to_thread(actions.use_once, rt.engine, f"nonce:{provider}:{flow['nonce']}", expires=expires, now=rt.clock()):
+    expires = datetime.fromtimestamp(int(claims["exp"]), tz=UTC)
+    if not await asyncio.to_thread(
+        actions.use_once, rt.engine, f"nonce:{provider}:{flow['nonce']}", expires=expires, now=rt.clock()
+    ):
         return _refusal(request, "This sign-in was used already. Start again.")
     email = identity.verified_email(provider, claims)
     if email is None:
-        return _refusal(request, f"{name} did not confirm an email address for this account, so LiveFeed cannot tell who you are.", 403)
+        return _refusal(
+            request, f"{name} did not confirm an email address for this account, so LiveFeed cannot tell who you are.", 403
+        )
     if flow["purpose"] == "connect":
         return await _connected(request, rt, provider, flow, token, email)
     try:
-        user, session = await asyncio.to_thread(actions.sign_in_with_identity, rt.engine, email=email, name=claims.get("name"),
-                                                ip=_peer_ip(request), now=rt.clock(), user_agent=request.headers.get("user-agent"))
+        user, session = await asyncio.to_thread(
+            actions.sign_in_with_identity,
+            rt.engine,
+            email=email,
+            name=claims.get("name"),
+            ip=_peer_ip(request),
+            now=rt.clock(),
+            user_agent=request.headers.get("user-agent"),
+        )
     except actions.IdentityRefused as exc:
         return _refusal(request, str(exc), 403)
     response = _signed_in(request, user["id"], session, flow.get("then"))
@@ -130,7 +156,11 @@ def _read_flow(rt, sealed: str | None) -> dict | None:
         flow = json.loads(_flow_vault(rt).open(sealed))
     except (VaultError, ValueError):
         return None
-    if not isinstance(flow, dict) or flow.get("purpose") not in ("signin", "connect") or flow.get("expires", 0) < rt.clock().timestamp():
+    if (
+        not isinstance(flow, dict)
+        or flow.get("purpose") not in ("signin", "connect")
+        or flow.get("expires", 0) < rt.clock().timestamp()
+    ):
         return None
     return flow
 
@@ -144,13 +174,25 @@ async def _connected(request: Request, rt, provider: str, flow: dict, token: dic
     granted = set(str(token.get("scope", MAIL_SCOPES[provider])).split())
     missing = [s for s in MAIL_SCOPES[provider].split() if s not in granted and s not in ("openid", "email", "offline_access")]
     if missing:
-        return _settings_answer(request, f"{name} did not allow {', '.join(missing)}: connect again and allow sending and reading mail.", 403)
+        return _settings_answer(
+            request, f"{name} did not allow {', '.join(missing)}: connect again and allow sending and reading mail.", 403
+        )
     if not token.get("refresh_token"):
-        return _settings_answer(request, f"{name} gave no lasting access (no refresh token): connect again and accept every step.", 403)
+        return _settings_answer(
+            request, f"{name} gave no lasting access (no refresh token): connect again and accept every step.", 403
+        )
     endpoint = (await rt.identity[provider].metadata())["token_endpoint"]
-    await asyncio.to_thread(connections.connect_mail, rt.engine, connections.connection_vault(rt.settings.secret_key), user=user,
-                            provider=provider, address=email, refresh_token=token["refresh_token"], token_endpoint=endpoint,
-                            now=rt.clock())
+    await asyncio.to_thread(
+        connections.connect_mail,
+        rt.engine,
+        connections.connection_vault(rt.settings.secret_key),
+        user=user,
+        provider=provider,
+        address=email,
+        refresh_token=token["refresh_token"],
+        token_endpoint=endpoint,
+        now=rt.clock(),
+    )
     response = RedirectResponse(f"/app/settings?connected={provider}#mail-connection", status_code=303)
     response.delete_cookie(FLOW_COOKIE, path="/oauth/")
     return response

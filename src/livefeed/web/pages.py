@@ -3,32 +3,31 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
-from functools import partial
 import html
 import re
+from datetime import timedelta
 from email import message_from_string, policy
+from functools import partial
 from pathlib import Path
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import func, or_, select
 
 from .. import actions
-from .. import people as people_actions
-from .. import tasks as task_actions
+from ..actions import people as people_actions
+from ..actions import tasks as task_actions
+from ..actions.changes import commit
+from ..actions.sessions import signin_url  # noqa: F401 - where the pages and tests have always found it
 from ..core import taskdates
 from ..core.model import Invalid
 from ..core.netaddr import client_ip
-from ..core.tokens import TokenSigner
-from ..db.sql import like_literal
-from ..db.tables import emails, events, outbox, recipients, smtp_accounts, users
-from ..richtext import autolink, clean_html, is_blank
+from ..db import queries
+from ..edge.tracking import SELF_COOKIE
+from ..pipeline.richtext import autolink, clean_html, is_blank
 from .api import IdPath
 from .auth import CSRF_COOKIE, SESSION_COOKIE, check_csrf, csrf_token, forget_session, page_user, runtime
-from .track import SELF_COOKIE
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
@@ -84,12 +83,19 @@ def _signed_in(request: Request, user_id: int, session: str, then: str | None = 
     rt = runtime(request)
     response = RedirectResponse(local_path(then), status_code=303)
     secure = rt.settings.secure_cookies
-    response.set_cookie(SESSION_COOKIE, session, httponly=True, samesite="lax", secure=secure,
-                        max_age=actions.SESSION_DAYS * 86400)
+    response.set_cookie(
+        SESSION_COOKIE, session, httponly=True, samesite="lax", secure=secure, max_age=actions.SESSION_DAYS * 86400
+    )
     # The self cookie marks this browser as the rep's own, so their opens and clicks are "self".
     # SameSite=None (HTTPS only) lets webmail images carry it; otherwise Lax covers clicks.
-    response.set_cookie(SELF_COOKIE, rt.signer.sign(actions.SELF, user_id), httponly=True, secure=secure,
-                        samesite="none" if secure else "lax", max_age=SELF_COOKIE_DAYS * 86400)
+    response.set_cookie(
+        SELF_COOKIE,
+        rt.signer.sign(actions.SELF, user_id),
+        httponly=True,
+        secure=secure,
+        samesite="none" if secure else "lax",
+        max_age=SELF_COOKIE_DAYS * 86400,
+    )
     return response
 
 
@@ -104,17 +110,35 @@ async def signin_form(request: Request, next: str | None = Query(None, max_lengt
 
 
 @router.post("/signin")
-async def signin(request: Request, email: str = Form("", max_length=320), password: str = Form("", max_length=1000),
-                 csrf: str = Form(""), next: str = Form("", max_length=1000)):
+async def signin(
+    request: Request,
+    email: str = Form("", max_length=320),
+    password: str = Form("", max_length=1000),
+    csrf: str = Form(""),
+    next: str = Form("", max_length=1000),
+):
     check_csrf(request, csrf)
     rt = runtime(request)
     try:
-        result = await asyncio.to_thread(actions.sign_in, rt.engine, email=email, password=password, ip=_peer_ip(request),
-                                         now=rt.clock(), user_agent=request.headers.get("user-agent"))
+        result = await asyncio.to_thread(
+            actions.sign_in,
+            rt.engine,
+            email=email,
+            password=password,
+            ip=_peer_ip(request),
+            now=rt.clock(),
+            user_agent=request.headers.get("user-agent"),
+        )
     except actions.SignInLocked as exc:
         minutes = max(1, round(exc.retry_after / 60))
-        response = render(request, "signin.html", status=429, email=email, then=local_path(next),
-                          error=f"Too many failed sign-ins. Try again in {minutes} minute{'s' if minutes > 1 else ''}.")
+        response = render(
+            request,
+            "signin.html",
+            status=429,
+            email=email,
+            then=local_path(next),
+            error=f"Too many failed sign-ins. Try again in {minutes} minute{'s' if minutes > 1 else ''}.",
+        )
         response.headers["retry-after"] = str(exc.retry_after)
         return response
     if result is None:
@@ -147,14 +171,20 @@ async def signin_link(request: Request, token: str = Form("", max_length=200), c
     user_id = await asyncio.to_thread(actions.use_signin_link, rt.engine, rt.signer, token, now=rt.clock())
     if user_id is None:
         return render(request, "signin.html", status=401, error=LINK_REFUSED, email="")
-    session = await asyncio.to_thread(actions.start_session, rt.engine, user_id=user_id, ip=_peer_ip(request), now=rt.clock(),
-                                      user_agent=request.headers.get("user-agent"))
+    session = await asyncio.to_thread(
+        actions.start_session,
+        rt.engine,
+        user_id=user_id,
+        ip=_peer_ip(request),
+        now=rt.clock(),
+        user_agent=request.headers.get("user-agent"),
+    )
     return _signed_in(request, user_id, session)
 
 
 def _user_email(rt, user_id: int) -> str | None:
     with rt.engine.connect() as conn:
-        return conn.execute(select(users.c.email).where(users.c.id == user_id, users.c.disabled_at.is_(None))).scalar()
+        return queries.active_user_email(conn, user_id)
 
 
 @router.post("/signout")
@@ -175,30 +205,11 @@ def _sent_emails(rt, user, *, q: str = "", before: int | None = None) -> list:
     """The rep's emails, newest first, a page of SENT_PAGE (+1 to tell whether there is an older page),
     older than `before` and matching `q` (subject or a recipient's address) when given, each with its recipients' status: delivered or bounced, views,
     clicks and replies by people (machine hits do not count), the latest, probably forwarded."""
-    query = (select(emails.c.id, emails.c.subject, emails.c.status, emails.c.error, emails.c.created_at, emails.c.archived,
-                    emails.c.shared_with)
-             .where(emails.c.workspace_id == user["workspace_id"], emails.c.user_id == user["id"])
-             .order_by(emails.c.id.desc()).limit(SENT_PAGE + 1))  # one more: is there an older page?
-    if before is not None:
-        query = query.where(emails.c.id < before)
-    if q.strip():  # the subject, or any recipient's address
-        pattern = "%" + like_literal(q.strip().lower()) + "%"
-        to_them = select(recipients.c.email_id).where(recipients.c.address.like(pattern, escape="\\"))
-        query = query.where(or_(func.lower(emails.c.subject).like(pattern, escape="\\"), emails.c.id.in_(to_them)))
     tz = taskdates.zone(user["timezone"])
     with rt.engine.connect() as conn:
-        sent = [dict(row) for row in conn.execute(query).mappings()]
-        ids = [e["id"] for e in sent]
-        copies = list(conn.execute(select(recipients.c.id, recipients.c.email_id, recipients.c.address, recipients.c.forward_state,
-                                          recipients.c.subject)
-                                   .where(recipients.c.email_id.in_(ids)).order_by(recipients.c.id)).mappings()) if ids else []
-        # "delivered" means a mail server took it: not for copies that only reached the local outbox
-        in_outbox = set(conn.execute(select(outbox.c.email_id).where(outbox.c.email_id.in_(ids)).distinct()).scalars()) if ids else set()
-        counts = conn.execute(
-            select(events.c.recipient_id, events.c.kind, events.c.reason, func.count().label("n"), func.max(events.c.at).label("last"))
-            .where(events.c.user_id == user["id"], events.c.email_id.in_(ids),
-                   or_(events.c.cls.in_(("human", "proxy")), events.c.kind == "bounce"))
-            .group_by(events.c.recipient_id, events.c.kind, events.c.reason)).all() if ids else []
+        sent, copies, in_outbox, counts = queries.sent_page(
+            conn, workspace_id=user["workspace_id"], user_id=user["id"], q=q, before=before, limit=SENT_PAGE + 1
+        )  # one more: is there an older page?
     stats: dict[int, dict] = {}
     for row in counts:
         mine = stats.setdefault(row.recipient_id, {"open": 0, "click": 0, "reply": 0, "bounce": None, "last": None})
@@ -211,12 +222,18 @@ def _sent_emails(rt, user, *, q: str = "", before: int | None = None) -> list:
     by_email: dict[int, list] = {}
     for copy in copies:
         mine = stats.get(copy["id"], {"open": 0, "click": 0, "reply": 0, "bounce": None, "last": None})
-        by_email.setdefault(copy["email_id"], []).append({
-            "address": copy["address"], "subject": copy["subject"], **mine, "last": mine["last"].astimezone(tz).strftime("%Y-%m-%d %H:%M") if mine["last"] else None,
-            "forwarded": bool((copy["forward_state"] or {}).get("evidence"))})
+        by_email.setdefault(copy["email_id"], []).append(
+            {
+                "address": copy["address"],
+                "subject": copy["subject"],
+                **mine,
+                "last": mine["last"].astimezone(tz).strftime("%Y-%m-%d %H:%M") if mine["last"] else None,
+                "forwarded": bool((copy["forward_state"] or {}).get("evidence")),
+            }
+        )
     for email in sent:
         email["recipients"] = by_email.get(email["id"], [])
-        email["delivery"] = ("outbox" if email["id"] in in_outbox else "gmail" if email["shared_with"] else "server")
+        email["delivery"] = "outbox" if email["id"] in in_outbox else "gmail" if email["shared_with"] else "server"
         email["created_local"] = email["created_at"].astimezone(tz).strftime("%Y-%m-%d %H:%M")
     return sent
 
@@ -228,7 +245,7 @@ async def _outbox_mode(rt, user) -> bool:
 
     def has_account():
         with rt.engine.connect() as conn:
-            return conn.execute(select(smtp_accounts.c.user_id).where(smtp_accounts.c.user_id == user["id"])).first() is not None
+            return queries.has_smtp_account(conn, user["id"])
 
     return not await asyncio.to_thread(has_account)
 
@@ -241,10 +258,19 @@ async def app_home(request: Request, user=Depends(signed_in_rep)):
     before_id = int(before) if before.isdigit() and len(before) < 19 else None
     sent = await asyncio.to_thread(partial(_sent_emails, q=q, before=before_id), rt, user)
     older = sent[SENT_PAGE - 1]["id"] if len(sent) > SENT_PAGE else None
-    return render(request, "app.html", user=user, sent=sent[:SENT_PAGE], older=older, q=q, paged=before_id is not None,
-                  outbox_mode=await _outbox_mode(rt, user),
-                  form={k: request.query_params.get(k, "")[:998] for k in ("to", "subject")}, error=None,
-                  notice=request.query_params.get("notice"))
+    return render(
+        request,
+        "app.html",
+        user=user,
+        sent=sent[:SENT_PAGE],
+        older=older,
+        q=q,
+        paged=before_id is not None,
+        outbox_mode=await _outbox_mode(rt, user),
+        form={k: request.query_params.get(k, "")[:998] for k in ("to", "subject")},
+        error=None,
+        notice=request.query_params.get("notice"),
+    )
 
 
 def _draft(to: str, cc: str, subject: str, body: str, html: str, bcc: str = "", **switches) -> actions.Draft:
@@ -252,10 +278,12 @@ def _draft(to: str, cc: str, subject: str, body: str, html: str, bcc: str = "", 
     textarea (no scripts) as paragraphs; the text part is derived from the HTML or is the textarea."""
     split = lambda text: [a.strip() for a in text.replace(";", ",").split(",") if a.strip()]  # noqa: E731
     if not is_blank(html):
-        return actions.validate_draft(to=split(to), cc=split(cc), bcc=split(bcc), subject=subject, html=autolink(clean_html(html)),
-                                      text=None, **switches)
-    return actions.validate_draft(to=split(to), cc=split(cc), bcc=split(bcc), subject=subject, html=_paragraphs(body), text=body,
-                                  **switches)
+        return actions.validate_draft(
+            to=split(to), cc=split(cc), bcc=split(bcc), subject=subject, html=autolink(clean_html(html)), text=None, **switches
+        )
+    return actions.validate_draft(
+        to=split(to), cc=split(cc), bcc=split(bcc), subject=subject, html=_paragraphs(body), text=body, **switches
+    )
 
 
 def _form_error(exc: actions.ActionError) -> str:
@@ -264,27 +292,55 @@ def _form_error(exc: actions.ActionError) -> str:
 
 
 @router.post("/app/compose")
-async def compose(request: Request, to: str = Form(""), cc: str = Form(""), subject: str = Form(""),
-                  body: str = Form(""), html: str = Form(""), track_opens: str = Form(""), track_clicks: str = Form(""),
-                  csrf: str = Form(""), bcc: str = Form(""), user=Depends(signed_in_rep)):
+async def compose(
+    request: Request,
+    to: str = Form(""),
+    cc: str = Form(""),
+    subject: str = Form(""),
+    body: str = Form(""),
+    html: str = Form(""),
+    track_opens: str = Form(""),
+    track_clicks: str = Form(""),
+    csrf: str = Form(""),
+    bcc: str = Form(""),
+    user=Depends(signed_in_rep),
+):
     check_csrf(request, csrf)
     rt = runtime(request)
-    form = {"to": to, "cc": cc, "bcc": bcc, "subject": subject, "body": body, "html": "" if is_blank(html) else clean_html(html),
-            "track_opens": bool(track_opens), "track_clicks": bool(track_clicks)}
+    form = {
+        "to": to,
+        "cc": cc,
+        "bcc": bcc,
+        "subject": subject,
+        "body": body,
+        "html": "" if is_blank(html) else clean_html(html),
+        "track_opens": bool(track_opens),
+        "track_clicks": bool(track_clicks),
+    }
     try:
         draft = _draft(to, cc, subject, body, html, bcc, track_opens=bool(track_opens), track_clicks=bool(track_clicks))
         result = await rt.sender.send_email(user, draft)  # a recipient missing a {{field}}: an error, nothing sent
     except actions.ActionError as exc:
         sent = (await asyncio.to_thread(_sent_emails, rt, user))[:SENT_PAGE]
-        return render(request, "app.html", status=422, user=user, sent=sent, outbox_mode=await _outbox_mode(rt, user),
-                      form=form, error=_form_error(exc), notice=None)
+        return render(
+            request,
+            "app.html",
+            status=422,
+            user=user,
+            sent=sent,
+            outbox_mode=await _outbox_mode(rt, user),
+            form=form,
+            error=_form_error(exc),
+            notice=None,
+        )
     notice = {"sent": "sent", "sending": "retrying"}.get(result.status, "failed")
     return RedirectResponse(f"/app?notice={notice}", status_code=303)
 
 
 @router.post("/app/emails/{email_id}/archive")
-async def archive_email(request: Request, email_id: IdPath, archived: str = Form(""), csrf: str = Form(""),
-                        user=Depends(signed_in_rep)):
+async def archive_email(
+    request: Request, email_id: IdPath, archived: str = Form(""), csrf: str = Form(""), user=Depends(signed_in_rep)
+):
     """The Sent list's Archive / Unarchive button: tracking off or back on."""
     check_csrf(request, csrf)
     found = await asyncio.to_thread(actions.set_archived, runtime(request).engine, user, email_id, archived == "1")
@@ -294,9 +350,17 @@ async def archive_email(request: Request, email_id: IdPath, archived: str = Form
 
 
 @router.post("/app/compose/preview")
-async def compose_preview(request: Request, to: str = Form(""), cc: str = Form(""), subject: str = Form(""),
-                          body: str = Form(""), html: str = Form(""), csrf: str = Form(""), bcc: str = Form(""),
-                          user=Depends(signed_in_rep)):
+async def compose_preview(
+    request: Request,
+    to: str = Form(""),
+    cc: str = Form(""),
+    subject: str = Form(""),
+    body: str = Form(""),
+    html: str = Form(""),
+    csrf: str = Form(""),
+    bcc: str = Form(""),
+    user=Depends(signed_in_rep),
+):
     """The compose form's Preview: each recipient's copy as sending would build it, nothing stored."""
     check_csrf(request, csrf)
     try:
@@ -318,16 +382,8 @@ def _paragraphs(text: str) -> str | None:
 
 def _outbox_rows(rt, user, message_id: int | None = None):
     """The rep's outbox, newest first; one message with its raw source when `message_id` is given."""
-    columns = [outbox.c.id, outbox.c.rcpt, outbox.c.subject, outbox.c.created_at, recipients.c.field]
-    if message_id is not None:
-        columns.append(outbox.c.raw)  # up to 2 MB each: only for the one message shown
-    query = (select(*columns)
-             .join(recipients, recipients.c.id == outbox.c.recipient_id)
-             .where(outbox.c.workspace_id == user["workspace_id"], outbox.c.user_id == user["id"]))
-    if message_id is not None:
-        query = query.where(outbox.c.id == message_id)
     with rt.engine.connect() as conn:
-        return list(conn.execute(query.order_by(outbox.c.id.desc()).limit(100)).mappings())
+        return queries.outbox_page(conn, workspace_id=user["workspace_id"], user_id=user["id"], message_id=message_id)
 
 
 @router.get("/app/outbox")
@@ -360,13 +416,24 @@ async def outbox_body(request: Request, message_id: IdPath):
     content = part.get_content() if part else ""
     if part is not None and part.get_content_type() == "text/plain":
         content = f"<pre style='white-space:pre-wrap;font:14px system-ui'>{html.escape(content)}</pre>"
-    return HTMLResponse(content, headers={
-        "content-security-policy": "sandbox allow-popups allow-popups-to-escape-sandbox; script-src 'none'",
-        "x-content-type-options": "nosniff", "referrer-policy": "no-referrer"})
+    return HTMLResponse(
+        content,
+        headers={
+            "content-security-policy": "sandbox allow-popups allow-popups-to-escape-sandbox; script-src 'none'",
+            "x-content-type-options": "nosniff",
+            "referrer-policy": "no-referrer",
+        },
+    )
 
 
-TASK_FILTERS = {"today": "Today", "tomorrow": "Tomorrow", "today_and_tomorrow": "Today and tomorrow",
-                "next_7_days": "Next 7 days", "overdue": "Overdue", "range": "Date range"}
+TASK_FILTERS = {
+    "today": "Today",
+    "tomorrow": "Tomorrow",
+    "today_and_tomorrow": "Today and tomorrow",
+    "next_7_days": "Next 7 days",
+    "overdue": "Overdue",
+    "range": "Date range",
+}
 
 
 def _task_page(rt, user, params: dict, now) -> dict:
@@ -383,16 +450,39 @@ def _task_page(rt, user, params: dict, now) -> dict:
     except Invalid as exc:
         error = f"{exc.field.capitalize()}: {exc.message}"
     with rt.engine.connect() as conn:
-        found = [] if error else task_actions.list_tasks(conn, user, assignee_id=user["id"], tz=tz, window=window,
-                                                         status=status, overdue=show == "overdue", now=now, limit=500)
+        found = (
+            []
+            if error
+            else task_actions.list_tasks(
+                conn,
+                user,
+                assignee_id=user["id"],
+                tz=tz,
+                window=window,
+                status=status,
+                overdue=show == "overdue",
+                now=now,
+                limit=500,
+            )
+        )
         if not error and window is not None and show != "range" and status != "done":
             # as in the window: what is overdue from before these days is shown first, not hidden
-            earlier = task_actions.list_tasks(conn, user, assignee_id=user["id"], tz=tz, window=None, status="open",
-                                              overdue=True, now=now, limit=500)
+            earlier = task_actions.list_tasks(
+                conn, user, assignee_id=user["id"], tz=tz, window=None, status="open", overdue=True, now=now, limit=500
+            )
             found = [t for t in earlier if t["due_date"] < window.first.isoformat()] + found
-    return {"tasks": found, "show": show, "task_status": status, "window": window, "error": error,
-            "today": taskdates.local_today(now, tz).isoformat(), "range_from": params.get("from", ""),
-            "range_to": params.get("to", ""), "filters": TASK_FILTERS, "type_labels": task_actions.TYPE_LABELS}
+    return {
+        "tasks": found,
+        "show": show,
+        "task_status": status,
+        "window": window,
+        "error": error,
+        "today": taskdates.local_today(now, tz).isoformat(),
+        "range_from": params.get("from", ""),
+        "range_to": params.get("to", ""),
+        "filters": TASK_FILTERS,
+        "type_labels": task_actions.TYPE_LABELS,
+    }
 
 
 @router.get("/app/tasks")
@@ -410,45 +500,56 @@ async def tasks_create(request: Request, user=Depends(signed_in_rep)):
     person = (form.pop("person", "") or "").strip().lower()
     fields = {k: v for k, v in form.items() if k in ("type", "title", "due_date", "due_time", "priority", "notes") and v != ""}
 
-    def create(conn):
+    def create(conn, changes):
         if person:
             found = people_actions.person_id_by_email(conn, user["workspace_id"], person)
             if found is None:
                 raise Invalid("person", f"no person with the email {person}")
             fields["person_id"] = found
-        return task_actions.create_task(conn, user, fields, now=rt.clock())
+        return task_actions.create_task(conn, user, fields, now=rt.clock(), changes=changes)
 
     try:
-        await asyncio.to_thread(_in_transaction, rt, create)
+        await commit(rt, create)
     except Invalid as exc:
         data = await asyncio.to_thread(_task_page, rt, user, {}, rt.clock())
-        return render(request, "tasks.html", status=422, user=user, form={**form, "person": person},
-                      form_error=f"{exc.field.replace('_', ' ').capitalize()}: {exc.message}", **data)
-    await rt.hub.signal({user["id"]}, "tasks")
+        return render(
+            request,
+            "tasks.html",
+            status=422,
+            user=user,
+            form={**form, "person": person},
+            form_error=f"{exc.field.replace('_', ' ').capitalize()}: {exc.message}",
+            **data,
+        )
     return RedirectResponse("/app/tasks?notice=created", status_code=303)
 
 
 @router.post("/app/tasks/{task_id}")
-async def tasks_change(request: Request, task_id: IdPath, action: str = Form(""), csrf: str = Form(""),
-                       back: str = Form("/app/tasks"), user=Depends(signed_in_rep)):
+async def tasks_change(
+    request: Request,
+    task_id: IdPath,
+    action: str = Form(""),
+    csrf: str = Form(""),
+    back: str = Form("/app/tasks"),
+    user=Depends(signed_in_rep),
+):
     check_csrf(request, csrf)
     rt = runtime(request)
     if action not in ("done", "open", "delete", "tomorrow"):
         return Response("Unknown action", status_code=422)
     tomorrow = (taskdates.local_today(rt.clock(), taskdates.zone(user["timezone"])) + timedelta(days=1)).isoformat()
 
-    def change(conn):
+    def change(conn, changes):
         if action == "delete":
-            assignee = task_actions.delete_task(conn, user, task_id)
+            assignee = task_actions.delete_task(conn, user, task_id, changes=changes)
             return None if assignee is None else (assignee, assignee)
         if action == "tomorrow":  # snoozed: the same time, tomorrow in the rep's zone
-            return task_actions.update_task(conn, user, task_id, {"due_date": tomorrow}, now=rt.clock())
-        return task_actions.update_task(conn, user, task_id, {"status": action}, now=rt.clock())
+            return task_actions.update_task(conn, user, task_id, {"due_date": tomorrow}, now=rt.clock(), changes=changes)
+        return task_actions.update_task(conn, user, task_id, {"status": action}, now=rt.clock(), changes=changes)
 
-    changed = await asyncio.to_thread(_in_transaction, rt, change)
+    changed = await commit(rt, change)
     if changed is None:
         return Response("No such task", status_code=404)
-    await rt.hub.signal(set(changed), "tasks")
     return RedirectResponse(back if back.startswith("/app/tasks") else "/app/tasks", status_code=303)
 
 
@@ -459,24 +560,29 @@ async def tasks_edit(request: Request, task_id: IdPath, user=Depends(signed_in_r
     check_csrf(request, form.pop("csrf", None))
     rt = runtime(request)
     back = form.pop("back", "/app/tasks")
-    fields = {k: (v or None) if k == "due_time" else v for k, v in form.items()
-              if k in ("type", "title", "due_date", "due_time", "priority")}
+    fields = {
+        k: (v or None) if k == "due_time" else v
+        for k, v in form.items()
+        if k in ("type", "title", "due_date", "due_time", "priority")
+    }
     try:
-        changed = await asyncio.to_thread(_in_transaction, rt, lambda conn: task_actions.update_task(
-            conn, user, task_id, fields, now=rt.clock()))
+        changed = await commit(
+            rt, lambda conn, changes: task_actions.update_task(conn, user, task_id, fields, now=rt.clock(), changes=changes)
+        )
     except Invalid as exc:
         data = await asyncio.to_thread(_task_page, rt, user, {}, rt.clock())
-        return render(request, "tasks.html", status=422, user=user, form={},
-                      form_error=f"{exc.field.replace('_', ' ').capitalize()}: {exc.message}", **data)
+        return render(
+            request,
+            "tasks.html",
+            status=422,
+            user=user,
+            form={},
+            form_error=f"{exc.field.replace('_', ' ').capitalize()}: {exc.message}",
+            **data,
+        )
     if changed is None:
         return Response("No such task", status_code=404)
-    await rt.hub.signal(set(changed), "tasks")
     return RedirectResponse(back if back.startswith("/app/tasks") else "/app/tasks", status_code=303)
-
-
-def _in_transaction(rt, fn):
-    with rt.engine.begin() as conn:
-        return fn(conn)
 
 
 @router.get("/app/settings")
@@ -487,16 +593,25 @@ async def settings_page(request: Request, user=Depends(signed_in_rep)):
 
 
 async def _admin_page(request: Request, user, *, status: int = 200, **extra):
-    from .api_users import list_users
+    from ..actions.users import list_users
 
     rt = runtime(request)
 
     def read():
         with rt.engine.connect() as conn:
             return list_users(conn, user["workspace_id"])
-    return render(request, "admin_users.html", status=status, user=user, users=await asyncio.to_thread(read),
-                  form=extra.pop("form", {}), error=extra.pop("error", None), link=extra.pop("link", None),
-                  added=extra.pop("added", None))
+
+    return render(
+        request,
+        "admin_users.html",
+        status=status,
+        user=user,
+        users=await asyncio.to_thread(read),
+        form=extra.pop("form", {}),
+        error=extra.pop("error", None),
+        link=extra.pop("link", None),
+        added=extra.pop("added", None),
+    )
 
 
 def _require_admin(user) -> None:
@@ -512,15 +627,22 @@ async def admin_users(request: Request, user=Depends(signed_in_rep)):
 
 @router.post("/app/admin/users")
 async def admin_add_user(request: Request, user=Depends(signed_in_rep)):
-    from .api_users import create_user
+    from ..actions.users import create_user
 
     _require_admin(user)
     form = dict(await request.form())
     check_csrf(request, form.pop("csrf", None))
     try:
-        _, link = await asyncio.to_thread(create_user, runtime(request), user, email=form.get("email", ""), name=form.get("name", ""),
-                                          timezone=form.get("timezone", "UTC"), role=form.get("role", "rep"),
-                                          salesforce_user_id=form.get("salesforce_user_id") or None)
+        _, link = await asyncio.to_thread(
+            create_user,
+            runtime(request),
+            user,
+            email=form.get("email", ""),
+            name=form.get("name", ""),
+            timezone=form.get("timezone", "UTC"),
+            role=form.get("role", "rep"),
+            salesforce_user_id=form.get("salesforce_user_id") or None,
+        )
     except actions.ActionError as exc:
         return await _admin_page(request, user, status=422, form=form, error=f"{exc.field.capitalize()}: {exc.message}")
     return await _admin_page(request, user, link=link, added=form.get("email", "").strip().lower())
@@ -528,7 +650,7 @@ async def admin_add_user(request: Request, user=Depends(signed_in_rep)):
 
 @router.post("/app/admin/users/{user_id}")
 async def admin_change_user(request: Request, user_id: IdPath, user=Depends(signed_in_rep)):
-    from .api_users import change_user, user_access_changed
+    from ..actions.users import change_user, user_access_changed
 
     _require_admin(user)
     form = dict(await request.form())
@@ -557,7 +679,3 @@ async def live_window(request: Request, user=Depends(signed_in_rep)):
     rt = runtime(request)
     today = taskdates.local_today(rt.clock(), taskdates.zone(user["timezone"])).isoformat()  # in the rep's zone
     return render(request, "live.html", user=user, coalesce_minutes=rt.settings.coalesce_minutes, today=today)
-
-
-def signin_url(signer: TokenSigner, public_url: str, *, user_id: int, now) -> str:
-    return f"{public_url}/signin/link/{actions.signin_link_token(signer, user_id=user_id, now=now)}"

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from urllib.parse import parse_qs
 
 from ..db import queries
-from ..live.hub import sse_frame
 from ..db.engine import database_unavailable
+from ..live.hub import sse_frame
 from .api import MAX_ID
 from .auth import authenticate, cookie_value
 
@@ -24,8 +24,12 @@ PATH = "/api/v1/feed/stream"
 REPLAY_PAGE = 500
 MAX_BACKLOG = 200
 RETRY_MS = 2000
-HEADERS = [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-store"),
-           (b"x-accel-buffering", b"no"), (b"x-content-type-options", b"nosniff")]
+HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-store"),
+    (b"x-accel-buffering", b"no"),
+    (b"x-content-type-options", b"nosniff"),
+]
 JSON = [(b"content-type", b"application/json")]
 
 
@@ -40,19 +44,24 @@ class FeedStream:
         try:
             after, backlog = _query(scope["query_string"])
         except ValueError as exc:
-            return await _json(send, 422, {"detail": [{"loc": ["query", exc.args[0]], "msg": exc.args[1], "type": "value_error"}]})
+            return await _json(
+                send, 422, {"detail": [{"loc": ["query", exc.args[0]], "msg": exc.args[1], "type": "value_error"}]}
+            )
         headers = dict(scope["headers"])
         try:
-            user = await authenticate(rt, headers.get(b"authorization", b"").decode("latin-1"),
-                                      cookie_value(headers.get(b"cookie")))
+            user = await authenticate(
+                rt, headers.get(b"authorization", b"").decode("latin-1"), cookie_value(headers.get(b"cookie"))
+            )
         except Exception as exc:
             if not database_unavailable(exc):
                 raise
-            return await _json(send, 503, {"detail": "The database is unavailable; reconnect shortly"},
-                               extra=[(b"retry-after", b"5")])
+            return await _json(
+                send, 503, {"detail": "The database is unavailable; reconnect shortly"}, extra=[(b"retry-after", b"5")]
+            )
         if user is None:
-            return await _json(send, 401, {"detail": "Sign in or send Authorization: Bearer <token>"},
-                               extra=[(b"www-authenticate", b"Bearer")])
+            return await _json(
+                send, 401, {"detail": "Sign in or send Authorization: Bearer <token>"}, extra=[(b"www-authenticate", b"Bearer")]
+            )
         header = headers.get(b"last-event-id", b"").decode("latin-1")
         last_id = int(header) if _is_id(header) else after
         await self._stream(rt, user, last_id, backlog, receive, send)
@@ -66,8 +75,9 @@ class FeedStream:
             except Exception as exc:
                 if not database_unavailable(exc):
                     raise
-                return await _json(send, 503, {"detail": "The database is unavailable; reconnect shortly"},
-                                   extra=[(b"retry-after", b"5")])
+                return await _json(
+                    send, 503, {"detail": "The database is unavailable; reconnect shortly"}, extra=[(b"retry-after", b"5")]
+                )
             await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
             await _body(send, f"retry: {RETRY_MS}\n\n".encode())
             sent = last_id or 0
@@ -147,16 +157,28 @@ OPENAPI = {
     "get": {
         "summary": "Live feed events (Server-Sent Events)",
         "description": "`event: hit` frames carry one feed event as JSON, `id:` is the event id; `event: revise` "
-                       "changes the class of earlier events (a scanner burst); `event: ready` follows the replay. "
-                       "Reconnect with `Last-Event-ID` (or `after`) to resume with no gap and no duplicate.",
+        "changes the class of earlier events (a scanner burst); `event: ready` follows the replay. "
+        "Reconnect with `Last-Event-ID` (or `after`) to resume with no gap and no duplicate.",
         "parameters": [
-            {"name": "after", "in": "query", "schema": {"type": "integer", "minimum": 0}, "description": "Resume after this event id"},
-            {"name": "backlog", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": MAX_BACKLOG},
-             "description": "On a fresh connect, first send the last N events"},
+            {
+                "name": "after",
+                "in": "query",
+                "schema": {"type": "integer", "minimum": 0},
+                "description": "Resume after this event id",
+            },
+            {
+                "name": "backlog",
+                "in": "query",
+                "schema": {"type": "integer", "minimum": 0, "maximum": MAX_BACKLOG},
+                "description": "On a fresh connect, first send the last N events",
+            },
             {"name": "Last-Event-ID", "in": "header", "schema": {"type": "integer"}},
         ],
-        "responses": {"200": {"description": "An event stream", "content": {"text/event-stream": {}}},
-                      "401": {"description": "Not signed in"}, "422": {"description": "A bad query value"}},
+        "responses": {
+            "200": {"description": "An event stream", "content": {"text/event-stream": {}}},
+            "401": {"description": "Not signed in"},
+            "422": {"description": "A bad query value"},
+        },
         "security": [{"bearer": []}],
     }
 }

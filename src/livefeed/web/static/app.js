@@ -64,16 +64,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   const select = bar.querySelector("[data-template-select]");
   const status = bar.querySelector("[data-template-status]");
   let known = [];
-  async function api(method, url, body) {
-    const response = await fetch(url, { method, credentials: "same-origin",
-      headers: body ? { "content-type": "application/json" } : {}, body: body ? JSON.stringify(body) : undefined });
-    const data = await response.json().catch(() => null);
-    if (!response.ok) {
-      const detail = data && data.detail;
-      throw new Error(Array.isArray(detail) ? detail.map((d) => d.loc.slice(1).join(".") + ": " + d.msg).join("; ") : String(detail || response.status));
-    }
-    return data;
-  }
+  const api = window.LiveFeed.api;  // static/api.js
   async function load(chosen) {
     known = (await api("GET", "/api/v1/templates")).templates;
     select.replaceChildren(new Option("— none —", ""), ...known.map((t) => new Option(t.name + (t.mine ? "" : " (shared by " + t.author.name + ")"), t.id)));

@@ -13,20 +13,7 @@
   // open overnight moves on).
   let due = "today", today = document.getElementById("tab-tasks").dataset.today || null;
 
-  async function api(method, url, body) {
-    const response = await fetch(url, {
-      method, credentials: "same-origin",
-      headers: body ? { "content-type": "application/json" } : {},
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    const data = response.status === 204 ? null : await response.json();
-    if (!response.ok) {
-      const detail = data && data.detail;
-      const message = Array.isArray(detail) ? detail.map((d) => d.loc.slice(1).join(".") + ": " + d.msg).join("; ") : String(detail);
-      throw new Error(message);
-    }
-    return data;
-  }
+  const api = window.LiveFeed.api;  // static/api.js
 
   // One reload at a time per list; a request during a reload runs once more after it.
   function serial(load) {

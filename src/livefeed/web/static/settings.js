@@ -2,17 +2,7 @@
 // server's own words when something is refused. Text only, never HTML from data.
 "use strict";
 (function () {
-  async function api(method, url, body) {
-    const response = await fetch(url, { method, credentials: "same-origin",
-      headers: body ? { "content-type": "application/json" } : {}, body: body ? JSON.stringify(body) : undefined });
-    const data = response.status === 204 ? null : await response.json().catch(() => null);
-    if (!response.ok) {
-      const detail = data && data.detail;
-      throw new Error(Array.isArray(detail) ? detail.map((d) => d.loc.slice(1).join(".") + ": " + d.msg).join("; ")
-                                            : String(detail || response.status));
-    }
-    return data;
-  }
+  const api = window.LiveFeed.api;  // static/api.js
 
   function say(box, text, bad) {
     box.textContent = text;

@@ -1,1 +1,0 @@
-"""Outbound mail: SMTP, or the local outbox when no SMTP server is configured."""

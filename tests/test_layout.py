@@ -1,0 +1,105 @@
+"""The tree keeps its shape: no import cycles, and the web layer and the CLI reach the tables only
+through actions and named queries (docs/architecture.md)."""
+
+import ast
+from pathlib import Path
+
+import livefeed
+
+PACKAGE = Path(livefeed.__file__).parent
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _modules() -> dict[str, Path]:
+    return {_module_name(p): p for p in PACKAGE.rglob("*.py") if "migrations" not in p.parts}
+
+
+def _imports(name: str, path: Path, *, anywhere: bool = False, source: str | None = None) -> set[str]:
+    """The livefeed modules `name` imports when it is imported (or `anywhere`: in functions too)."""
+    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    found: set[str] = set()
+    tree = ast.parse(path.read_text() if source is None else source)
+    for node in ast.walk(tree) if anywhere else tree.body:
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names if alias.name.startswith("livefeed"))
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                module = ".".join(base + ([node.module] if node.module else []))
+            else:
+                module = node.module or ""
+            if not module.startswith("livefeed"):
+                continue
+            found.add(module)
+            found.update(f"{module}.{alias.name}" for alias in node.names)  # `from . import x`: a module or a name
+    return found
+
+
+def _graph(*, anywhere: bool = False) -> dict[str, set[str]]:
+    modules = _modules()
+    return {
+        name: {m for m in _imports(name, path, anywhere=anywhere) if m in modules and m != name} for name, path in modules.items()
+    }
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt) :] + [nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (found := visit(node)):
+            return found
+    return None
+
+
+def _parents_dropped(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    """A package's __init__ importing its own submodules is how packages work, not a cycle."""
+    return {n: {m for m in deps if not n.startswith(m + ".")} for n, deps in graph.items()}
+
+
+def test_no_import_cycles():
+    assert _cycle(_parents_dropped(_graph())) is None
+
+
+def test_the_cycle_finder_finds_one():
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert _cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_web_and_cli_reach_the_tables_only_through_actions_and_queries():
+    graph = _graph(anywhere=True)  # function-local imports count too
+    importing = {
+        n for n, deps in graph.items() if (n.startswith("livefeed.web") or n == "livefeed.cli") and "livefeed.db.tables" in deps
+    }
+    assert importing == set(), f"{sorted(importing)} import the tables: write through actions/, read through db/queries.py"
+
+
+def test_the_table_rule_would_catch_a_handler_importing_the_tables():
+    path = PACKAGE / "web" / "api_tasks.py"
+    found = _imports("livefeed.web.api_tasks", path, anywhere=True)
+    assert "livefeed.db.tables" not in found
+    handler = "def handler():\n    from ..db.tables import users\n    return users\n"
+    assert "livefeed.db.tables" in _imports("livefeed.web.api_tasks", path, anywhere=True, source=handler)
+
+
+def test_the_tree_has_the_documented_folders_and_few_loose_modules():
+    folders = {p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    assert {"core", "edge", "pipeline", "actions", "integrations", "db", "live", "web"} <= folders
+    loose = {p.stem for p in PACKAGE.glob("*.py")} - {"__init__"}
+    assert loose <= {"cli", "settings", "runtime", "demo"}, loose
