@@ -204,10 +204,10 @@ class LiveServer:
     async def __aexit__(self, *exc) -> None:
         await self.stop()
 
-    def client(self, *, browser: bool = True, **kwargs) -> httpx.AsyncClient:
+    def client(self, *, like_a_browser: bool = True, **kwargs) -> httpx.AsyncClient:
         """A client of this server. Like the browsers whose user agents the tests send, it sends
-        Accept-Language (a click naming a browser without it is a script's); browser=False for a script."""
-        headers = {"accept-language": "en-GB,en;q=0.9"} if browser else {}
+        Accept-Language (a click naming a browser without it is a script's); like_a_browser=False for a script."""
+        headers = {"accept-language": "en-GB,en;q=0.9"} if like_a_browser else {}
         headers.update(kwargs.pop("headers", None) or {})
         return httpx.AsyncClient(base_url=self.url, timeout=10, headers=headers, **kwargs)
 
@@ -321,3 +321,8 @@ def link_paths(engine, server, recipient_id: int) -> list[str]:
         raw = conn.execute(select(outbox.c.raw).where(outbox.c.recipient_id == recipient_id)).scalar()
     html = message_from_string(raw, policy=policy.default).get_body(("html",)).get_content()
     return [part.split('"')[0] for part in html.split(server.url)[1:] if part.startswith("/c/")]
+
+
+# The fixtures the modules share live in tests/support/; imported here, every module has them.
+from .support.browser import browser  # noqa: E402,F401
+from .support.mail import mail_server  # noqa: E402,F401

@@ -11,7 +11,7 @@ import pytest
 from playwright.async_api import expect
 
 from .conftest import make_rep, pixel_path, send
-from .test_browser import CHROME, browser, open_signin_link, signin_url  # noqa: F401  (fixture)
+from .support.browser import CHROME, open_signin_link, signin_url
 
 AXE = Path(__file__).with_name("vendor") / "axe-4.14.1.min.js"
 PAGES = ["/app", "/app/people", "/app/tasks", "/app/settings", "/app/admin/users", "/app/outbox", "/app/templates"]
@@ -33,7 +33,7 @@ async def overflow(page) -> int:
 
 
 @pytest.mark.parametrize("width", [320, 1200])
-async def test_no_serious_violations_on_the_window_and_the_main_pages(browser, server, rep, clock, engine, width):  # noqa: F811
+async def test_no_serious_violations_on_the_window_and_the_main_pages(browser, server, rep, clock, engine, width):
     make_rep(engine, clock, "olga@seller.test")
     async with server.client() as client:
         await client.post(

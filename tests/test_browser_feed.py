@@ -12,7 +12,7 @@ from livefeed.core.model import MARKETING, MOMENT, VISIT
 from livefeed.db.eventlog import event_row
 
 from .conftest import send
-from .test_browser import browser, hit, open_window  # noqa: F401 - a fixture
+from .support.browser import hit, open_window
 
 
 async def write(server, rep, rows):
@@ -28,7 +28,7 @@ def person(server, rep, email, clock, *, added=True):
         return ensure_person(conn, rep.workspace_id, email, clock(), added=added)
 
 
-async def test_replies_are_rows_of_their_own_and_only_identical_moments_merge(browser, server, rep, clock):  # noqa: F811
+async def test_replies_are_rows_of_their_own_and_only_identical_moments_merge(browser, server, rep, clock):
     async with server.client() as client:
         sent = await send(client, rep, subject="Pricing")
     paul = sent["recipients"][0]
@@ -85,7 +85,7 @@ async def test_replies_are_rows_of_their_own_and_only_identical_moments_merge(br
     assert await name.get_attribute("href") == f"/app/people/{paul['person_id']}"
 
 
-async def test_a_gmail_proxy_open_keeps_the_place_seen_from_a_real_device(browser, server, rep, clock):  # noqa: F811
+async def test_a_gmail_proxy_open_keeps_the_place_seen_from_a_real_device(browser, server, rep, clock):
     async with server.client() as client:
         sent = await send(client, rep, subject="Pricing")
         page, _ = await open_window(browser, server, rep, clock)
@@ -109,7 +109,7 @@ async def test_a_gmail_proxy_open_keeps_the_place_seen_from_a_real_device(browse
     assert await row.locator(".where").evaluate("el => el.scrollWidth <= el.clientWidth")  # not cut off in the small window
 
 
-async def test_adding_someone_from_marketing_says_so_and_closes_the_menu(browser, server, rep, clock):  # noqa: F811
+async def test_adding_someone_from_marketing_says_so_and_closes_the_menu(browser, server, rep, clock):
     page, _ = await open_window(browser, server, rep, clock)
     zoe = person(server, rep, "zoe@prospect.test", clock, added=False)
     await write(

@@ -3,7 +3,7 @@
 from playwright.async_api import expect
 
 from .conftest import send
-from .test_browser import browser, hit, open_signin_link, open_window  # noqa: F401  (fixture)
+from .support.browser import hit, open_signin_link, open_window
 
 
 async def post_person(client, rep, **body):
@@ -18,7 +18,7 @@ async def post_task(client, rep, **body):
     return response.json()
 
 
-async def test_tasks_tab_filters_creates_completes_and_updates_live(browser, server, rep, clock):  # noqa: F811
+async def test_tasks_tab_filters_creates_completes_and_updates_live(browser, server, rep, clock):
     async with server.client() as client:
         paul = await post_person(
             client,
@@ -78,7 +78,7 @@ async def test_tasks_tab_filters_creates_completes_and_updates_live(browser, ser
     assert dialogs == []
 
 
-async def test_create_task_from_an_engagement_row_prefills_a_follow_up(browser, server, rep, clock):  # noqa: F811
+async def test_create_task_from_an_engagement_row_prefills_a_follow_up(browser, server, rep, clock):
     async with server.client() as client:
         sent = await send(client, rep, subject="Pricing for 250 seats")
         page, _ = await open_window(browser, server, rep, clock)
@@ -98,7 +98,7 @@ async def test_create_task_from_an_engagement_row_prefills_a_follow_up(browser, 
     assert [(t["type"], t["person"]["email"], t["due_date"]) for t in tasks] == [("email", "paul@prospect.test", "2026-11-26")]
 
 
-async def test_target_tab_ranks_and_updates_live_when_a_score_rises(browser, server, rep, clock):  # noqa: F811
+async def test_target_tab_ranks_and_updates_live_when_a_score_rises(browser, server, rep, clock):
     async with server.client() as client:
         for index, score in enumerate((30, 60, 90)):
             await post_person(
@@ -132,7 +132,7 @@ async def test_target_tab_ranks_and_updates_live_when_a_score_rises(browser, ser
         assert "Score rose from 30 to 95" in await score_row.inner_text()
 
 
-async def test_a_reply_shows_with_its_first_lines(browser, server, rep, clock):  # noqa: F811
+async def test_a_reply_shows_with_its_first_lines(browser, server, rep, clock):
     from livefeed.actions.replies import serve_smtp
 
     from .conftest import free_port
@@ -160,7 +160,7 @@ async def test_a_reply_shows_with_its_first_lines(browser, server, rep, clock): 
     assert dialogs == []
 
 
-async def test_compose_suggests_people_and_previews_each_copy(browser, server, rep, clock):  # noqa: F811
+async def test_compose_suggests_people_and_previews_each_copy(browser, server, rep, clock):
     async with server.client() as client:
         await post_person(client, rep, email="paul@prospect.test", first_name="Paul", last_name="Smith", company="Prospect Ltd")
         await post_person(client, rep, email="anna@prospect.test")
@@ -184,7 +184,7 @@ async def test_compose_suggests_people_and_previews_each_copy(browser, server, r
     assert listed == []  # a preview stores and sends nothing
 
 
-async def test_the_editor_formats_saves_a_template_loads_it_and_sends_it(browser, server, rep, clock, engine):  # noqa: F811
+async def test_the_editor_formats_saves_a_template_loads_it_and_sends_it(browser, server, rep, clock, engine):
     from email import message_from_string, policy
 
     from sqlalchemy import select

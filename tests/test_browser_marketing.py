@@ -18,10 +18,10 @@ from livefeed.core import tokens
 from livefeed.db.tables import links
 
 from .conftest import free_port, send
-from .test_browser import CHROME, browser, open_window  # noqa: F401  (fixture)
+from .support.browser import CHROME, open_window
 
 
-async def test_a_moment_for_someone_new_is_purple_and_the_down_arrow_adds_them(browser, server, rep, clock):  # noqa: F811
+async def test_a_moment_for_someone_new_is_purple_and_the_down_arrow_adds_them(browser, server, rep, clock):
     async with server.client() as client:
         secret = (await client.post("/api/v1/workspace/marketo-webhook-secret", headers=rep.headers)).json()["secret"]
         key = (await client.get("/api/v1/workspace", headers=rep.headers)).json()["site_key"]
@@ -60,7 +60,7 @@ def company_site():
     return Starlette(routes=[Route("/{name}", page)])
 
 
-async def test_the_website_script_identifies_a_clicker_and_shows_the_visit(browser, server, rep, clock):  # noqa: F811
+async def test_the_website_script_identifies_a_clicker_and_shows_the_visit(browser, server, rep, clock):
     site = company_site()
     port = free_port()
     origin = f"http://127.0.0.1:{port}"

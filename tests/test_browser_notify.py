@@ -6,7 +6,7 @@ from __future__ import annotations
 from playwright.async_api import expect
 
 from .conftest import send
-from .test_browser import browser, hit, open_window  # noqa: F401  (fixture)
+from .support.browser import hit, open_window
 
 # Notifications recorded instead of shown (headless Chromium has no notification centre).
 RECORD = """
@@ -25,7 +25,7 @@ async def notes(page) -> list[str]:
     return await page.evaluate("window.__notes")
 
 
-async def test_alerts_only_for_people_engaging_and_not_too_often(browser, server, rep, clock):  # noqa: F811
+async def test_alerts_only_for_people_engaging_and_not_too_often(browser, server, rep, clock):
     async with server.client() as client:
         sent = await send(client, rep, to=["paul@prospect.test", "anna@prospect.test"], subject="Pricing for 250 seats")
         paul, anna = (r["recipient_id"] for r in sent["recipients"])
@@ -64,7 +64,7 @@ async def test_alerts_only_for_people_engaging_and_not_too_often(browser, server
     assert saved["browser"] is True and saved["kinds"]["open"] is False
 
 
-async def test_alerts_also_reach_the_web_app_once_per_person_across_tabs(browser, server, rep, clock):  # noqa: F811
+async def test_alerts_also_reach_the_web_app_once_per_person_across_tabs(browser, server, rep, clock):
     async with server.client() as client:
         sent = await send(client, rep, to=["paul@prospect.test"], subject="Pricing")
         window, _ = await open_window(browser, server, rep, clock)

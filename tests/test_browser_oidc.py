@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from playwright.async_api import expect
 
-from .test_browser import browser  # noqa: F401  (fixture)
 from .test_send_as_rep import setup  # noqa: F401  (fixture)
 
 

@@ -8,12 +8,12 @@ from playwright.async_api import expect
 from livefeed.web.pages import signin_url
 
 from .conftest import send
-from .test_browser import browser, open_signin_link  # noqa: F401 - a fixture
+from .support.browser import open_signin_link
 
 PAGES = ["/app", "/app/people", "/app/templates", "/app/tasks", "/app/settings", "/app/outbox", "/app/admin/users", "/live"]
 
 
-async def test_no_page_logs_an_error_or_reaches_off_this_server(browser, server, rep, clock):  # noqa: F811
+async def test_no_page_logs_an_error_or_reaches_off_this_server(browser, server, rep, clock):
     async with server.client() as client:
         sent = await send(client, rep, subject="Pricing")
     context = await browser.new_context()

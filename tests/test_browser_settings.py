@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from playwright.async_api import expect
 
-from .test_browser import browser, open_signin_link, signin_url  # noqa: F401  (fixture)
+from .support.browser import open_signin_link, signin_url
 from .test_connectors import vendors  # noqa: F401  (fixture)
 from .test_mailwatch import PASSWORD, dovecot  # noqa: F401  (fixture)
-from .test_smtp_account import mail_server  # noqa: F401  (fixture)
 from .vendors import CLIENT_ID, CLIENT_SECRET
 
 
@@ -100,7 +99,7 @@ async def test_settings_connect_mailbox_website_webhook_and_marketo(browser, ser
     await context.close()
 
 
-async def test_settings_smtp_account_test_save_keep_password_and_remove(browser, server, rep, clock, mail_server):  # noqa: F811
+async def test_settings_smtp_account_test_save_keep_password_and_remove(browser, server, rep, clock, mail_server):
     port, _ = mail_server
     context = await browser.new_context()
     page = await context.new_page()
@@ -135,12 +134,12 @@ async def test_settings_smtp_account_test_save_keep_password_and_remove(browser,
     await context.close()
 
 
-async def test_settings_lists_sessions_and_tokens_and_revokes_them(browser, server, rep, clock):  # noqa: F811
+async def test_settings_lists_sessions_and_tokens_and_revokes_them(browser, server, rep, clock):
     context = await browser.new_context()
     page = await context.new_page()
     await open_signin_link(page, signin_url(server.runtime.signer, server.url, user_id=rep.id, now=clock()))
     async with server.client() as client:  # another browser signed in as the rep
-        from .test_web import sign_in
+        from .support.web import sign_in
 
         await sign_in(client)
     await page.goto(server.url + "/app/settings")

@@ -8,7 +8,7 @@ from playwright.async_api import expect
 
 from livefeed.web.pages import signin_url
 
-from .test_browser import browser, open_signin_link, open_window  # noqa: F401 - a fixture
+from .support.browser import open_signin_link, open_window
 
 
 async def task(client, rep, **fields):
@@ -18,7 +18,7 @@ async def task(client, rep, **fields):
     return answer.json()
 
 
-async def test_the_window_snoozes_and_edits_a_task(browser, server, rep, clock):  # noqa: F811
+async def test_the_window_snoozes_and_edits_a_task(browser, server, rep, clock):
     async with server.client() as client:
         made = await task(client, rep)
         page, _ = await open_window(browser, server, rep, clock)
@@ -41,7 +41,7 @@ async def test_the_window_snoozes_and_edits_a_task(browser, server, rep, clock):
     assert (edited["title"], edited["due_date"], edited["due_time"]) == ("Send the signed contract", "2026-11-27", "09:30")
 
 
-async def test_the_tasks_page_snoozes_edits_and_shows_earlier_overdue_ones(browser, server, rep, clock):  # noqa: F811
+async def test_the_tasks_page_snoozes_edits_and_shows_earlier_overdue_ones(browser, server, rep, clock):
     async with server.client() as client:
         made = await task(client, rep)
         late = await task(client, rep, title="Call back Paul", type="call", due_date="2026-11-20", due_time=None)

@@ -1,6 +1,6 @@
 """POST /api/v1/emails: tracked copies per recipient, validation, SMTP delivery and failure."""
 
-from email import message_from_bytes, message_from_string, policy
+from email import message_from_string, policy
 
 import httpx
 import pytest
@@ -109,15 +109,7 @@ async def test_sending_requires_a_token(server):
     assert response.status_code == 401 and forged.status_code == 401
 
 
-class Inbox:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(
-            (envelope.mail_from, list(envelope.rcpt_tos), message_from_bytes(envelope.content, policy=policy.default))
-        )
-        return "250 OK"
+from .support.mail import Inbox  # noqa: E402 - shared with the SMTP account tests
 
 
 class Refuser:

@@ -15,8 +15,8 @@ from sqlalchemy import select
 from livefeed.db.tables import emails, outbox
 
 from .conftest import make_rep, send
-from .test_smtp_account import account, mail_server  # noqa: F401 - a fixture
-from .test_web import csrf_of, sign_in
+from .support.mail import account
+from .support.web import csrf_of, sign_in
 
 EXT = "chrome-extension://" + "abcdefghijklmnopabcdefghijklmnop"
 RETURN = EXT + "/connected.html"
@@ -262,7 +262,7 @@ async def test_a_do_not_track_recipient_gets_the_body_as_written(server, rep, en
     assert answer["tracked"] is False and "/o/" not in answer["html"] and "https://seller.test/" in answer["html"]
 
 
-async def test_the_rep_sees_how_their_mail_leaves(server, rep, engine, clock, mail_server):  # noqa: F811
+async def test_the_rep_sees_how_their_mail_leaves(server, rep, engine, clock, mail_server):
     from livefeed.actions import connections
 
     port, _ = mail_server

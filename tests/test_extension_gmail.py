@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from livefeed.db.tables import emails, events
 
 from .conftest import Clock, LiveServer, free_port, make_rep, require
-from .test_smtp_account import account, mail_server  # noqa: F401 - a fixture
+from .support.mail import account
 
 EXTENSION = Path(__file__).resolve().parent.parent / "extension"
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "gmail"
@@ -246,7 +246,7 @@ async def test_with_a_sending_account_livefeed_sends_each_copy_as_the_rep_and_th
     live,
     chromium,
     engine,
-    mail_server,  # noqa: F811 - the fixture imported above
+    mail_server,
 ):
     from playwright.async_api import expect
 

@@ -171,7 +171,7 @@ async def test_stream_accepts_the_session_cookie(server, rep, clock):
     from livefeed.web.pages import signin_url
 
     async with server.client() as client:
-        from .test_web import use_signin_link
+        from .support.web import use_signin_link
 
         await use_signin_link(client, signin_url(server.runtime.signer, server.url, user_id=rep.id, now=clock()))
         async with client.stream("GET", "/api/v1/feed/stream") as response:

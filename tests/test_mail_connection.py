@@ -9,8 +9,8 @@ from sqlalchemy import select
 from livefeed.db.tables import mail_connections
 
 from .oidc_provider import OpenIdStandIn  # noqa: F401
+from .support.web import sign_in
 from .test_signin_oidc import live, providers  # noqa: F401  (fixtures)
-from .test_web import sign_in
 
 
 async def connect(client: httpx.AsyncClient, provider: str) -> httpx.Response:

@@ -9,7 +9,7 @@ import json
 from livefeed.core.scoring import chart_points
 
 from .conftest import make_rep, pixel_path, send
-from .test_web import csrf_of, sign_in
+from .support.web import csrf_of, sign_in
 
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
 
@@ -122,7 +122,7 @@ async def test_a_rep_cannot_see_the_team_timeline(server, rep, engine, clock):
 
 
 async def test_the_people_page_finds_last_names_and_any_word_of_a_company(server, rep):
-    from .test_web import sign_in
+    from .support.web import sign_in
 
     async with server.client() as client:
         for body in (

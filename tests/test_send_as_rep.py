@@ -14,9 +14,9 @@ from livefeed.settings import OidcSettings
 from .conftest import LiveServer, send
 from .mail_apis import MailApiStandIn
 from .oidc_provider import OpenIdStandIn
+from .support.web import sign_in
 from .test_mail_connection import connect
 from .test_signin_oidc import GOOGLE_ID, MICROSOFT_ID, SECRET
-from .test_web import sign_in
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from livefeed.web.accesslog import RedactSecrets, redact
 from livefeed.web.pages import signin_url
 
 from .conftest import make_rep
-from .test_web import csrf_of, sign_in, use_signin_link
+from .support.web import csrf_of, sign_in, use_signin_link
 
 
 async def test_five_wrong_passwords_lock_the_account_with_retry_after_the_same_for_unknown_addresses(server, rep, clock, caplog):

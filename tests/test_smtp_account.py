@@ -3,43 +3,15 @@ exact refusal, stored sealed, used for that rep's mail only, removed."""
 
 from __future__ import annotations
 
-import pytest
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
+from aiosmtpd.smtp import AuthResult
 from sqlalchemy import func, select
 
 from livefeed.db.tables import outbox, smtp_accounts
 from livefeed.integrations.smtp import smtp_vault
 
 from .conftest import free_port, make_rep, send
-from .test_emails import Inbox
-
-
-def authenticator(server, session, envelope, mechanism, auth_data):
-    ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (b"rita", b"app-password-1")
-    return AuthResult(success=ok, handled=False)  # not handled: the server answers 535 itself
-
-
-@pytest.fixture
-def mail_server():
-    """A real SMTP server that wants a sign-in (AUTH over a plain local connection)."""
-    inbox = Inbox()
-    controller = Controller(
-        inbox,
-        hostname="127.0.0.1",
-        port=free_port(),
-        authenticator=authenticator,
-        auth_required=True,
-        auth_require_tls=False,
-        server_hostname="mx.seller.test",
-    )
-    controller.start()
-    yield controller.port, inbox
-    controller.stop()
-
-
-def account(port: int, **change) -> dict:
-    return {"host": "127.0.0.1", "port": port, "security": "plain", "username": "rita", "password": "app-password-1", **change}
+from .support.mail import Inbox, account
 
 
 def outbox_count(engine) -> int:
@@ -123,7 +95,7 @@ async def test_a_refusal_at_send_time_fails_the_email_with_the_servers_words(ser
 
 
 async def test_the_compose_page_says_local_outbox_only_while_the_rep_has_no_account(server, rep, mail_server):
-    from .test_web import sign_in
+    from .support.web import sign_in
 
     port, _ = mail_server
     async with server.client() as client:

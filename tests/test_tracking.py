@@ -269,7 +269,7 @@ async def test_a_gateways_re_check_from_another_microsoft_address_and_a_headerle
         await client.get(paths[1], headers={"user-agent": CHROME, "x-forwarded-for": "20.61.4.10"})  # the re-check
         clock.advance(minutes=10)
         await client.get(paths[1], headers={"user-agent": CHROME, "x-forwarded-for": "89.160.20.112"})  # the reader
-    async with server.client(browser=False) as script:  # names Chrome, sends no Accept-Language
+    async with server.client(like_a_browser=False) as script:  # names Chrome, sends no Accept-Language
         await script.get(paths[2], headers={"user-agent": CHROME, "x-forwarded-for": "81.2.69.142"})
     with engine.connect() as conn:
         rows = conn.execute(select(events.c.cls, events.c.reason).order_by(events.c.id)).all()

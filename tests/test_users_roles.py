@@ -49,7 +49,7 @@ async def test_admins_manage_users_and_reps_cannot_change_the_workspace(server, 
         demoted = await client.patch(f"/api/v1/users/{rep.id}", json={"role": "rep"}, headers=other.headers)
         listed = (await client.get("/api/v1/users", headers=rep.headers)).json()["users"]
         link = added.json()["signin_link"]
-        from .test_web import use_signin_link
+        from .support.web import use_signin_link
 
         signed_in = await use_signin_link(client, link.replace(server.url, ""))
     assert me["role"] == "admin" and them["role"] == "rep"
@@ -76,7 +76,7 @@ async def test_users_of_another_workspace_are_out_of_reach(server, rep, engine, 
 
 
 async def test_the_users_page_adds_a_rep_and_changes_roles_and_reps_cannot_open_it(server, rep, engine, clock):
-    from .test_web import csrf_of, sign_in
+    from .support.web import csrf_of, sign_in
 
     make_rep(engine, clock, "olga@seller.test", password="olga's long password")
     async with server.client() as client:
@@ -112,7 +112,7 @@ async def test_the_users_page_adds_a_rep_and_changes_roles_and_reps_cannot_open_
 
 
 async def test_the_users_page_disables_and_enables_a_rep(server, rep, engine, clock):
-    from .test_web import csrf_of, sign_in
+    from .support.web import csrf_of, sign_in
 
     olga = make_rep(engine, clock, "olga@seller.test", password="olga's long password")
     async with server.client() as admin, server.client() as her:

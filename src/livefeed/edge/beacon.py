@@ -126,7 +126,7 @@ class Beacon:
             )
         if scope["method"] != "POST":
             return await _empty(send, 405, [(b"allow", b"POST, OPTIONS")])
-        if not allowed:
+        if not allowed or site is None:
             return await _empty(send, 403)
         body = await read_body(receive, MAX_BODY)
         rt = self._runtime()
@@ -155,10 +155,10 @@ class Beacon:
         now = self._clock()
         person_id = website.read_identity(rt.signer.verify(website.IDENTIFY, page.identity), now) if page.identity else None
         peer = scope.get("client")
-        ip = client_ip(
+        address = client_ip(
             peer[0] if peer else None, headers.get(b"x-forwarded-for", b"").decode("latin-1") or None, rt.settings.trusted_proxies
         )
-        ip = str(ip) if ip else None
+        ip = str(address) if address else None
         if site.anonymize_ips:
             ip = website.anonymize(ip)
         if self._batcher is None:

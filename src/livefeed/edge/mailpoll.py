@@ -197,8 +197,8 @@ class MailPoller:
                 read += await self._record_graph(account, http, message["id"])
             if "@odata.deltaLink" in body:
                 return body["@odata.deltaLink"], read
-            url = body.get("@odata.nextLink")
-            if not url or not url.startswith(account.api_url + "/"):
+            url = body.get("@odata.nextLink") or ""
+            if not url.startswith(account.api_url + "/"):
                 raise PollError("Graph delta: a page without a next or delta link on Graph")
 
     async def _record_graph(self, account: ProviderAccount, http: httpx.AsyncClient, message_id: str) -> int:

@@ -142,13 +142,19 @@ class ImapSession:
     def can_idle(self) -> bool:
         return self.client is not None and self.client.has_capability("IDLE")
 
+    @property
+    def _imap(self) -> aioimaplib.IMAP4:
+        """The open connection (every caller runs after `open`)."""
+        assert self.client is not None, "the session is not open"
+        return self.client
+
     async def newest_uid(self) -> int:
-        answer = await self.client.uid_search("ALL")
+        answer = await self._imap.uid_search("ALL")
         uids = [int(u) for line in answer.lines[:1] for u in line.split() if u.isdigit()]
         return max(uids, default=0)
 
     async def uids_after(self, last_uid: int) -> list[int]:
-        answer = await self.client.uid_search(f"UID {last_uid + 1}:*")
+        answer = await self._imap.uid_search(f"UID {last_uid + 1}:*")
         if answer.result != "OK":
             raise MailboxError(f"search failed: {_text(answer.lines)}")
         # "n:*" always matches the newest message, even when its UID is not above n.
@@ -156,7 +162,7 @@ class ImapSession:
 
     async def fetch(self, uid: int) -> bytes | None:
         """One message's raw bytes (BODY.PEEK: the rep's unread mail stays unread)."""
-        answer = await self.client.uid("fetch", str(uid), "(RFC822.SIZE BODY.PEEK[])")
+        answer = await self._imap.uid("fetch", str(uid), "(RFC822.SIZE BODY.PEEK[])")
         if answer.result != "OK":
             raise MailboxError(f"fetch failed: {_text(answer.lines)}")
         size = next(
@@ -168,15 +174,15 @@ class ImapSession:
 
     async def wait(self, timing: Timing, stop: asyncio.Event) -> None:
         """Until the server says something changed (IDLE), the IDLE period ends, or `stop`."""
-        idle = await self.client.idle_start(timeout=timing.idle_seconds)
-        pushed = asyncio.ensure_future(self.client.wait_server_push(timeout=timing.idle_seconds + 5))
+        idle = await self._imap.idle_start(timeout=timing.idle_seconds)
+        pushed = asyncio.ensure_future(self._imap.wait_server_push(timeout=timing.idle_seconds + 5))
         stopped = asyncio.ensure_future(stop.wait())
         try:
             await asyncio.wait({pushed, stopped}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for task in (pushed, stopped):
                 task.cancel()
-            self.client.idle_done()
+            self._imap.idle_done()
             try:
                 await asyncio.wait_for(idle, self.timeout)
             except TimeoutError:
@@ -288,7 +294,8 @@ class MailWatch:
     def __init__(self, rt, *, timing: Timing | None = None):
         self.rt, self.timing = rt, timing or Timing()
         self.vault = mailbox_vault(rt.settings.secret_key)
-        self.watchers: dict[int, tuple[MailboxWatcher, asyncio.Task, datetime]] = {}
+        # user id → (watcher, its task, the row's updated_at); (None, None, …) for a mailbox in error
+        self.watchers: dict[int, tuple[MailboxWatcher | None, asyncio.Task | None, datetime]] = {}
 
     async def reconcile(self) -> None:
         """Match the watchers to the mailboxes table: start new ones, restart changed ones (the
@@ -344,9 +351,8 @@ class MailWatch:
         self.watchers[row["user_id"]] = (watcher, task, row["updated_at"])
 
     async def _stop(self, user_id: int) -> None:
-        found = self.watchers.pop(user_id, None)
-        if found is not None and found[0] is not None:
-            watcher, task, _ = found
+        watcher, task, _ = self.watchers.pop(user_id, (None, None, None))
+        if watcher is not None and task is not None:
             watcher.stop_event.set()
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)

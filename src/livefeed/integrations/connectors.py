@@ -216,10 +216,13 @@ async def sync_marketo(
                     engagements.append(engagement)
             done.read += len(activities)
             if engagements:
-                leads = {str(lead.get("id")): lead for lead in await client.leads(sorted({e.marketo_id for e in engagements}))}
+                leads = {
+                    str(lead.get("id")): lead
+                    for lead in await client.leads(sorted({e.marketo_id for e in engagements if e.marketo_id}))
+                }
                 ready = []
                 for engagement in engagements:
-                    lead = leads.get(engagement.marketo_id)
+                    lead = leads.get(engagement.marketo_id or "")
                     if lead is None or not lead.get("email"):
                         continue  # a deleted lead, or one without an address: nobody to show
                     try:
@@ -386,8 +389,8 @@ async def sync_salesforce(
                         rt, workspace_id=workspace_id, source="salesforce", records=list(enumerate(people_records))
                     )
                     done.people += applied.created + applied.updated
-                stamps = [
-                    r.get("SystemModstamp") for r in records if isinstance(r, dict) and isinstance(r.get("SystemModstamp"), str)
+                stamps: list[str] = [
+                    r["SystemModstamp"] for r in records if isinstance(r, dict) and isinstance(r.get("SystemModstamp"), str)
                 ]
                 if stamps:
                     marks[obj] = max(stamps + ([marks[obj]] if marks.get(obj) else []))

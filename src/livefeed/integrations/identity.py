@@ -64,7 +64,7 @@ class OpenIdProvider:
 
     async def keys(self, *, refresh: bool = False) -> KeySet:
         if self._keys is None or refresh:
-            self._keys = KeySet.import_key_set(await self._get_json((await self.metadata())["jwks_uri"]))
+            self._keys = KeySet.import_key_set(await self._get_json((await self.metadata())["jwks_uri"]))  # type: ignore[arg-type]
         return self._keys
 
     async def _get_json(self, url: str) -> dict:

@@ -40,7 +40,7 @@ async def system_resolver(host: str, port: int) -> list[Address]:
         return []
     found: list[Address] = []
     for *_, sockaddr in infos:
-        address = ipaddress.ip_address(sockaddr[0].split("%", 1)[0])
+        address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
         if address not in found:
             found.append(address)
     return found

@@ -11,8 +11,13 @@ import asyncio
 import logging
 import zlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..edge.mailwatch import MailWatch, Timing
+
+if TYPE_CHECKING:  # imported where they run (they import the recorder and the vendors' clients)
+    from ..edge.mailpoll import MailPoller, PollTiming
+    from .connectors import Pace
 
 log = logging.getLogger(__name__)
 LEASE_KEY = zlib.crc32(b"livefeed background services")
@@ -23,8 +28,8 @@ class ServiceTiming:
     lease_retry_seconds: float = 10.0
     reconcile_seconds: float = 30.0  # re-read mailboxes and connectors changed by other workers
     mail: Timing | None = None
-    pace: object | None = None  # sync.Pace for the scheduled connector passes
-    poll: object | None = None  # integrations.mailpoll.PollTiming: connected Gmail accounts read for replies
+    pace: Pace | None = None  # for the scheduled connector passes
+    poll: PollTiming | None = None  # connected Gmail and Microsoft accounts read for replies
 
 
 class Lease:
@@ -65,7 +70,7 @@ class Services:
         self.held = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._poller_task: asyncio.Task | None = None
-        self.poller = None
+        self.poller: MailPoller | None = None
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="livefeed-services")
@@ -79,8 +84,8 @@ class Services:
         scheduler = Scheduler(self.rt, pace=self.timing.pace)
         from ..edge.mailpoll import MailPoller
 
-        self.poller = MailPoller(self.rt, timing=self.timing.poll)
-        self._poller_task = asyncio.create_task(self.poller.run(), name="livefeed-mailpoll")
+        poller = self.poller = MailPoller(self.rt, timing=self.timing.poll)
+        self._poller_task = asyncio.create_task(poller.run(), name="livefeed-mailpoll")
         while True:
             try:
                 await self.mail.reconcile()

@@ -142,7 +142,7 @@ def _give_up(client: aiosmtplib.SMTP, sock) -> None:
         sock.close()
 
 
-def _certificate_failed(exc: BaseException) -> bool:
+def _certificate_failed(exc: BaseException | None) -> bool:
     while exc is not None:
         if isinstance(exc, ssl.SSLCertVerificationError):
             return True
