@@ -214,9 +214,9 @@ class LiveServer:
 
 @pytest.fixture
 async def server(settings, clock):
-    live = await LiveServer(settings, clock).start()
-    yield live
-    await live.stop()
+    started = await LiveServer(settings, clock).start()
+    yield started
+    await started.stop()
 
 
 class Rep:
@@ -325,4 +325,6 @@ def link_paths(engine, server, recipient_id: int) -> list[str]:
 
 # The fixtures the modules share live in tests/support/; imported here, every module has them.
 from .support.browser import browser  # noqa: E402,F401
-from .support.mail import mail_server  # noqa: E402,F401
+from .support.mail import dovecot, mail_server  # noqa: E402,F401
+from .support.oidc import live, providers, setup  # noqa: E402,F401
+from .support.vendors import vendors  # noqa: E402,F401

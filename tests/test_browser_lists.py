@@ -136,7 +136,7 @@ async def test_a_reply_shows_with_its_first_lines(browser, server, rep, clock):
     from livefeed.actions.replies import serve_smtp
 
     from .conftest import free_port
-    from .test_inbound import deliver, message
+    from .support.mail import deliver, message
 
     port = free_port()
     smtp = await serve_smtp(server.runtime, "127.0.0.1", port)

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from playwright.async_api import expect
 
-from .test_send_as_rep import setup  # noqa: F401  (fixture)
-
 
 async def test_sign_in_with_google_connect_microsoft_and_send_as_the_rep(browser, setup, rep):  # noqa: F811
     server, google, microsoft, _, graph = setup

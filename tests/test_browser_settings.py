@@ -7,8 +7,7 @@ from __future__ import annotations
 from playwright.async_api import expect
 
 from .support.browser import open_signin_link, signin_url
-from .test_connectors import vendors  # noqa: F401  (fixture)
-from .test_mailwatch import PASSWORD, dovecot  # noqa: F401  (fixture)
+from .support.mail import PASSWORD
 from .vendors import CLIENT_ID, CLIENT_SECRET
 
 

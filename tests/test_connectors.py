@@ -4,8 +4,6 @@ resumes and nothing is recorded twice."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 import uvicorn
 from sqlalchemy import select
@@ -20,20 +18,6 @@ from .vendors import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, Vendors
 @pytest.fixture(params=["sqlite", "postgresql"])
 def backend(request) -> str:
     return request.param
-
-
-@pytest.fixture
-async def vendors():
-    fake = Vendors()
-    fake.port = free_port()
-    server = uvicorn.Server(uvicorn.Config(fake, host="127.0.0.1", port=fake.port, log_level="warning", lifespan="off"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
-    fake.url = f"http://127.0.0.1:{fake.port}"
-    yield fake
-    server.should_exit = True
-    await task
 
 
 class FakePace(sync.Pace):

@@ -6,7 +6,7 @@ import pytest
 
 from livefeed.actions.replies import serve_smtp
 
-from .conftest import FIXTURES, free_port, ready_stream, send
+from .conftest import free_port, ready_stream, send
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -22,15 +22,7 @@ async def inbound(server):
     smtp.close()
 
 
-def message(name: str, message_id: str) -> bytes:
-    return (FIXTURES / "mail" / name).read_text().replace("{MESSAGE_ID}", message_id).replace("\n", "\r\n").encode()
-
-
-async def deliver(port: int, raw: bytes, sender: str = "paul@prospect.test") -> None:
-    """Deliver like an MTA (a bounce's envelope sender is empty: MAIL FROM:<>)."""
-    async with aiosmtplib.SMTP(hostname="127.0.0.1", port=port) as smtp:
-        errors, _ = await smtp.sendmail(sender, ["replies@livefeed.test"], raw)
-    assert errors == {}
+from .support.mail import deliver, message  # noqa: E402 - shared with the mailbox and browser tests
 
 
 async def sent_copy(client, server, rep, to="paul@prospect.test"):

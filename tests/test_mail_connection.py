@@ -3,22 +3,13 @@ access, the refresh token sealed and never shown, disconnect revoking the grant 
 
 from __future__ import annotations
 
-import httpx
 from sqlalchemy import select
 
 from livefeed.db.tables import mail_connections
 
 from .oidc_provider import OpenIdStandIn  # noqa: F401
+from .support.oidc import connect  # noqa: F401 - used below
 from .support.web import sign_in
-from .test_signin_oidc import live, providers  # noqa: F401  (fixtures)
-
-
-async def connect(client: httpx.AsyncClient, provider: str) -> httpx.Response:
-    start = await client.get(f"/connect/{provider}")
-    assert start.status_code == 303, start.text
-    async with httpx.AsyncClient() as at_provider:
-        back = (await at_provider.get(start.headers["location"])).headers["location"]
-    return await client.get(back.replace(str(client.base_url), ""))
 
 
 async def test_a_rep_connects_google_mail_with_offline_consent_and_disconnects_revoking_it(live, providers, rep, engine):  # noqa: F811

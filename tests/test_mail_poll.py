@@ -19,8 +19,7 @@ from livefeed.settings import OidcSettings
 from .conftest import LiveServer, send
 from .mail_apis import MailApiStandIn
 from .oidc_provider import OpenIdStandIn
-from .test_send_as_rep import connected
-from .test_signin_oidc import GOOGLE_ID, MICROSOFT_ID, SECRET
+from .support.oidc import GOOGLE_ID, MICROSOFT_ID, SECRET, connected
 
 
 @contextlib.asynccontextmanager

@@ -15,24 +15,13 @@ from livefeed.db.tables import events, mailboxes
 from livefeed.edge.mailwatch import Timing
 from livefeed.integrations.services import ServiceTiming
 
-from .conftest import FIXTURES, LiveServer, free_port, ready_stream, require, send
-from .imapserver import Dovecot, available
-
-PASSWORD = "s3cret-app-password"
+from .conftest import LiveServer, free_port, ready_stream, send
+from .support.mail import PASSWORD, message
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def backend(request) -> str:
     return request.param
-
-
-@pytest.fixture(scope="module")
-def dovecot():
-    ok, reason = available()
-    require(ok, reason)
-    server = Dovecot.in_temp_dir(free_port(), {"rita@seller.test": PASSWORD, "other@seller.test": "other-password"}).start()
-    yield server
-    server.stop()
 
 
 def timing(*, prefer_idle: bool = True) -> ServiceTiming:
@@ -42,10 +31,6 @@ def timing(*, prefer_idle: bool = True) -> ServiceTiming:
         reconcile_seconds=3600,
         mail=Timing(retry_seconds=0.05, poll_seconds=0.05, prefer_idle=prefer_idle),
     )
-
-
-def message(name: str, message_id: str) -> bytes:
-    return (FIXTURES / "mail" / name).read_text().replace("{MESSAGE_ID}", message_id).replace("\n", "\r\n").encode()
 
 
 async def connect(client, rep, dovecot, **changes):

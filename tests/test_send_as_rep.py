@@ -9,39 +9,9 @@ import pytest
 from sqlalchemy import select
 
 from livefeed.db.tables import emails, mail_connections, send_queue
-from livefeed.settings import OidcSettings
 
-from .conftest import LiveServer, send
-from .mail_apis import MailApiStandIn
-from .oidc_provider import OpenIdStandIn
-from .support.web import sign_in
-from .test_mail_connection import connect
-from .test_signin_oidc import GOOGLE_ID, MICROSOFT_ID, SECRET
-
-
-@pytest.fixture
-async def setup(settings, clock):
-    async with (
-        OpenIdStandIn("google", client_id=GOOGLE_ID, client_secret=SECRET, clock=clock) as google,
-        OpenIdStandIn("microsoft", client_id=MICROSOFT_ID, client_secret=SECRET, clock=clock) as microsoft,
-        MailApiStandIn(google) as gmail,
-        MailApiStandIn(microsoft) as graph,
-    ):
-        configured = settings.with_(
-            google=OidcSettings(GOOGLE_ID, SECRET, google.discovery_url),
-            microsoft=OidcSettings(MICROSOFT_ID, SECRET, microsoft.discovery_url),
-            gmail_api_url=gmail.url,
-            graph_api_url=graph.url,
-        )
-        async with LiveServer(configured, clock) as server:
-            yield server, google, microsoft, gmail, graph
-
-
-async def connected(server, rep, provider, stand_in):
-    stand_in.knobs.claims = {"email": rep.email, "email_verified": True, "xms_edov": True}
-    async with server.client() as client:
-        await sign_in(client)
-        assert (await connect(client, provider)).status_code == 303
+from .conftest import send
+from .support.oidc import connected
 
 
 @pytest.mark.parametrize("provider", ["google", "microsoft"])

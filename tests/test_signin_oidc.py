@@ -14,41 +14,7 @@ from livefeed.db.tables import users
 from livefeed.settings import OidcSettings
 
 from .conftest import LiveServer, make_rep
-from .oidc_provider import OpenIdStandIn
-
-GOOGLE_ID, MICROSOFT_ID, SECRET = "livefeed-google-client", "livefeed-microsoft-client", "client-secret-1"
-
-
-@pytest.fixture
-async def providers(clock):
-    async with (
-        OpenIdStandIn("google", client_id=GOOGLE_ID, client_secret=SECRET, clock=clock) as google,
-        OpenIdStandIn("microsoft", client_id=MICROSOFT_ID, client_secret=SECRET, clock=clock) as microsoft,
-    ):
-        yield google, microsoft
-
-
-@pytest.fixture
-async def live(settings, clock, providers):
-    google, microsoft = providers
-    configured = settings.with_(
-        google=OidcSettings(GOOGLE_ID, SECRET, google.discovery_url),
-        microsoft=OidcSettings(MICROSOFT_ID, SECRET, microsoft.discovery_url),
-    )
-    async with LiveServer(configured, clock) as server:
-        yield server
-
-
-async def sign_in_with(client: httpx.AsyncClient, provider: str, *, tamper=None) -> httpx.Response:
-    """Press "Sign in with …", let the stand-in answer, and follow it back to LiveFeed's callback."""
-    start = await client.get(f"/signin/{provider}")
-    assert start.status_code == 303, start.text
-    async with httpx.AsyncClient() as browser_at_provider:
-        consent = await browser_at_provider.get(start.headers["location"])
-    back = consent.headers["location"]
-    if tamper:
-        back = tamper(back)
-    return await client.get(back.replace(str(client.base_url), ""))
+from .support.oidc import GOOGLE_ID, MICROSOFT_ID, SECRET, sign_in_with  # noqa: F401 - used below
 
 
 def user_count(engine) -> int:

@@ -1,13 +1,16 @@
-"""In-process SMTP servers (aiosmtpd): one that keeps what it receives, and one that wants a
-sign-in, as a rep's own provider does."""
+"""Mail in the tests: in-process SMTP servers (aiosmtpd: one that keeps what it receives, one that
+wants a sign-in as a rep's own provider does), a real IMAP server (dovecot), the captured replies
+and bounces of tests/fixtures/mail, and delivering one as an MTA does."""
 
 from email import message_from_bytes, policy
 
+import aiosmtplib
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from ..conftest import free_port
+from ..conftest import FIXTURES, free_port, require
+from ..imapserver import Dovecot, available
 
 
 class Inbox:
@@ -46,3 +49,26 @@ def mail_server():
 
 def account(port: int, **change) -> dict:
     return {"host": "127.0.0.1", "port": port, "security": "plain", "username": "rita", "password": "app-password-1", **change}
+
+
+PASSWORD = "s3cret-app-password"
+
+
+@pytest.fixture(scope="module")
+def dovecot():
+    ok, reason = available()
+    require(ok, reason)
+    server = Dovecot.in_temp_dir(free_port(), {"rita@seller.test": PASSWORD, "other@seller.test": "other-password"}).start()
+    yield server
+    server.stop()
+
+
+def message(name: str, message_id: str) -> bytes:
+    return (FIXTURES / "mail" / name).read_text().replace("{MESSAGE_ID}", message_id).replace("\n", "\r\n").encode()
+
+
+async def deliver(port: int, raw: bytes, sender: str = "paul@prospect.test") -> None:
+    """Deliver like an MTA (a bounce's envelope sender is empty: MAIL FROM:<>)."""
+    async with aiosmtplib.SMTP(hostname="127.0.0.1", port=port) as smtp:
+        errors, _ = await smtp.sendmail(sender, ["replies@livefeed.test"], raw)
+    assert errors == {}
