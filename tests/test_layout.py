@@ -103,3 +103,11 @@ def test_the_tree_has_the_documented_folders_and_few_loose_modules():
     assert {"core", "edge", "pipeline", "actions", "integrations", "db", "live", "web"} <= folders
     loose = {p.stem for p in PACKAGE.glob("*.py")} - {"__init__"}
     assert loose <= {"cli", "settings", "runtime", "demo"}, loose
+
+
+def test_test_modules_share_through_tests_support_never_through_each_other():
+    tests = Path(__file__).parent
+    for path in tests.glob("test_*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level and (node.module or "").startswith("test_"):
+                raise AssertionError(f"{path.name} imports .{node.module}: move what it needs to tests/support/")
