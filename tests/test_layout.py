@@ -91,11 +91,11 @@ def test_web_and_cli_reach_the_tables_only_through_actions_and_queries():
 
 
 def test_the_table_rule_would_catch_a_handler_importing_the_tables():
-    path = PACKAGE / "web" / "api_tasks.py"
-    found = _imports("livefeed.web.api_tasks", path, anywhere=True)
+    path = PACKAGE / "web" / "api" / "tasks.py"
+    found = _imports("livefeed.web.api.tasks", path, anywhere=True)
     assert "livefeed.db.tables" not in found
-    handler = "def handler():\n    from ..db.tables import users\n    return users\n"
-    assert "livefeed.db.tables" in _imports("livefeed.web.api_tasks", path, anywhere=True, source=handler)
+    handler = "def handler():\n    from ...db.tables import users\n    return users\n"
+    assert "livefeed.db.tables" in _imports("livefeed.web.api.tasks", path, anywhere=True, source=handler)
 
 
 def test_the_tree_has_the_documented_folders_and_few_loose_modules():
@@ -111,3 +111,14 @@ def test_test_modules_share_through_tests_support_never_through_each_other():
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and node.level and (node.module or "").startswith("test_"):
                 raise AssertionError(f"{path.name} imports .{node.module}: move what it needs to tests/support/")
+
+
+def test_the_pages_and_the_window_use_the_one_colour_system():
+    import re
+
+    static = PACKAGE / "web" / "static"
+    defined = set(re.findall(r"(--[a-z-]+):", (static / "colors.css").read_text()))
+    for sheet in ("app.css", "live.css"):
+        text = (static / sheet).read_text()
+        assert re.findall(r"#[0-9a-fA-F]{3,6}\b", text) == [], f"{sheet} names a raw colour: add it to colors.css"
+        assert set(re.findall(r"var\((--[a-z-]+)\)", text)) <= defined, f"{sheet} uses a colour colors.css lacks"

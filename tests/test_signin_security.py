@@ -13,7 +13,7 @@ from livefeed.cli import app
 from livefeed.core import secrets as core_secrets
 from livefeed.db.tables import sessions
 from livefeed.web.accesslog import RedactSecrets, redact
-from livefeed.web.pages import signin_url
+from livefeed.web.pages.app import signin_url
 
 from .conftest import make_rep
 from .support.web import csrf_of, sign_in, use_signin_link

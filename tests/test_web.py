@@ -60,7 +60,7 @@ async def test_form_without_csrf_token_is_refused(server, rep):
 
 
 async def test_sign_in_link_signs_in_and_expires(server, rep, clock):
-    from livefeed.web.pages import signin_url
+    from livefeed.web.pages.app import signin_url
 
     link = signin_url(server.runtime.signer, server.url, user_id=rep.id, now=clock())
     later = signin_url(server.runtime.signer, server.url, user_id=rep.id, now=clock())
@@ -465,7 +465,7 @@ async def test_outbox_times_are_in_the_reps_zone(settings, clock, engine):
 
 
 async def test_sent_pages_back_and_searches_by_subject_or_address(server, rep, monkeypatch):
-    from livefeed.web import pages
+    from livefeed.web.pages import app as pages
 
     from .conftest import send
 

@@ -22,8 +22,7 @@ from ..db.bulk import Bulk
 from ..db.eventlog import EventLog, event_row
 from ..db.sql import like_literal
 from ..db.tables import people, score_changes, users
-from ..live.hub import Message
-from ..live.postgres import CHANNEL, changed_payload, encode
+from ..live.postgres import commit_notices
 from .changes import Changes, after_commit
 
 SOURCES = ("api", "import", "marketo", "salesforce")
@@ -412,9 +411,7 @@ def import_people(
             log_.lock(conn)
         ids = log_.append(conn, rises) if rises else []
         # Other workers' streams learn of it on commit.
-        log_.notify(conn, [(CHANNEL, p) for p in encode([Message(r["user_id"], i, b"") for r, i in zip(rises, ids)])])
-        if total.owners:
-            log_.notify(conn, [(CHANNEL, changed_payload("targets", total.owners))])
+        log_.notify(conn, commit_notices([(r["user_id"], i) for r, i in zip(rises, ids)], targets_of=total.owners))
     return _sorted(total)
 
 

@@ -46,6 +46,7 @@ EVENT_COLUMNS = (
     "idempotency_key",
     "visit_id",
 )
+AT = EVENT_COLUMNS.index("at")  # the one column stored as text on SQLite (see _store_time)
 EVENT_ID_LOCK = 0x6C66_6576  # "lfev": the advisory lock under which event ids are assigned
 CONTEXT_COLUMNS = (
     "id",
@@ -141,7 +142,7 @@ class EventLog:
             values: list = [event_id]
             values += [row[name] for name in EVENT_COLUMNS[1:-1]]
             values.append(row.get("visit_id"))
-            values[10] = self._store_time(row["at"])
+            values[AT] = self._store_time(row["at"])
             params.append(tuple(values))
         conn.exec_driver_sql(self._insert, params)
         return ids

@@ -54,6 +54,16 @@ def encode(messages: list[Message]) -> list[str]:
     return parts + payloads
 
 
+def commit_notices(events: list[tuple[int, int]], *, targets_of=()) -> list[tuple[str, str]]:
+    """The notifications a writer outside the servers (the CLI's import) sends with its commit:
+    the new events, (rep, event id) pairs, and the reps whose Target lists changed. Every worker's
+    hub reads the events after its position and reloads those lists."""
+    notices = [(CHANNEL, payload) for payload in encode([Message(user_id, event_id, b"") for user_id, event_id in events])]
+    if targets_of:
+        notices.append((CHANNEL, changed_payload("targets", targets_of)))
+    return notices
+
+
 def changed_payload(what: str, user_ids) -> str:
     """Payload "c<n> 12: 34:" (n: the index of `what` in CHANGED), cut to whole items under 8 KB."""
     payload = f"c{CHANGED.index(what)}"

@@ -23,26 +23,22 @@ from ..edge.tracking import TrackingFrontdoor
 from ..integrations.services import Services, ServiceTiming
 from ..runtime import Runtime
 from ..settings import Settings
-from . import (
-    api,
-    api_connections,
-    api_connectors,
-    api_items,
-    api_mailbox,
-    api_people,
-    api_smtp,
-    api_tasks,
-    api_templates,
-    api_tokens,
-    api_users,
-    extension,
-    oauth,
-    pages,
-    people_pages,
-    stream,
-    template_pages,
-)
+from . import extension, oauth, stream
+from .api import connections as api_connections
+from .api import connectors as api_connectors
+from .api import feed as api
+from .api import items as api_items
+from .api import mailbox as api_mailbox
+from .api import people as api_people
+from .api import smtp as api_smtp
+from .api import tasks as api_tasks
+from .api import templates as api_templates
+from .api import tokens as api_tokens
+from .api import users as api_users
 from .limits import BodyLimit
+from .pages import app as pages
+from .pages import people as people_pages
+from .pages import saved_templates as template_pages
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).with_name("static")

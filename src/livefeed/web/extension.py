@@ -15,9 +15,9 @@ from starlette.middleware.cors import CORSMiddleware
 
 from ..actions import extension as actions
 from ..core.model import Invalid
-from .api import error_422
+from .api.feed import error_422
 from .auth import check_csrf, runtime
-from .pages import render, signed_in_rep
+from .pages.app import render, signed_in_rep
 
 router = APIRouter()
 api_router = APIRouter(prefix="/api/v1")

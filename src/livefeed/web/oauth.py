@@ -24,7 +24,7 @@ from ..core import identity
 from ..db.vault import OAUTH_FLOW, Vault, VaultError, vault_for
 from ..integrations.identity import MAIL_EXTRA, MAIL_SCOPES, IdentityError
 from .auth import page_user, runtime
-from .pages import _peer_ip, _signed_in, local_path, render, to_signin
+from .pages.app import _peer_ip, _signed_in, local_path, render, to_signin
 
 router = APIRouter(include_in_schema=False)
 FLOW_COOKIE = "lf_oauth"

@@ -17,7 +17,7 @@ from urllib.parse import parse_qs
 from ..db import queries
 from ..db.engine import database_unavailable
 from ..live.hub import sse_frame
-from .api import MAX_ID
+from .api.feed import MAX_ID
 from .auth import authenticate, cookie_value
 
 PATH = "/api/v1/feed/stream"

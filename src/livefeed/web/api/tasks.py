@@ -10,12 +10,12 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..actions import tasks as task_actions
-from ..actions.changes import commit
-from ..core import taskdates
-from ..core.model import Invalid
-from .api import MAX_ID, IdPath, error_422
-from .auth import api_user, runtime
+from ...actions import tasks as task_actions
+from ...actions.changes import commit
+from ...core import taskdates
+from ...core.model import Invalid
+from ..auth import api_user, runtime
+from .feed import MAX_ID, IdPath, error_422
 
 router = APIRouter(prefix="/api/v1")
 NOT_FOUND = {404: {"description": "No such task in your workspace"}}

@@ -12,14 +12,14 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..actions import people as people_actions
-from ..actions import workspace as workspace_actions
-from ..core import compose, contacts, identity, scoring, website
-from ..core.model import Invalid, iso_z
-from ..core.tokens import PROBE
-from ..db import targets
-from .api import IdPath, error_422
-from .auth import admin_user, api_user, runtime
+from ...actions import people as people_actions
+from ...actions import workspace as workspace_actions
+from ...core import compose, contacts, identity, scoring, website
+from ...core.model import Invalid, iso_z
+from ...core.tokens import PROBE
+from ...db import targets
+from ..auth import admin_user, api_user, runtime
+from .feed import IdPath, error_422
 
 router = APIRouter(prefix="/api/v1")
 NOT_FOUND = {404: {"description": "No such person in your workspace"}}

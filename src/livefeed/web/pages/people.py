@@ -10,14 +10,14 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 
-from ..actions import people as people_actions
-from ..actions import tasks as task_actions
-from ..actions import website as website_actions
-from ..core import scoring, taskdates
-from ..db import queries
-from .api import IdPath
-from .auth import check_csrf, runtime
-from .pages import render, signed_in_rep
+from ...actions import people as people_actions
+from ...actions import tasks as task_actions
+from ...actions import website as website_actions
+from ...core import scoring, taskdates
+from ...db import queries
+from ..api.feed import IdPath
+from ..auth import check_csrf, runtime
+from .app import render, signed_in_rep
 
 router = APIRouter(include_in_schema=False)
 PAGE = 50

@@ -11,11 +11,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from .. import actions
-from ..actions.users import change_user, create_user, list_users, user_access_changed
-from ..core.model import Invalid
-from .api import IdPath, error_422
-from .auth import admin_user, api_user, runtime
+from ... import actions
+from ...actions.users import change_user, create_user, list_users, user_access_changed
+from ...core.model import Invalid
+from ..auth import admin_user, api_user, runtime
+from .feed import IdPath, error_422
 
 router = APIRouter(prefix="/api/v1")
 

@@ -11,13 +11,13 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..actions import workspace as workspace_actions
-from ..core.model import iso_z
-from ..core.website import origin_of
-from ..integrations import connectors as sync
-from ..integrations.outbound import OutboundError
-from .api import error_422
-from .auth import admin_user, api_user, runtime
+from ...actions import workspace as workspace_actions
+from ...core.model import iso_z
+from ...core.website import origin_of
+from ...integrations import connectors as sync
+from ...integrations.outbound import OutboundError
+from ..auth import admin_user, api_user, runtime
+from .feed import error_422
 
 router = APIRouter(prefix="/api/v1")
 KIND = Path(..., pattern="^(marketo|salesforce)$", description="marketo or salesforce")

@@ -10,12 +10,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..actions import items
-from ..core.compose import address_problem, clean_url
-from ..core.model import Invalid
-from ..db import queries
-from .api import error_422
-from .auth import api_user, runtime
+from ...actions import items
+from ...core.compose import address_problem, clean_url
+from ...core.model import Invalid
+from ...db import queries
+from ..auth import api_user, runtime
+from .feed import error_422
 
 router = APIRouter(prefix="/api/v1")
 MAX_FUTURE = timedelta(minutes=5)

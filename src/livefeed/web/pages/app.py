@@ -15,22 +15,22 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from .. import actions
-from ..actions import people as people_actions
-from ..actions import tasks as task_actions
-from ..actions.changes import commit
-from ..actions.sessions import signin_url  # noqa: F401 - where the pages and tests have always found it
-from ..core import taskdates
-from ..core.model import Invalid
-from ..core.netaddr import client_ip
-from ..db import queries
-from ..edge.tracking import SELF_COOKIE
-from ..pipeline.richtext import autolink, clean_html, is_blank
-from .api import IdPath
-from .auth import CSRF_COOKIE, SESSION_COOKIE, check_csrf, csrf_token, forget_session, page_user, runtime
+from ... import actions
+from ...actions import people as people_actions
+from ...actions import tasks as task_actions
+from ...actions.changes import commit
+from ...actions.sessions import signin_url  # noqa: F401 - where the pages and tests have always found it
+from ...core import taskdates
+from ...core.model import Invalid
+from ...core.netaddr import client_ip
+from ...db import queries
+from ...edge.tracking import SELF_COOKIE
+from ...pipeline.richtext import autolink, clean_html, is_blank
+from ..api.feed import IdPath
+from ..auth import CSRF_COOKIE, SESSION_COOKIE, check_csrf, csrf_token, forget_session, page_user, runtime
 
 router = APIRouter(include_in_schema=False)
-templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
+templates = Jinja2Templates(directory=str(Path(__file__).parent.parent / "templates"))
 SELF_COOKIE_DAYS = 365
 
 
@@ -593,7 +593,7 @@ async def settings_page(request: Request, user=Depends(signed_in_rep)):
 
 
 async def _admin_page(request: Request, user, *, status: int = 200, **extra):
-    from ..actions.users import list_users
+    from ...actions.users import list_users
 
     rt = runtime(request)
 
@@ -627,7 +627,7 @@ async def admin_users(request: Request, user=Depends(signed_in_rep)):
 
 @router.post("/app/admin/users")
 async def admin_add_user(request: Request, user=Depends(signed_in_rep)):
-    from ..actions.users import create_user
+    from ...actions.users import create_user
 
     _require_admin(user)
     form = dict(await request.form())
@@ -650,7 +650,7 @@ async def admin_add_user(request: Request, user=Depends(signed_in_rep)):
 
 @router.post("/app/admin/users/{user_id}")
 async def admin_change_user(request: Request, user_id: IdPath, user=Depends(signed_in_rep)):
-    from ..actions.users import change_user, user_access_changed
+    from ...actions.users import change_user, user_access_changed
 
     _require_admin(user)
     form = dict(await request.form())

@@ -8,10 +8,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..actions import templates as email_templates
-from ..core.model import Invalid
-from .api import IdPath, error_422
-from .auth import api_user, runtime
+from ...actions import templates as email_templates
+from ...core.model import Invalid
+from ..auth import api_user, runtime
+from .feed import IdPath, error_422
 
 router = APIRouter(prefix="/api/v1")
 INVALID = {422: {"description": "Invalid input; `detail[].loc` names the field"}}

@@ -12,11 +12,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..actions import accounts
-from ..core.model import Invalid, iso_z
-from ..edge.mailwatch import SECURITY, ImapSession, MailboxConfig, MailboxError, mailbox_vault
-from .api import error_422
-from .auth import api_user, runtime
+from ...actions import accounts
+from ...core.model import Invalid, iso_z
+from ...edge.mailwatch import SECURITY, ImapSession, MailboxConfig, MailboxError, mailbox_vault
+from ..auth import api_user, runtime
+from .feed import error_422
 
 router = APIRouter(prefix="/api/v1")
 HOST = re.compile(r"^[A-Za-z0-9.-]{1,253}$|^\[?[0-9A-Fa-f:.]+\]?$")

@@ -10,10 +10,10 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from .. import actions
-from ..actions import alerts as alert_settings
-from ..db import queries
-from .auth import api_user, runtime
+from ... import actions
+from ...actions import alerts as alert_settings
+from ...db import queries
+from ..auth import api_user, runtime
 
 router = APIRouter(prefix="/api/v1")
 MAX_ID = 2**63 - 1  # ids are 64-bit: anything larger is no id of ours (422, never an overflow in the database)
@@ -99,8 +99,8 @@ async def health(
         None, max_length=40, description="A probe this server signed: echoed back when the signature holds"
     ),
 ):
-    from .. import __version__
-    from ..core.tokens import PROBE
+    from ... import __version__
+    from ...core.tokens import PROBE
 
     answer = {"product": "LiveFeed", "version": __version__}
     if probe is not None:

@@ -8,10 +8,10 @@ import asyncio
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from ..actions import templates as email_templates
-from .api import IdPath
-from .auth import check_csrf, runtime
-from .pages import render, signed_in_rep
+from ...actions import templates as email_templates
+from ..api.feed import IdPath
+from ..auth import check_csrf, runtime
+from .app import render, signed_in_rep
 
 router = APIRouter(include_in_schema=False)
 

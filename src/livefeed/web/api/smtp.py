@@ -13,12 +13,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..actions import accounts
-from ..core.model import iso_z
-from ..integrations.smtp import SECURITY, MailError, SmtpOptions, check, smtp_vault
-from .api import error_422
-from .api_mailbox import CHECK_TIMEOUT_SECONDS, HOST, stored_password
-from .auth import api_user, runtime
+from ...actions import accounts
+from ...core.model import iso_z
+from ...integrations.smtp import SECURITY, MailError, SmtpOptions, check, smtp_vault
+from ..auth import api_user, runtime
+from .feed import error_422
+from .mailbox import CHECK_TIMEOUT_SECONDS, HOST, stored_password
 
 router = APIRouter(prefix="/api/v1")
 REFUSED = {422: {"description": "Invalid, or the server refused: its answer, `detail[].loc` names the setting"}}

@@ -12,11 +12,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from .. import actions
-from ..core.model import iso_z
-from ..core.secrets import secret_hash
-from .api import IdPath, error_422
-from .auth import SESSION_COOKIE, api_user, credentials, runtime
+from ... import actions
+from ...core.model import iso_z
+from ...core.secrets import secret_hash
+from ..auth import SESSION_COOKIE, api_user, credentials, runtime
+from .feed import IdPath, error_422
 
 router = APIRouter(prefix="/api/v1")
 NOT_FOUND = {404: {"description": "No such token or session of yours"}}

@@ -9,9 +9,9 @@ import asyncio
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from ..actions import connections
-from ..db.vault import VaultError
-from .auth import api_user, runtime
+from ...actions import connections
+from ...db.vault import VaultError
+from ..auth import api_user, runtime
 
 router = APIRouter(prefix="/api/v1")
 NONE = {404: {"description": "No Google or Microsoft account connected"}}
