@@ -193,7 +193,7 @@ async def test_the_editor_formats_saves_a_template_loads_it_and_sends_it(browser
 
     async with server.client() as client:
         await post_person(client, rep, email="paul@prospect.test", first_name="Paul")
-    from livefeed.web.pages.app import signin_url
+    from livefeed.actions.sessions import signin_url
 
     page = await (await browser.new_context()).new_page()
     await open_signin_link(page, signin_url(server.runtime.signer, server.url, user_id=rep.id, now=clock()))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from playwright.async_api import expect
 
-from livefeed.web.pages.app import signin_url
+from livefeed.actions.sessions import signin_url
 
 from .conftest import send
 from .support.browser import open_signin_link

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from playwright.async_api import expect
 
-from livefeed.web.pages.app import signin_url
+from livefeed.actions.sessions import signin_url
 
 from .support.browser import open_signin_link, open_window
 

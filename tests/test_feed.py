@@ -168,7 +168,7 @@ async def test_stream_rejects_bad_query_values(server, rep):
 
 
 async def test_stream_accepts_the_session_cookie(server, rep, clock):
-    from livefeed.web.pages.app import signin_url
+    from livefeed.actions.sessions import signin_url
 
     async with server.client() as client:
         from .support.web import use_signin_link

@@ -9,11 +9,11 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from livefeed import actions
+from livefeed.actions.sessions import signin_url
 from livefeed.cli import app
 from livefeed.core import secrets as core_secrets
 from livefeed.db.tables import sessions
 from livefeed.web.accesslog import RedactSecrets, redact
-from livefeed.web.pages.app import signin_url
 
 from .conftest import make_rep
 from .support.web import csrf_of, sign_in, use_signin_link

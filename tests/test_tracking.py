@@ -189,8 +189,7 @@ async def test_the_scanners_pixel_fetches_around_its_burst_are_the_scanner_too(s
     async with server.client() as client:
         sent = await send(client, rep, html=links)
         recipient = sent["recipients"][0]["recipient_id"]
-        html = copy_of(engine, recipient).get_body(("html",)).get_content()
-        paths = [part.split('"')[0] for part in html.split(server.url)[1:] if part.startswith("/c/")]
+        paths = link_paths(engine, server, recipient)
         pixel = f"/o/{server.runtime.signer.sign(tokens.OPEN, recipient)}.gif"
         clock.advance(hours=1)
         gateway = {"user-agent": CHROME, "x-forwarded-for": "81.2.69.142"}
@@ -211,8 +210,7 @@ async def test_the_scanners_pixel_fetches_around_its_burst_are_the_scanner_too(s
 async def test_a_link_asked_with_head_then_fetched_is_a_link_checker(server, rep, engine, clock):
     async with server.client() as client:
         sent = await send(client, rep)
-        html = copy_of(engine, sent["recipients"][0]["recipient_id"]).get_body(("html",)).get_content()
-        path = next(part.split('"')[0] for part in html.split(server.url)[1:] if part.startswith("/c/"))
+        path = link_paths(engine, server, sent["recipients"][0]["recipient_id"])[0]
         clock.advance(hours=1)
         checker = {"user-agent": CHROME, "x-forwarded-for": "81.2.69.142"}
         head = await client.head(path, headers=checker)
@@ -235,8 +233,7 @@ async def test_a_person_clicking_three_links_quickly_stays_a_person_when_their_b
         sent = await send(client, rep, to=["paul@prospect.test", "zoe@prospect.test"], html=links)
         paths = {}
         for recipient in sent["recipients"]:
-            html = copy_of(engine, recipient["recipient_id"]).get_body(("html",)).get_content()
-            paths[recipient["address"]] = [part.split('"')[0] for part in html.split(server.url)[1:] if part.startswith("/c/")]
+            paths[recipient["address"]] = link_paths(engine, server, recipient["recipient_id"])
         clock.advance(hours=1)
     # Paul's browser says each click was his (Sec-Fetch-User: ?1, sent on a user-activated navigation)
     async with server.client() as paul:

@@ -60,7 +60,7 @@ async def test_form_without_csrf_token_is_refused(server, rep):
 
 
 async def test_sign_in_link_signs_in_and_expires(server, rep, clock):
-    from livefeed.web.pages.app import signin_url
+    from livefeed.actions.sessions import signin_url
 
     link = signin_url(server.runtime.signer, server.url, user_id=rep.id, now=clock())
     later = signin_url(server.runtime.signer, server.url, user_id=rep.id, now=clock())

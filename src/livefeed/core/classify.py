@@ -103,8 +103,16 @@ def _browser_without_headers(f: Facts) -> bool:
     return f.kind == CLICK and not f.languages and f.agent.client.startswith(BROWSERS)
 
 
-def _cloud_click(f: Facts, sign: Callable[[Facts], bool]) -> bool:
-    return f.kind == CLICK and _network_is("cloud")(f) and sign(f)
+def _cloud_click(f: Facts) -> bool:
+    return f.kind == CLICK and f.network is not None and f.network[0] == "cloud"
+
+
+def _cloud_recheck(f: Facts) -> bool:
+    return _cloud_click(f) and f.recheck
+
+
+def _cloud_without_languages(f: Facts) -> bool:
+    return _cloud_click(f) and not f.languages
 
 
 def _scanner_marker(f: Facts) -> bool:
@@ -166,13 +174,13 @@ RULES: tuple[Rule, ...] = (
     (SCANNER, _network_is(SCANNER), lambda f: _label(f), None),
     (
         SCANNER,
-        lambda f: _cloud_click(f, lambda f: f.recheck),
+        _cloud_recheck,
         lambda f: f"Re-check from a cloud network ({_label(f)}) of an email a link scanner fetched minutes ago",
         None,
     ),
     (
         SCANNER,
-        lambda f: _cloud_click(f, lambda f: not f.languages),
+        _cloud_without_languages,
         lambda f: f"Clicked from a cloud network ({_label(f)}) without a browser's Accept-Language",
         None,
     ),

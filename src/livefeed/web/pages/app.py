@@ -19,7 +19,6 @@ from ... import actions
 from ...actions import people as people_actions
 from ...actions import tasks as task_actions
 from ...actions.changes import commit
-from ...actions.sessions import signin_url  # noqa: F401 - where the pages and tests have always found it
 from ...core import taskdates
 from ...core.model import Invalid
 from ...core.netaddr import client_ip
