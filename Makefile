@@ -21,7 +21,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest $(ARGS)
 
 # ruff: the lint rules and the format in pyproject.toml (`make lint ARGS=--fix` repairs what it
-# can); mypy: the type check over the packages pyproject.toml lists.
+# can); mypy: the type check over all of src/livefeed (justified ignores are commented in place).
 lint: $(STAMP)
 	$(BIN)/ruff check $(ARGS) src tests bench
 	$(BIN)/ruff format --check src tests bench

@@ -122,3 +122,35 @@ def test_the_pages_and_the_window_use_the_one_colour_system():
         text = (static / sheet).read_text()
         assert re.findall(r"#[0-9a-fA-F]{3,6}\b", text) == [], f"{sheet} names a raw colour: add it to colors.css"
         assert set(re.findall(r"var\((--[a-z-]+)\)", text)) <= defined, f"{sheet} uses a colour colors.css lacks"
+
+
+def test_the_extension_uses_the_same_colours_prefixed_for_gmails_page():
+    import json
+    import re
+
+    extension = PACKAGE.parent.parent / "extension"
+    app = dict(re.findall(r"--([a-z-]+): (#[0-9a-fA-F]+);", (PACKAGE / "web" / "static" / "colors.css").read_text()))
+    ours = dict(re.findall(r"--livefeed-([a-z-]+): (#[0-9a-fA-F]+);", (extension / "colors.css").read_text()))
+    assert ours == app, "extension/colors.css differs from the app's colors.css: copy it over with the --livefeed- prefix"
+    assert json.loads((extension / "manifest.json").read_text())["content_scripts"][0]["css"][0] == "colors.css"
+    for name in ("gmail.css", "options.html", "panel.html", "connected.html"):
+        text = (extension / name).read_text()
+        assert re.findall(r"#[0-9a-fA-F]{3,6}\b", text) == [], f"extension/{name} names a raw colour"
+        assert set(re.findall(r"var\(--livefeed-([a-z-]+)\)", text)) <= set(ours), f"extension/{name} uses a colour we lack"
+        assert not re.findall(r"var\(--(?!livefeed-)", text), f"extension/{name} uses an unprefixed colour name"
+        if name.endswith(".html"):
+            assert '<link rel="stylesheet" href="colors.css">' in text
+
+
+def test_one_set_of_quick_actions():
+    import re
+
+    web = PACKAGE / "web"
+    pages = {p.name: p.read_text() for p in (web / "templates").glob("*.html")}
+    spelled = sorted(name for name, text in pages.items() if "tel_url" in text or 'class="qa">Call' in text)
+    assert spelled == ["quick_actions.html"], f"{spelled}: use the quick_actions macro"
+    macro = re.findall(r'\("(\w+)", "(\w+)"', (web / "templates" / "quick_actions.html").read_text())
+    lists = (web / "static" / "lists.js").read_text()
+    body = lists[lists.index("function quickActions") : lists.index("window.livefeedQuickActions")]
+    script = re.findall(r'\["(\w+)", "(\w+)"', body)
+    assert macro == script == [("call", "Call"), ("email", "Email"), ("linkedin", "LinkedIn")]

@@ -8,6 +8,7 @@ import re
 import sys
 import tempfile
 from datetime import timedelta
+from typing import NoReturn
 
 import typer
 
@@ -109,7 +110,7 @@ def _ready_engine(settings):
     return engine
 
 
-def _fail(message: str, code: int = 1):
+def _fail(message: str, code: int = 1) -> NoReturn:
     typer.secho(message, err=True, fg="red")
     raise typer.Exit(code)
 

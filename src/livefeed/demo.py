@@ -83,7 +83,7 @@ class DemoRep:
     email: str
 
 
-def ensure_demo(rt: Runtime) -> tuple[DemoRep, str | None]:
+def ensure_demo(rt: Runtime) -> tuple[DemoRep | None, str | None]:
     """Create the demo workspace and rep on an empty database; return the rep and a new password."""
     with rt.engine.connect() as conn:
         existing = conn.execute(
@@ -241,7 +241,7 @@ class Simulator:
                     .where(workspaces.c.id == user["workspace_id"])
                     .values(marketo_hook_secret_hash=secret_hash(secret))
                 )
-                return conn.execute(select(workspaces.c.site_key).where(workspaces.c.id == user["workspace_id"])).scalar()
+                return conn.execute(select(workspaces.c.site_key).where(workspaces.c.id == user["workspace_id"])).scalar_one()
 
         self.hook = (f"/hooks/marketo/{await asyncio.to_thread(store)}", secret)
 
@@ -313,6 +313,8 @@ class Simulator:
                 "lead": {"email": email, "firstName": first, "lastName": last, "company": company},
             }
         body["activity_id"] = f"demo-{self.rng.getrandbits(48)}"
+        if self.hook is None:
+            raise RuntimeError("the demo's Marketo webhook is set up when the demo starts")
         path, secret = self.hook
         answer = await client.post(path, json=body, headers={"x-livefeed-secret": secret})
         answer.raise_for_status()

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, select
 
@@ -19,7 +20,7 @@ from .db.targets import ListCache, TierCache
 from .integrations.identity import providers
 from .integrations.outbound import Outbound
 from .integrations.outbox import OutboxMailer
-from .integrations.smtp import SmtpMailer, SmtpOptions, smtp_vault
+from .integrations.smtp import Mailer, SmtpMailer, SmtpOptions, smtp_vault
 from .live.hub import Hub, MemoryHub
 from .live.postgres import PgNotifyHub
 from .pipeline.agents import AgentParser
@@ -28,6 +29,9 @@ from .pipeline.networks import load as load_networks
 from .pipeline.recorder import Recorder
 from .pipeline.spool import Spool
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .integrations.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +50,7 @@ class Runtime:
     tiers: TierCache | None = None
     target_lists: ListCache | None = None
     credentials: object | None = None  # web.auth.Credentials, made on first use
-    services: object | None = None  # services.Services: mailbox watchers and syncs (the served app)
+    services: Services | None = None  # mailbox watchers and syncs (the served app)
     background: list[asyncio.Task] = field(default_factory=list)
     outbound: Outbound = field(default_factory=Outbound)  # the policy for hosts users name (IMAP, SMTP, connectors)
     identity: dict = field(default_factory=dict)  # the configured OpenID providers by name (integrations/identity.py)
@@ -58,6 +62,7 @@ class Runtime:
     async def start(cls, settings: Settings, *, clock: Callable[[], datetime] = now_utc, engine: Engine | None = None) -> Runtime:
         engine = engine or make_engine(settings.database_url)
         signer = TokenSigner(settings.secret_key)
+        hub: Hub
         if engine.dialect.name == "postgresql":
             hub = PgNotifyHub(engine, database_url=settings.database_url, queue_size=settings.stream_queue_size)
         else:
@@ -73,6 +78,7 @@ class Runtime:
             networks=load_networks(settings.var_dir),
         )
         await recorder.start()
+        mailer: Mailer
         if settings.smtp_url:
             mailer = SmtpMailer(SmtpOptions.from_url(settings.smtp_url))
         else:
@@ -151,7 +157,8 @@ class Runtime:
         for task in self.background:
             task.cancel()
         await asyncio.gather(*self.background, return_exceptions=True)
-        await self.tiers.close()
+        if self.tiers is not None:
+            await self.tiers.close()
         await self.recorder.stop()
         await self.hub.stop()
         self.geo.close()

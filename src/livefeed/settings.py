@@ -8,6 +8,7 @@ import re
 import secrets
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from .core.outbound import Allowlist, parse_allowlist
@@ -313,7 +314,7 @@ def from_env(env: dict | None = None, **overrides) -> Settings:
     geoip = env.get(PREFIX + "GEOIP_DB") or None
     if geoip and not Path(geoip).is_file():
         raise SettingsError(f"{PREFIX}GEOIP_DB: no file at {geoip!r}")
-    values = dict(
+    values: dict[str, Any] = dict(
         database_url=_check_database_url(env.get(PREFIX + "DATABASE_URL") or default_db),
         public_url=_check_public_url(env.get(PREFIX + "PUBLIC_URL") or "http://127.0.0.1:8000"),
         secret_key=_load_secret(env.get(PREFIX + "SECRET_KEY"), var_dir),

@@ -20,6 +20,7 @@ from ..core.model import Invalid
 from ..core.secrets import hash_password
 from ..core.tokens import CLICK, MESSAGE, OPEN, SELF, TokenSigner  # noqa: F401 - actions.SELF: the self cookie
 from ..db.engine import database_unavailable
+from ..db.sql import new_id
 from ..db.tables import emails, links, mail_connections, recipients, send_queue, smtp_accounts, workspaces
 from ..db.tables import people as people_table  # `people` and `users` here are the submodules
 from ..db.tables import users as users_table
@@ -69,9 +70,7 @@ def ensure_workspace(conn: Connection, name: str, *, now: datetime) -> int:
     found = conn.execute(select(workspaces.c.id).where(workspaces.c.name == name)).scalar()
     if found is not None:
         return found
-    return conn.execute(
-        insert(workspaces).values(name=name, created_at=now, site_key=secrets.token_urlsafe(12))
-    ).inserted_primary_key[0]
+    return new_id(conn.execute(insert(workspaces).values(name=name, created_at=now, site_key=secrets.token_urlsafe(12))))
 
 
 ROLES = ("admin", "rep")
@@ -114,18 +113,20 @@ def add_user(
                 else "admin"
             )
         try:
-            return conn.execute(
-                insert(users_table).values(
-                    workspace_id=workspace_id,
-                    email=email,
-                    name=name.strip(),
-                    timezone=timezone,
-                    password_hash=hash_password(password) if password else None,
-                    created_at=now,
-                    salesforce_user_id=salesforce_user_id,
-                    role=role,
+            return new_id(
+                conn.execute(
+                    insert(users_table).values(
+                        workspace_id=workspace_id,
+                        email=email,
+                        name=name.strip(),
+                        timezone=timezone,
+                        password_hash=hash_password(password) if password else None,
+                        created_at=now,
+                        salesforce_user_id=salesforce_user_id,
+                        role=role,
+                    )
                 )
-            ).inserted_primary_key[0]
+            )
         except IntegrityError:
             raise ActionError("email", f"a user with {email} already exists") from None
 
@@ -201,7 +202,7 @@ def validate_draft(
     Recipients are addresses or "Display Name <address>"."""
     names: dict[str, str] = {}
     bcc = bcc or []
-    parsed = {"to": [], "cc": [], "bcc": []}
+    parsed: dict[str, list[str]] = {"to": [], "cc": [], "bcc": []}
     for name, entries in (("to", to), ("cc", cc), ("bcc", bcc)):
         for index, entry in enumerate(entries):
             display, address = compose.split_recipient(entry)
@@ -382,19 +383,21 @@ class EmailSender:
             untracked, base = self._tracking(conn, user, draft)
             account = conn.execute(select(smtp_accounts).where(smtp_accounts.c.user_id == user["id"])).mappings().first()
             connection = conn.execute(select(mail_connections).where(mail_connections.c.user_id == user["id"])).mappings().first()
-            email_id = conn.execute(
-                insert(emails).values(
-                    workspace_id=user["workspace_id"],
-                    user_id=user["id"],
-                    subject=draft.subject,
-                    html=draft.html,
-                    text=draft.text,
-                    status="sending",
-                    archived=False,
-                    created_at=now,
-                    thread_id=draft.thread_id,
+            email_id = new_id(
+                conn.execute(
+                    insert(emails).values(
+                        workspace_id=user["workspace_id"],
+                        user_id=user["id"],
+                        subject=draft.subject,
+                        html=draft.html,
+                        text=draft.text,
+                        status="sending",
+                        archived=False,
+                        created_at=now,
+                        thread_id=draft.thread_id,
+                    )
                 )
-            ).inserted_primary_key[0]
+            )
             copies, result = [], []
             for field, address in draft.fielded:
                 added = _add_recipient(conn, user, draft, email_id, field, address, now)
@@ -434,21 +437,23 @@ class EmailSender:
         with self._engine.begin() as conn:
             values = personal_values(conn, user, draft)
             untracked, base = self._tracking(conn, user, draft)
-            email_id = conn.execute(
-                insert(emails).values(
-                    workspace_id=user["workspace_id"],
-                    user_id=user["id"],
-                    subject=draft.subject,
-                    html=draft.html,
-                    text=draft.text,
-                    status="sent",
-                    archived=False,
-                    created_at=now,
-                    sent_at=now,
-                    thread_id=draft.thread_id,
-                    shared_with=len(addresses),
+            email_id = new_id(
+                conn.execute(
+                    insert(emails).values(
+                        workspace_id=user["workspace_id"],
+                        user_id=user["id"],
+                        subject=draft.subject,
+                        html=draft.html,
+                        text=draft.text,
+                        status="sent",
+                        archived=False,
+                        created_at=now,
+                        sent_at=now,
+                        thread_id=draft.thread_id,
+                        shared_with=len(addresses),
+                    )
                 )
-            ).inserted_primary_key[0]
+            )
             result = [_add_recipient(conn, user, draft, email_id, field, address, now) for field, address in draft.fielded]
             # Tracking one body tracks everyone who reads it: not when anyone on it must not be tracked.
             tracked = not untracked
@@ -480,13 +485,21 @@ class EmailSender:
         return untracked, workspace.tracking_url or self._public_url
 
     def _message(
-        self, conn: Connection, user, draft: Draft, recipient_id: int, values: dict[str, str], *, base: str, tracked: bool = True
+        self,
+        conn: Connection,
+        user,
+        draft: Draft,
+        recipient_id: int,
+        values: dict[str, str | None],
+        *,
+        base: str,
+        tracked: bool = True,
     ) -> EmailMessage:
         """One recipient's message, its links and pixel on `base`; `tracked` False (do-not-track)
         sends it as written."""
 
         def track(url: str) -> str:
-            link_id = conn.execute(insert(links).values(recipient_id=recipient_id, url=url)).inserted_primary_key[0]
+            link_id = new_id(conn.execute(insert(links).values(recipient_id=recipient_id, url=url)))
             return f"{base}/c/{self._signer.sign(CLICK, link_id)}"
 
         pixel = f"{base}/o/{self._signer.sign(OPEN, recipient_id)}.gif" if draft.track_opens and tracked else None
@@ -502,7 +515,7 @@ class EmailSender:
         message["To"] = ", ".join(formataddr((safe(draft.names.get(a, "")), a)) for a in draft.to)
         if draft.cc:
             message["Cc"] = ", ".join(formataddr((safe(draft.names.get(a, "")), a)) for a in draft.cc)
-        message["Subject"] = safe(compose.fill(draft.subject, values))
+        message["Subject"] = safe(compose.fill(draft.subject, values) or "")
         message["Date"] = formatdate(self._clock().timestamp(), localtime=False)
         message["Message-ID"] = self.message_id(recipient_id)
         if draft.in_reply_to:  # validated Message-IDs: no header injection
@@ -517,9 +530,9 @@ class EmailSender:
 def _add_recipient(conn: Connection, user, draft: Draft, email_id: int, field: str, address: str, now: datetime) -> dict:
     """One recipient of an email (the person added when unknown), as the answer shows it."""
     person_id = ensure_person(conn, user["workspace_id"], address, now, name=draft.names.get(address))
-    recipient_id = conn.execute(
-        insert(recipients).values(email_id=email_id, person_id=person_id, field=field, address=address)
-    ).inserted_primary_key[0]
+    recipient_id = new_id(
+        conn.execute(insert(recipients).values(email_id=email_id, person_id=person_id, field=field, address=address))
+    )
     return {"address": address, "field": field, "person_id": person_id, "recipient_id": recipient_id}
 
 
@@ -554,7 +567,7 @@ def preview(engine: Engine, user, draft: Draft) -> list[dict]:
     return copies
 
 
-def personal_values(conn: Connection, user, draft: Draft) -> dict[str, dict[str, str]]:
+def personal_values(conn: Connection, user, draft: Draft) -> dict[str, dict[str, str | None]]:
     """Each recipient's values for the fields the draft uses; raise ActionError naming the
     recipient and the field when one has no value (a blank would go out as "Hi ,")."""
     if not draft.fields:
@@ -573,7 +586,7 @@ def personal_values(conn: Connection, user, draft: Draft) -> dict[str, dict[str,
             ).where(people_table.c.workspace_id == user["workspace_id"], people_table.c.email.in_(addresses))
         )
     }
-    values: dict[str, dict[str, str]] = {}
+    values: dict[str, dict[str, str | None]] = {}
     for index, address in enumerate(addresses):
         row = known.get(address)
         given = draft.names.get(address, "")

@@ -22,7 +22,8 @@ def read(engine: Engine, user_id: int, *, now: datetime) -> dict:
 
 
 def view(stored: dict, *, now: datetime) -> dict:
-    kinds = stored.get("kinds") if isinstance(stored.get("kinds"), dict) else {}
+    kinds = stored.get("kinds")
+    kinds = kinds if isinstance(kinds, dict) else {}
     quiet = stored.get("quiet_until")
     until = datetime.fromisoformat(quiet.replace("Z", "+00:00")) if isinstance(quiet, str) else None
     return {"kinds": {k: bool(kinds.get(k, True)) for k in KINDS}, "quiet_until": iso_z(until) if until and until > now else None}

@@ -20,8 +20,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, func, select
 
-from ..core.marketo import Engagement
-from ..core.model import MARKETING
+from ..core.model import MARKETING, Activity
 from ..db.eventlog import event_row
 from ..db.sql import utc
 from ..db.tables import emails, people, recipients, users
@@ -40,7 +39,7 @@ class Result:
     row: int | None = None  # the index of its event row in the job's rows
 
 
-def apply_activities(conn: Connection, activities: list[Engagement], now: datetime) -> tuple[list[Result], list[dict], set[int]]:
+def apply_activities(conn: Connection, activities: list[Activity], now: datetime) -> tuple[list[Result], list[dict], set[int]]:
     """Upsert the people, route each activity to a rep; the results, the event rows (in order:
     score rises first) and the reps whose Target list changed. A group costs a few statements
     whatever its size: the people are read once, and only new or changed ones are written."""
@@ -51,10 +50,11 @@ def apply_activities(conn: Connection, activities: list[Engagement], now: dateti
         records: dict[str, dict] = {}
         # each activity's lead data as of its own time, oldest first: the newest one wins
         for activity in sorted((a for a in activities if a.workspace_id == workspace_id), key=lambda a: a.at):
+            email = _address(activity)
             if activity.person:
-                records.setdefault(activity.email, {"email": activity.email}).update(activity.person, as_of=activity.at)
+                records.setdefault(email, {"email": email}).update(activity.person, as_of=activity.at)
             else:
-                records.setdefault(activity.email, {"email": activity.email})
+                records.setdefault(email, {"email": email})
         existing = _people(conn, workspace_id, list(records))
         changing = [
             (line, record) for line, record in enumerate(records.values()) if _changes(existing.get(record["email"]), record, now)
@@ -88,7 +88,7 @@ def apply_activities(conn: Connection, activities: list[Engagement], now: dateti
     _last_emailers(conn, [f for f in facts.values() if f["owner"] is None])
     routed = []
     for activity in activities:
-        fact = facts.get((activity.workspace_id, activity.email))
+        fact = facts.get((activity.workspace_id, _address(activity)))
         owner = (fact["owner"] or _named_owner(conn, activity)) if fact and activity.kind is not None else None
         routed.append((activity, fact, owner))
     seen = _seen_keys(conn, [(owner, activity.key) for activity, _, owner in routed if owner and activity.key])
@@ -197,7 +197,14 @@ def _last_emailers(conn: Connection, unowned: list[dict]) -> None:
         by_id[person_id]["owner"] = user_id
 
 
-def _named_owner(conn: Connection, activity: Engagement) -> int | None:
+def _address(activity: Activity) -> str:
+    """The person's address: the edges look up Marketo's lead before an activity is recorded."""
+    if activity.email is None:
+        raise ValueError(f"activity {activity.key or activity.marketo_id} reached the database without an address")
+    return activity.email
+
+
+def _named_owner(conn: Connection, activity: Activity) -> int | None:
     if not activity.owner_email:
         return None
     return conn.execute(
@@ -218,7 +225,7 @@ def _seen_keys(conn: Connection, pairs: list[tuple[int, str]]) -> set[tuple[int,
     return set(map(tuple, conn.exec_driver_sql(sql, (*reps, *keys)))) & set(pairs)
 
 
-async def record_activities(rt, activities: list[Engagement]) -> list[Result]:
+async def record_activities(rt, activities: list[Activity]) -> list[Result]:
     """Write activities through the recorder (one transaction), then refresh Target lists."""
     now = rt.clock()
     results_box: list = []

@@ -20,7 +20,7 @@ from ..core.contacts import Rejected, display_name, read_csv, tel_url
 from ..core.model import SCORE, Invalid, iso_z
 from ..db.bulk import Bulk
 from ..db.eventlog import EventLog, event_row
-from ..db.sql import like_literal
+from ..db.sql import like_literal, new_id
 from ..db.tables import people, score_changes, users
 from ..live.postgres import commit_notices
 from .changes import Changes, after_commit
@@ -102,7 +102,10 @@ def apply_people(
     reps = dict(conn.execute(select(users.c.email, users.c.id).where(users.c.workspace_id == workspace_id)).all())
     if existing is None:
         existing = existing_people(conn, workspace_id, [record["email"] for _, record in records])
-    inserts, updates, changes, rises = [], [], [], []
+    inserts: list[dict] = []
+    updates: list[dict] = []
+    changes: list[tuple[str, tuple]] = []
+    rises: list[tuple[Mapping, dict, tuple]] = []
     for line, record in records:
         owner = record.get("owner_email", KEEP)
         if owner is not KEEP and owner is not None and owner not in reps:
@@ -124,7 +127,7 @@ def apply_people(
             continue
         if change:
             changes.append((record["email"], change))
-            if change[0] is not None and change[1] is not None and change[1] > change[0]:
+            if current is not None and change[0] is not None and change[1] is not None and change[1] > change[0]:
                 rises.append((current, values, change))
     if applied.rejected and not partial:
         raise Rejection(applied.rejected)
@@ -200,9 +203,9 @@ def merge(current: Mapping | None, record: Mapping, *, owner_id, source: str, no
     if owner_id is not KEEP and owner_id != before.get("owner_id"):
         values["owner_id"] = owner_id
     if "first_name" in values or "last_name" in values:
-        name = display_name(values.get("first_name", before.get("first_name")), values.get("last_name", before.get("last_name")))
-        if name and name != before.get("name"):
-            values["name"] = name
+        full = display_name(values.get("first_name", before.get("first_name")), values.get("last_name", before.get("last_name")))
+        if full and full != before.get("name"):
+            values["name"] = full
     change = None
     if "lead_score" in record and record["lead_score"] != before.get("lead_score"):
         old, new = before.get("lead_score"), record["lead_score"]
@@ -315,12 +318,19 @@ def ensure_person(
         )
     ).first()
     if found is None:
-        return conn.execute(
-            insert(people).values(
-                workspace_id=workspace_id, email=email, name=name, created_at=now, updated_at=now, added_at=now if added else None
+        return new_id(
+            conn.execute(
+                insert(people).values(
+                    workspace_id=workspace_id,
+                    email=email,
+                    name=name,
+                    created_at=now,
+                    updated_at=now,
+                    added_at=now if added else None,
+                )
             )
-        ).inserted_primary_key[0]
-    changes = {}
+        )
+    changes: dict[str, object] = {}
     if name and not found.name:
         changes["name"] = name
     if added and found.added_at is None:
@@ -443,6 +453,8 @@ def card(
     if found is None:
         return {"email": email, "person": None, "stars": 0, "recent": [], "open_tasks": []}
     view = person(conn, workspace_id=user["workspace_id"], person_id=found)
+    if view is None:  # removed since the lookup above
+        return {"email": email, "person": None, "stars": 0, "recent": [], "open_tasks": []}
     recent = [
         queries.event_view(row)
         for row in queries.person_events(

@@ -83,6 +83,7 @@ async def record_inbound(rt, raw: bytes) -> str | None:
 def _event_row(inbound: replies.Inbound, context: dict, address: str, state: ForwardState, now, *, known: bool = True) -> dict:
     if inbound.kind == replies.BOUNCE:
         bounce = inbound.bounce
+        assert bounce is not None  # a bounce is read with its report
         cls, reason = MACHINE, f"{'Hard' if bounce.hard else 'Soft'} bounce{' ' + bounce.status if bounce.status else ''}"
         if bounce.recipient:
             reason += f" for {bounce.recipient}"

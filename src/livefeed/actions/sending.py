@@ -72,7 +72,7 @@ def settle(
 def _settled(conn: Connection, recipient_id: int, outcome: MailError | None, now: datetime, retry: Retry) -> dict:
     if outcome is None:
         return {"status": SENT, "raw": None, "error": None, "updated_at": now}
-    attempts = conn.execute(select(send_queue.c.attempts).where(send_queue.c.recipient_id == recipient_id)).scalar() + 1
+    attempts = conn.execute(select(send_queue.c.attempts).where(send_queue.c.recipient_id == recipient_id)).scalar_one() + 1
     if outcome.permanent or attempts >= retry.max_attempts:
         return {"status": FAILED, "attempts": attempts, "error": str(outcome)[:2000], "updated_at": now}
     wait = max(
@@ -89,7 +89,7 @@ def _settled(conn: Connection, recipient_id: int, outcome: MailError | None, now
 
 def _email_status(conn: Connection, email_id: int, now: datetime) -> tuple[str, str | None]:
     """sent once every copy is; sending while any is queued; else failed, with the first error."""
-    counts = dict(
+    counts: dict[str, int] = dict(
         conn.execute(
             select(send_queue.c.status, func.count()).where(send_queue.c.email_id == email_id).group_by(send_queue.c.status)
         ).all()
@@ -154,7 +154,7 @@ def claim_due(engine: Engine, *, now: datetime, retry: Retry) -> list[Claimed]:
         groups: dict[int, Claimed] = {}
         for row in mine:
             if row["user_id"] not in groups:
-                sender = conn.execute(select(users.c.email).where(users.c.id == row["user_id"])).scalar()
+                sender = conn.execute(select(users.c.email).where(users.c.id == row["user_id"])).scalar_one()
                 account = conn.execute(select(smtp_accounts).where(smtp_accounts.c.user_id == row["user_id"])).mappings().first()
                 connection = (
                     conn.execute(select(mail_connections).where(mail_connections.c.user_id == row["user_id"])).mappings().first()

@@ -357,7 +357,7 @@ def set_disabled(engine: Engine, *, user_id: int, disabled: bool, now: datetime,
                 select(func.count())
                 .select_from(users)
                 .where(users.c.workspace_id == found.workspace_id, users.c.role == "admin", users.c.disabled_at.is_(None))
-            ).scalar()
+            ).scalar_one()
             if admins <= 1:
                 raise Invalid("disabled", "the workspace's last admin cannot be disabled: make someone else admin first")
         conn.execute(

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, and_, delete, insert, or_, select, update
 from ..core import taskdates
 from ..core.contacts import tel_url
 from ..core.model import Invalid, iso_z
+from ..db.sql import new_id
 from ..db.tables import people, tasks, users
 from .changes import Changes
 
@@ -100,24 +101,26 @@ def create_task(conn: Connection, user: Mapping, data: Mapping, *, now: datetime
     _check_refs(conn, user["workspace_id"], fields)
     status = fields.get("status", "open")
     changes.tasks_of(fields.get("assignee_id") or user["id"])
-    return conn.execute(
-        insert(tasks).values(
-            workspace_id=user["workspace_id"],
-            assignee_id=fields.get("assignee_id") or user["id"],
-            created_by=user["id"],
-            person_id=fields.get("person_id"),
-            type=fields["type"],
-            title=fields["title"],
-            notes=fields.get("notes") or "",
-            priority=fields.get("priority", "normal"),
-            status=status,
-            due_date=fields["due_date"],
-            due_time=fields.get("due_time"),
-            created_at=now,
-            updated_at=now,
-            completed_at=now if status == "done" else None,
+    return new_id(
+        conn.execute(
+            insert(tasks).values(
+                workspace_id=user["workspace_id"],
+                assignee_id=fields.get("assignee_id") or user["id"],
+                created_by=user["id"],
+                person_id=fields.get("person_id"),
+                type=fields["type"],
+                title=fields["title"],
+                notes=fields.get("notes") or "",
+                priority=fields.get("priority", "normal"),
+                status=status,
+                due_date=fields["due_date"],
+                due_time=fields.get("due_time"),
+                created_at=now,
+                updated_at=now,
+                completed_at=now if status == "done" else None,
+            )
         )
-    ).inserted_primary_key[0]
+    )
 
 
 def update_task(

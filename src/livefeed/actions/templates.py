@@ -15,6 +15,7 @@ from sqlalchemy import Connection, delete, func, insert, or_, select, update
 
 from ..core import compose
 from ..core.model import Invalid, iso_z
+from ..db.sql import new_id
 from ..db.tables import templates, users
 from ..pipeline.richtext import clean_html, is_blank
 
@@ -94,13 +95,17 @@ def create(conn: Connection, user, values: Mapping, *, now: datetime) -> int:
         if name not in clean:
             raise Invalid(name, "is required")
     if (
-        conn.execute(select(func.count()).select_from(templates).where(templates.c.user_id == user["id"])).scalar()
+        conn.execute(select(func.count()).select_from(templates).where(templates.c.user_id == user["id"])).scalar_one()
         >= MAX_TEMPLATES
     ):
         raise Invalid("name", f"at most {MAX_TEMPLATES} templates each: delete some first")
-    return conn.execute(
-        insert(templates).values(workspace_id=user["workspace_id"], user_id=user["id"], created_at=now, updated_at=now, **clean)
-    ).inserted_primary_key[0]
+    return new_id(
+        conn.execute(
+            insert(templates).values(
+                workspace_id=user["workspace_id"], user_id=user["id"], created_at=now, updated_at=now, **clean
+            )
+        )
+    )
 
 
 def may_change(user, found: Mapping) -> bool:

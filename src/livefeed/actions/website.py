@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, select, update
 
-from ..core.marketo import Engagement
-from ..core.model import VISIT
+from ..core.model import VISIT, Activity
 from ..core.website import PageView, same_visit
 from ..db.bulk import Bulk
 from ..db.sql import utc
@@ -55,12 +55,14 @@ def apply_views(conn: Connection, views: list[View], now: datetime) -> tuple[lis
     person_workspace = (
         dict(_rows(conn, "SELECT id, workspace_id FROM people WHERE id IN ({})", (), sorted(claimed))) if claimed else {}
     )
-    latest = _latest_views(conn, [state["id"] for state in known.values()])
-    for state in known.values():
-        state["last"] = latest.get(state["id"])
-    new_visitors, identified, rows = [], [], []
+    latest = _latest_views(conn, [each["id"] for each in known.values()])
+    for each in known.values():
+        each["last"] = latest.get(each["id"])
+    new_visitors: list[dict[str, Any]] = []
+    identified: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []
     for view, seen in zip(views, results):
-        state = known.get((view.workspace_id, view.page.visitor))
+        state: dict[str, Any] | None = known.get((view.workspace_id, view.page.visitor))
         person_id = state["person_id"] if state else None
         if view.person_id is not None and person_workspace.get(view.person_id) == view.workspace_id:
             person_id = view.person_id
@@ -128,8 +130,8 @@ def _visit_rows(conn: Connection, views: list[View], results: list[Seen], rows: 
     emails = dict(
         conn.execute(select(people.c.id, people.c.email).where(people.c.id.in_({r["person_id"] for _, r in mine}))).all()
     )
-    engagements = [
-        Engagement(
+    activities = [
+        Activity(
             email=emails[row["person_id"]],
             marketo_id=None,
             kind=VISIT,
@@ -142,7 +144,7 @@ def _visit_rows(conn: Connection, views: list[View], results: list[Seen], rows: 
         )
         for _, row in mine
     ]
-    placed, event_rows, _ = apply_activities(conn, engagements, now)
+    placed, event_rows, _ = apply_activities(conn, activities, now)
     for (seen, _), result in zip(mine, placed):
         seen.row = result.row
     return event_rows
@@ -155,7 +157,7 @@ def _visit_rows(conn: Connection, views: list[View], results: list[Seen], rows: 
 def _rows(conn: Connection, sql: str, params: tuple, values: list) -> list[tuple]:
     """Run `sql` with its "{}" filled by placeholders for `values`, in chunks of CHUNK."""
     mark = "?" if conn.dialect.name == "sqlite" else "%s"
-    found = []
+    found: list[tuple] = []
     for start in range(0, len(values), CHUNK):
         chunk = values[start : start + CHUNK]
         found += conn.exec_driver_sql(sql.replace("?", mark).format(", ".join([mark] * len(chunk))), (*params, *chunk)).all()

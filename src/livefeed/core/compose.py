@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from urllib.parse import quote
@@ -208,7 +208,7 @@ def required_fields(*texts: str | None) -> list[str]:
     return list(dict.fromkeys(m.group(1) for text in texts for m in FIELD.finditer(text or "") if m.group(2) is None))
 
 
-def fill(text: str | None, values: dict[str, str | None], *, html_body: bool = False) -> str | None:
+def fill(text: str | None, values: Mapping[str, str | None], *, html_body: bool = False) -> str | None:
     """The text with each {{field}} replaced by the recipient's value (HTML-escaped in HTML), or
     by the field's fallback ({{first_name|there}}) when they have none."""
     if not text:

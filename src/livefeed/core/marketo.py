@@ -9,11 +9,10 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from .contacts import person_record
-from .model import FORM, MARKETING_CLICK, MARKETING_OPEN, MOMENT, VISIT, Invalid, json_object
+from .model import FORM, MARKETING_CLICK, MARKETING_OPEN, MOMENT, VISIT, Activity, Invalid, json_object
 
 # Standard activity type ids (GET /rest/v1/activities/types.json on every instance).
 VISIT_WEBPAGE, FILL_OUT_FORM, OPEN_EMAIL, CLICK_EMAIL, CHANGE_SCORE, INTERESTING_MOMENT = 1, 2, 10, 11, 22, 46
@@ -30,24 +29,6 @@ HOOK_TYPES = {
     "score_change": None,
 }
 MAX_TEXT = 1000
-
-
-@dataclass
-class Engagement:
-    """One piece of Marketo engagement: a purple row (kind) and/or the lead's fields and score."""
-
-    email: str | None  # None: the lead must be looked up by marketo_id
-    marketo_id: str | None
-    kind: str | None  # None: a score change only
-    at: datetime
-    reason: str = ""
-    detail: str = ""
-    url: str | None = None
-    key: str | None = None
-    person: dict = field(default_factory=dict)  # a person record without the email (may hold lead_score)
-    owner_email: str | None = None
-    workspace_id: int = 0  # set by the shell
-    visit_id: int | None = None  # a website visit's page views share it
 
 
 def lead_record(lead: Mapping) -> dict:
@@ -78,7 +59,7 @@ def _attributes(activity: Mapping) -> dict[str, object]:
     }
 
 
-def read_activity(activity: Mapping) -> Engagement | None:
+def read_activity(activity: Mapping) -> Activity | None:
     """A REST activity (GET /rest/v1/activities.json) → engagement, or None for other types."""
     type_id = activity.get("activityTypeId")
     if type_id not in ACTIVITY_TYPES:
@@ -86,7 +67,7 @@ def read_activity(activity: Mapping) -> Engagement | None:
     at = parse_time(activity.get("activityDate"), "activityDate")
     attributes = _attributes(activity)
     primary = str(activity.get("primaryAttributeValue") or "")[:MAX_TEXT]
-    engagement = Engagement(
+    engagement = Activity(
         email=None,
         marketo_id=str(activity.get("leadId")),
         kind=None,
@@ -116,7 +97,7 @@ def read_activity(activity: Mapping) -> Engagement | None:
     return engagement
 
 
-def read_hook(body: bytes, now: datetime) -> Engagement:
+def read_hook(body: bytes, now: datetime) -> Activity:
     """A smart-campaign webhook's JSON body → engagement; raise Invalid naming the bad field.
 
     {"type": "interesting_moment", "moment_type": "Web", "description": "…", "lead": {"id": 1001,
@@ -142,7 +123,7 @@ def read_hook(body: bytes, now: datetime) -> Engagement:
     description = data.get("description")
     if description is not None and not isinstance(description, str):
         raise Invalid("description", "must be a string")
-    engagement = Engagement(
+    engagement = Activity(
         email=record.pop("email"),
         marketo_id=record.get("marketo_id"),
         kind=HOOK_TYPES[kind_name],

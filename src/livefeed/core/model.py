@@ -134,3 +134,22 @@ class ForwardState:
 
     def to_json(self) -> dict:
         return {"places": list(self.places), "devices": list(self.devices), "evidence": list(self.evidence)}
+
+
+@dataclass
+class Activity:
+    """A purple row about someone (kind) and/or their lead fields and score: a Marketo activity or
+    webhook call, or a known visitor's page view on the company website."""
+
+    email: str | None  # None: Marketo's lead must be looked up by marketo_id
+    marketo_id: str | None
+    kind: str | None  # None: a score change only
+    at: datetime
+    reason: str = ""
+    detail: str = ""
+    url: str | None = None
+    key: str | None = None
+    person: dict = field(default_factory=dict)  # a person record without the email (may hold lead_score)
+    owner_email: str | None = None
+    workspace_id: int = 0  # set by the edge that received it
+    visit_id: int | None = None  # a website visit's page views share it

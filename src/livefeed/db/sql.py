@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from sqlalchemy import CursorResult
+
 
 def utc(value) -> datetime | None:
     """A stored time as the driver gives it (SQLite: naive UTC text) → an aware UTC datetime."""
@@ -22,3 +24,11 @@ def now_utc() -> datetime:
 def like_literal(text: str) -> str:
     """`text` for a LIKE pattern with ESCAPE '\\': its %, _ and \\ match themselves."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def new_id(result: CursorResult) -> int:
+    """The primary key an INSERT created (both dialects return it: RETURNING or lastrowid)."""
+    key = result.inserted_primary_key
+    if key is None or key[0] is None:
+        raise RuntimeError("the INSERT returned no primary key")
+    return int(key[0])

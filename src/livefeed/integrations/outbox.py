@@ -9,14 +9,14 @@ from datetime import datetime
 from sqlalchemy import Engine, insert
 
 from ..db.tables import outbox
-from .smtp import Outgoing
+from .smtp import MailError, Outgoing
 
 
 class OutboxMailer:
     def __init__(self, engine: Engine, *, clock: Callable[[], datetime]):
         self._engine, self._clock = engine, clock
 
-    async def send(self, sender: str, copies: list[Outgoing]) -> list[None]:
+    async def send(self, sender: str, copies: list[Outgoing]) -> list[MailError | None]:
         await asyncio.to_thread(self._store, copies)
         return [None] * len(copies)
 

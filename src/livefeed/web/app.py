@@ -210,7 +210,7 @@ def create_app(
             app.openapi_schema = schema
         return app.openapi_schema
 
-    app.openapi = openapi
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend the schema
     frontdoor = TrackingFrontdoor(app, runtime_getter=lambda: app.state.runtime, clock=clock)
 
     def forget_workspace_settings() -> None:  # the webhook secret or the site origins changed here

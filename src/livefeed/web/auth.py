@@ -30,7 +30,7 @@ class Credentials:
     TTL = timedelta(seconds=10)
     MAX = 10_000
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._known: OrderedDict[str, tuple[datetime, object]] = OrderedDict()
 
     def get(self, key: str, now: datetime):
@@ -170,6 +170,13 @@ def csrf_token(request: Request) -> str:
     if not token:
         token = request.state.new_csrf = secrets.token_urlsafe(24)
     return token
+
+
+async def text_form(request: Request) -> dict[str, str]:
+    """A posted form's text fields. A file sent where text is expected is left out, so it reads as
+    missing (a clear 4xx from the action) instead of reaching code that expects text."""
+    form = await request.form()
+    return {key: value for key, value in form.items() if isinstance(value, str)}
 
 
 def check_csrf(request: Request, submitted: str | None) -> None:

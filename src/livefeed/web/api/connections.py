@@ -12,9 +12,10 @@ from fastapi.responses import JSONResponse
 from ...actions import connections
 from ...db.vault import VaultError
 from ..auth import api_user, runtime
+from . import documented
 
 router = APIRouter(prefix="/api/v1")
-NONE = {404: {"description": "No Google or Microsoft account connected"}}
+NONE = documented(404, "No Google or Microsoft account connected")
 
 
 @router.get("/mail-connection", summary="Your connected Google or Microsoft account (never a token)", responses=NONE)

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ...actions import accounts
 from ...core.model import Invalid, iso_z
+from ...db.vault import Vault
 from ...edge.mailwatch import SECURITY, ImapSession, MailboxConfig, MailboxError, mailbox_vault
 from ..auth import api_user, runtime
 from .feed import error_422
@@ -37,28 +38,29 @@ class MailboxIn(BaseModel):
     folder: str = Field("INBOX", min_length=1, max_length=200)
 
 
-def stored_password(rt, kind: str, vault, user_id: int, **server) -> str | JSONResponse:
+def stored_password(
+    rt, kind: str, vault: Vault, user_id: int, *, host: str, port: int, security: str, username: str
+) -> str | JSONResponse:
     """The rep's stored password for this exact server (actions/accounts.py), or a 422 saying why not."""
     try:
-        return accounts.stored_password(rt, kind, vault, user_id, **server)
+        return accounts.stored_password(rt, kind, vault, user_id, host=host, port=port, security=security, username=username)
     except Invalid as exc:
         return error_422(exc.field, exc.message)
 
 
-async def _check(rt, body: MailboxIn, user) -> tuple[MailboxConfig | None, JSONResponse | None, bool]:
-    """Validate, then sign in to the server: (config, None, can_idle) or (None, a 422, False)."""
+async def server_password(rt, kind: str, vault: Vault, securities: tuple[str, ...], user, body) -> tuple[str, str] | JSONResponse:
+    """The checked host name and the password to sign in with: the one in the body, else the stored
+    one for this exact server; or a 422 naming the setting. Shared by the IMAP and SMTP settings."""
     host = body.host.strip().lower()
     if not HOST.match(host):
-        return None, error_422("host", "is not a host name or an IP address"), False
-    if body.security not in SECURITY:
-        return None, error_422("security", f"must be one of {', '.join(SECURITY)}"), False
-    if any(c in body.folder for c in '\r\n"'):
-        return None, error_422("folder", "must be one line without quotes"), False
+        return error_422("host", "is not a host name or an IP address")
+    if body.security not in securities:
+        return error_422("security", f"must be one of {', '.join(securities)}")
     password = body.password or await asyncio.to_thread(
         stored_password,
         rt,
-        accounts.MAILBOX,
-        mailbox_vault(rt.settings.secret_key),
+        kind,
+        vault,
         user["id"],
         host=host,
         port=body.port,
@@ -66,16 +68,27 @@ async def _check(rt, body: MailboxIn, user) -> tuple[MailboxConfig | None, JSONR
         username=body.username,
     )
     if isinstance(password, JSONResponse):
-        return None, password, False
+        return password
+    return host, password
+
+
+async def _check(rt, body: MailboxIn, user) -> tuple[MailboxConfig, bool] | JSONResponse:
+    """Validate, then sign in to the server: (config, can_idle) or a 422."""
+    if any(c in body.folder for c in '\r\n"'):
+        return error_422("folder", "must be one line without quotes")
+    found = await server_password(rt, accounts.MAILBOX, mailbox_vault(rt.settings.secret_key), SECURITY, user, body)
+    if isinstance(found, JSONResponse):
+        return found
+    host, password = found
     config = MailboxConfig(user["id"], host, body.port, body.security, body.username, password, body.folder)
     session = ImapSession(config, CHECK_TIMEOUT_SECONDS, rt.outbound)
     try:
         await session.open()
-        return config, None, session.can_idle
+        return config, session.can_idle
     except MailboxError as exc:
-        return None, error_422(exc.field, str(exc)), False
+        return error_422(exc.field, str(exc))
     except Exception:  # a protocol failure: say what, never the far side's text nor the password
-        return None, error_422("host", f"{host}:{body.port} did not answer as an IMAP server"), False
+        return error_422("host", f"{host}:{body.port} did not answer as an IMAP server")
     finally:
         await session.close()
 
@@ -86,9 +99,10 @@ async def _check(rt, body: MailboxIn, user) -> tuple[MailboxConfig | None, JSONR
     responses={422: {"description": "Invalid, or the server refused: the server's answer, `loc` names the setting"}},
 )
 async def test_mailbox(body: MailboxIn, request: Request, user=Depends(api_user)):
-    config, refused, can_idle = await _check(runtime(request), body, user)
-    if refused is not None:
-        return refused
+    checked = await _check(runtime(request), body, user)
+    if isinstance(checked, JSONResponse):
+        return checked
+    config, can_idle = checked
     return {
         "ok": True,
         "idle": can_idle,
@@ -104,9 +118,10 @@ async def test_mailbox(body: MailboxIn, request: Request, user=Depends(api_user)
 )
 async def connect_mailbox(body: MailboxIn, request: Request, user=Depends(api_user)):
     rt = runtime(request)
-    config, refused, _ = await _check(rt, body, user)
-    if refused is not None:
-        return refused
+    checked = await _check(rt, body, user)
+    if isinstance(checked, JSONResponse):
+        return checked
+    config, _ = checked
     host = config.host
     now = rt.clock()
     values = dict(

@@ -19,11 +19,11 @@ from ...core.model import Invalid, iso_z
 from ...core.tokens import PROBE
 from ...db import targets
 from ..auth import admin_user, api_user, runtime
+from . import INVALID, documented
 from .feed import IdPath, error_422
 
 router = APIRouter(prefix="/api/v1")
-NOT_FOUND = {404: {"description": "No such person in your workspace"}}
-INVALID = {422: {"description": "Invalid input; `detail[].loc` names the field"}}
+NOT_FOUND = documented(404, "No such person in your workspace")
 PROBE_TIMEOUT_SECONDS = 10.0
 
 
@@ -48,7 +48,7 @@ class PersonIn(BaseModel):
 
 
 class PersonPatch(PersonIn):
-    email: str | None = None
+    email: str | None = None  # type: ignore[assignment]  # a patch may leave out any field
     do_not_track: bool | None = Field(
         None, description="Never track this person: mail goes out untracked, hits on earlier copies record nothing"
     )
@@ -111,7 +111,7 @@ async def probe_tracking_url(rt, url: str) -> str | None:
     return None
 
 
-NOT_YOURS = {403: {"description": "The person belongs to another rep: only they or an admin change them"}}
+NOT_YOURS = documented(403, "The person belongs to another rep: only they or an admin change them")
 
 
 def not_yours() -> JSONResponse:

@@ -17,11 +17,12 @@ from ...actions import accounts
 from ...core.model import iso_z
 from ...integrations.smtp import SECURITY, MailError, SmtpOptions, check, smtp_vault
 from ..auth import api_user, runtime
+from . import documented
 from .feed import error_422
-from .mailbox import CHECK_TIMEOUT_SECONDS, HOST, stored_password
+from .mailbox import CHECK_TIMEOUT_SECONDS, server_password
 
 router = APIRouter(prefix="/api/v1")
-REFUSED = {422: {"description": "Invalid, or the server refused: its answer, `detail[].loc` names the setting"}}
+REFUSED = documented(422, "Invalid, or the server refused: its answer, `detail[].loc` names the setting")
 
 
 class SmtpAccountIn(BaseModel):
@@ -38,26 +39,12 @@ class SmtpAccountIn(BaseModel):
     )
 
 
-async def _check(rt, body: SmtpAccountIn, user) -> tuple[str | None, str | None, JSONResponse | None]:
-    """Validate and sign in: (password, server name, None), or (None, None, a 422 naming the setting)."""
-    host = body.host.strip().lower()
-    if not HOST.match(host):
-        return None, None, error_422("host", "is not a host name or an IP address")
-    if body.security not in SECURITY:
-        return None, None, error_422("security", f"must be one of {', '.join(SECURITY)}")
-    password = body.password or await asyncio.to_thread(
-        stored_password,
-        rt,
-        accounts.SMTP,
-        smtp_vault(rt.settings.secret_key),
-        user["id"],
-        host=host,
-        port=body.port,
-        security=body.security,
-        username=body.username,
-    )
-    if isinstance(password, JSONResponse):
-        return None, None, password
+async def _check(rt, body: SmtpAccountIn, user) -> tuple[str, str] | JSONResponse:
+    """Validate and sign in: (password, server name), or a 422 naming the setting."""
+    found = await server_password(rt, accounts.SMTP, smtp_vault(rt.settings.secret_key), SECURITY, user, body)
+    if isinstance(found, JSONResponse):
+        return found
+    host, password = found
     options = SmtpOptions.account(
         host=host,
         port=body.port,
@@ -70,24 +57,26 @@ async def _check(rt, body: SmtpAccountIn, user) -> tuple[str | None, str | None,
     try:
         server = await check(options)
     except MailError as exc:
-        return None, None, error_422(exc.field, str(exc))
-    return password, server, None
+        return error_422(exc.field, str(exc))
+    return password, server
 
 
 @router.post("/smtp/test", summary="Test SMTP settings by signing in (nothing is sent or stored)", responses=REFUSED)
 async def test_smtp(body: SmtpAccountIn, request: Request, user=Depends(api_user)):
-    _, server, refused = await _check(runtime(request), body, user)
-    if refused is not None:
-        return refused
+    checked = await _check(runtime(request), body, user)
+    if isinstance(checked, JSONResponse):
+        return checked
+    _, server = checked
     return {"ok": True, "message": f"Signed in to {server} as {body.username}: mail can go out through this account"}
 
 
 @router.put("/smtp", summary="Send your email through your own SMTP account (checked by signing in)", responses=REFUSED)
 async def save_smtp(body: SmtpAccountIn, request: Request, user=Depends(api_user)):
     rt = runtime(request)
-    password, _, refused = await _check(rt, body, user)
-    if refused is not None:
-        return refused
+    checked = await _check(rt, body, user)
+    if isinstance(checked, JSONResponse):
+        return checked
+    password, _ = checked
     now = rt.clock()
     values = dict(
         host=body.host.strip().lower(),

@@ -15,11 +15,11 @@ from ...actions.changes import commit
 from ...core import taskdates
 from ...core.model import Invalid
 from ..auth import api_user, runtime
+from . import INVALID, documented
 from .feed import MAX_ID, IdPath, error_422
 
 router = APIRouter(prefix="/api/v1")
-NOT_FOUND = {404: {"description": "No such task in your workspace"}}
-INVALID = {422: {"description": "Invalid input; `detail[].loc` names the field"}}
+NOT_FOUND = documented(404, "No such task in your workspace")
 
 
 class TaskPatch(BaseModel):

@@ -11,14 +11,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from ...actions import templates as email_templates
 from ...core.model import Invalid
 from ..auth import api_user, runtime
+from . import INVALID, documented
 from .feed import IdPath, error_422
 
 router = APIRouter(prefix="/api/v1")
-INVALID = {422: {"description": "Invalid input; `detail[].loc` names the field"}}
-NOT_YOURS = {
-    403: {"description": "Someone else's template (an admin may change a shared one)"},
-    404: {"description": "No such template visible to you"},
-}
+NOT_YOURS = documented(403, "Someone else's template (an admin may change a shared one)") | documented(
+    404, "No such template visible to you"
+)
 
 
 class TemplateIn(BaseModel):

@@ -16,10 +16,11 @@ from ... import actions
 from ...core.model import iso_z
 from ...core.secrets import secret_hash
 from ..auth import SESSION_COOKIE, api_user, credentials, runtime
+from . import documented
 from .feed import IdPath, error_422
 
 router = APIRouter(prefix="/api/v1")
-NOT_FOUND = {404: {"description": "No such token or session of yours"}}
+NOT_FOUND = documented(404, "No such token or session of yours")
 
 
 class TokenIn(BaseModel):

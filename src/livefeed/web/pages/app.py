@@ -26,7 +26,7 @@ from ...db import queries
 from ...edge.tracking import SELF_COOKIE
 from ...pipeline.richtext import autolink, clean_html, is_blank
 from ..api.feed import IdPath
-from ..auth import CSRF_COOKIE, SESSION_COOKIE, check_csrf, csrf_token, forget_session, page_user, runtime
+from ..auth import CSRF_COOKIE, SESSION_COOKIE, check_csrf, csrf_token, forget_session, page_user, runtime, text_form
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent.parent / "templates"))
@@ -435,11 +435,13 @@ TASK_FILTERS = {
 }
 
 
-def _task_page(rt, user, params: dict, now) -> dict:
+def _task_page(rt, user, params: dict[str, str], now) -> dict:
     """The Tasks page's data: the chosen window (or custom range) and status, in the rep's zone."""
     tz = taskdates.zone(user["timezone"])
-    show = params.get("show") if params.get("show") in TASK_FILTERS else "next_7_days"
-    status = params.get("status") if params.get("status") in ("open", "done", "all") else "open"
+    show = params.get("show", "")
+    show = show if show in TASK_FILTERS else "next_7_days"
+    status = params.get("status", "")
+    status = status if status in ("open", "done", "all") else "open"
     error, window = None, None
     try:
         if show == "range":
@@ -493,7 +495,7 @@ async def tasks_page(request: Request, user=Depends(signed_in_rep)):
 
 @router.post("/app/tasks")
 async def tasks_create(request: Request, user=Depends(signed_in_rep)):
-    form = dict(await request.form())
+    form = await text_form(request)
     check_csrf(request, form.pop("csrf", None))
     rt = runtime(request)
     person = (form.pop("person", "") or "").strip().lower()
@@ -555,7 +557,7 @@ async def tasks_change(
 @router.post("/app/tasks/{task_id}/edit")
 async def tasks_edit(request: Request, task_id: IdPath, user=Depends(signed_in_rep)):
     """The Tasks page's Edit: title, type, day, time and priority of one task (rescheduling it)."""
-    form = dict(await request.form())
+    form = await text_form(request)
     check_csrf(request, form.pop("csrf", None))
     rt = runtime(request)
     back = form.pop("back", "/app/tasks")
@@ -629,7 +631,7 @@ async def admin_add_user(request: Request, user=Depends(signed_in_rep)):
     from ...actions.users import create_user
 
     _require_admin(user)
-    form = dict(await request.form())
+    form = await text_form(request)
     check_csrf(request, form.pop("csrf", None))
     try:
         _, link = await asyncio.to_thread(
@@ -652,7 +654,7 @@ async def admin_change_user(request: Request, user_id: IdPath, user=Depends(sign
     from ...actions.users import change_user, user_access_changed
 
     _require_admin(user)
-    form = dict(await request.form())
+    form = await text_form(request)
     check_csrf(request, form.pop("csrf", None))
     try:
         disabled = form["disabled"] == "1" if "disabled" in form else None
