@@ -127,3 +127,25 @@ async def test_the_users_page_disables_and_enables_a_rep(server, rep, engine, cl
     assert disabled.status_code == 303 and "disabled</span>" in listed.text and ">Enable<" in listed.text
     assert her_page.status_code == 303  # her session ended
     assert enabled.status_code == 303 and token_again.status_code == 200
+
+
+async def test_a_file_posted_where_the_users_page_expects_text_is_a_422_naming_the_field(server, rep, engine):
+    from sqlalchemy import func, select
+
+    from livefeed.db.tables import users
+
+    from .support.web import csrf_of, sign_in
+
+    async with server.client() as client:
+        await sign_in(client)
+        page = await client.get("/app/admin/users")
+        with engine.connect() as conn:
+            before = conn.execute(select(func.count()).select_from(users)).scalar_one()
+        answer = await client.post(
+            "/app/admin/users",
+            data={"csrf": csrf_of(page.text), "name": "Nora", "timezone": "UTC", "role": "rep"},
+            files={"email": ("email.txt", b"nora@seller.test", "text/plain")},
+        )
+    assert answer.status_code == 422 and "Email" in answer.text
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(users)).scalar_one() == before
