@@ -50,6 +50,13 @@ def start_nginx(port: int) -> Process:
 
 def wrk(port: int, *, paths: list[str], seconds: int, connections: int) -> tuple[float, float]:
     """Requests per second and p99 latency (ms), rotating over `paths`."""
+    run = wrk_run(port, paths=paths, seconds=seconds, connections=connections)
+    return run["rps"], run["p99_ms"]
+
+
+def wrk_run(port: int, *, paths: list[str], seconds: int, connections: int) -> dict:
+    """One wrk run: requests per second, p99 latency (ms), the responses it counted and how many
+    of them were not 2xx/3xx."""
     script = Path(tempfile.mkstemp(suffix=".lua")[1])
     quoted = ",".join(f'"{p}"' for p in paths)
     script.write_text(
@@ -71,7 +78,9 @@ def wrk(port: int, *, paths: list[str], seconds: int, connections: int) -> tuple
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if errors:
         print(f"  warning: {errors.group(1)} non-2xx/3xx responses", file=sys.stderr)
-    return rps, float(p99.group(1)) * scale
+    answered = int(re.search(r"(\d+) requests in", out).group(1))
+    failed = int(errors.group(1)) if errors else 0
+    return {"rps": rps, "p99_ms": float(p99.group(1)) * scale, "answered": answered, "failed": failed}
 
 
 def main() -> None:
@@ -120,10 +129,14 @@ def main() -> None:
         targets["LiveFeed open pixel (PostgreSQL, 1 worker)"] = (ports["pg1"], pg_data["opens"])
         targets["LiveFeed open pixel (PostgreSQL, 2 workers)"] = (ports["pg2"], pg_data["opens"])
     results: dict[str, list[tuple[float, float]]] = {name: [] for name in targets}
+    acknowledged = {"sqlite": 0, "postgresql": 0}  # 2xx/3xx answers to genuine tokens, by database
     try:
         for round_no in range(args.runs):
             for name, (port, paths) in targets.items():
-                results[name].append(wrk(port, paths=paths, seconds=args.seconds, connections=args.connections))
+                run = wrk_run(port, paths=paths, seconds=args.seconds, connections=args.connections)
+                results[name].append((run["rps"], run["p99_ms"]))
+                if name.startswith("LiveFeed"):
+                    acknowledged["postgresql" if "PostgreSQL" in name else "sqlite"] += run["answered"] - run["failed"]
                 print(
                     f"round {round_no + 1} {name}: {results[name][-1][0]:,.0f} req/s, p99 {results[name][-1][1]:.2f} ms",
                     flush=True,
@@ -131,11 +144,25 @@ def main() -> None:
     finally:
         for server in servers:
             server.stop()
-    count_stored(workspace)
+    stored = {"sqlite": count_stored(workspace)}
     workspace.cleanup()
     if pg is not None:
+        stored["postgresql"] = count_stored(pg)
         drop_database(pg)
         pg.cleanup()
+    for database, count in stored.items():
+        runs = args.runs * sum(
+            1 for n in targets if n.startswith("LiveFeed") and ("PostgreSQL" in n) == (database == "postgresql")
+        )
+        in_flight = args.connections * runs  # sent and stored, but wrk stopped before reading the answer
+        lost = max(0, acknowledged[database] - count)
+        verdict = "every acknowledged hit was stored" if lost == 0 else f"{lost} ACKNOWLEDGED HITS MISSING"
+        print(
+            f"{database}: wrk counted {acknowledged[database]:,} 2xx/3xx answers; {count:,} events stored "
+            f"(at most {in_flight} more: answers wrk never read): {verdict}"
+        )
+        if lost or count > acknowledged[database] + in_flight:
+            raise SystemExit(f"{database}: stored {count}, acknowledged {acknowledged[database]}")
 
     base = median([r for r, _ in results["nginx static GIF"]])
     sqlite = median([r for r, _ in results["LiveFeed open pixel (SQLite, 1 process)"]])
@@ -148,12 +175,16 @@ def main() -> None:
         print(f"| {name} | {rps:,.0f} | {rps / base:.2f} | {rps / sqlite:.2f} | {p99:.2f} ms |")
 
 
-def count_stored(workspace: Workspace) -> None:
-    import sqlite3
+def count_stored(workspace: Workspace) -> int:
+    """The events in the workspace's database (the bench records nothing else)."""
+    from sqlalchemy import create_engine, text
 
-    conn = sqlite3.connect(workspace.dir / "livefeed.db")
-    rows = conn.execute("SELECT kind, COUNT(*) FROM events GROUP BY kind").fetchall()
-    print("stored events:", dict(rows))
+    engine = create_engine(workspace.database_url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.connect() as conn:
+        rows = dict(conn.execute(text("SELECT kind, COUNT(*) FROM events GROUP BY kind")).all())
+    engine.dispose()
+    print("stored events:", rows)
+    return sum(rows.values())
 
 
 if __name__ == "__main__":

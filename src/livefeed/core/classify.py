@@ -56,6 +56,7 @@ MAIL_CLIENTS = ("Outlook", "MacOutlook", "Thunderbird", "Apple Mail")
 # device-detector issue 5668, browscap issue 1640): a real open, the reader's place hidden.
 WEBMAIL_PROXY = re.compile(r"\b([A-Z][A-Za-z.]*?(?:Email|Mail|Image)Proxy)\b")
 SCANNER_MARKERS = ("Barracuda", "Mimecast", "Proofpoint", "Symantec", "SafeLinks", "urldefense", "Trend Micro")
+_MARKERS_LOWER = tuple(marker.lower() for marker in SCANNER_MARKERS)
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,8 @@ def _cloud_without_languages(f: Facts) -> bool:
 
 
 def _scanner_marker(f: Facts) -> bool:
-    return any(marker.lower() in f.agent.raw.lower() for marker in SCANNER_MARKERS)
+    raw = f.agent.raw.lower()
+    return any(marker in raw for marker in _MARKERS_LOWER)
 
 
 # (class, matches, reason, location note): the note replaces the fetcher's place when it hides the reader's.

@@ -84,8 +84,12 @@ class EventLog:
         self._save_forward = f"UPDATE recipients SET forward_state = {mark} WHERE id = {mark}"
         self._revise = f"UPDATE events SET cls = {mark}, reason = {mark} WHERE id = {mark}"
 
-    def _in(self, values: Sequence) -> str:
-        return ", ".join([self._mark] * len(values))
+    def _in(self, column: str, values: Sequence) -> tuple[str, tuple]:
+        """`column` is one of `values`: SQLite, a placeholder each; PostgreSQL, one array
+        (`= ANY(%s)`), so the statement's text is the same for every batch and is prepared once."""
+        if self.sqlite:
+            return f"{column} IN ({', '.join('?' * len(values))})", tuple(values)
+        return f"{column} = ANY(%s)", (list(values),)
 
     def lock(self, conn: Connection) -> None:
         """Take the write lock before reading max(id), so ids are assigned by one writer at a time."""
@@ -101,7 +105,8 @@ class EventLog:
         ids = sorted(set(ids))
         if not ids:
             return {}
-        rows = conn.exec_driver_sql(f"SELECT id, recipient_id, url FROM links WHERE id IN ({self._in(ids)})", tuple(ids))
+        where, params = self._in("id", ids)
+        rows = conn.exec_driver_sql(f"SELECT id, recipient_id, url FROM links WHERE {where}", params)
         return {row[0]: (row[1], row[2]) for row in rows}
 
     def contexts(self, conn: Connection, ids: Iterable[int]) -> dict[int, dict]:
@@ -109,11 +114,12 @@ class EventLog:
         ids = sorted(set(ids))
         if not ids:
             return {}
+        where, params = self._in("r.id", ids)
         rows = conn.exec_driver_sql(
             "SELECT r.id, r.email_id, r.person_id, r.forward_state, e.workspace_id, e.user_id, COALESCE(r.subject, e.subject), e.sent_at, "
             "e.archived, p.email, p.name, p.do_not_track, e.shared_with FROM recipients r JOIN emails e ON e.id = r.email_id "
-            f"JOIN people p ON p.id = r.person_id WHERE r.id IN ({self._in(ids)})",
-            tuple(ids),
+            f"JOIN people p ON p.id = r.person_id WHERE {where}",
+            params,
         )
         contexts = {}
         for row in rows:
@@ -130,7 +136,8 @@ class EventLog:
         ips = sorted(set(ips))
         if not ips:
             return set()
-        rows = conn.exec_driver_sql(f"SELECT user_id, ip FROM user_ips WHERE ip IN ({self._in(ips)})", tuple(ips))
+        where, params = self._in("ip", ips)
+        rows = conn.exec_driver_sql(f"SELECT user_id, ip FROM user_ips WHERE {where}", params)
         return {(row[0], row[1]) for row in rows}
 
     def append(self, conn: Connection, rows: list[dict]) -> list[int]:
@@ -144,7 +151,7 @@ class EventLog:
             values.append(row.get("visit_id"))
             values[AT] = self._store_time(row["at"])
             params.append(tuple(values))
-        conn.exec_driver_sql(self._insert, params)
+        conn.exec_driver_sql(self._insert, params)  # psycopg: one pipelined round trip for them all
         return ids
 
     def notify(self, conn: Connection, notices: list[tuple[str, str]]) -> None:

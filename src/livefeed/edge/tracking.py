@@ -16,7 +16,7 @@ from datetime import datetime
 
 from ..core import tokens, website
 from ..core.model import CLICK, OPEN, Hit
-from ..core.netaddr import client_ip
+from ..core.netaddr import client_ip_text
 from ..core.tokens import CLICKED
 from ..db.engine import database_unavailable
 from ..web.auth import cookie_value
@@ -92,12 +92,11 @@ class TrackingFrontdoor:
         headers = dict(scope["headers"])  # lower-case names; repeats keep the last, fine here
         peer = scope.get("client")
         forwarded = headers.get(b"x-forwarded-for", b"").decode("latin-1") or None
-        ip = client_ip(peer[0] if peer else None, forwarded, runtime.settings.trusted_proxies)
         return Hit(
             kind=kind,
             target_id=target_id,
             at=self._clock(),
-            ip=str(ip) if ip else None,
+            ip=client_ip_text(peer[0] if peer else None, forwarded, runtime.settings.trusted_proxies),
             user_agent=headers.get(b"user-agent", b"").decode("latin-1")[:MAX_UA],
             rep_cookie=_self_cookie(runtime.signer, headers.get(b"cookie")),
             gesture=headers.get(b"sec-fetch-user") == b"?1",  # the browser says a person activated the link
