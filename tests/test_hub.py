@@ -85,3 +85,25 @@ def test_notify_payloads_carry_ids_only_and_stay_under_8_kb():
         else:
             assert users == {7: [3, 4, 5]}
     assert newest == {user: 1000 + user for user in range(2000)}
+
+
+async def test_a_streams_mailbox_is_a_bounded_fifo_that_wakes_its_reader():
+    from livefeed.live.hub import Mailbox, Message
+
+    box = Mailbox(2)
+    reader = asyncio.create_task(box.get())
+    await asyncio.sleep(0)
+    assert not reader.done()
+    box.put_nowait(Message(1, 1, b"a"))
+    assert (await asyncio.wait_for(reader, 1)).event_id == 1
+    box.put_nowait(Message(1, 2, b"b"))
+    box.put_nowait(Message(1, 3, b"c"))
+    with pytest.raises(asyncio.QueueFull):
+        box.put_nowait(Message(1, 4, b"d"))
+    assert box.qsize() == 2 and [(await box.get()).event_id, box.get_nowait().event_id] == [2, 3] and box.empty()
+    cancelled = asyncio.create_task(box.get())  # a stream that ends while waiting leaves no waiter behind
+    await asyncio.sleep(0)
+    cancelled.cancel()
+    await asyncio.gather(cancelled, return_exceptions=True)
+    box.put_nowait(Message(1, 5, b"e"))
+    assert (await asyncio.wait_for(box.get(), 1)).event_id == 5

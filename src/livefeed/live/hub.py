@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -39,12 +40,54 @@ def changed_frame(what: str) -> bytes:
     return sse_frame(event="changed", data={"what": what})
 
 
+class Mailbox:
+    """A stream's bounded queue: the part of asyncio.Queue a stream uses (put_nowait raising
+    QueueFull, get, get_nowait, empty, qsize) without what it does not (the putters' deque, the unfinished-task
+    count and its Event): one deque and at most one waiter. 10,000 streams hold 10,000 of these."""
+
+    __slots__ = ("_items", "_maxsize", "_waiter")
+
+    def __init__(self, maxsize: int):
+        self._items: deque[Message] = deque()
+        self._maxsize = maxsize
+        self._waiter: asyncio.Future | None = None
+
+    def put_nowait(self, item: Message) -> None:
+        if len(self._items) >= self._maxsize:
+            raise asyncio.QueueFull
+        self._items.append(item)
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def get(self) -> Message:
+        while not self._items:
+            waiter = self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await waiter
+            finally:
+                if self._waiter is waiter:
+                    self._waiter = None
+        return self._items.popleft()
+
+    def get_nowait(self) -> Message:
+        if not self._items:
+            raise asyncio.QueueEmpty
+        return self._items.popleft()
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def qsize(self) -> int:
+        return len(self._items)
+
+
 class Subscription:
     __slots__ = ("user_id", "workspace_id", "queue", "overflowed", "closed", "sent", "queued")
 
     def __init__(self, user_id: int, workspace_id: int, maxsize: int):
         self.user_id, self.workspace_id = user_id, workspace_id
-        self.queue: asyncio.Queue[Message] = asyncio.Queue(maxsize)
+        self.queue = Mailbox(maxsize)
         self.overflowed = False
         self.closed = False
         self.sent: int | None = None  # the last event id written; None until the replay is done
