@@ -65,3 +65,24 @@ def test_each_vault_purpose_has_its_own_key_and_unknown_purposes_are_refused():
     with pytest.raises(ValueError):
         vault_for(key, "something new")
     assert len(set(PURPOSES)) == len(PURPOSES)
+
+
+def test_the_event_logs_driver_errors_come_out_as_sqlalchemys_in_and_out_of_a_pipeline(engine):
+    """The writer runs PostgreSQL's hot statements on psycopg's own cursor (pipelined); a failure
+    must still read as SQLAlchemy's, so the spool's "database away" test and the callers'
+    IntegrityError handling keep working."""
+    from sqlalchemy.exc import DBAPIError, IntegrityError
+
+    from livefeed.db.eventlog import EventLog, event_row
+
+    log = EventLog(engine.dialect.name)
+    with pytest.raises(DBAPIError):
+        with engine.begin() as conn:
+            log._run(conn, "SELECT no_such_column FROM events")
+    with pytest.raises(IntegrityError):
+        with engine.begin() as conn, log.pipelined(conn):
+            log._run_many(conn, "INSERT INTO workspaces (name) VALUES ('a')", [()])  # no site key: NOT NULL
+            log._run(conn, "SELECT 1").fetchone()
+    with engine.begin() as conn:  # the connection went back to the pool usable, nothing half-written
+        assert conn.exec_driver_sql("SELECT COUNT(*) FROM workspaces WHERE name = 'a'").scalar() == 0
+    assert event_row(kind="open")["forwarded"] is False

@@ -9,10 +9,12 @@ ids itself while it holds the write lock. Every other query goes through SQLAlch
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 
 from .sql import utc
 
@@ -65,6 +67,27 @@ CONTEXT_COLUMNS = (
 )
 
 
+@contextmanager
+def _translated(conn: Connection) -> Iterator[None]:
+    """psycopg's errors on its own cursor come out as SQLAlchemy's, as from any other statement
+    (IntegrityError, OperationalError…); a broken connection is invalidated, so the pool drops it
+    and `database_unavailable` sees it."""
+    try:
+        yield
+    except DBAPIError:
+        raise
+    except Exception as exc:
+        import psycopg
+
+        if not isinstance(exc, psycopg.Error):
+            raise
+        driver = conn.connection.dbapi_connection
+        invalidated = bool(getattr(driver, "broken", False))
+        if invalidated:
+            conn.invalidate(exc)
+        raise DBAPIError.instance(None, None, exc, psycopg.Error, connection_invalidated=invalidated) from exc
+
+
 def event_row(**values) -> dict:
     """An event row with every column not given empty (the writers of person events use it)."""
     row = dict.fromkeys(EVENT_COLUMNS[1:])
@@ -98,7 +121,7 @@ class EventLog:
         else:
             # An advisory lock, not LOCK TABLE: a table lock of that strength also waits for
             # autovacuum, which yields only after deadlock_timeout (1 s stalls measured).
-            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({EVENT_ID_LOCK})")
+            self._run(conn, f"SELECT pg_advisory_xact_lock({EVENT_ID_LOCK})")
 
     def links(self, conn: Connection, ids: Iterable[int]) -> dict[int, tuple[int, str]]:
         """link id → (recipient id, url)."""
@@ -109,18 +132,36 @@ class EventLog:
         rows = conn.exec_driver_sql(f"SELECT id, recipient_id, url FROM links WHERE {where}", params)
         return {row[0]: (row[1], row[2]) for row in rows}
 
+    def reads(self, conn: Connection, copies: Iterable[int], ips: Iterable[str]) -> tuple[dict[int, dict], set[tuple[int, str]]]:
+        """The copies' contexts and which of these addresses reps sign in from. On PostgreSQL both
+        queries go out together (psycopg's pipeline mode): one round trip instead of two."""
+        copies, ips = sorted(set(copies)), sorted(set(ips))
+        with self.pipelined(conn):
+            found = self._contexts_query(conn, copies) if copies else None
+            reps = self._rep_query(conn, ips) if ips else None
+            contexts = self._contexts(found.fetchall()) if found is not None else {}
+            return contexts, ({(row[0], row[1]) for row in reps.fetchall()} if reps is not None else set())
+
     def contexts(self, conn: Connection, ids: Iterable[int]) -> dict[int, dict]:
         """recipient id → what a hit on that copy needs (email, rep, person, forward state)."""
         ids = sorted(set(ids))
-        if not ids:
-            return {}
+        return self._contexts(self._contexts_query(conn, ids).fetchall()) if ids else {}
+
+    def _contexts_query(self, conn: Connection, ids: list[int]):
         where, params = self._in("r.id", ids)
-        rows = conn.exec_driver_sql(
+        return self._run(
+            conn,
             "SELECT r.id, r.email_id, r.person_id, r.forward_state, e.workspace_id, e.user_id, COALESCE(r.subject, e.subject), e.sent_at, "
             "e.archived, p.email, p.name, p.do_not_track, e.shared_with FROM recipients r JOIN emails e ON e.id = r.email_id "
             f"JOIN people p ON p.id = r.person_id WHERE {where}",
             params,
         )
+
+    def _rep_query(self, conn: Connection, ips: list[str]):
+        where, params = self._in("ip", ips)
+        return self._run(conn, f"SELECT user_id, ip FROM user_ips WHERE {where}", params)
+
+    def _contexts(self, rows) -> dict[int, dict]:
         contexts = {}
         for row in rows:
             context = dict(zip(CONTEXT_COLUMNS, row))
@@ -134,15 +175,11 @@ class EventLog:
     def rep_addresses(self, conn: Connection, ips: Iterable[str]) -> set[tuple[int, str]]:
         """(user id, ip) pairs: which of these addresses reps sign in from."""
         ips = sorted(set(ips))
-        if not ips:
-            return set()
-        where, params = self._in("ip", ips)
-        rows = conn.exec_driver_sql(f"SELECT user_id, ip FROM user_ips WHERE {where}", params)
-        return {(row[0], row[1]) for row in rows}
+        return {(row[0], row[1]) for row in self._rep_query(conn, ips).fetchall()} if ips else set()
 
     def append(self, conn: Connection, rows: list[dict]) -> list[int]:
         """Insert the events (in order) and return their ids, consecutive and increasing."""
-        first = (conn.exec_driver_sql("SELECT COALESCE(MAX(id), 0) FROM events").scalar() or 0) + 1
+        first = (self._run(conn, "SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0] or 0) + 1
         ids = list(range(first, first + len(rows)))
         params = []
         for event_id, row in zip(ids, rows):
@@ -151,22 +188,53 @@ class EventLog:
             values.append(row.get("visit_id"))
             values[AT] = self._store_time(row["at"])
             params.append(tuple(values))
-        conn.exec_driver_sql(self._insert, params)  # psycopg: one pipelined round trip for them all
+        self._run_many(conn, self._insert, params)  # psycopg pipelines the rows: one round trip for them all
         return ids
 
     def notify(self, conn: Connection, notices: list[tuple[str, str]]) -> None:
         """(channel, payload) pairs, sent by PostgreSQL when this transaction commits."""
         for channel, payload in notices:
-            conn.exec_driver_sql(f"SELECT pg_notify({self._mark}, {self._mark})", (channel, payload))
+            self._run(conn, f"SELECT pg_notify({self._mark}, {self._mark})", (channel, payload))
 
     def save_forward_states(self, conn: Connection, states: dict[int, dict]) -> None:
         if states:
-            conn.exec_driver_sql(self._save_forward, [(self._store_json(state), rid) for rid, state in states.items()])
+            self._run_many(conn, self._save_forward, [(self._store_json(state), rid) for rid, state in states.items()])
 
     def revise(self, conn: Connection, verdicts: list[tuple[str, str, int]]) -> None:
         """(cls, reason, event id) triples: a burst's earlier clicks become scanner hits."""
         if verdicts:
-            conn.exec_driver_sql(self._revise, verdicts)
+            self._run_many(conn, self._revise, verdicts)
+
+    # --- how statements run ----------------------------------------------------------------
+    # SQLite: through SQLAlchemy's driver-level call. PostgreSQL: on psycopg's own cursor of the
+    # same connection and transaction, so that inside `pipelined` a statement whose result is not
+    # read waits for nothing: the batch's lock, insert, forward states and NOTIFYs go out together
+    # and the writer waits once (measured: 9 round trips a batch became 4).
+
+    @contextmanager
+    def pipelined(self, conn: Connection) -> Iterator[None]:
+        """PostgreSQL: the statements run inside share round trips (a read waits only for what was
+        sent before it). SQLite: nothing changes."""
+        if self.sqlite:
+            yield
+            return
+        with _translated(conn), conn.connection.dbapi_connection.pipeline():  # type: ignore[union-attr]
+            yield
+
+    def _run(self, conn: Connection, sql: str, params: tuple = ()):
+        if self.sqlite:
+            return conn.exec_driver_sql(sql, params)
+        with _translated(conn):
+            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            cursor.execute(sql, params)
+        return cursor
+
+    def _run_many(self, conn: Connection, sql: str, params: list[tuple]) -> None:
+        if self.sqlite:
+            conn.exec_driver_sql(sql, params)
+            return
+        with _translated(conn):
+            conn.connection.dbapi_connection.cursor().executemany(sql, params)  # type: ignore[union-attr]
 
     # SQLAlchemy's SQLite DateTime stores "YYYY-MM-DD HH:MM:SS.ffffff" (naive UTC) and JSON as
     # text; the same formats are written here so both paths read each other's rows.

@@ -293,8 +293,7 @@ class Recorder:
             link_rows = log_.links(conn, (h.target_id for h in hits if h.kind == CLICK))
             self._remember_links(link_rows)
             copies = [h.target_id if h.kind == OPEN else (link_rows.get(h.target_id) or (None,))[0] for h in hits]
-            contexts = log_.contexts(conn, (c for c in copies if c is not None))
-            rep_ips = log_.rep_addresses(conn, (h.ip for h in hits if h.ip))
+            contexts, rep_ips = log_.reads(conn, (c for c in copies if c is not None), (h.ip for h in hits if h.ip))
             rows: list[dict] = []
             placed: list[int] = []
             states: dict[int, ForwardState] = {}
@@ -313,15 +312,16 @@ class Recorder:
                     dirty.add(copy_id)
             if any(row["idempotency_key"] for row in rows):  # a replayed spool: what is in already stays once
                 rows, placed = self._not_recorded(conn, rows, placed)
-            if not log_.sqlite:
-                log_.lock(conn)  # PostgreSQL: hold the id lock only for the insert and the commit
-            ids = log_.append(conn, rows) if rows else []
-            revisions = self._watch_scanners(conn, hits, placed, rows, ids)
-            log_.save_forward_states(conn, {rid: states[rid].to_json() for rid in dirty})
-            signals = [Message(row["user_id"], event_id, b"") for row, event_id in zip(rows, ids)]
-            signals += [Message(r.user_id, None, b"", revised=r.event_ids) for r in revisions]
-            # PostgreSQL delivers a NOTIFY only when the transaction commits: after the commit.
-            log_.notify(conn, self._hub.notices(signals))
+            with log_.pipelined(conn):  # PostgreSQL: lock and max(id) in one round trip, the rest in one more
+                if not log_.sqlite:
+                    log_.lock(conn)  # PostgreSQL: hold the id lock only for the insert and the commit
+                ids = log_.append(conn, rows) if rows else []
+                revisions = self._watch_scanners(conn, hits, placed, rows, ids)
+                log_.save_forward_states(conn, {rid: states[rid].to_json() for rid in dirty})
+                signals = [Message(row["user_id"], event_id, b"") for row, event_id in zip(rows, ids)]
+                signals += [Message(r.user_id, None, b"", revised=r.event_ids) for r in revisions]
+                # PostgreSQL delivers a NOTIFY only when the transaction commits: after the commit.
+                log_.notify(conn, self._hub.notices(signals))
             foreign, last = self._foreign(conn, ids)
         self._last_id = last
         outcomes = self._outcomes(hits, copies, contexts, link_rows, placed, ids)
