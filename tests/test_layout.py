@@ -154,3 +154,11 @@ def test_one_set_of_quick_actions():
     body = lists[lists.index("function quickActions") : lists.index("window.livefeedQuickActions")]
     script = re.findall(r'\["(\w+)", "(\w+)"', body)
     assert macro == script == [("call", "Call"), ("email", "Email"), ("linkedin", "LinkedIn")]
+
+
+def test_web_handlers_and_the_cli_open_no_write_transaction_of_their_own():
+    """Every change commits through an action (actions/changes.commit or an action's own
+    transaction), so its side effects follow the commit; handlers only read through named queries."""
+    sources = [*(PACKAGE / "web").rglob("*.py"), PACKAGE / "cli.py"]
+    writers = [str(p.relative_to(PACKAGE)) for p in sources if ".begin()" in p.read_text()]
+    assert writers == [], f"{writers} open a write transaction: call an action"

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from ...actions import templates as email_templates
+from ...actions.changes import commit
 from ...core.model import Invalid
 from ..auth import api_user, runtime
 from . import INVALID, documented
@@ -37,13 +36,10 @@ class TemplatePatch(BaseModel):
 
 
 def _in_transaction(request: Request, job):
+    """Run `job(conn, now)` through the one way in for changes (actions/changes.commit): a
+    template's change declares nothing for the windows, but it commits where every change does."""
     rt = runtime(request)
-
-    def run():
-        with rt.engine.begin() as conn:
-            return job(conn, rt.clock())
-
-    return asyncio.to_thread(run)
+    return commit(rt, lambda conn, changes: job(conn, rt.clock()))
 
 
 def _refusal(outcome: str) -> JSONResponse | None:

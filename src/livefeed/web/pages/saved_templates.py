@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from ...actions import templates as email_templates
+from ...actions.changes import commit
 from ..api.feed import IdPath
 from ..auth import check_csrf, runtime
 from .app import render, signed_in_rep
@@ -37,13 +38,12 @@ async def template_action(
         return Response("No such action", status_code=404)
     rt = runtime(request)
 
-    def write():
-        with rt.engine.begin() as conn:
-            if action == "delete":
-                return email_templates.remove(conn, user, template_id)
-            return email_templates.change(conn, user, template_id, {"shared": shared == "1"}, now=rt.clock())
+    def write(conn, changes):
+        if action == "delete":
+            return email_templates.remove(conn, user, template_id)
+        return email_templates.change(conn, user, template_id, {"shared": shared == "1"}, now=rt.clock())
 
-    outcome = await asyncio.to_thread(write)
+    outcome = await commit(rt, write)
     if outcome in ("missing", "forbidden"):
         return Response("No such template of yours", status_code=404 if outcome == "missing" else 403)
     return RedirectResponse("/app/templates", status_code=303)
