@@ -16,6 +16,7 @@ import asyncio
 import functools
 import logging
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 from sqlalchemy import Engine
@@ -130,6 +131,12 @@ class PgNotifyHub(MemoryHub):
         self._tasks: list[asyncio.Task] = []
         self._flights = SingleFlight()
         self._tail = 0  # the newest event id dispatched from the log tail
+        # Each rep's newest event id announced or read here: a stream that replayed less than its
+        # own rep's newest catches up (comparing with the tail, every rep's, sent all 1,000 streams
+        # of a restart's reconnect to the database at once, and the tail reads queued behind them).
+        self._rep_newest: dict[int, int] = {}
+        # The tail is read on its own thread, never behind replays and catch-ups on the shared one.
+        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="livefeed-tail")
         self.listening = asyncio.Event()
 
     async def start(self) -> None:
@@ -149,13 +156,14 @@ class PgNotifyHub(MemoryHub):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._flights.cancel()
+        self._reader.shutdown(wait=False)
 
     def wants(self, user_id: int) -> bool:
         return False  # frames are built by the receiving worker from the database
 
     def ready(self, subscription: Subscription) -> None:
-        if (subscription.sent or 0) < self._tail:
-            self._catch_up(subscription.user_id)  # it replayed less than the tail already dispatched
+        if (subscription.sent or 0) < self._rep_newest.get(subscription.user_id, 0):
+            self._catch_up(subscription.user_id)  # its rep has newer events than it replayed
 
     def notices(self, messages: list[Message]) -> list[tuple[str, str]]:
         """NOTIFY payloads for the writer's transaction: PostgreSQL sends them on commit."""
@@ -193,6 +201,9 @@ class PgNotifyHub(MemoryHub):
     def _received(self, payload: str) -> None:
         kind, users = decode(payload)
         if kind == "e":
+            for user_id, ids in users.items():
+                if ids:
+                    self._rep_newest[user_id] = max(self._rep_newest.get(user_id, 0), *ids)
             # Always read the tail, even when none of these reps watches here: jumping the tail
             # to a notified id could step over an earlier event whose notice is still on its way.
             self._advance()
@@ -219,9 +230,10 @@ class PgNotifyHub(MemoryHub):
 
     async def _read_and_dispatch_tail(self) -> None:
         while True:
-            rows = await asyncio.to_thread(self._read_tail, self._tail)
+            rows = await asyncio.get_running_loop().run_in_executor(self._reader, self._read_tail, self._tail)
             self.touched({row["user_id"] for row in rows})
             for row in rows:
+                self._rep_newest[row["user_id"]] = max(self._rep_newest.get(row["user_id"], 0), row["id"])
                 self._dispatch(row, self.subscriptions(row["user_id"]))
                 self._tail = row["id"]
             if len(rows) < CATCH_UP_PAGE:
