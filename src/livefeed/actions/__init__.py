@@ -383,21 +383,7 @@ class EmailSender:
             untracked, base = self._tracking(conn, user, draft)
             account = conn.execute(select(smtp_accounts).where(smtp_accounts.c.user_id == user["id"])).mappings().first()
             connection = conn.execute(select(mail_connections).where(mail_connections.c.user_id == user["id"])).mappings().first()
-            email_id = new_id(
-                conn.execute(
-                    insert(emails).values(
-                        workspace_id=user["workspace_id"],
-                        user_id=user["id"],
-                        subject=draft.subject,
-                        html=draft.html,
-                        text=draft.text,
-                        status="sending",
-                        archived=False,
-                        created_at=now,
-                        thread_id=draft.thread_id,
-                    )
-                )
-            )
+            email_id = _insert_email(conn, user, draft, now, status="sending")
             copies, result = [], []
             for field, address in draft.fielded:
                 added = _add_recipient(conn, user, draft, email_id, field, address, now)
@@ -437,23 +423,7 @@ class EmailSender:
         with self._engine.begin() as conn:
             values = personal_values(conn, user, draft)
             untracked, base = self._tracking(conn, user, draft)
-            email_id = new_id(
-                conn.execute(
-                    insert(emails).values(
-                        workspace_id=user["workspace_id"],
-                        user_id=user["id"],
-                        subject=draft.subject,
-                        html=draft.html,
-                        text=draft.text,
-                        status="sent",
-                        archived=False,
-                        created_at=now,
-                        sent_at=now,
-                        thread_id=draft.thread_id,
-                        shared_with=len(addresses),
-                    )
-                )
-            )
+            email_id = _insert_email(conn, user, draft, now, status="sent", sent_at=now, shared_with=len(addresses))
             result = [_add_recipient(conn, user, draft, email_id, field, address, now) for field, address in draft.fielded]
             # Tracking one body tracks everyone who reads it: not when anyone on it must not be tracked.
             tracked = not untracked
@@ -525,6 +495,25 @@ class EmailSender:
         if copy.html:
             message.add_alternative(copy.html, subtype="html")
         return message
+
+
+def _insert_email(conn: Connection, user, draft: Draft, now: datetime, **values) -> int:
+    """The email's row as the rep wrote it; `values` say how it goes out (status, sent_at…)."""
+    return new_id(
+        conn.execute(
+            insert(emails).values(
+                workspace_id=user["workspace_id"],
+                user_id=user["id"],
+                subject=draft.subject,
+                html=draft.html,
+                text=draft.text,
+                archived=False,
+                created_at=now,
+                thread_id=draft.thread_id,
+                **values,
+            )
+        )
+    )
 
 
 def _add_recipient(conn: Connection, user, draft: Draft, email_id: int, field: str, address: str, now: datetime) -> dict:
