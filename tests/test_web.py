@@ -485,3 +485,40 @@ async def test_sent_pages_back_and_searches_by_subject_or_address(server, rep, m
     assert "Offer 3" in by_address and "Offer 4" not in by_address
     assert "100%_discount" in by_subject and "Offer" not in by_subject.split("<h2>Sent</h2>")[1]
     assert "Nothing matches" in literal  # % and _ are characters, not wildcards
+
+
+def test_a_served_worker_freezes_what_start_up_built(tmp_path):
+    """`livefeed serve` hides start-up's objects from the collector (generation-2 pauses of
+    37–76 ms made the open → stream p99; docs/benchmarks.md); in its own process, as serving is."""
+    import subprocess
+    import sys
+
+    code = (
+        "import asyncio, gc\n"
+        "from livefeed.web.app import from_environment\n"
+        "async def main():\n"
+        "    app, inbox, outbox = from_environment(), asyncio.Queue(), asyncio.Queue()\n"
+        "    await inbox.put({'type': 'lifespan.startup'})\n"
+        "    served = asyncio.create_task(app({'type': 'lifespan', 'asgi': {'version': '3.0'}, 'state': {}}, inbox.get, outbox.put))\n"
+        "    assert (await outbox.get())['type'] == 'lifespan.startup.complete'\n"
+        "    print(gc.get_freeze_count())\n"
+        "    await inbox.put({'type': 'lifespan.shutdown'})\n"
+        "    await outbox.get()\n"
+        "    await served\n"
+        "asyncio.run(main())\n"
+    )
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "LIVEFEED_VAR_DIR": str(tmp_path),
+        "LIVEFEED_DATABASE_URL": f"sqlite:///{tmp_path / 'lf.db'}",
+        "LIVEFEED_SECRET_KEY": "a-test-secret-key-0123456789abcdef-0123456789",
+    }
+    from livefeed.db import migrate
+    from livefeed.db.engine import make_engine
+
+    engine = make_engine(env["LIVEFEED_DATABASE_URL"])
+    migrate.upgrade(engine)
+    engine.dispose()
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert int(out.stdout.strip().splitlines()[-1]) > 10_000  # the regexes, tables, readers…
