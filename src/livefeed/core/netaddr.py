@@ -32,15 +32,15 @@ def is_trusted(address: Address | None, trusted: Sequence[Network]) -> bool:
     return address is not None and any(address in network for network in trusted)
 
 
-@lru_cache(maxsize=65536)  # the same peers and chains recur; parsing addresses costs ≈ 15 µs
 @lru_cache(maxsize=8192)
 def client_ip_text(peer: str | None, forwarded_for: str | None, trusted: tuple[Network, ...]) -> str | None:
-    """`client_ip` as text, remembered: the tracking edge asks it for every hit, and the same few
-    thousand peers (and proxy chains) come back again and again (parsing costs ≈ 3 µs a hit)."""
+    """`client_ip` as text, remembered too: the tracking edge stores the text of every hit's
+    address, and writing an address out costs as much again as finding it in `client_ip`'s cache."""
     address = client_ip(peer, forwarded_for, trusted)
     return str(address) if address is not None else None
 
 
+@lru_cache(maxsize=65536)  # the same peers and chains recur; parsing addresses costs ≈ 15 µs
 def client_ip(peer: str | None, forwarded_for: str | None, trusted: tuple[Network, ...]) -> Address | None:
     """The socket peer, or the right-most untrusted X-Forwarded-For entry behind a trusted peer."""
     address = parse_ip(peer)

@@ -133,8 +133,9 @@ class EventLog:
         return {row[0]: (row[1], row[2]) for row in rows}
 
     def reads(self, conn: Connection, copies: Iterable[int], ips: Iterable[str]) -> tuple[dict[int, dict], set[tuple[int, str]]]:
-        """The copies' contexts and which of these addresses reps sign in from. On PostgreSQL both
-        queries go out together (psycopg's pipeline mode): one round trip instead of two."""
+        """The copies' contexts, and which of these addresses reps sign in from as (user id, ip)
+        pairs. On PostgreSQL both queries go out together (psycopg's pipeline mode): one round
+        trip instead of two."""
         copies, ips = sorted(set(copies)), sorted(set(ips))
         with self.pipelined(conn):
             found = self._contexts_query(conn, copies) if copies else None
@@ -171,11 +172,6 @@ class EventLog:
             context["do_not_track"] = bool(context["do_not_track"])
             contexts[context["id"]] = context
         return contexts
-
-    def rep_addresses(self, conn: Connection, ips: Iterable[str]) -> set[tuple[int, str]]:
-        """(user id, ip) pairs: which of these addresses reps sign in from."""
-        ips = sorted(set(ips))
-        return {(row[0], row[1]) for row in self._rep_query(conn, ips).fetchall()} if ips else set()
 
     def append(self, conn: Connection, rows: list[dict]) -> list[int]:
         """Insert the events (in order) and return their ids, consecutive and increasing."""
