@@ -255,6 +255,84 @@ class SseClient:
         self.writer.close()
 
 
+class SseWatcher(asyncio.Protocol):
+    """An SSE stream as a bare protocol: no task and no stream reader per connection, so a client
+    reading 10,000 sockets spends a callback, not a task switch, on each frame (fan-out timing).
+
+    `await SseWatcher.open(port, token)` returns once the stream has said `ready`; then
+    `arm(marker, tally)` makes the next frame holding `marker` count once in `tally`."""
+
+    def __init__(self, request: bytes, ready: asyncio.Future):
+        self._request, self._ready = request, ready
+        self._seen = b""
+        self._marker: bytes | None = None
+        self._tally: Tally | None = None
+        self.transport: asyncio.Transport | None = None
+
+    @classmethod
+    async def open(cls, port: int, token: str) -> SseWatcher:
+        loop = asyncio.get_running_loop()
+        ready = loop.create_future()
+        request = (
+            f"GET /api/v1/feed/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
+            f"Accept: text/event-stream\r\n\r\n".encode()
+        )
+        _, protocol = await loop.create_connection(lambda: cls(request, ready), "127.0.0.1", port)
+        await ready
+        return protocol
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        transport.write(self._request)
+
+    def data_received(self, data: bytes) -> None:
+        if not self._ready.done():
+            self._seen += data
+            head = self._seen.split(b"\r\n", 1)[0]
+            if b"\r\n\r\n" in self._seen and b" 200 " not in head:
+                self._ready.set_exception(RuntimeError(head.decode(errors="replace")))
+            elif b"event: ready" in self._seen:
+                self._seen = b""
+                self._ready.set_result(None)
+            return
+        if self._marker is None or self._tally is None:
+            return
+        seen = self._seen + data
+        if self._marker in seen:
+            tally, self._marker, self._tally, self._seen = self._tally, None, None, b""
+            tally.count()
+        else:
+            self._seen = seen[-len(self._marker) :]
+
+    def arm(self, marker: bytes, tally: Tally) -> None:
+        self._marker, self._tally, self._seen = marker, tally, b""
+
+    def connection_lost(self, exc) -> None:
+        if not self._ready.done():
+            self._ready.set_exception(ConnectionError("stream closed before ready"))
+        elif self._tally is not None:
+            self._tally.lost += 1
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+
+class Tally:
+    """Counts streams that received their frame; `done` resolves when all `expected` have."""
+
+    def __init__(self, expected: int):
+        self.expected, self.received, self.lost = expected, 0, 0
+        self.times: list[float] = []
+        self.done = asyncio.get_running_loop().create_future()
+
+    def count(self) -> None:
+        self.received += 1
+        self.times.append(time.perf_counter())
+        if self.received == self.expected and not self.done.done():
+            self.done.set_result(None)
+
+
 class HttpClient:
     """Keep-alive GETs on a raw socket; returns the status code."""
 

@@ -136,14 +136,22 @@ async def test_slow_subscriber_is_cut_off_instead_of_buffered():
 
 
 async def test_stream_of_a_slow_client_ends_so_it_can_resume(settings, clock, rep):
+    """A client that stops reading: once its socket and the server's write buffer are full, the next
+    write waits and later frames wait in the stream's queue; one more than the queue holds and the
+    stream is cut off rather than buffered without bound. It resumes by id and gets all, once each."""
     async with LiveServer(settings.with_(stream_queue_size=2), clock) as server:
+        hub = server.runtime.hub
         async with server.client() as client:
             sent = await send(client, rep)
             recipient = sent["recipients"][0]["recipient_id"]
             async with ready_stream(client, rep.headers) as reader:
-                # Five events in one group commit: more than the stream's queue holds at once.
+                # The client reads nothing more for now. 16 MB is more than the kernel's socket
+                # buffers take (tcp_wmem's largest is 4 MB), so the server's write buffer fills too.
+                for subscription in hub.subscriptions(rep.id):
+                    hub.deliver(subscription, Message(rep.id, None, b": " + b"x" * (16 << 20) + b"\n\n"))
                 hit = Hit(kind=OPEN, target_id=recipient, at=clock(), ip="81.2.69.142", user_agent=CHROME)
                 await asyncio.gather(*(server.runtime.recorder.record_open(hit) for _ in range(5)))
+                await until(lambda: hub.count() == 0)  # cut off while its client still reads nothing
                 received = []
                 try:
                     while True:
@@ -151,12 +159,34 @@ async def test_stream_of_a_slow_client_ends_so_it_can_resume(settings, clock, re
                 except EOFError:
                     pass
             assert len([f for f in received if f.get("event") == "hit"]) <= 2  # cut off, not buffered
-            assert server.runtime.hub.count() == 0
             # It resumes by id and gets all five, once each.
             async with client.stream("GET", "/api/v1/feed/stream?backlog=0&after=0", headers=rep.headers) as response:
                 reader = SseReader(response)
                 ids = [int((await reader.next_event("hit"))["id"]) for _ in range(5)]
     assert ids == sorted(set(ids))
+
+
+async def test_a_stream_keeps_up_with_a_burst_larger_than_its_queue(settings, clock, rep):
+    """A client that reads: frames go straight to its socket as they come, so a burst of more
+    events than the stream's queue holds reaches it whole, in order, and the stream stays open."""
+    async with LiveServer(settings.with_(stream_queue_size=2), clock) as server:
+        async with server.client() as client:
+            sent = await send(client, rep)
+            recipient = sent["recipients"][0]["recipient_id"]
+            async with ready_stream(client, rep.headers) as reader:
+                hit = Hit(kind=OPEN, target_id=recipient, at=clock(), ip="81.2.69.142", user_agent=CHROME)
+                await asyncio.gather(*(server.runtime.recorder.record_open(hit) for _ in range(5)))
+                ids = [int((await reader.next_event("hit"))["id"]) for _ in range(5)]
+                assert server.runtime.hub.count() == 1
+    assert ids == sorted(set(ids))
+
+
+async def until(condition, seconds: float = 5.0) -> None:
+    """Wait for a condition the server's own tasks make true (not for a length of time)."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "the condition did not come true"
+        await asyncio.sleep(0.01)
 
 
 async def test_stream_rejects_bad_query_values(server, rep):

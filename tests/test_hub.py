@@ -109,6 +109,81 @@ async def test_a_streams_mailbox_is_a_bounded_fifo_that_wakes_its_reader():
     assert (await asyncio.wait_for(box.get(), 1)).event_id == 5
 
 
+async def test_a_waiting_stream_is_written_in_place_and_a_busy_one_queues_in_order():
+    """The fan-out writes to a stream that waits with nothing queued without waking its task; a
+    write that has to wait for the socket is queued as a future the stream finishes before its
+    next frame; while anything is queued (or the task is busy), messages queue behind it."""
+    from livefeed.live.hub import CLOSE, Mailbox, Message
+
+    box = Mailbox(3)
+    written: list[int] = []
+    socket_full: asyncio.Future | None = None
+
+    def sink(message):
+        if socket_full is not None:
+            return socket_full
+        written.append(message.event_id)
+        return None
+
+    box.sink = sink
+    box.put_nowait(Message(1, 1, b"a"))  # no task waits yet: queued
+    assert written == [] and box.qsize() == 1
+    assert (await box.get()).event_id == 1
+    reader = asyncio.create_task(box.get())
+    await asyncio.sleep(0)
+    box.put_nowait(Message(1, 2, b"b"))
+    box.put_nowait(Message(1, 3, b"c"))
+    await asyncio.sleep(0)
+    assert written == [2, 3] and not reader.done() and box.empty()  # written in place, the task never woke
+    socket_full = draining = asyncio.get_running_loop().create_future()
+    box.put_nowait(Message(1, 4, b"d"))  # the write waits: its future is queued and the task wakes
+    socket_full = None
+    box.put_nowait(Message(1, 5, b"e"))  # behind it, not written ahead of it
+    assert (await asyncio.wait_for(reader, 1)) is draining and written == [2, 3]
+    assert box.get_nowait().event_id == 5 and box.empty()
+    reader = asyncio.create_task(box.get())
+    await asyncio.sleep(0)
+    box.put_nowait(CLOSE)  # the end of a stream always wakes its task
+    assert (await asyncio.wait_for(reader, 1)) is CLOSE and written == [2, 3]
+
+
+async def test_start_runs_a_coroutine_in_place_and_a_task_carries_on_where_it_waited():
+    from livefeed.web.stream import start
+
+    log: list[str] = []
+
+    async def write(wait_for: asyncio.Future | None):
+        try:
+            log.append("written")
+            if wait_for is not None:
+                log.append(f"got {await wait_for}")
+            return "done"
+        finally:
+            log.append("finally")
+
+    assert start(write(None)) is None and log == ["written", "finally"]  # ran to the end, nothing scheduled
+    log.clear()
+    drained = asyncio.get_running_loop().create_future()
+    rest = start(write(drained))
+    assert rest is not None and log == ["written"]
+    drained.set_result("drained")
+    assert await asyncio.wait_for(rest, 1) == "done" and log == ["written", "got drained", "finally"]
+    log.clear()
+    failing = asyncio.get_running_loop().create_future()
+    rest = start(write(failing))
+    failing.set_exception(ConnectionResetError("client gone"))
+    with pytest.raises(ConnectionResetError):
+        await asyncio.wait_for(rest, 1)
+    log.clear()
+    rest = start(write(asyncio.get_running_loop().create_future()))
+    await asyncio.sleep(0)
+    assert rest is not None
+    rest.cancel()  # a stream cancelled while its write waits: the coroutine is told, and cleans up
+    with pytest.raises(asyncio.CancelledError):
+        await rest
+    assert log == ["written", "finally"]
+
+
 def test_a_postgresql_stream_catches_up_only_when_its_own_rep_has_newer_events():
     """After a restart 1,000 streams reconnect: comparing each with the tail (every rep's) sent all
     of them to the database at once and the live frames queued behind (600 ms stalls measured)."""

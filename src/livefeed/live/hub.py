@@ -43,24 +43,40 @@ def changed_frame(what: str) -> bytes:
 class Mailbox:
     """A stream's bounded queue: the part of asyncio.Queue a stream uses (put_nowait raising
     QueueFull, get, get_nowait, empty, qsize) without what it does not (the putters' deque, the unfinished-task
-    count and its Event): one deque and at most one waiter. 10,000 streams hold 10,000 of these."""
+    count and its Event): one deque and at most one waiter. 10,000 streams hold 10,000 of these.
 
-    __slots__ = ("_items", "_maxsize", "_waiter")
+    With a `sink` (the stream's own writer, set once its replay is out), a message put while the
+    stream waits here with nothing queued is handed to the sink at once instead of waking the
+    stream's task: fan-out then costs a socket write per stream, not a task switch. Only a waiting
+    stream with an empty queue is written in place, so frames still go out in the order they were
+    put. A sink that cannot finish without waiting (the socket is full) returns the future that
+    finishes it; that future is queued, and the stream awaits it before its next frame. `CLOSE`
+    always goes through the queue: it ends the stream's task."""
+
+    __slots__ = ("_items", "_maxsize", "_waiter", "sink")
 
     def __init__(self, maxsize: int):
-        self._items: deque[Message] = deque()
+        self._items: deque[Message | asyncio.Future] = deque()
         self._maxsize = maxsize
         self._waiter: asyncio.Future | None = None
+        self.sink: Callable[[Message], asyncio.Future | None] | None = None
 
     def put_nowait(self, item: Message) -> None:
         if len(self._items) >= self._maxsize:
             raise asyncio.QueueFull
-        self._items.append(item)
-        waiter, self._waiter = self._waiter, None
+        waiter = self._waiter
+        queued: Message | asyncio.Future = item
+        if self.sink is not None and item is not CLOSE and not self._items and waiter is not None and not waiter.done():
+            pending = self.sink(item)
+            if pending is None:
+                return
+            queued = pending
+        self._items.append(queued)
+        self._waiter = None
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    async def get(self) -> Message:
+    async def get(self) -> Message | asyncio.Future:
         while not self._items:
             waiter = self._waiter = asyncio.get_running_loop().create_future()
             try:
@@ -70,7 +86,7 @@ class Mailbox:
                     self._waiter = None
         return self._items.popleft()
 
-    def get_nowait(self) -> Message:
+    def get_nowait(self) -> Message | asyncio.Future:
         if not self._items:
             raise asyncio.QueueEmpty
         return self._items.popleft()

@@ -173,6 +173,9 @@ class Recorder:
 
     async def _publish(self, messages: list[Message]) -> None:
         if messages:
+            # One turn of the loop first: the answers just resolved go out before the fan-out, which
+            # writes to every stream of these reps in place (live/hub.py, Mailbox.sink).
+            await asyncio.sleep(0)
             try:
                 await self._hub.publish(messages)
             except Exception:  # the events are durable; streams catch up by id on reconnect

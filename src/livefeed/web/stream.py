@@ -10,13 +10,15 @@ frames and task groups would stay alive with it (≈ 37 KB a stream measured, ag
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Coroutine
 from urllib.parse import parse_qs
 
 from ..db import queries
 from ..db.engine import database_unavailable
-from ..live.hub import sse_frame
+from ..live.hub import Message, sse_frame
 from .api.feed import MAX_ID
 from .auth import authenticate, cookie_value
 
@@ -31,6 +33,7 @@ HEADERS = [
     (b"x-content-type-options", b"nosniff"),
 ]
 JSON = [(b"content-type", b"application/json")]
+log = logging.getLogger(__name__)
 
 
 class FeedStream:
@@ -86,21 +89,83 @@ class FeedStream:
                 sent = row["id"]
             await _body(send, sse_frame(event="ready", data={"last_id": sent}))
             subscription.sent = sent
-            rt.hub.ready(subscription)
             queue = subscription.queue
+            queue.sink = functools.partial(_write_in_place, subscription, send)
+            rt.hub.ready(subscription)
             while True:
                 message = await queue.get()
+                if isinstance(message, asyncio.Future):  # a frame the hub wrote in place that waited for the socket
+                    await message
+                    continue
                 if subscription.ended:
                     break
-                if message.event_id is not None:
-                    if message.event_id <= subscription.sent:
-                        continue
-                    subscription.sent = message.event_id
-                await _body(send, message.frame)
+                if (pending := _write(subscription, send, message)) is not None:
+                    await pending
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
             rt.hub.unsubscribe(subscription)
             watcher.cancel()
+
+
+def _write(subscription, send, message: Message) -> asyncio.Future | None:
+    """Write one live frame unless its id was already sent; None once written, else the future
+    that finishes the write (the client's socket is full and the server waits for it to drain)."""
+    if message.event_id is not None:
+        if message.event_id <= subscription.sent:
+            return None
+        subscription.sent = message.event_id
+    return start(send({"type": "http.response.body", "body": message.frame, "more_body": True}))
+
+
+def _write_in_place(subscription, send, message: Message) -> asyncio.Future | None:
+    """The stream's Mailbox sink: the hub writes to a waiting stream without waking its task. A
+    failed write closes the stream (its client resumes by id), never the hub's publish."""
+    try:
+        return _write(subscription, send, message)
+    except Exception:
+        log.exception("writing a live frame failed; closing the stream")
+        subscription.close()
+        return None
+
+
+def start(coro: Coroutine) -> asyncio.Future | None:
+    """Run a coroutine in the caller's turn until it finishes or first waits (what Python 3.12's
+    eager tasks do): None when it finished, else a task that carries on from where it waited.
+    ASGI `send` for a body chunk only waits when the transport's buffer is full, so a frame to a
+    healthy client is written without scheduling anything."""
+    try:
+        awaited = coro.send(None)
+    except StopIteration:
+        return None
+    return asyncio.ensure_future(_Resumed(coro, awaited).run())
+
+
+class _Resumed:
+    """The rest of a coroutine that `start` ran up to its first wait: it yields what the coroutine
+    waits on to the task running it (the same protocol as `yield from`) and passes results and
+    exceptions (cancellation included) back in."""
+
+    __slots__ = ("_coro", "_awaited")
+
+    def __init__(self, coro: Coroutine, awaited):
+        self._coro, self._awaited = coro, awaited
+
+    async def run(self):
+        return await self
+
+    def __await__(self):
+        coro, awaited = self._coro, self._awaited
+        while True:
+            try:
+                value = yield awaited
+            except BaseException as exc:  # noqa: BLE001 - handed to the coroutine, which decides
+                step, arg = coro.throw, exc
+            else:
+                step, arg = coro.send, value
+            try:
+                awaited = step(arg)
+            except StopIteration as stop:
+                return stop.value
 
 
 async def _watch_disconnect(receive, subscription) -> None:
