@@ -198,6 +198,14 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, {cpu}, Python {sys.version.split()[0]}"
 
 
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """A process's user and system CPU time so far (/proc/<pid>/stat, fields 14 and 15)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
+
+
 def rss_kb(pid: int) -> int:
     for line in open(f"/proc/{pid}/status"):
         if line.startswith("VmRSS:"):

@@ -18,7 +18,18 @@ import time
 
 import uvloop
 
-from common import HttpClient, SseWatcher, Tally, Workspace, free_port, livefeed_server, machine, median, rss_kb
+from common import (
+    HttpClient,
+    SseWatcher,
+    Tally,
+    Workspace,
+    cpu_seconds,
+    free_port,
+    livefeed_server,
+    machine,
+    median,
+    rss_kb,
+)
 
 
 async def run(port: int, pid: int, data: dict, streams: int, rounds: int) -> dict:
@@ -36,18 +47,22 @@ async def run(port: int, pid: int, data: dict, streams: int, rounds: int) -> dic
     connect_seconds = time.perf_counter() - started
     await asyncio.sleep(1)
     after = rss_kb(pid)
-    fanouts, halves, answered = [], [], []
+    fanouts, halves, answered, user, system = [], [], [], [], []
     pixel_clients = [HttpClient(port) for _ in range(10)]
     for _ in range(rounds):
         tally = Tally(len(clients))
         for client in clients:
             client.arm(b"event: hit", tally)
+        cpu_before = cpu_seconds(pid)
         t0 = time.perf_counter()
         await asyncio.gather(*(fire(pixel_clients, data["opens"], offset) for offset in range(10)))
         answered.append(time.perf_counter() - t0)
         await asyncio.wait_for(tally.done, 30)
         assert tally.received == len(clients) and not tally.lost
         fanouts.append(tally.times[-1] - t0)
+        cpu_after = cpu_seconds(pid)
+        user.append(cpu_after[0] - cpu_before[0])
+        system.append(cpu_after[1] - cpu_before[1])
         halves.append(sorted(tally.times)[len(tally.times) // 2] - t0)
         await asyncio.sleep(0.5)
     for client in clients:
@@ -59,6 +74,8 @@ async def run(port: int, pid: int, data: dict, streams: int, rounds: int) -> dic
         "fanout_ms": [f * 1000 for f in fanouts],
         "half_ms": [f * 1000 for f in halves],
         "answered_ms": [f * 1000 for f in answered],
+        "user_ms": [f * 1000 for f in user],
+        "system_ms": [f * 1000 for f in system],
     }
 
 
@@ -92,6 +109,10 @@ def main() -> None:
         f"{', '.join(f'{v:.0f}' for v in result['fanout_ms'])} ms (median {median(result['fanout_ms']):.0f} ms); "
         f"half of them by {median(result['half_ms']):.0f} ms; the {args.reps} pixels answered by "
         f"{median(result['answered_ms']):.0f} ms"
+    )
+    print(
+        f"server CPU for those (medians): user {median(result['user_ms']):.0f} ms, "
+        f"system {median(result['system_ms']):.0f} ms (loopback: the kernel's receiving side runs in the writer's system time)"
     )
 
 

@@ -70,6 +70,10 @@ class TrackingFrontdoor:
             if path.startswith("/c/"):
                 return await self._click(scope, send, path[3:])
             if path == STREAM_PATH:
+                if not any(name == b"origin" for name, _ in scope["headers"]):
+                    # not a cross-origin request: nothing for CORS to add (the stream is no-store),
+                    # and its wrapper would sit in every frame's write for the stream's life
+                    return await self._stream(scope, receive, send)
                 if self._stream_cors is None:  # the extension reads the stream from its own origin
                     from ..web.extension import cors
 
