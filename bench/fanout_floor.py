@@ -66,7 +66,7 @@ async def once(n: int, in_place: bool) -> float:
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-    for a, b, writer in keep:
+    for _a, b, writer in keep:
         writer.close()
         b.close()
     return elapsed * 1000
@@ -78,7 +78,9 @@ async def main(n: int, runs: int) -> None:
         results["woken"].append(await once(n, False))
         results["in place"].append(await once(n, True))
     for name, values in results.items():
-        print(f"{name:>8}: fan-out to {n} streams {statistics.median(values):.0f} ms (median of {runs}; {', '.join(f'{v:.0f}' for v in values)})")
+        print(
+            f"{name:>8}: fan-out to {n} streams {statistics.median(values):.0f} ms (median of {runs}; {', '.join(f'{v:.0f}' for v in values)})"
+        )
 
 
 if __name__ == "__main__":

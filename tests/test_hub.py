@@ -184,6 +184,32 @@ async def test_start_runs_a_coroutine_in_place_and_a_task_carries_on_where_it_wa
     assert log == ["written", "finally"]
 
 
+async def test_a_write_that_fails_in_place_closes_that_stream_and_not_the_publish(caplog):
+    from livefeed.live.hub import CLOSE, MemoryHub, Message
+    from livefeed.web.stream import _write_in_place
+
+    hub = MemoryHub(queue_size=4)
+    broken, healthy = hub.subscribe(1), hub.subscribe(1)
+    broken.sent = healthy.sent = 0
+    written = []
+
+    async def send_broken(message):
+        raise RuntimeError("transport gone")
+
+    async def send_healthy(message):
+        written.append(message["body"])
+
+    broken.queue.sink = lambda m: _write_in_place(broken, send_broken, m)
+    healthy.queue.sink = lambda m: _write_in_place(healthy, send_healthy, m)
+    readers = [asyncio.create_task(s.queue.get()) for s in (broken, healthy)]
+    await asyncio.sleep(0)
+    await hub.publish([Message(1, 1, b"frame")])
+    assert written == [b"frame"] and broken.closed and not healthy.closed
+    assert (await asyncio.wait_for(readers[0], 1)) is CLOSE and not readers[1].done()
+    assert "writing a live frame failed" in caplog.text
+    readers[1].cancel()
+
+
 def test_a_postgresql_stream_catches_up_only_when_its_own_rep_has_newer_events():
     """After a restart 1,000 streams reconnect: comparing each with the tail (every rep's) sent all
     of them to the database at once and the live frames queued behind (600 ms stalls measured)."""
